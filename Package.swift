@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+// lightly-server: a self-hosted server that speaks the Lightly platform's REST API (v1).
+import PackageDescription
+
+let package = Package(
+    name: "lightly-server",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lightly-server", targets: ["lightly-server"]),
+        .executable(name: "lightly-cli", targets: ["lightly-cli"]),
+        .library(name: "LightlyClient", targets: ["LightlyClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+
+        // MARK: - Libraries
+        // Domain models and samplers. No I/O.
+        .target(name: "LightlyCore",
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Codable wire types shared by the server and the client.
+        .target(name: "LightlyWire", dependencies: ["LightlyCore"]),
+        // HTTP/1.1 over POSIX sockets and Dispatch. Knows nothing of Lightly.
+        .target(name: "HTTPKit", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
+        // SQLite through the system libsqlite3; numbered migrations embedded at build time.
+        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "CSQLite", "COpenSSL"]),
+        // Routes, auth, signed URLs, the job runner.
+        .target(name: "LightlyAPI", dependencies: [
+            "LightlyCore", "LightlyWire", "LightlyStorage", "HTTPKit", "COpenSSL",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Thin async client over URLSession.
+        .target(name: "LightlyClient", dependencies: ["LightlyWire", "LightlyCore"]),
+
+        // MARK: - Executables
+        .executableTarget(name: "lightly-server", dependencies: [
+            "LightlyAPI", "LightlyStorage", "HTTPKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "lightly-cli", dependencies: [
+            "LightlyClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sampling-bench", dependencies: [
+            "LightlyCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "benchmarks/sampling-bench",
+           swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
+        // MARK: - Tests
+        .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore"]),
+        .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
+        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
+        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"]),
+    ]
+)

@@ -1,0 +1,246 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+// The request/response model shared by the server, the router and every handler.
+// This file is the contract between HTTPKit and the layers above it: add to it, but keep
+// the names and meanings of what is here.
+
+// MARK: - Method
+
+public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let GET = HTTPMethod(rawValue: "GET")
+    public static let HEAD = HTTPMethod(rawValue: "HEAD")
+    public static let POST = HTTPMethod(rawValue: "POST")
+    public static let PUT = HTTPMethod(rawValue: "PUT")
+    public static let DELETE = HTTPMethod(rawValue: "DELETE")
+    public static let PATCH = HTTPMethod(rawValue: "PATCH")
+    public static let OPTIONS = HTTPMethod(rawValue: "OPTIONS")
+}
+
+// MARK: - Status
+
+public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
+    public var code: Int
+    public var reasonPhrase: String
+    public init(code: Int, reasonPhrase: String) { self.code = code; self.reasonPhrase = reasonPhrase }
+    public var description: String { "\(code) \(reasonPhrase)" }
+
+    public static let ok = HTTPStatus(code: 200, reasonPhrase: "OK")
+    public static let created = HTTPStatus(code: 201, reasonPhrase: "Created")
+    public static let accepted = HTTPStatus(code: 202, reasonPhrase: "Accepted")
+    public static let noContent = HTTPStatus(code: 204, reasonPhrase: "No Content")
+    public static let badRequest = HTTPStatus(code: 400, reasonPhrase: "Bad Request")
+    public static let unauthorized = HTTPStatus(code: 401, reasonPhrase: "Unauthorized")
+    public static let forbidden = HTTPStatus(code: 403, reasonPhrase: "Forbidden")
+    public static let notFound = HTTPStatus(code: 404, reasonPhrase: "Not Found")
+    public static let methodNotAllowed = HTTPStatus(code: 405, reasonPhrase: "Method Not Allowed")
+    public static let requestTimeout = HTTPStatus(code: 408, reasonPhrase: "Request Timeout")
+    public static let conflict = HTTPStatus(code: 409, reasonPhrase: "Conflict")
+    public static let lengthRequired = HTTPStatus(code: 411, reasonPhrase: "Length Required")
+    public static let contentTooLarge = HTTPStatus(code: 413, reasonPhrase: "Content Too Large")
+    public static let uriTooLong = HTTPStatus(code: 414, reasonPhrase: "URI Too Long")
+    public static let unprocessableContent = HTTPStatus(code: 422, reasonPhrase: "Unprocessable Content")
+    public static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431, reasonPhrase: "Request Header Fields Too Large")
+    public static let internalServerError = HTTPStatus(code: 500, reasonPhrase: "Internal Server Error")
+    public static let notImplemented = HTTPStatus(code: 501, reasonPhrase: "Not Implemented")
+    public static let serviceUnavailable = HTTPStatus(code: 503, reasonPhrase: "Service Unavailable")
+    public static let httpVersionNotSupported = HTTPStatus(code: 505, reasonPhrase: "HTTP Version Not Supported")
+}
+
+// MARK: - Headers
+
+/// A header name whose equality and hash ignore ASCII case (RFC 9110 §5.1).
+public struct HTTPHeaderName: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public static func == (a: Self, b: Self) -> Bool { a.rawValue.lowercased() == b.rawValue.lowercased() }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue.lowercased()) }
+
+    public static let contentLength: Self = "Content-Length"
+    public static let contentType: Self = "Content-Type"
+    public static let transferEncoding: Self = "Transfer-Encoding"
+    public static let connection: Self = "Connection"
+    public static let host: Self = "Host"
+    public static let location: Self = "Location"
+    public static let expect: Self = "Expect"
+    public static let allow: Self = "Allow"
+    public static let date: Self = "Date"
+    public static let server: Self = "Server"
+    public static let xForwardedProto: Self = "X-Forwarded-Proto"
+}
+
+/// Ordered header fields; lookups ignore case.
+public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+    public private(set) var fields: [(name: HTTPHeaderName, value: String)] = []
+    public init() {}
+    public init(dictionaryLiteral elements: (HTTPHeaderName, String)...) {
+        for (n, v) in elements { fields.append((n, v)) }
+    }
+    public subscript(name: HTTPHeaderName) -> String? {
+        get { fields.first { $0.name == name }?.value }
+        set {
+            fields.removeAll { $0.name == name }
+            if let newValue { fields.append((name, newValue)) }
+        }
+    }
+    public func values(_ name: HTTPHeaderName) -> [String] { fields.filter { $0.name == name }.map(\.value) }
+    public mutating func add(_ name: HTTPHeaderName, _ value: String) { fields.append((name, value)) }
+    public func makeIterator() -> IndexingIterator<[(name: HTTPHeaderName, value: String)]> { fields.makeIterator() }
+}
+
+// MARK: - Request
+
+/// A request body. Bodies above the server's threshold arrive as a temporary file that the
+/// server deletes after the handler returns; a handler that wants to keep it must move it
+/// (rename) before returning.
+public enum HTTPRequestBody: Sendable {
+    case empty
+    case bytes(Data)
+    case file(path: String, count: Int)
+
+    public var count: Int {
+        switch self {
+        case .empty: 0
+        case .bytes(let d): d.count
+        case .file(_, let n): n
+        }
+    }
+}
+
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    /// The request target exactly as received, e.g. `/v1/datasets?token=abc`.
+    public var target: String
+    /// The path part of the target, still percent-encoded, e.g. `/v1/datasets/ab%2Fc`.
+    public var rawPath: String
+    /// Path segments: split on `/`, empty segments dropped (so `//` collapses and a trailing
+    /// slash does not matter), each segment percent-decoded.
+    public var pathSegments: [String]
+    /// Query items in order, form-decoded (`+` is a space, then percent-decoding).
+    public var queryItems: [(name: String, value: String)]
+    public var headers: HTTPHeaders
+    public var body: HTTPRequestBody
+    /// "HTTP/1.1" or "HTTP/1.0".
+    public var version: String
+    public var remoteAddress: String
+
+    public init(method: HTTPMethod, target: String, headers: HTTPHeaders = HTTPHeaders(),
+                body: HTTPRequestBody = .empty, version: String = "HTTP/1.1", remoteAddress: String = "") {
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+        self.version = version
+        self.remoteAddress = remoteAddress
+        let (path, query) = HTTPRequest.split(target: target)
+        self.rawPath = path
+        self.pathSegments = path.split(separator: "/", omittingEmptySubsequences: true)
+            .map { HTTPRequest.percentDecode(Substring($0), plusIsSpace: false) }
+        self.queryItems = HTTPRequest.parseQuery(query)
+    }
+
+    /// The first value of a query parameter.
+    public func query(_ name: String) -> String? { queryItems.first { $0.name == name }?.value }
+
+    static func split(target: String) -> (path: String, query: Substring) {
+        if let q = target.firstIndex(of: "?") {
+            return (String(target[..<q]), target[target.index(after: q)...])
+        }
+        return (target, "")
+    }
+
+    static func parseQuery(_ query: Substring) -> [(name: String, value: String)] {
+        guard !query.isEmpty else { return [] }
+        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            if let eq = pair.firstIndex(of: "=") {
+                return (percentDecode(pair[..<eq], plusIsSpace: true),
+                        percentDecode(pair[pair.index(after: eq)...], plusIsSpace: true))
+            }
+            return (percentDecode(pair, plusIsSpace: true), "")
+        }
+    }
+
+    /// Percent-decoding that never fails: a malformed escape is kept literally.
+    public static func percentDecode(_ s: Substring, plusIsSpace: Bool) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(s.utf8.count)
+        var it = Array(s.utf8)[...]
+        while let c = it.popFirst() {
+            if c == UInt8(ascii: "%"), it.count >= 2,
+               let h = hexValue(it[it.startIndex]), let l = hexValue(it[it.startIndex + 1]) {
+                out.append(h << 4 | l)
+                it = it.dropFirst(2)
+            } else if plusIsSpace && c == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+            } else {
+                out.append(c)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+// MARK: - Response
+
+public enum HTTPResponseBody: Sendable {
+    case bytes(Data)
+    /// Streamed from disk in chunks; never loaded whole into memory.
+    case file(path: String, offset: Int = 0, count: Int)
+
+    public var count: Int {
+        switch self {
+        case .bytes(let d): d.count
+        case .file(_, _, let n): n
+        }
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: HTTPStatus
+    public var headers: HTTPHeaders
+    public var body: HTTPResponseBody
+
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: HTTPResponseBody = .bytes(Data())) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(status: HTTPStatus = .ok, contentType: String, body: Data) {
+        self.init(status: status, headers: [.contentType: contentType], body: .bytes(body))
+    }
+}
+
+// MARK: - Handler
+
+/// What the server calls for every complete request. Handlers are synchronous and run on the
+/// server's bounded worker pool, never on a connection's read path. An error thrown here
+/// becomes a generic 500; layers above map their own errors to responses before that.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest) throws -> HTTPResponse
+}
+
+/// A handler made of a closure.
+public struct ClosureHandler: HTTPHandler {
+    let body: @Sendable (HTTPRequest) throws -> HTTPResponse
+    public init(_ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) { self.body = body }
+    public func handle(_ request: HTTPRequest) throws -> HTTPResponse { try body(request) }
+}

@@ -1,0 +1,1 @@
+print("lightly-cli: not yet wired")

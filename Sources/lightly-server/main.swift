@@ -1,0 +1,1 @@
+print("lightly-server: not yet wired")

@@ -1,0 +1,1 @@
+print("sampling-bench: not yet written")
