@@ -1,0 +1,27 @@
+/// Entity ids in the form of the real service: 24 lowercase hex characters (a MongoDB
+/// ObjectId shape, spec §1.4): 4 bytes of seconds since the epoch, then 8 random bytes.
+public enum ObjectID {
+    /// A fresh id. `seconds` is the creation time (Unix seconds).
+    public static func generate<R: RandomNumberGenerator>(seconds: UInt32, using rng: inout R) -> String {
+        let r = rng.next()
+        return hex(UInt64(seconds), digits: 8) + hex(r, digits: 16)
+    }
+
+    public static func generate(seconds: UInt32) -> String {
+        var rng = SystemRandomNumberGenerator()
+        return generate(seconds: seconds, using: &rng)
+    }
+
+    /// True for exactly 24 lowercase hex characters.
+    public static func isValid(_ s: String) -> Bool {
+        s.utf8.count == 24 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    private static func hex(_ v: UInt64, digits: Int) -> String {
+        let chars = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: digits)
+        var v = v
+        for i in stride(from: digits - 1, through: 0, by: -1) { out[i] = chars[Int(v & 0xf)]; v >>= 4 }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
