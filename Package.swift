@@ -61,5 +61,7 @@ let package = Package(
         .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
         .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"]),
+        // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
+        .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),
     ]
 )
