@@ -35,13 +35,13 @@ DEFAULT_VERSIONS = ["1.1.2", "1.1.8", "1.1.16", "1.1.23", "1.2.10"]
 
 # name -> (script under scenarios/, first version, last version (inclusive), what it checks)
 SCENARIOS = {
-    "upload": ("upload.py", "1.1.2", "1.2.99",
+    "upload": ("upload.py", "1.1.0", "1.2.13",
                "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download"),
-    "seed": ("seed.py", "1.1.2", "1.2.99",
+    "seed": ("seed.py", "1.1.0", "1.2.13",
              "seed workflow: CORESET 100 -> CORAL 200 -> agent re-init gives the same 200"),
-    "exactness": ("exactness.py", "1.1.2", "1.2.99",
+    "exactness": ("exactness.py", "1.1.0", "1.2.13",
                   "CORESET tags equal numpy greedy k-center, with and without a preselected tag"),
-    "failures": ("failures.py", "1.1.2", "1.2.99",
+    "failures": ("failures.py", "1.1.0", "1.2.13",
                  "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
