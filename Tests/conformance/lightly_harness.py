@@ -6,8 +6,8 @@ run inside a client venv can import it. The API is deliberately small:
     install_torch_stubs()        -> None    make torch & co. importable as mocks (spec §13.2)
     import_lightly()             -> Lightly namespace of the client classes (calls the above)
     client_version()             -> (major, minor, patch) of the installed lightly
-    ServerProcess(binary, data_dir=None)
-        .start() / .stop()       start `serve --port 0`, read the port; SIGTERM, wait
+    ServerProcess(binary, data_dir=None, extra_args=())
+        .start() / .stop()       start `serve --port 0 [extra_args]`, read the port; SIGTERM, wait
         .url                     "http://127.0.0.1:<port>" (no trailing slash)
         .create_token(name)      `lightly-server token create --data-dir DIR --name NAME`
         .client_env(token)       env vars for a client subprocess (LIGHTLY_SERVER_LOCATION, NO_PROXY, ...)
@@ -158,17 +158,19 @@ class ServerProcess:
     """A real `lightly-server serve` process on 127.0.0.1, port 0, with its own data dir.
 
     The data dir is a fresh temporary directory unless one is given; a temporary one is
-    removed by stop(). The server's stdout/stderr are collected in `self.log` (a list of
-    lines) for diagnostics.
+    removed by stop(). `extra_args` are appended to the `serve` command line (for example
+    `["--job-poll-wait", "0"]`). The server's stdout/stderr are collected in `self.log` (a
+    list of lines) for diagnostics.
     """
 
     def __init__(self, binary: str, data_dir: str | None = None, host: str = "127.0.0.1",
-                 startup_timeout: float = 30.0):
+                 startup_timeout: float = 30.0, extra_args=()):
         self.binary = os.path.abspath(binary)
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lightly-conformance-")
         self.host = host
         self.startup_timeout = startup_timeout
+        self.extra_args = list(extra_args)
         self.url = None
         self.proc = None
         self.log = []
@@ -177,7 +179,8 @@ class ServerProcess:
 
     # -- lifecycle
     def start(self) -> "ServerProcess":
-        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--host", self.host, "--port", "0"]
+        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--host", self.host, "--port", "0",
+               *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, text=True, bufsize=1)
         found = threading.Event()
@@ -191,7 +194,6 @@ class ServerProcess:
                     if match:
                         self.url = match.group(1).rstrip("/")
                         found.set()
-            found.set() if self.proc.poll() is not None else None
 
         for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
             t = threading.Thread(target=pump, args=(stream, tag), daemon=True)
