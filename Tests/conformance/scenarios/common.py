@@ -231,10 +231,14 @@ def write_embeddings_csv(path, names, vectors, order):
 # a reference CORESET (design/sampling.md §2.3)
 
 
-def greedy_k_center(E: np.ndarray, need: int, preselected=(), candidates=None) -> list:
+def greedy_k_center(E: np.ndarray, need: int, preselected=(), candidates=None, min_gap=2e-6) -> list:
     """Greedy farthest-first on squared Euclidean distance (float64 for the reference).
     P = preselected are the initial centers; with none the first pick is the lowest
-    candidate index. Ties go to the lowest index. Returns the new picks in order."""
+    candidate index. Ties go to the lowest index. Returns the new picks in order.
+
+    The server accumulates in float32 (design/sampling.md §2.5), so an argmax whose best two
+    values are within `min_gap` (relative) could legitimately go either way: that makes the
+    reference unusable for an exact comparison and raises instead of comparing."""
     n = len(E)
     X = E.astype(np.float64)
     cand = np.zeros(n, dtype=bool)
@@ -252,6 +256,10 @@ def greedy_k_center(E: np.ndarray, need: int, preselected=(), candidates=None) -
     while len(picks) < need and cand.any():
         masked = np.where(cand, m, -np.inf)
         c = int(np.argmax(masked))  # first maximum = lowest index on ties
+        if cand.sum() > 1:
+            second = np.partition(masked, -2)[-2]
+            if masked[c] - second <= min_gap * masked[c]:
+                raise AssertionError(f"test data has a near-tie at pick {len(picks)}: pick other data")
         picks.append(c)
         cand[c] = False
         m = np.minimum(m, ((X - X[c]) ** 2).sum(axis=1))
