@@ -193,7 +193,7 @@ public struct HTTPRequestParser: Sendable {
         case .trailers:
             guard try skipTrailers() else { return nil }
             state = .end
-            return .end
+            return try step()
         case .end:
             state = .head
             scanIndex = readIndex
