@@ -105,6 +105,10 @@ final class HTTPConnection: @unchecked Sendable {
     /// Closes now: cancels the sources; the descriptor is closed once both have finished.
     func close() {
         guard phase != .closed else { return }
+        if phase == .writing, head != nil, logStatus != 0 {
+            logBytes = -1  // the client went away mid-response
+            logAccess()
+        }
         phase = .closed
         deadline.store(0, ordering: .relaxed)
         discardRequestBody()
@@ -138,7 +142,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// Server shutdown: idle connections close now; busy ones close after their response.
     func beginShutdown() {
         closeAfterResponse = true
-        if phase == .idle && parser.bufferedCount == 0 { close() }
+        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering { close() }
     }
 
     // MARK: - Deadlines
@@ -499,6 +503,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func finishResponse(keepAlive: Bool) {
         logAccess()
         head = nil
+        logStatus = 0
         guard keepAlive else { lingerClose(); return }
         phase = .idle
         setDeadline(after: context.idleTimeoutNs)
@@ -514,7 +519,8 @@ final class HTTPConnection: @unchecked Sendable {
         head = nil
         fd.shutdownWrite()
         if peerClosedWrite { close(); return }
-        setDeadline(after: context.lingerNs)
+        // During shutdown don't hold the server up for clients that never close.
+        setDeadline(after: context.isShuttingDown.load(ordering: .relaxed) ? min(context.lingerNs, 100_000_000) : context.lingerNs)
         if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
     }
 
@@ -543,7 +549,7 @@ final class HTTPConnection: @unchecked Sendable {
             "http.method": "\(h.method.rawValue)",
             "http.target": "\(redactQuery(target: h.target, names: names))",
             "http.status": "\(status)",
-            "http.bytes": "\(bytes)",
+            "http.bytes": "\(bytes < 0 ? "aborted" : String(bytes))",
             "http.ms": "\(Self.milliseconds(elapsed))",
             "connection.peer": "\(peer)",
         ])

@@ -365,6 +365,10 @@ public struct HTTPRequestParser: Sendable {
         }
 
         var isChunked = false
+        if transferEncoding != nil, minor == 0 {
+            // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
+            throw HTTPParseError(.unsupportedTransferEncoding, "Transfer-Encoding is not allowed in HTTP/1.0")
+        }
         if let te = transferEncoding {
             // RFC 9112 §6.1: both present is a smuggling vector; reject.
             guard contentLength == nil else {

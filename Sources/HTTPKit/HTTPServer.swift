@@ -59,6 +59,9 @@ public final class HTTPServer: Sendable {
     /// - Throws: ``SocketError`` when the address cannot be resolved or bound.
     public func start() throws {
         let c = configuration
+        try state.withLock { s throws(SocketError) in
+            guard s.listener == nil, !s.isStopped else { throw SocketError(call: "start (already started or stopped)", code: EINVAL) }
+        }
         let (listener, port) = try Listener.make(host: c.host, port: c.port, backlog: Int32(clamping: c.backlog))
         let source = DispatchSource.makeReadSource(fileDescriptor: listener.raw, queue: context.acceptQueue)
         let ctx = context
@@ -91,13 +94,24 @@ public final class HTTPServer: Sendable {
     /// `timeout` and returns. Blocks the caller; don't call it from a handler.
     /// - Parameter timeout: How long to wait for in-flight requests. Default 10 s.
     public func shutdown(timeout: Duration = .seconds(10)) {
-        let (source, sweeper) = state.withLock { s -> (SourceBox?, TimerBox?) in
-            guard !s.isStopped else { return (nil, nil) }
+        enum Step { case alreadyStopped, neverStarted, running(SourceBox, TimerBox?) }
+        let step = state.withLock { s -> Step in
+            guard !s.isStopped else { return .alreadyStopped }
             s.isStopped = true
+            guard let source = s.source else { return .neverStarted }
             defer { s.source = nil; s.sweeper = nil; s.listener = nil }
-            return (s.source, s.sweeper)
+            return .running(source, s.sweeper)
         }
-        guard let source else { return }
+        let source: SourceBox, sweeper: TimerBox?
+        switch step {
+        case .alreadyStopped:
+            return
+        case .neverStarted:
+            context.pool.stop(timeout: .now() + .seconds(1))
+            return
+        case .running(let so, let sw):
+            (source, sweeper) = (so, sw)
+        }
         source.source.cancel()
         context.beginShutdown()
         let deadline = DispatchTime.now() + .nanoseconds(Int(clamping: timeout.nanoseconds))
@@ -170,7 +184,7 @@ final class ServerContext: Sendable {
             case .failed(let error):
                 // EMFILE/ENFILE: the pending connection stays queued and the level-triggered
                 // source would spin, so pause accepting briefly.
-                logger.warning("accept failed", metadata: ["error": "\(error)"])
+                logger.info("accept failed; pausing accepts for 100 ms", metadata: ["error": "\(error)"])
                 box.source.suspend()
                 acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { box.source.resume() }
                 return

@@ -128,6 +128,10 @@ private func parseError(_ text: String, limits: HTTPRequestParser.Limits = .init
         #expect(parseError("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")?.kind == .unsupportedTransferEncoding)
     }
 
+    @Test func transferEncodingInHTTP10Is400() {
+        #expect(parseError("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")?.kind == .unsupportedTransferEncoding)
+    }
+
     @Test func contentLengthOverLimitIs413BeforeBody() {
         let e = parseError("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n", limits: .init(maxBodyBytes: 1000))
         #expect(e?.kind == .contentTooLarge)

@@ -171,6 +171,20 @@ private func elapsedMs(since start: UInt64) -> Double {
         #expect(try c.get("/").text == "v6")
     }
 
+    @Test func startTwiceThrowsAndShutdownIsIdempotent() throws {
+        let server = HTTPServer(configuration: testConfiguration(), handler: ClosureHandler { _ in text("ok") },
+                                logger: CapturedLog().logger())
+        try server.start()
+        #expect(server.port > 0)
+        #expect(throws: SocketError.self) { try server.start() }
+        server.shutdown(timeout: .seconds(1))
+        server.shutdown(timeout: .seconds(1))
+        let never = HTTPServer(configuration: testConfiguration(), handler: ClosureHandler { _ in text("ok") },
+                               logger: CapturedLog().logger())
+        never.shutdown(timeout: .seconds(1))
+        #expect(throws: SocketError.self) { try never.start() }
+    }
+
     // MARK: - Limits
 
     @Test func contentLengthOverLimitGets413WithoutReadingTheBody() throws {
