@@ -281,7 +281,8 @@ final class HTTPConnection: @unchecked Sendable {
         if let n = h.contentLength, n > context.configuration.bodyFileThreshold {
             guard startSpill() else { return }
         } else if let n = h.contentLength {
-            memoryBody.reserveCapacity(n)
+            // Don't let a declared length reserve memory the client never sends.
+            memoryBody.reserveCapacity(min(n, 1 << 20))
         }
         // RFC 9110 §10.1.1: the client waits for 100 before sending the body.
         if h.expectsContinue && h.version == "HTTP/1.1" && parser.bufferedCount == 0 {

@@ -62,7 +62,7 @@ enum ResponseEncoder {
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         appendDecimal(response.status.code, to: &out)
         out.append(.space)
-        out.append(contentsOf: response.status.reasonPhrase.utf8)
+        appendSanitized(response.status.reasonPhrase.utf8, to: &out)
         out.append(contentsOf: "\r\n".utf8)
         var hasDate = false
         var hasServer = false

@@ -203,7 +203,8 @@ enum Listener {
             }
             if fd >= 0 {
                 let address = portAndAddress(&storage)
-                return .accepted(Descriptor(raw: fd), peer: "\(address.address):\(address.port)")
+                let host = address.address.contains(":") ? "[\(address.address)]" : address.address
+                return .accepted(Descriptor(raw: fd), peer: "\(host):\(address.port)")
             }
             switch errno {
             case EINTR, ECONNABORTED: continue
