@@ -67,12 +67,20 @@ public struct HTTPParseError: Error, Equatable, Sendable, CustomStringConvertibl
 
 /// The `code` values of JSON error bodies produced by the HTTP layer itself.
 public enum HTTPErrorCode {
+    /// 400: bad header syntax or framing (Content-Length/Transfer-Encoding, chunks, Host).
     public static let badRequest = "BAD_REQUEST"
+    /// 400: the request line cannot be parsed.
     public static let malformedRequest = "MALFORMED_REQUEST"
+    /// 431: request line plus headers over ``HTTPServerConfiguration/maxHeaderBytes``.
     public static let headersTooLarge = "HEADERS_TOO_LARGE"
+    /// 413: body over ``HTTPServerConfiguration/maxBodyBytes``.
     public static let payloadTooLarge = "PAYLOAD_TOO_LARGE"
+    /// 408: headers or body not received in time.
     public static let requestTimeout = "REQUEST_TIMEOUT"
+    /// 505: an HTTP major version other than 1.
     public static let httpVersionNotSupported = "HTTP_VERSION_NOT_SUPPORTED"
+    /// 503: over ``HTTPServerConfiguration/maxConnections``.
     public static let serviceUnavailable = "SERVICE_UNAVAILABLE"
+    /// 500: the handler threw, or the server could not store a body or open a response file.
     public static let internalError = "INTERNAL_ERROR"
 }

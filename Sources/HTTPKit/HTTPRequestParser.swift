@@ -80,6 +80,7 @@ public struct HTTPRequestParser: Sendable {
     /// The longest chunk-size line (size plus extensions) accepted.
     static let maxChunkLineBytes = 4096
 
+    /// The limits this parser enforces.
     public let limits: Limits
     private var buffer: [UInt8] = []
     private var readIndex = 0
