@@ -394,7 +394,10 @@ final class HTTPConnection: @unchecked Sendable {
     private func respond(_ ready: ReadyResponse) {
         guard phase == .handling, let h = head else { return }
         let response = ready.response
-        let keepAlive = h.isKeepAlive && !closeAfterResponse && !context.isShuttingDown.load(ordering: .relaxed)
+        // A handler may ask to close with `Connection: close`; the header itself is ours to write.
+        let handlerCloses = response.headers[.connection].map { Self.containsCloseToken($0) } ?? false
+        let keepAlive = h.isKeepAlive && !handlerCloses && !closeAfterResponse
+            && !context.isShuttingDown.load(ordering: .relaxed)
         let code = response.status.code
         let bodyAllowed = h.method != .HEAD && code >= 200 && code != 204 && code != 304
         ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: !keepAlive,
@@ -412,6 +415,10 @@ final class HTTPConnection: @unchecked Sendable {
         phase = .writing
         setDeadline(after: context.bodyTimeoutNs)
         flush()
+    }
+
+    static func containsCloseToken(_ value: String) -> Bool {
+        value.utf8.split(separator: .comma).contains { $0[...].trimmingOWS().asciiCaseInsensitiveEquals("close") }
     }
 
     /// Answers with a JSON error and closes (the request framing can no longer be trusted).

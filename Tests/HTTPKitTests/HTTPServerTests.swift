@@ -103,11 +103,19 @@ private func elapsedMs(since start: UInt64) -> Double {
     }
 
     @Test func connectionCloseIsHonoured() throws {
-        try withServer(handler: { _ in text("ok") }) { server in
+        try withServer(handler: { r in
+            r.rawPath == "/bye" ? HTTPResponse(headers: [.connection: "close"], body: .bytes(Data("bye".utf8))) : text("ok")
+        }) { server in
             let c = try TestClient(port: server.port)
             let r = try c.get("/", headers: "Connection: close\r\n")
             #expect(r.headers["connection"] == "close")
             #expect(c.waitForClose())
+            // The handler can close too.
+            let d = try TestClient(port: server.port)
+            let bye = try d.get("/bye")
+            #expect(bye.text == "bye")
+            #expect(bye.headers["connection"] == "close")
+            #expect(d.waitForClose())
         }
     }
 
@@ -246,9 +254,10 @@ private func elapsedMs(since start: UInt64) -> Double {
             #expect(r.status == 408)
             #expect(r.text.contains("REQUEST_TIMEOUT"))
             let waited = elapsedMs(since: start)
-            #expect(waited >= 900 && waited < 2500)
+            #expect(waited >= 900 && waited < 4000)
             #expect(slow.waitForClose())
-            #expect(maxLatency < 200)
+            // Generous bound: the machine is shared; a starved server would take seconds.
+            #expect(maxLatency < 500)
         }
     }
 
@@ -344,7 +353,7 @@ private func elapsedMs(since start: UInt64) -> Double {
                 let t = DispatchTime.now().uptimeNanoseconds
                 let fresh = try TestClient(port: server.port)
                 #expect(try fresh.get("/").status == 200)
-                #expect(elapsedMs(since: t) < 200)
+                #expect(elapsedMs(since: t) < 500)
             }
             // The idle ones still work too.
             #expect(try idle[0].get("/").status == 200)
