@@ -166,6 +166,13 @@ private func elapsedMs(since start: UInt64) -> Double {
         #expect(line.metadata["http.ms"] != nil)
     }
 
+    @Test func bindsAllIPv4Interfaces() throws {
+        try withServer(testConfiguration { $0.host = "0.0.0.0" }, handler: { r in text(r.remoteAddress) }) { server in
+            let c = try TestClient(port: server.port)
+            #expect(try c.get("/").text.hasPrefix("127.0.0.1:"))
+        }
+    }
+
     @Test func bindsIPv6Loopback() throws {
         let config = testConfiguration { $0.host = "::1" }
         let server = HTTPServer(configuration: config, handler: ClosureHandler { _ in text("v6") }, logger: CapturedLog().logger())
@@ -427,6 +434,23 @@ private func elapsedMs(since start: UInt64) -> Double {
             #expect(seen.withLock { $0?.count } == 4 << 19)
             #expect(directoryEntries(dir).isEmpty)
         }
+        rmdir(dir)
+    }
+
+    @Test func handlerMayKeepTheUploadByMovingIt() throws {
+        let dir = makeTemporaryDirectory()
+        let kept = dir + "/kept.bin"
+        let config = testConfiguration { $0.temporaryDirectory = dir; $0.bodyFileThreshold = 1024 }
+        try withServer(config, handler: { r in
+            guard case .file(let path, _) = r.body, rename(path, kept) == 0 else { return text("no", status: .badRequest) }
+            return text("kept")
+        }) { server in
+            let c = try TestClient(port: server.port)
+            try c.send("PUT /u HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n" + String(repeating: "k", count: 4096))
+            #expect(try c.readResponse().text == "kept")
+            #expect(directoryEntries(dir) == ["kept.bin"])
+        }
+        unlink(kept)
         rmdir(dir)
     }
 
