@@ -55,6 +55,10 @@ let package = Package(
         ], path: "benchmarks/sampling-bench",
            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
+        .executableTarget(name: "http-bench-server", dependencies: [
+            "HTTPKit", .product(name: "Logging", package: "swift-log"),
+        ], path: "benchmarks/http/server"),
+
         // MARK: - Tests
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore"]),
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
