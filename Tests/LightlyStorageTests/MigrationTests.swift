@@ -14,10 +14,10 @@ import Testing
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
         #expect(!files.isEmpty)
         let embedded = Migration.embedded
-        #expect(embedded.map { $0.name + ".sql" } == files)
+        #expect(embedded.map { $0.name + ".sql" } == files, "stale build? `touch Package.swift` and rebuild")
         for m in embedded {
             let text = try String(contentsOf: folder.appendingPathComponent(m.name + ".sql"), encoding: .utf8)
-            #expect(m.sql == text, "embedded \(m.name) differs from the file: rebuild")
+            #expect(m.sql == text, "embedded \(m.name) differs from the file: `touch Package.swift` and rebuild")
             #expect(m.version == Int(m.name.prefix(4)))
         }
         #expect(embedded.map(\.version) == Array(1...embedded.count), "versions are dense from 1")
