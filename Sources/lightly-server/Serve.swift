@@ -53,6 +53,12 @@ struct Serve: ParsableCommand {
         return out
     }
 
+    func validate() throws {
+        guard shutdownTimeout >= 0, shutdownTimeout <= 3600 else {
+            throw ValidationError("--shutdown-timeout must be between 0 and 3600 seconds")
+        }
+    }
+
     func run() throws {
         // A client that disconnects mid-response must cost one connection, not the process (exit 141).
         signal(SIGPIPE, SIG_IGN)
@@ -104,7 +110,7 @@ struct ServeSession {
 
         let signalNumber = stop.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
-        runner.shutdown(timeout: shutdownTimeout)
+        runner.shutdown(timeout: .milliseconds(Int64(shutdownTimeout * 1000)))
         for s in sources { s.cancel() }
         db.close()
         logger.notice("stopped")
