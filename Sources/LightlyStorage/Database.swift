@@ -43,10 +43,11 @@ public final class Database: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - path: A file path (opened in WAL mode with `synchronous=FULL`), or `":memory:"` for tests.
-    ///   - readerCount: Reader connections in the pool (file databases only).
+    ///   - readerCount: Reader connections in the pool (file databases only). The default,
+    ///     `max(4, cores)`, matches the HTTP worker pool so readers rarely wait for a connection.
     ///   - busyTimeout: How long a connection waits for a lock held by another process, in seconds.
     /// - Throws: `StorageError` if the file cannot be opened or put into WAL mode.
-    public init(path: String, readerCount: Int = 4, busyTimeout: Double = 5) throws {
+    public init(path: String, readerCount: Int = Database.defaultReaderCount, busyTimeout: Double = 5) throws {
         precondition(readerCount >= 1, "readerCount must be at least 1")
         self.path = path
         self.isInMemory = path == ":memory:" || path.hasPrefix("file::memory:")
@@ -62,6 +63,12 @@ public final class Database: @unchecked Sendable {
     }
 
     deinit { close() }
+
+    /// `max(4, online cores)`.
+    public static var defaultReaderCount: Int { max(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Reader connections in the pool (0 for an in-memory database).
+    public var readerCount: Int { readers.count }
 
     // MARK: Transactions
 

@@ -120,7 +120,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
 
     static let closed = StorageError(kind: .closed, code: SQLITE_MISUSE, message: "the database is closed")
     static let reentrant = StorageError(kind: .reentrantTransaction, code: SQLITE_MISUSE,
-        message: "Database.write/read called inside Database.write on the same thread; use the Connection you were given")
+        message: "Database.write (or, for an in-memory database, read) called inside a Database.write or in-memory read on the same thread; use the Connection you were given")
 
     static func io(_ what: String, errno e: Int32) -> StorageError {
         StorageError(kind: .io, code: e, message: "\(what): \(String(cString: strerror(e)))")

@@ -87,7 +87,10 @@ struct ServeSession {
         let applied = try db.migrate()
         if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }
         let tokens = TokenStore(database: db)
-        let firstToken: String? = try tokens.isEmpty() ? tokens.create(name: "default") : nil
+        let firstToken = try Self.createFirstToken(tokens)
+        if !dir.isPrivate {
+            logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
+        }
         let context = ServerContext(settings: settings, dataDirectory: dir, database: db, tokens: tokens,
                                     signingKey: try dir.signingKey(), logger: logger)
 
@@ -114,6 +117,17 @@ struct ServeSession {
         for s in sources { s.cancel() }
         db.close()
         logger.notice("stopped")
+    }
+}
+
+extension ServeSession {
+    /// On a brand-new data folder, the token `default`; `nil` otherwise. Two servers starting on
+    /// one empty folder at once: the loser sees the unique violation and prints no token.
+    static func createFirstToken(_ tokens: TokenStore) throws -> String? {
+        guard try tokens.isEmpty() else { return nil }
+        do { return try tokens.create(name: "default") } catch let e as StorageError where e.isUniqueViolation {
+            return nil
+        }
     }
 }
 
