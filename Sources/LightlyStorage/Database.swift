@@ -105,8 +105,8 @@ public final class Database: @unchecked Sendable {
         if isInMemory {
             // One connection: reads go through the writer lock (and still may not write).
             return try withWriter { conn in
-                try conn.execute("PRAGMA query_only=ON; BEGIN DEFERRED")
                 defer { try? conn.execute("PRAGMA query_only=OFF") }
+                try conn.execute("PRAGMA query_only=ON; BEGIN DEFERRED")
                 return try finishRead(conn, body)
             }
         }
