@@ -43,12 +43,11 @@ public final class Database: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - path: A file path (opened in WAL mode with `synchronous=FULL`), or `":memory:"` for tests.
-    ///   - readerCount: Reader connections in the pool (file databases only). The default,
+    ///   - readerCount: Reader connections in the pool (file databases only; at least 1). The default,
     ///     `max(4, cores)`, matches the HTTP worker pool so readers rarely wait for a connection.
     ///   - busyTimeout: How long a connection waits for a lock held by another process, in seconds.
     /// - Throws: `StorageError` if the file cannot be opened or put into WAL mode.
     public init(path: String, readerCount: Int = Database.defaultReaderCount, busyTimeout: Double = 5) throws {
-        precondition(readerCount >= 1, "readerCount must be at least 1")
         self.path = path
         self.isInMemory = path == ":memory:" || path.hasPrefix("file::memory:")
         let millis = Int32(max(0, min(busyTimeout * 1000, Double(Int32.max))))
@@ -56,7 +55,7 @@ public final class Database: @unchecked Sendable {
         if isInMemory {
             self.readers = []
         } else {
-            self.readers = try (0..<readerCount).map { _ in try Connection(path: path, readOnly: true, busyTimeoutMillis: millis) }
+            self.readers = try (0..<max(1, readerCount)).map { _ in try Connection(path: path, readOnly: true, busyTimeoutMillis: millis) }
         }
         self.freeReaders = Mutex(Array(readers.indices))
         self.readerSlots = DispatchSemaphore(value: readers.count)
