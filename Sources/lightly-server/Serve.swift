@@ -87,7 +87,6 @@ struct ServeSession {
         let applied = try db.migrate()
         if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }
         let tokens = TokenStore(database: db)
-        let firstToken = try Self.createFirstToken(tokens)
         if !dir.isPrivate {
             logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
         }
@@ -101,6 +100,13 @@ struct ServeSession {
         let runner = try ServerRunner(options: HTTPServerOptions(settings: settings, temporaryDirectory: dir.tmpPath),
                                       handler: makeHandler(context: context), logger: logger)
         let port = try runner.start()
+        // The first token is created only once the port is bound: had `start()` failed (port in
+        // use), a token created earlier would never have been shown, and never would be.
+        let firstToken: String?
+        do { firstToken = try Self.createFirstToken(tokens) } catch {
+            runner.shutdown(timeout: .seconds(1))
+            throw error
+        }
         let listenURL = "http://\(ServerSettings.hostForURL(settings.host)):\(port)"
         if let firstToken {
             // Shown once: only the digest is stored. Flush-left so `grep ^export` finds the lines.
