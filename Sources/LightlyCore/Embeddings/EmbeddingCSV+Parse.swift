@@ -35,7 +35,24 @@ extension EmbeddingCSV {
             throw EmbeddingCSVError(kind: .empty, message: "the embedding CSV is empty")
         }
         let base = raw.assumingMemoryBound(to: UInt8.self)
-        return try CSVParse.run(base: base, end: base + bytes.count, limits: limits, threads: threads)
+        return try CSVParse.run(base: base, end: base + bytes.count, limits: limits, threads: threads,
+                                minParallelBytes: 8 << 20)
+    }
+
+    /// `parse` with the size above which threads are used made explicit (tests use 0).
+    static func parse(_ bytes: [UInt8], limits: Limits = .default, threads: Int,
+                      minParallelBytes: Int) throws(EmbeddingCSVError) -> ParsedEmbeddingCSV {
+        let result: Result<ParsedEmbeddingCSV, EmbeddingCSVError> = bytes.withUnsafeBytes { raw in
+            guard let b = raw.baseAddress, raw.count > 0 else {
+                return .failure(EmbeddingCSVError(kind: .empty, message: "the embedding CSV is empty"))
+            }
+            let base = b.assumingMemoryBound(to: UInt8.self)
+            do throws(EmbeddingCSVError) {
+                return .success(try CSVParse.run(base: base, end: base + raw.count, limits: limits,
+                                                 threads: threads, minParallelBytes: minParallelBytes))
+            } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     /// Parses and validates an embedding CSV held in an array. See `parse(_:limits:threads:)`.
@@ -113,7 +130,7 @@ struct CSVRows {
 
 enum CSVParse {
     static func run(base: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, limits: EmbeddingCSV.Limits,
-                    threads: Int) throws(EmbeddingCSVError) -> ParsedEmbeddingCSV {
+                    threads: Int, minParallelBytes: Int) throws(EmbeddingCSVError) -> ParsedEmbeddingCSV {
         var p = base
         if end - p >= 3, p[0] == 0xEF, p[1] == 0xBB, p[2] == 0xBF { p += 3 }
         if p == end || onlyLineBreaks(p, end) {
@@ -123,7 +140,7 @@ enum CSVParse {
         let layout = try cursor.readHeader()
         let dataStart = cursor.p
 
-        if threads > 1, end - dataStart >= 8 << 20 {
+        if threads > 1, end - dataStart >= minParallelBytes {
             let splits = splitPoints(dataStart, end, parts: threads)
             if splits.count > 1, let parsed = parallel(layout: layout, splits: splits, end: end, limits: limits) {
                 return parsed

@@ -108,13 +108,15 @@ enum PythonFloatRepr {
         let r = midI - q &* t
         var useLower: Bool
         let twiceR = 2 &* r
+        // Lower iff 2(r + f) < t, f = midRem / 2^sh ∈ [0, 1); equality is a tie.
         if twiceR &+ 1 < t { useLower = true }
-        else if twiceR >= t { useLower = false }
-        else {                                         // 2r + 1 == t: compare the fraction with 1/2
+        else if twiceR &+ 1 == t {
             if midRem < half { useLower = true }
             else if midRem > half { useLower = false }
             else { useLower = q & 1 == 0 }
-        }
+        } else if twiceR == t && midRem == 0 {
+            useLower = q & 1 == 0
+        } else { useLower = false }
         var c = useLower ? q : q &+ 1
         if c &* t < lowI { c = q &+ 1 }
         if c &* t > highI { c = q }
