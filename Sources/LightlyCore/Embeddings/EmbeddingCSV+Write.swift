@@ -42,39 +42,69 @@ extension EmbeddingCSV {
         if let lc = header.labelColumn { roles[lc] = -2 }
         for (i, c) in header.extraColumns.enumerated() { roles[c] = -3 - i }
 
-        var out: [UInt8] = []
-        out.reserveCapacity(64 + ncols * 16 + n * (d * 20 + 48))
-        for (c, name) in header.names.enumerated() {
-            if c > 0 { out.append(UInt8(ascii: ",")) }
-            appendField(name, to: &out)
-        }
-        out.append(UInt8(ascii: "\n"))
-        PythonFloatRepr.powersOfFive.withUnsafeBufferPointer { p5buf in
-            values.withUnsafeBufferPointer { vbuf in
-                guard let p5 = p5buf.baseAddress else { return }
-                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { scratch in
-                    guard let tmp = scratch.baseAddress else { return }
+        // Exact upper bound: a float repr is at most 24 bytes, a label 20, a quoted field
+        // 2·len + 2, plus separators and line breaks.
+        var bound = 1
+        for name in header.names { bound += 2 * name.utf8.count + 3 }
+        bound += n * (ncols + 1) + n * d * 24 + (labels == nil ? 0 : n * 20)
+        for name in filenames { bound += 2 * name.utf8.count + 2 }
+        for column in extraValues { for v in column { bound += 2 * v.utf8.count + 2 } }
+
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+            guard let base = buffer.baseAddress else { count = 0; return }
+            var w = base
+            for (c, name) in header.names.enumerated() {
+                if c > 0 { w.pointee = UInt8(ascii: ","); w += 1 }
+                w = writeField(name, at: w)
+            }
+            w.pointee = UInt8(ascii: "\n"); w += 1
+            PythonFloatRepr.powersOfFive.withUnsafeBufferPointer { p5buf in
+                values.withUnsafeBufferPointer { vbuf in
+                    guard let p5 = p5buf.baseAddress, let v = vbuf.baseAddress else { return }
                     for r in 0..<n {
+                        let rowValues = v + r * d
                         for c in 0..<ncols {
-                            if c > 0 { out.append(UInt8(ascii: ",")) }
+                            if c > 0 { w.pointee = UInt8(ascii: ","); w += 1 }
                             let role = roles[c]
                             if role >= 0 {
-                                let len = PythonFloatRepr.format(vbuf[r * d + role], into: tmp, pow5: p5)
-                                out.append(contentsOf: UnsafeBufferPointer(start: tmp, count: len))
+                                w += PythonFloatRepr.format(rowValues[role], into: w, pow5: p5)
                             } else if role == -1 {
-                                appendField(filenames[r], to: &out)
+                                w = writeField(filenames[r], at: w)
                             } else if role == -2 {
-                                out.append(contentsOf: String(labels?[r] ?? 0).utf8)
+                                w = writeInt(labels?[r] ?? 0, at: w)
                             } else {
-                                appendField(extraValues[-3 - role][r], to: &out)
+                                w = writeField(extraValues[-3 - role][r], at: w)
                             }
                         }
-                        out.append(UInt8(ascii: "\n"))
+                        w.pointee = UInt8(ascii: "\n"); w += 1
                     }
                 }
             }
+            count = w - base
         }
-        return out
+    }
+
+    /// Writes a decimal integer; returns the position after it.
+    static func writeInt(_ value: Int, at w: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = w
+        var m = value.magnitude
+        if value < 0 { p.pointee = UInt8(ascii: "-"); p += 1 }
+        var digits = 0
+        var t = m
+        repeat { digits += 1; t /= 10 } while t != 0
+        var q = p + digits
+        repeat { q -= 1; q.pointee = UInt8(truncatingIfNeeded: m % 10) + 48; m /= 10 } while m != 0
+        return p + digits
+    }
+
+    /// Writes a field quoted as Python's `csv.QUOTE_MINIMAL` does (see `appendField`).
+    static func writeField(_ s: String, at w: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var bytes: [UInt8] = []
+        appendField(s, to: &bytes)
+        bytes.withUnsafeBufferPointer { b in
+            if let src = b.baseAddress { w.update(from: src, count: b.count) }
+        }
+        return w + bytes.count
     }
 
     /// Appends a field, quoting it as Python's `csv.QUOTE_MINIMAL` does: when it contains
