@@ -1,6 +1,6 @@
 // csv-bench: times EmbeddingCSV.parse (+ reorder to a mapping, + write) on one file.
 //
-//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE]
+//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE] [--pca]
 //
 // --mapping names a file with one filename per line (the dataset's mapping order); without
 // it the mapping is the CSV's filenames sorted. Prints one `key=value` line per measurement
@@ -46,6 +46,7 @@ func cpuNow() -> Double {
 func run() {
     var args = Array(CommandLine.arguments.dropFirst())
     var threads = 1, repeats = 3
+    var pca = false
     var mappingPath: String? = nil
     var path: String? = nil
     while !args.isEmpty {
@@ -54,6 +55,7 @@ func run() {
         case "--threads": threads = Int(args.isEmpty ? "" : args.removeFirst()) ?? 1
         case "--repeat": repeats = Int(args.isEmpty ? "" : args.removeFirst()) ?? 3
         case "--mapping": mappingPath = args.isEmpty ? nil : args.removeFirst()
+        case "--pca": pca = true
         default: path = a
         }
     }
@@ -113,6 +115,11 @@ func run() {
     print("parse_reorder_mb_s=\(mb / (best + bestReorder))")
     print("write_s=\(bestWrite) write_mb=\(Double(written.count) / 1e6) write_mb_s=\(Double(written.count) / 1e6 / bestWrite)")
     print("roundtrip=\(roundTrip ? "ok" : "MISMATCH")")
+    if pca {
+        let t0 = now()
+        let xy = PCA2D.project(values: ordered.values, rows: ordered.rowCount, dimension: ordered.dimension)
+        print("pca_s=\(now() - t0) pca_first=\(xy.prefix(4).map { $0 })")
+    }
     var sum = 0.0
     for v in parsed.values { sum += Double(v) }
     print("checksum=\(sum)")
