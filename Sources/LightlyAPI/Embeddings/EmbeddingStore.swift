@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LightlyCore
 import LightlyStorage
 
 /// One row of the `embeddings` table.

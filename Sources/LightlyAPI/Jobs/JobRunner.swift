@@ -150,7 +150,7 @@ public final class JobRunner: Sendable {
             fail(job, "no executor for job type \(job.type)", log)
             return
         }
-        let progress = JobProgress { [state] processed, total in
+        let progress = JobProgress { [self] processed, total in
             state.withLock { s in
                 s.progress[job.id] = (processed, total)
                 return !s.stopping

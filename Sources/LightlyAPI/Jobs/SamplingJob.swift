@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LightlyCore
 import LightlyStorage
 import LightlyWire
 

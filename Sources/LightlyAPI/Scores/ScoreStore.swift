@@ -1,3 +1,4 @@
+import LightlyCore
 import LightlyStorage
 
 /// SQL for the `scores` table: one float64 array per (tag, score type), replaced by a later
