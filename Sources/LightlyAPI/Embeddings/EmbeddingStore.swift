@@ -85,7 +85,7 @@ public enum EmbeddingStore {
                 fill(first + r, UnsafeMutableBufferPointer(rebasing: scratch[(r * dimension) ..< ((r + 1) * dimension)]))
             }
             stmt.reset()
-            try stmt.bind([.text(embeddingId), .integer(Int64(chunk)), .integer(Int64(first)), .integer(Int64(count))])
+            try stmt.bind([.text(embeddingId), .integer(Int64(chunk)), .integer(Int64(first)), .integer(Int64(count)), .null])
             try stmt.bindBlob(5, UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: scratch[0 ..< (count * dimension)])))
             while try stmt.step() {}
             stmt.reset()
