@@ -1,5 +1,6 @@
 // Generates EmbeddedMigrations.swift from migrations/NNNN_name.sql (run by the EmbedMigrations
-// build-tool plugin). Usage: EmbedMigrationsGenerator OUTPUT.swift FILE.sql...
+// build-tool plugin). Usage: EmbedMigrationsGenerator OUTPUT.swift MIGRATIONS_FOLDER
+// (or OUTPUT.swift FILE.sql... for explicit files).
 // Fails the build on a malformed name or a duplicate version, so mistakes never reach a binary.
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -38,8 +39,17 @@ func literal(_ s: String) -> String {
 let args = CommandLine.arguments.dropFirst()
 guard let output = args.first else { fail("usage: EmbedMigrationsGenerator OUTPUT.swift FILE.sql...") }
 
+var paths: [String] = []
+for arg in args.dropFirst() {
+    if !arg.hasSuffix(".sql"), let names = try? FileManager.default.contentsOfDirectory(atPath: arg) {
+        paths += names.filter { $0.hasSuffix(".sql") }.sorted().map { arg + "/" + $0 }
+    } else {
+        paths.append(arg)
+    }
+}
+
 var entries: [(version: Int, name: String, sql: String)] = []
-for path in args.dropFirst() {
+for path in paths {
     let file = String(path.split(separator: "/").last ?? "")
     let name = String(file.dropLast(4))          // drop ".sql"
     let parts = name.split(separator: "_", maxSplits: 1)

@@ -15,6 +15,7 @@ public enum SQLiteCode {
     public static let locked: Int32 = SQLITE_LOCKED
     public static let constraint: Int32 = SQLITE_CONSTRAINT
     public static let misuse: Int32 = SQLITE_MISUSE
+    public static let readOnly: Int32 = SQLITE_READONLY
     public static let error: Int32 = SQLITE_ERROR
     public static let constraintCheck: Int32 = SQLITE_CONSTRAINT | (1 << 8)
     public static let constraintForeignKey: Int32 = SQLITE_CONSTRAINT | (3 << 8)

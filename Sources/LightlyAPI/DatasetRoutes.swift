@@ -1,0 +1,7 @@
+import HTTPKit
+import LightlyStorage
+import LightlyWire
+
+extension LightlyApplication {
+    func registerDatasetRoutes(_ r: inout Router) {}
+}

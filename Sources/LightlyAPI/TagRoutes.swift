@@ -1,0 +1,7 @@
+import HTTPKit
+import LightlyStorage
+import LightlyWire
+
+extension LightlyApplication {
+    func registerTagRoutes(_ r: inout Router) {}
+}
