@@ -53,22 +53,6 @@ public struct AsyncTaskData: Codable, Sendable, Equatable {
     public init(jobId: String) { self.jobId = jobId }
 }
 
-/// Progress of a job (spec §3.1 `JobStatusMeta`). If present, `total` and `processed` are
-/// required by the client.
-public struct JobStatusMeta: Codable, Sendable, Equatable {
-    public var total: Int
-    public var processed: Int
-    /// `USER_WEBAPP`, `USER_PIP` or `INTERNAL` (1.1.17+; `registerDatasetUpload` bodies only).
-    public var uploadMethod: String?
-    public var isRegistered: Bool?
-    public init(total: Int, processed: Int, uploadMethod: String? = nil, isRegistered: Bool? = nil) {
-        self.total = total
-        self.processed = processed
-        self.uploadMethod = uploadMethod
-        self.isRegistered = isRegistered
-    }
-}
-
 /// What a finished job produced. For `SAMPLING` the data is the id of the new tag (the client
 /// raises when it is missing); for `EMBEDDINGS2D` it is the embedding id.
 ///
@@ -96,18 +80,19 @@ public struct JobStatusDataResult: Codable, Sendable, Equatable {
 public struct JobStatusData: Codable, Sendable, Equatable {
     public var id: String
     public var status: JobState
+    /// Progress (`JobStatusMeta`, declared in DatasetWire.swift): `total`, `processed`.
     public var meta: JobStatusMeta?
     /// Seconds the client sleeps before the next poll (it truncates with `int()`).
     public var waitTimeTillNextPoll: Int
-    public var createdAt: Int
-    public var finishedAt: Int?
+    public var createdAt: Int64
+    public var finishedAt: Int64?
     /// Shown to the user when `status` is `FAILED`.
     public var error: String?
     /// Must be present when `status` is `FINISHED`.
     public var result: JobStatusDataResult?
 
     public init(id: String, status: JobState, meta: JobStatusMeta? = nil, waitTimeTillNextPoll: Int,
-                createdAt: Int, finishedAt: Int? = nil, error: String? = nil, result: JobStatusDataResult? = nil) {
+                createdAt: Int64, finishedAt: Int64? = nil, error: String? = nil, result: JobStatusDataResult? = nil) {
         self.id = id
         self.status = status
         self.meta = meta
@@ -125,9 +110,9 @@ public struct JobsData: Codable, Sendable, Equatable {
     public var jobId: String
     public var jobType: JobResultType
     public var status: JobState
-    public var finishedAt: Int?
-    public var createdAt: Int
-    public init(id: String, jobId: String, jobType: JobResultType, status: JobState, finishedAt: Int? = nil, createdAt: Int) {
+    public var finishedAt: Int64?
+    public var createdAt: Int64
+    public init(id: String, jobId: String, jobType: JobResultType, status: JobState, finishedAt: Int64? = nil, createdAt: Int64) {
         self.id = id
         self.jobId = jobId
         self.jobType = jobType
@@ -196,8 +181,8 @@ public struct TagActiveLearningScoresData: Codable, Sendable, Equatable {
     public var id: String
     public var tagId: String
     public var scoreType: String
-    public var createdAt: Int
-    public init(id: String, tagId: String, scoreType: String, createdAt: Int) {
+    public var createdAt: Int64
+    public init(id: String, tagId: String, scoreType: String, createdAt: Int64) {
         self.id = id
         self.tagId = tagId
         self.scoreType = scoreType
@@ -211,8 +196,8 @@ public struct ActiveLearningScoreData: Codable, Sendable, Equatable {
     public var tagId: String
     public var scoreType: String
     public var scores: [Double]
-    public var createdAt: Int
-    public init(id: String, tagId: String, scoreType: String, scores: [Double], createdAt: Int) {
+    public var createdAt: Int64
+    public init(id: String, tagId: String, scoreType: String, scores: [Double], createdAt: Int64) {
         self.id = id
         self.tagId = tagId
         self.scoreType = scoreType
@@ -229,10 +214,10 @@ public struct DatasetEmbeddingData: Codable, Sendable, Equatable {
     public var name: String
     /// True once a CSV was uploaded, validated and stored.
     public var isProcessed: Bool
-    public var createdAt: Int
+    public var createdAt: Int64
     /// True once at least one 2-D projection exists.
     public var is2d: Bool?
-    public init(id: String, name: String, isProcessed: Bool, createdAt: Int, is2d: Bool? = nil) {
+    public init(id: String, name: String, isProcessed: Bool, createdAt: Int64, is2d: Bool? = nil) {
         self.id = id
         self.name = name
         self.isProcessed = isProcessed
@@ -264,7 +249,7 @@ public struct Embedding2dData: Codable, Sendable, Equatable {
     public var datasetId: String
     public var embeddingId: String
     public var name: String
-    public var createdAt: Int
+    public var createdAt: Int64
     /// The method that was requested (`PCA`, `TSNE`, `UMAP`). This server computes PCA for
     /// all three; `computedWith` says so.
     public var dimensionalityReductionMethod: String
@@ -272,7 +257,7 @@ public struct Embedding2dData: Codable, Sendable, Equatable {
     public var computedWith: String
     public var coordinatesDimension1: [Float]
     public var coordinatesDimension2: [Float]
-    public init(id: String, datasetId: String, embeddingId: String, name: String, createdAt: Int,
+    public init(id: String, datasetId: String, embeddingId: String, name: String, createdAt: Int64,
                 dimensionalityReductionMethod: String, computedWith: String,
                 coordinatesDimension1: [Float], coordinatesDimension2: [Float]) {
         self.id = id

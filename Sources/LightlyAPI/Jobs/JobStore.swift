@@ -89,4 +89,4 @@ public enum JobStore {
 }
 
 /// Current time in Unix epoch milliseconds (spec §1.4).
-@inline(__always) func jobsNowMillis() -> Int { Int((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+@inline(__always) func jobsNowMillis() -> Int { Int(Timestamp.now()) }
