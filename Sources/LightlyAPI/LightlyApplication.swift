@@ -46,9 +46,10 @@ public final class LightlyApplication: Sendable {
         self.settings = settings
         self.logger = logger
         self.dataDirectory = dataDirectory
-        try FileIO.makeDirectories(dataDirectory)
-        self.blobs = try BlobStore(dataDirectory: dataDirectory)
-        self.signer = URLSigner(secret: try URLSigner.loadOrCreateSecret(path: dataDirectory + "/signing.key"))
+        let dir = DataDirectory(path: dataDirectory)
+        try dir.prepare()
+        self.blobs = try BlobStore(dataDirectory: dir.path)
+        self.signer = URLSigner(secret: try dir.signingKey())
         self.tokens = TokenStore(database: database)
         self.mappings = MappingCache()
         self.jobs = JobSystem(database: database, blobs: blobs, settings: settings, logger: logger)

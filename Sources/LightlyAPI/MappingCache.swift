@@ -34,7 +34,7 @@ public final class MappingCache: Sendable {
         let rows = try conn.query("SELECT id, file_name FROM samples WHERE dataset_id = ? ORDER BY idx", datasetId)
         var names = [String](); names.reserveCapacity(rows.count)
         var ids = [String](); ids.reserveCapacity(rows.count)
-        for r in rows { ids.append(r.string("id")); names.append(r.string("file_name")) }
+        for r in rows { ids.append(try r.string(0)); names.append(try r.string(1)) }
         let m = Mapping(fileNames: names, sampleIds: ids,
                         fileNamesJSON: JSONValue.array(names.map(JSONValue.string)).serializedBytes(),
                         sampleIdsJSON: JSONValue.array(ids.map(JSONValue.string)).serializedBytes())

@@ -23,11 +23,11 @@ public struct DatasetRow: Sendable, Hashable {
 
     public static let columns = "id, user_id, name, type, img_type, n_samples, size_in_bytes, created_at, last_modified_at"
 
-    public init(row: Row) {
-        id = row.string("id"); userId = row.string("user_id"); name = row.string("name")
-        type = row.string("type"); imgType = row.stringOrNil("img_type")
-        nSamples = row.int("n_samples"); sizeInBytes = row.int("size_in_bytes")
-        createdAt = row.int64("created_at"); lastModifiedAt = row.int64("last_modified_at")
+    public init(row: Row) throws {
+        id = try row.string("id"); userId = try row.string("user_id"); name = try row.string("name")
+        type = try row.string("type"); imgType = try row.stringOrNil("img_type")
+        nSamples = try row.int("n_samples"); sizeInBytes = try row.int("size_in_bytes")
+        createdAt = try row.int64("created_at"); lastModifiedAt = try row.int64("last_modified_at")
     }
 
     public var wire: DatasetData {
@@ -55,13 +55,13 @@ public struct SampleRow: Sendable, Hashable {
 
     public static let columns = "id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data, size_in_bytes, full_blob_id, thumb_blob_id, created_at, last_modified_at"
 
-    public init(row: Row) {
-        id = row.string("id"); datasetId = row.string("dataset_id"); idx = row.int("idx")
-        fileName = row.string("file_name"); thumbName = row.stringOrNil("thumb_name")
-        metaData = row.stringOrNil("meta_data"); exif = row.stringOrNil("exif")
-        customMetaData = row.stringOrNil("custom_meta_data"); sizeInBytes = row.int("size_in_bytes")
-        fullBlobId = row.stringOrNil("full_blob_id"); thumbBlobId = row.stringOrNil("thumb_blob_id")
-        createdAt = row.int64("created_at"); lastModifiedAt = row.int64("last_modified_at")
+    public init(row: Row) throws {
+        id = try row.string("id"); datasetId = try row.string("dataset_id"); idx = try row.int("idx")
+        fileName = try row.string("file_name"); thumbName = try row.stringOrNil("thumb_name")
+        metaData = try row.stringOrNil("meta_data"); exif = try row.stringOrNil("exif")
+        customMetaData = try row.stringOrNil("custom_meta_data"); sizeInBytes = try row.int("size_in_bytes")
+        fullBlobId = try row.stringOrNil("full_blob_id"); thumbBlobId = try row.stringOrNil("thumb_blob_id")
+        createdAt = try row.int64("created_at"); lastModifiedAt = try row.int64("last_modified_at")
     }
 
     /// Wire form. Stored JSON that no longer parses (cannot happen for rows we wrote) is
@@ -93,13 +93,13 @@ public struct TagRow: Sendable, Hashable {
 
     public static let columns = "id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask, tot_size, creator, changes, created_at, last_modified_at"
 
-    public init(row: Row) {
-        id = row.string("id"); datasetId = row.string("dataset_id"); seq = row.int("seq")
-        name = row.string("name"); prevTagId = row.stringOrNil("prev_tag_id")
-        queryTagId = row.stringOrNil("query_tag_id"); preselectedTagId = row.stringOrNil("preselected_tag_id")
-        bitmask = BitMask(storageBytes: row.blob("bitmask")); totSize = row.int("tot_size")
-        creator = row.stringOrNil("creator"); changes = row.stringOrNil("changes")
-        createdAt = row.int64("created_at"); lastModifiedAt = row.int64("last_modified_at")
+    public init(row: Row) throws {
+        id = try row.string("id"); datasetId = try row.string("dataset_id"); seq = try row.int("seq")
+        name = try row.string("name"); prevTagId = try row.stringOrNil("prev_tag_id")
+        queryTagId = try row.stringOrNil("query_tag_id"); preselectedTagId = try row.stringOrNil("preselected_tag_id")
+        bitmask = BitMask(storageBytes: try row.blob("bitmask")); totSize = try row.int("tot_size")
+        creator = try row.stringOrNil("creator"); changes = try row.stringOrNil("changes")
+        createdAt = try row.int64("created_at"); lastModifiedAt = try row.int64("last_modified_at")
     }
 
     public var wire: TagData {
@@ -149,7 +149,7 @@ extension LightlyApplication {
         guard let row = try conn.queryOne("SELECT \(DatasetRow.columns) FROM datasets WHERE id = ?", id) else {
             throw APIError.datasetUnknown(id)
         }
-        let ds = DatasetRow(row: row)
+        let ds = try DatasetRow(row: row)
         guard ds.userId == user.id else { throw APIError.datasetUnknown(id) }
         return ds
     }
@@ -166,7 +166,7 @@ extension LightlyApplication {
         guard let row = try conn.queryOne("SELECT \(TagRow.columns) FROM tags WHERE id = ? AND dataset_id = ?", id, datasetId) else {
             throw APIError.tagUnknown(id, dataset: datasetId)
         }
-        return TagRow(row: row)
+        return try TagRow(row: row)
     }
 
     /// A sample of this dataset, or 404 `SAMPLE_UNKNOWN`.
@@ -174,7 +174,7 @@ extension LightlyApplication {
         guard let row = try conn.queryOne("SELECT \(SampleRow.columns) FROM samples WHERE id = ? AND dataset_id = ?", id, datasetId) else {
             throw APIError.sampleUnknown(id, dataset: datasetId)
         }
-        return SampleRow(row: row)
+        return try SampleRow(row: row)
     }
 
     /// A fresh entity id (24 lowercase hex, spec §1.4).

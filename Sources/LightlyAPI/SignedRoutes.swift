@@ -65,7 +65,7 @@ extension LightlyApplication {
                                                   t.objectId, t.datasetId) else {
                     throw APIError.sampleUnknown(t.objectId, dataset: t.datasetId)
                 }
-                let previous = row.stringOrNil("blob")
+                let previous = try row.stringOrNil("blob")
                 let now = Timestamp.now()
                 try conn.run("INSERT INTO blobs (id, dataset_id, kind, size, created_at) VALUES (?, ?, ?, ?, ?)",
                              blob.id, t.datasetId, t.variant, blob.size, now)
@@ -90,8 +90,8 @@ extension LightlyApplication {
                                               t.objectId, t.datasetId) else {
                 throw APIError.sampleUnknown(t.objectId, dataset: t.datasetId)
             }
-            let name = t.variant == "full" ? row.string("file_name") : (row.stringOrNil("thumb_name") ?? "thumbnail.webp")
-            return (row.stringOrNil("blob"), name)
+            let name = t.variant == "full" ? try row.string("file_name") : (try row.stringOrNil("thumb_name") ?? "thumbnail.webp")
+            return (try row.stringOrNil("blob"), name)
         }
         guard let blobId, let path = blobs.path(for: blobId), let size = FileIO.fileSize(path) else {
             throw APIError.notFound(t.variant == "full" ? .notFound : .sampleThumbnameUnknown,

@@ -96,29 +96,6 @@ public struct URLSigner: Sendable {
         guard ok else { throw APIError.forbidden("signed URL signature does not match") }
         guard exp >= now else { throw APIError.forbidden("signed URL expired at \(exp) (now \(now))") }
     }
-
-    // MARK: - Key file
-
-    /// Loads the 32-byte secret from `path`, or creates it (mode 0600) from the system CSPRNG.
-    public static func loadOrCreateSecret(path: String) throws -> [UInt8] {
-        if let existing = try? FileIO.readAll(path: path), existing.count == 32 { return existing }
-        var key = [UInt8](repeating: 0, count: 32)
-        guard RAND_bytes(&key, 32) == 1 else { throw FileIOError(call: "RAND_bytes", path: path, code: 0) }
-        let tmp = path + ".tmp"
-        FileIO.unlink(tmp)
-        let fd = try FileIO.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        do {
-            try key.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: tmp) }
-            try FileIO.fsync(fd, path: tmp)
-            FileIO.close(fd)
-        } catch {
-            FileIO.close(fd)
-            FileIO.unlink(tmp)
-            throw error
-        }
-        try FileIO.rename(tmp, path)
-        return key
-    }
 }
 
 func hex(_ bytes: [UInt8]) -> String {
