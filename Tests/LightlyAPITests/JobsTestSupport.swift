@@ -45,7 +45,7 @@ struct JobsFixture {
 
     func tagBits(_ id: String) throws -> BitMask {
         try db.read { conn in
-            TagWriter.bitMask(fromBlob: try conn.queryOne("SELECT bitmask FROM tags WHERE id = ?", id)?.blob(0) ?? [])
+            BitMask(storageBytes: try conn.queryOne("SELECT bitmask FROM tags WHERE id = ?", id)?.blob(0) ?? [])
         }
     }
 

@@ -144,7 +144,7 @@ public struct SamplingJobExecutor: JobExecutor {
             guard let row = try conn.queryOne("SELECT bitmask FROM tags WHERE id = ? AND dataset_id = ?", id, input.datasetId) else {
                 throw JobFailure("\(role) tag \(id) no longer exists in dataset \(input.datasetId)")
             }
-            return TagWriter.bitMask(fromBlob: try row.blob(0)).indices.filter { $0 < n }
+            return BitMask(storageBytes: try row.blob(0)).indices.filter { $0 < n }
         }
         func scores(_ tagId: String) throws -> [StoredScore] {
             try ScoreStore.list(tagId: tagId, conn)
@@ -179,30 +179,8 @@ enum TagWriter {
             INSERT INTO tags(id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask, tot_size,
                              creator, created_at, last_modified_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, blob(of: bits), totSize, creator, now, now)
+            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, bits.storageBytes, totSize, creator, now, now)
         try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, datasetId)
         return id
-    }
-
-    /// `BitMask.words` as little-endian bytes (the `tags.bitmask` column).
-    static func blob(of bits: BitMask) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(bits.words.count * 8)
-        for w in bits.words { withUnsafeBytes(of: w.littleEndian) { out.append(contentsOf: $0) } }
-        return out
-    }
-
-    /// The inverse of ``blob(of:)``; a trailing partial word is zero-extended.
-    static func bitMask(fromBlob bytes: [UInt8]) -> BitMask {
-        var words = [UInt64]()
-        words.reserveCapacity((bytes.count + 7) / 8)
-        var i = 0
-        while i < bytes.count {
-            var w: UInt64 = 0
-            for b in 0 ..< min(8, bytes.count - i) { w |= UInt64(bytes[i + b]) << UInt64(8 * b) }
-            words.append(w)
-            i += 8
-        }
-        return BitMask(words: words)
     }
 }
