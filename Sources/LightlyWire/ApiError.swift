@@ -70,3 +70,8 @@ extension ApiErrorCode {
     /// Not in the Lightly list: a request body above the configured limit (413).
     public static let payloadTooLarge: Self = "PAYLOAD_TOO_LARGE"
 }
+
+extension ApiErrorCode {
+    /// Not in the Lightly list: a sample with this `fileName` already exists in the dataset (409).
+    public static let sampleFileNameExists: Self = "SAMPLE_FILENAME_EXISTS"
+}
