@@ -173,10 +173,3 @@ public enum Sampler {
     }
 }
 
-public enum PCA2D {
-    public static func project(values: UnsafeBufferPointer<Float>, rows: Int, dimension: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: rows * 2)
-        for i in 0 ..< rows { out[2 * i] = dimension > 0 ? values[i * dimension] : 0; out[2 * i + 1] = dimension > 1 ? values[i * dimension + 1] : 0 }
-        return out
-    }
-}
