@@ -58,7 +58,7 @@ public struct Embedding2DJobExecutor: JobExecutor {
                 try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
             }
             points = matrix.withUnsafeMutableFloats { values in
-                PCA2D.project(values: UnsafeBufferPointer(values), rows: rows, dimension: dim)
+                PCA2D.project(values: Array(values), rows: rows, dimension: dim)
             }
         }
         guard points.count == rows * 2, points.allSatisfy(\.isFinite) else {

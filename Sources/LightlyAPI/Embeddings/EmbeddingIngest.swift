@@ -98,7 +98,14 @@ public enum EmbeddingIngest {
                 }
             }
             let inOrder = perm.indices.allSatisfy { perm[$0] == $0 }
-            let blob: EmbeddingCSVBlob = inOrder ? .verbatim(bytes) : .reordered(EmbeddingCSVWriter.reordered(parsed, permutation: perm))
+            let blob: EmbeddingCSVBlob
+            if inOrder {
+                blob = .verbatim(bytes)
+            } else {
+                // Same header, columns (extra ones too) and values, rows in mapping order.
+                do { blob = .reordered(try parsed.reordered(toMapping: samples).csvBytes()) }
+                catch { throw EmbeddingIngestError.invalid("\(error)") }
+            }
             let blobId = try storeCSV(blob, conn)
             try conn.run("UPDATE embeddings SET csv_blob_id = ? WHERE id = ?", blobId, embeddingId)
             try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, datasetId)
@@ -152,18 +159,3 @@ public enum EmbeddingIngest {
     }
 }
 
-/// Re-emits a parsed CSV in mapping order (for uploads whose rows were shuffled).
-enum EmbeddingCSVWriter {
-    /// The CSV in `save_embeddings` format (`filenames,embedding_0,…[,labels]`), row `i`
-    /// being CSV row `permutation[i]`. Values round-trip bit-exactly; columns other than
-    /// filenames, embeddings and labels are not kept.
-    /// - Complexity: O(n·d), one extra n×d copy.
-    static func reordered(_ csv: ParsedEmbeddingCSV, permutation perm: [Int]) -> [UInt8] {
-        let d = csv.dimension
-        var values = [Float]()
-        values.reserveCapacity(csv.values.count)
-        for r in perm { values.append(contentsOf: csv.values[(r * d) ..< ((r + 1) * d)]) }
-        return EmbeddingCSV.write(filenames: perm.map { csv.filenames[$0] }, values: values, dimension: d,
-                                  labels: csv.labels.map { labels in perm.map { labels[$0] } })
-    }
-}
