@@ -57,6 +57,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "benchmarks/sampling-bench",
            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .executableTarget(name: "csv-bench", dependencies: ["LightlyCore"],
+                          path: "benchmarks/csv/csv-bench",
+                          swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
         // MARK: - Build tools
         // Embeds migrations/NNNN_name.sql into LightlyStorage at build time.
