@@ -73,6 +73,10 @@ let package = Package(
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsGenerator"]),
         .executableTarget(name: "EmbedMigrationsGenerator", path: "Plugins/EmbedMigrationsGenerator"),
 
+        .executableTarget(name: "http-bench-server", dependencies: [
+            "HTTPKit", .product(name: "Logging", package: "swift-log"),
+        ], path: "benchmarks/http/server"),
+
         // MARK: - Tests
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore"]),
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),

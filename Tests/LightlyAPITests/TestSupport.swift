@@ -76,3 +76,41 @@ struct TestResponse {
         return e.code.rawValue
     }
 }
+
+extension TestApp {
+    /// Creates a dataset and returns its id.
+    func makeDataset(_ name: String, token: String) throws -> String {
+        let r = try call(.POST, "/v1/datasets", token: token, json: #"{"name": "\#(name)"}"#)
+        #expect(r.status == 201, "create dataset: \(r.text)")
+        return try r.decode(CreateEntityResponse.self).id
+    }
+
+    /// Creates a sample and returns its id.
+    @discardableResult
+    func makeSample(_ fileName: String, dataset: String, token: String, size: Int = 100) throws -> String {
+        let body = #"{"fileName": "\#(fileName)", "thumbName": "\#(fileName)_thumb.webp", "exif": {}, "metaData": {"sizeInBytes": \#(size), "is_corrupted": false, "shape": [4, 6, 3]}}"#
+        let r = try call(.POST, "/v1/datasets/\(dataset)/samples", token: token, json: body)
+        #expect(r.status == 201, "create sample: \(r.text)")
+        return try r.decode(CreateEntityResponse.self).id
+    }
+
+    func mappings(_ dataset: String, token: String, field: String = "fileName") throws -> [String] {
+        try call(.GET, "/v1/datasets/\(dataset)/mappings?field=\(field)", token: token).decode([String].self)
+    }
+
+    func tags(_ dataset: String, token: String) throws -> [TagData] {
+        try call(.GET, "/v1/datasets/\(dataset)/tags", token: token).decode([TagData].self)
+    }
+
+    func dataset(_ id: String, token: String) throws -> DatasetData {
+        try call(.GET, "/v1/datasets/\(id)", token: token).decode(DatasetData.self)
+    }
+}
+
+/// Splits an absolute signed URL into the in-process request target (path + query).
+func targetOf(_ url: String) -> String {
+    let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+    // "http:", "", "host:port", "rest"
+    guard parts.count == 4, parts[0].hasSuffix(":") else { return url }
+    return "/" + parts[3]
+}
