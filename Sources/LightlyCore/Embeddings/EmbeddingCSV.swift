@@ -45,17 +45,29 @@ public enum EmbeddingCSV {
 public struct EmbeddingCSVError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The class of problem, for tests and metrics.
     public enum Kind: String, Sendable, Hashable {
+        /// No bytes, or only a BOM and line breaks.
         case empty
+        /// Missing `filenames` or `embedding_<k>` columns, duplicate or malformed names.
         case header
+        /// A configured limit (`EmbeddingCSV.Limits`) was exceeded.
         case limit
+        /// A row with more or fewer fields than the header, or an empty line inside the data.
         case columnCount
+        /// Unterminated quotes, a bare `"` or junk after a closing quote, a bare `\r`.
         case quoting
+        /// A filename, value or column name that is not valid UTF-8.
         case encoding
+        /// An embedding value that is not a decimal number.
         case number
+        /// An embedding value that is `inf`/`nan` or outside the float32 range.
         case nonFinite
+        /// A `labels` value that is not an integer.
         case label
+        /// An empty filename.
         case filename
+        /// The same filename on two rows.
         case duplicateFilename
+        /// The CSV's filenames differ from the dataset's (`reordered(toMapping:)`).
         case mappingMismatch
     }
 
@@ -80,6 +92,7 @@ public struct EmbeddingCSVError: Error, Sendable, Hashable, CustomStringConverti
     /// The error code for the API error body (spec §1.6).
     public var code: String { kind == .mappingMismatch ? "EMBEDDING_CSV_MISMATCH" : "EMBEDDING_CSV_INVALID" }
 
+    /// The human-readable message.
     public var description: String { message }
 }
 
