@@ -85,7 +85,7 @@ struct GreedySelection {
         var D = 0.0
         if coral {
             selRows = pre
-            nu = [Float](repeating: pre.count >= 2 ? .infinity : 0, count: pre.count)
+            nu = [Float](repeating: .infinity, count: pre.count)   // +inf until S has 2 members
             if pre.count >= 2 {
                 let pr = pre.map { UInt32($0) }
                 let ok = pr.withUnsafeBufferPointer { pb in
@@ -104,7 +104,7 @@ struct GreedySelection {
                 }
                 if !ok { throw SamplingError.cancelled }
             }
-            for v in nu { D += Double(v) }
+            if nu.count >= 2 { for v in nu { D += Double(v) } }
         }
         let alpha = request.coralStrengths.scores, beta = request.coralStrengths.diversity
         func objective() -> Objective {
@@ -162,9 +162,9 @@ struct GreedySelection {
                     if dd < nu[s] { nu[s] = dd }
                 }
                 selRows.append(row)
-                nu.append(selRows.count == 1 ? 0 : mc)
+                nu.append(mc)                 // +inf for the very first member
                 D = 0
-                for v in nu { D += Double(v) }
+                if nu.count >= 2 { for v in nu { D += Double(v) } }
             }
             let r = Kernels.pass(ctx, storage: matrix.storage, center: center, objective: objective(), chunks: chunks)
             guard r.pos >= 0 else { break }
