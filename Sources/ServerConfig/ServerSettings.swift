@@ -21,7 +21,7 @@ public struct ServerSettings: Sendable, Equatable {
     /// The URL clients use to reach the server (signed URLs point here); `nil` derives it from host/port.
     public var publicURL: String? = nil
     /// Largest accepted request body in bytes (larger gets 413).
-    public var maxBodyBytes = 1 << 30
+    public var maxBodyBytes = 8 << 30
     /// Seconds a client has to send the complete request head (408 after).
     public var headerTimeout = 10.0
     /// Seconds an idle keep-alive connection is kept open.
@@ -29,7 +29,7 @@ public struct ServerSettings: Sendable, Equatable {
     /// Simultaneous connections; more get 503.
     public var maxConnections = 1024
     /// Request bodies larger than this many bytes are spooled to `<data>/tmp` instead of memory.
-    public var bodyFileThreshold = 1 << 20
+    public var bodyFileThreshold = 8 << 20
     /// One of trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
     /// Lifetime of signed upload/download URLs, in seconds.
@@ -192,9 +192,10 @@ extension ServerSettings {
             case .jobPollWait: s.jobPollWait = try int(0...3600)
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
             case .minimumClientVersion:
+                // Three parts: the API answers it verbatim from /v1/versions/pip/minimum (spec §5.1).
                 let parts = v.split(separator: ".", omittingEmptySubsequences: false)
-                guard (1...4).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else {
-                    throw fail("a version like 1.0.0")
+                guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else {
+                    throw fail("a three-part version like 1.0.0")
                 }
                 s.minimumClientVersion = v
             }

@@ -14,14 +14,14 @@ struct Healthcheck: ParsableCommand {
         do {
             let status = try Self.get(target, timeout: timeout)
             guard status == 200 else { throw CLIError("\(url) answered \(status)") }
-        } catch let e as SocketError {
+        } catch let e as ProbeSocketError {
             throw CLIError("\(url): \(e)")
         }
     }
 
     /// GETs the URL over a plain socket. - Returns: the status code.
     static func get(_ target: HealthURL, timeout: Double) throws -> Int {
-        let conn = try Sockets.connect(host: target.host, port: target.port, timeout: timeout)
+        let conn = try ProbeSockets.connect(host: target.host, port: target.port, timeout: timeout)
         defer { conn.close() }
         let hostHeader = target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"
         try conn.sendAll(Array("GET \(target.path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: lightly-server-healthcheck\r\nConnection: close\r\n\r\n".utf8))

@@ -53,6 +53,12 @@ struct Serve: ParsableCommand {
         return out
     }
 
+    func validate() throws {
+        guard shutdownTimeout >= 0, shutdownTimeout <= 3600 else {
+            throw ValidationError("--shutdown-timeout must be between 0 and 3600 seconds")
+        }
+    }
+
     func run() throws {
         // A client that disconnects mid-response must cost one connection, not the process (exit 141).
         signal(SIGPIPE, SIG_IGN)
@@ -81,7 +87,9 @@ struct ServeSession {
         let applied = try db.migrate()
         if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }
         let tokens = TokenStore(database: db)
-        let firstToken: String? = try tokens.isEmpty() ? tokens.create(name: "default") : nil
+        if !dir.isPrivate {
+            logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
+        }
         let context = ServerContext(settings: settings, dataDirectory: dir, database: db, tokens: tokens,
                                     signingKey: try dir.signingKey(), logger: logger)
 
@@ -92,6 +100,13 @@ struct ServeSession {
         let runner = try ServerRunner(options: HTTPServerOptions(settings: settings, temporaryDirectory: dir.tmpPath),
                                       handler: makeHandler(context: context), logger: logger)
         let port = try runner.start()
+        // The first token is created only once the port is bound: had `start()` failed (port in
+        // use), a token created earlier would never have been shown, and never would be.
+        let firstToken: String?
+        do { firstToken = try Self.createFirstToken(tokens) } catch {
+            runner.shutdown(timeout: .seconds(1))
+            throw error
+        }
         let listenURL = "http://\(ServerSettings.hostForURL(settings.host)):\(port)"
         if let firstToken {
             // Shown once: only the digest is stored. Flush-left so `grep ^export` finds the lines.
@@ -104,10 +119,21 @@ struct ServeSession {
 
         let signalNumber = stop.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
-        runner.shutdown(timeout: shutdownTimeout)
+        runner.shutdown(timeout: .milliseconds(Int64(shutdownTimeout * 1000)))
         for s in sources { s.cancel() }
         db.close()
         logger.notice("stopped")
+    }
+}
+
+extension ServeSession {
+    /// On a brand-new data folder, the token `default`; `nil` otherwise. Two servers starting on
+    /// one empty folder at once: the loser sees the unique violation and prints no token.
+    static func createFirstToken(_ tokens: TokenStore) throws -> String? {
+        guard try tokens.isEmpty() else { return nil }
+        do { return try tokens.create(name: "default") } catch let e as StorageError where e.isUniqueViolation {
+            return nil
+        }
     }
 }
 

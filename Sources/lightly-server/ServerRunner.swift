@@ -11,11 +11,18 @@ import ServerConfig
 // MARK: - The seam to HTTPKit.HTTPServer
 //
 // LEAD: HTTPKit.HTTPServer is written in parallel and does not exist on this branch. `serve` talks
-// to it only through `HTTPServing` + `HTTPServerFactory` below. To connect it:
-//   1. `extension HTTPServer: HTTPServing {}` (start(), port, shutdown(timeout:)),
-//   2. change `ServerRunner.defaultFactory` to build `HTTPServer(configuration:handler:logger:)`
-//      from `HTTPServerOptions`,
-//   3. delete StandInHTTPServer.swift.
+// to it only through `HTTPServing` + `HTTPServerFactory`, whose shapes match the http branch's
+// `HTTPServer` (init(configuration:handler:logger:), start(), port, shutdown(timeout: Duration)).
+// To connect it:
+//   1. extension HTTPServer: HTTPServing {}
+//   2. ServerRunner.defaultFactory = { o, handler, logger in
+//          HTTPServer(configuration: HTTPServerConfiguration(
+//              host: o.host, port: o.port, maxBodyBytes: o.maxBodyBytes,
+//              bodyFileThreshold: o.bodyFileThreshold, temporaryDirectory: o.temporaryDirectory,
+//              headerTimeout: .seconds(o.headerTimeout), idleTimeout: .seconds(o.idleTimeout),
+//              maxConnections: o.maxConnections),
+//              handler: handler, logger: logger) }
+//   3. delete StandInHTTPServer.swift (ProbeSocket.swift stays: `healthcheck` uses it).
 
 /// What `serve` needs from an HTTP server.
 protocol HTTPServing: AnyObject, Sendable {
@@ -23,8 +30,8 @@ protocol HTTPServing: AnyObject, Sendable {
     func start() throws
     /// The bound port (the real one when configured with port 0). Valid after `start()`.
     var port: Int { get }
-    /// Stops accepting, lets in-flight requests finish for up to `timeout` seconds, then closes.
-    func shutdown(timeout: Double)
+    /// Stops accepting, lets in-flight requests finish for up to `timeout`, then closes.
+    func shutdown(timeout: Duration)
 }
 
 /// The HTTP-layer settings, cut out of `ServerSettings` (maps onto HTTPServer.Configuration).
@@ -73,7 +80,7 @@ final class ServerRunner: Sendable {
         return server.port
     }
 
-    func shutdown(timeout: Double) { server.shutdown(timeout: timeout) }
+    func shutdown(timeout: Duration) { server.shutdown(timeout: timeout) }
 }
 
 // MARK: - The seam to LightlyAPI
@@ -90,9 +97,17 @@ struct ServerContext: Sendable {
 
 /// The request handler `serve` runs.
 ///
-/// LEAD: replace the body with the LightlyAPI router built from `context`. Until then it answers
-/// `GET /health` with 200 `{"status":"ok"}` and everything else with a 404 in the API's error shape
-/// (`{"code": …, "message": …}`, STYLE §2.4).
+/// LEAD: replace the body with the API (api branch), roughly:
+/// ```swift
+/// let app = try LightlyApplication(database: context.database, dataDirectory: context.dataDirectory.path,
+///     settings: APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
+///                           maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion),
+///     logger: context.logger)
+/// app.start()            // job runner; call app.stop() in ServeSession after runner.shutdown
+/// return app.handler
+/// ```
+/// Until then it answers `GET /health` with 200 `{"status":"ok"}` and everything else with a 404
+/// in the API's error shape (`{"code": …, "message": …}`, STYLE §2.4).
 func makeHandler(context: ServerContext) -> any HTTPHandler {
     ClosureHandler { request in
         if request.pathSegments == ["health"] && (request.method == .GET || request.method == .HEAD) {

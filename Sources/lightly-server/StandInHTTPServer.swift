@@ -23,7 +23,7 @@ final class StandInHTTPServer: HTTPServing, @unchecked Sendable {
     private let queue = DispatchQueue(label: "lightly-server.stand-in-http")
     private let inFlight = DispatchGroup()
     // Set once in start(), before any other thread sees them; read-only afterwards.
-    private var listener: Descriptor?
+    private var listener: ProbeSocket?
     private var source: DispatchSourceRead?
     private let boundPort = Atomic<Int>(0)
 
@@ -36,8 +36,8 @@ final class StandInHTTPServer: HTTPServing, @unchecked Sendable {
     var port: Int { boundPort.load(ordering: .acquiring) }
 
     func start() throws {
-        let fd = try Sockets.listen(host: options.host, port: options.port)
-        boundPort.store(try Sockets.localPort(fd), ordering: .releasing)
+        let fd = try ProbeSockets.listen(host: options.host, port: options.port)
+        boundPort.store(try ProbeSockets.localPort(fd), ordering: .releasing)
         _ = Glibc.fcntl(fd.raw, F_SETFL, Glibc.fcntl(fd.raw, F_GETFL) | O_NONBLOCK)
         listener = fd
         let src = DispatchSource.makeReadSource(fileDescriptor: fd.raw, queue: queue)
@@ -47,10 +47,11 @@ final class StandInHTTPServer: HTTPServing, @unchecked Sendable {
         src.resume()
     }
 
-    func shutdown(timeout: Double) {
+    func shutdown(timeout: Duration) {
         source?.cancel()
+        let (seconds, attos) = timeout.components
+        _ = inFlight.wait(timeout: .now() + Double(seconds) + Double(attos) / 1e18)
         queue.sync {}                                  // the current request (if any) finishes
-        _ = inFlight.wait(timeout: .now() + timeout)
     }
 
     private func acceptAll() {
@@ -58,7 +59,7 @@ final class StandInHTTPServer: HTTPServing, @unchecked Sendable {
         while true {
             let c = Glibc.accept(listener.raw, nil, nil)
             if c < 0 { return }                        // EAGAIN: drained
-            let conn = Descriptor(raw: c)
+            let conn = ProbeSocket(raw: c)
             inFlight.enter()
             serve(conn)
             conn.close()
@@ -66,7 +67,7 @@ final class StandInHTTPServer: HTTPServing, @unchecked Sendable {
         }
     }
 
-    private func serve(_ conn: Descriptor) {
+    private func serve(_ conn: ProbeSocket) {
         conn.setTimeouts(5)
         var head = [UInt8]()
         let terminator: [UInt8] = [13, 10, 13, 10]

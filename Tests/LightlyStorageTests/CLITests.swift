@@ -70,6 +70,20 @@ struct CLITests {
         }
     }
 
+    /// A first start that cannot bind must not use up the one-time token.
+    @Test func failedFirstStartKeepsTheTokenForTheNextStart() throws {
+        try withTempDir { dir in
+            var other = try CLI.startServer(data: dir + "/other")
+            defer { _ = try? other.stop() }
+            let failed = try CLI.run(["serve", "--data-dir", dir + "/data", "--port", String(other.port)])
+            #expect(failed.status != 0 && failed.stderr.contains("bind"))
+            #expect(!failed.stdout.contains("LIGHTLY_TOKEN"))
+            var server = try CLI.startServer(data: dir + "/data")
+            #expect(server.token != nil)
+            #expect(try server.stop() == 0)
+        }
+    }
+
     @Test func badSettingsFailClearly() throws {
         let r = try CLI.run(["serve", "--port", "99999", "--data-dir", "/nonexistent/x"])
         #expect(r.status != 0 && r.stderr.contains("--port"))

@@ -53,7 +53,7 @@ import Testing
     @Test(arguments: [
         ("port = 70000", "port"), ("port = \"abc\"", "port"), ("log_level = \"loud\"", "log_level"),
         ("header_timeout = 0", "header_timeout"), ("public_url = \"ftp://x\"", "public_url"),
-        ("minimum_client_version = \"1.x\"", "minimum_client_version"), ("max_connections = -1", "max_connections"),
+        ("minimum_client_version = \"1.x\"", "minimum_client_version"), ("minimum_client_version = \"1.0\"", "minimum_client_version"), ("max_connections = -1", "max_connections"),
     ])
     func badValuesNameTheirSource(line: String, key: String) throws {
         let file = try ConfigFile.parse(line, source: "bad.toml")

@@ -6,16 +6,16 @@ import Glibc
 // Every libc call is module-qualified so a method name never hides it (STYLE §1, FlyingFox).
 
 /// A failed socket call: the syscall and `errno`.
-struct SocketError: Error, CustomStringConvertible {
+struct ProbeSocketError: Error, CustomStringConvertible {
     let call: String
     let code: Int32
-    static func last(_ call: String) -> SocketError { SocketError(call: call, code: errno) }
-    static func gai(_ call: String, _ rc: Int32) -> SocketError { SocketError(call: "\(call): \(String(cString: gai_strerror(rc)))", code: rc) }
+    static func last(_ call: String) -> ProbeSocketError { ProbeSocketError(call: call, code: errno) }
+    static func gai(_ call: String, _ rc: Int32) -> ProbeSocketError { ProbeSocketError(call: "\(call): \(String(cString: gai_strerror(rc)))", code: rc) }
     var description: String { code > 0 ? "\(call): \(String(cString: strerror(code))) (\(code))" : call }
 }
 
 /// An owned file descriptor.
-struct Descriptor: Sendable {
+struct ProbeSocket: Sendable {
     let raw: Int32
 
     func close() { _ = Glibc.close(raw) }
@@ -29,7 +29,7 @@ struct Descriptor: Sendable {
                 guard let base = buf.baseAddress else { return 0 }
                 return Glibc.send(raw, base + offset, buf.count - offset, Int32(MSG_NOSIGNAL))
             }
-            if n < 0 { if errno == EINTR { continue }; throw SocketError.last("send") }
+            if n < 0 { if errno == EINTR { continue }; throw ProbeSocketError.last("send") }
             offset += n
         }
     }
@@ -39,7 +39,7 @@ struct Descriptor: Sendable {
         try [UInt8](unsafeUninitializedCapacity: max) { buf, count in
             while true {
                 let n = Glibc.recv(raw, buf.baseAddress, max, 0)
-                if n < 0 { if errno == EINTR { continue }; count = 0; throw SocketError.last("recv") }
+                if n < 0 { if errno == EINTR { continue }; count = 0; throw ProbeSocketError.last("recv") }
                 count = n
                 return
             }
@@ -54,7 +54,7 @@ struct Descriptor: Sendable {
     }
 }
 
-enum Sockets {
+enum ProbeSockets {
     /// Resolves `host`:`port` with getaddrinfo and calls `body` for each address until one works.
     static func withAddresses<T>(host: String, port: Int, passive: Bool,
                                  _ body: (UnsafeMutablePointer<addrinfo>) throws -> T) throws -> T {
@@ -64,9 +64,9 @@ enum Sockets {
         hints.ai_flags = passive ? AI_PASSIVE | AI_NUMERICSERV : AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = Glibc.getaddrinfo(host, String(port), &hints, &list)
-        guard rc == 0, let list else { throw SocketError.gai("getaddrinfo \(host)", rc) }
+        guard rc == 0, let list else { throw ProbeSocketError.gai("getaddrinfo \(host)", rc) }
         defer { Glibc.freeaddrinfo(list) }
-        var lastError: Error = SocketError(call: "no address for \(host)", code: 0)
+        var lastError: Error = ProbeSocketError(call: "no address for \(host)", code: 0)
         var node: UnsafeMutablePointer<addrinfo>? = list
         while let ai = node {
             do { return try body(ai) } catch { lastError = error }
@@ -76,53 +76,53 @@ enum Sockets {
     }
 
     /// A listening socket on host:port (SO_REUSEADDR set before bind, STYLE §2.6).
-    static func listen(host: String, port: Int, backlog: Int32 = 128) throws -> Descriptor {
+    static func listen(host: String, port: Int, backlog: Int32 = 128) throws -> ProbeSocket {
         try withAddresses(host: host, port: port, passive: true) { ai in
             let fd = Glibc.socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-            guard fd >= 0 else { throw SocketError.last("socket") }
+            guard fd >= 0 else { throw ProbeSocketError.last("socket") }
             var one: Int32 = 1
             _ = Glibc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             guard Glibc.bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-                let e = SocketError.last("bind \(host):\(port)")
+                let e = ProbeSocketError.last("bind \(host):\(port)")
                 _ = Glibc.close(fd)
                 throw e
             }
             guard Glibc.listen(fd, backlog) == 0 else {
-                let e = SocketError.last("listen")
+                let e = ProbeSocketError.last("listen")
                 _ = Glibc.close(fd)
                 throw e
             }
-            return Descriptor(raw: fd)
+            return ProbeSocket(raw: fd)
         }
     }
 
     /// The local port a socket is bound to (for `--port 0`).
-    static func localPort(_ d: Descriptor) throws -> Int {
+    static func localPort(_ d: ProbeSocket) throws -> Int {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let rc = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.getsockname(d.raw, $0, &len) }
         }
-        guard rc == 0 else { throw SocketError.last("getsockname") }
+        guard rc == 0 else { throw ProbeSocketError.last("getsockname") }
         switch Int32(storage.ss_family) {
         case AF_INET:
             return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } }
         case AF_INET6:
             return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) } }
         default:
-            throw SocketError(call: "getsockname: unexpected address family", code: 0)
+            throw ProbeSocketError(call: "getsockname: unexpected address family", code: 0)
         }
     }
 
     /// A connected socket to host:port, with `timeout` on connect, send and receive.
-    static func connect(host: String, port: Int, timeout: Double) throws -> Descriptor {
+    static func connect(host: String, port: Int, timeout: Double) throws -> ProbeSocket {
         try withAddresses(host: host, port: port, passive: false) { ai in
             let fd = Glibc.socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-            guard fd >= 0 else { throw SocketError.last("socket") }
-            let d = Descriptor(raw: fd)
+            guard fd >= 0 else { throw ProbeSocketError.last("socket") }
+            let d = ProbeSocket(raw: fd)
             d.setTimeouts(timeout)
             guard Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-                let e = SocketError.last("connect \(host):\(port)")
+                let e = ProbeSocketError.last("connect \(host):\(port)")
                 d.close()
                 throw e
             }
