@@ -72,6 +72,13 @@ if "pandas_read_csv_s" in py:
     print(f"ratio swift/pandas (parse):           {pd_s / best:6.2f}x faster")
     print(f"ratio swift/pandas (parse + reorder): {(pd_s + pr) / min(t1 + r1, t2 + r2):6.2f}x faster")
 print(f"ratio swift/numpy.loadtxt:            {np_s / best:6.2f}x faster")
+# CPU time (process, all threads) does not depend on what else runs on the machine.
+npc = float(py["numpy_loadtxt_cpu_s"])
+line = f"CPU-time ratios (1 thread): numpy.loadtxt {npc / c1:.2f}x"
+if "pandas_read_csv_cpu_s" in py:
+    pdc = float(py["pandas_read_csv_cpu_s"])
+    line += f", pandas.read_csv {pdc / c1:.2f}x  (CPU s: swift {c1:.3f}, pandas {pdc:.3f}, numpy {npc:.3f})"
+print(line)
 ok = abs(float(s1["checksum"]) - float(py["numpy_checksum"])) <= 1e-6 * max(1.0, abs(float(py["numpy_checksum"])))
 print(f"checksum swift={float(s1['checksum']):.6f} numpy={float(py['numpy_checksum']):.6f} {'equal' if ok else 'DIFFERENT'}")
 print(f"target >= 150 MB/s: {'met' if b / best >= 150 else 'NOT met'} ({b / best:.1f} MB/s)")

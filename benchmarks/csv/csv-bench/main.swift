@@ -1,6 +1,6 @@
 // csv-bench: times EmbeddingCSV.parse (+ reorder to a mapping, + write) on one file.
 //
-//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE] [--pca]
+//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE] [--pca] [--parse-only]
 //
 // --mapping names a file with one filename per line (the dataset's mapping order); without
 // it the mapping is the CSV's filenames sorted. Prints one `key=value` line per measurement
@@ -46,7 +46,7 @@ func cpuNow() -> Double {
 func run() {
     var args = Array(CommandLine.arguments.dropFirst())
     var threads = 1, repeats = 3
-    var pca = false
+    var pca = false, parseOnly = false
     var mappingPath: String? = nil
     var path: String? = nil
     while !args.isEmpty {
@@ -56,6 +56,7 @@ func run() {
         case "--repeat": repeats = Int(args.isEmpty ? "" : args.removeFirst()) ?? 3
         case "--mapping": mappingPath = args.isEmpty ? nil : args.removeFirst()
         case "--pca": pca = true
+        case "--parse-only": parseOnly = true
         default: path = a
         }
     }
@@ -76,6 +77,10 @@ func run() {
         bestCPU = min(bestCPU, cpuNow() - c0)
     }
     guard let parsed else { fail("no result") }
+    if parseOnly {
+        print("parse_s=\(best) parse_mb_s=\(mb / best) parse_cpu_s=\(bestCPU)")
+        return
+    }
 
     let mapping: [String]
     if let mappingPath {
