@@ -97,14 +97,18 @@ struct ServeSession {
         let stop = ShutdownSignal()
         let sources = stop.install(signals: [SIGTERM, SIGINT])
 
+        let app = try makeApplication(context: context)
+        // Jobs left WAITING or RUNNING by a crash or restart run again (results are deterministic).
+        app.start()
         let runner = try ServerRunner(options: HTTPServerOptions(settings: settings, temporaryDirectory: dir.tmpPath),
-                                      handler: makeHandler(context: context), logger: logger)
+                                      handler: app.handler, logger: logger)
         let port = try runner.start()
         // The first token is created only once the port is bound: had `start()` failed (port in
         // use), a token created earlier would never have been shown, and never would be.
         let firstToken: String?
         do { firstToken = try Self.createFirstToken(tokens) } catch {
             runner.shutdown(timeout: .seconds(1))
+            app.stop()
             throw error
         }
         let listenURL = "http://\(ServerSettings.hostForURL(settings.host)):\(port)"
@@ -120,6 +124,7 @@ struct ServeSession {
         let signalNumber = stop.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
         runner.shutdown(timeout: .milliseconds(Int64(shutdownTimeout * 1000)))
+        app.stop()
         for s in sources { s.cancel() }
         db.close()
         logger.notice("stopped")

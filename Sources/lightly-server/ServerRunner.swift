@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import HTTPKit
+import LightlyAPI
 import LightlyStorage
 import Logging
 import ServerConfig
@@ -89,25 +90,13 @@ struct ServerContext: Sendable {
     var logger: Logger
 }
 
-/// The request handler `serve` runs.
-///
-/// LEAD: replace the body with the API (api branch), roughly:
-/// ```swift
-/// let app = try LightlyApplication(database: context.database, dataDirectory: context.dataDirectory.path,
-///     settings: APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
-///                           maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion),
-///     logger: context.logger)
-/// app.start()            // job runner; call app.stop() in ServeSession after runner.shutdown
-/// return app.handler
-/// ```
-/// Until then it answers `GET /health` with 200 `{"status":"ok"}` and everything else with a 404
-/// in the API's error shape (`{"code": …, "message": …}`, STYLE §2.4).
-func makeHandler(context: ServerContext) -> any HTTPHandler {
-    ClosureHandler { request in
-        if request.pathSegments == ["health"] && (request.method == .GET || request.method == .HEAD) {
-            return HTTPResponse(status: .ok, contentType: "application/json", body: Data(#"{"status":"ok"}"#.utf8))
-        }
-        return HTTPResponse(status: .notFound, contentType: "application/json",
-                            body: Data(#"{"code":"NOT_FOUND","message":"no route for this path"}"#.utf8))
-    }
+/// The API application `serve` runs: routes, auth, signed URLs and the job runner.
+func makeApplication(context: ServerContext) throws -> LightlyApplication {
+    let s = context.settings
+    return try LightlyApplication(
+        database: context.database, dataDirectory: context.dataDirectory.path,
+        settings: APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
+                              maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion,
+                              maxCSVBytes: s.maxBodyBytes),
+        logger: context.logger)
 }
