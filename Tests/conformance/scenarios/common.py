@@ -266,6 +266,62 @@ def greedy_k_center(E: np.ndarray, need: int, preselected=(), candidates=None, m
     return picks
 
 
+class NearTie(Exception):
+    """The reference's argmax is too close to call: an exact comparison would be unfair."""
+
+
+def greedy_coral(E: np.ndarray, w: np.ndarray, need: int, preselected=(), candidates=None,
+                 alpha=1.0, beta=1.0, min_gap=1e-9) -> list:
+    """CORAL as fixed in design/sampling.md §2.4: greedy argmax over candidates of
+    alpha*ln(W + w_i) + beta*ln(D + m_i) (float64, ties to the lowest index), where W is the
+    summed weight of the selected set S, m_i the squared distance to S and D the sum over S of
+    each member's squared distance to its nearest other member. With P empty the first pick
+    is the highest weight. Raises NearTie if the best two objectives are within `min_gap`."""
+    n = len(E)
+    X = E.astype(np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    cand = np.zeros(n, dtype=bool)
+    cand[list(range(n)) if candidates is None else list(candidates)] = True
+    S = list(preselected)
+    cand[S] = False
+    d2 = lambda i: ((X - X[i]) ** 2).sum(axis=1)  # noqa: E731
+    m = np.full(n, np.inf)
+    nu = {}
+    for s in S:
+        ds = d2(s)
+        m = np.minimum(m, ds)
+        others = [t for t in S if t != s]
+        nu[s] = float(ds[others].min()) if others else 0.0
+    W = float(w[S].sum()) if S else 0.0
+    picks = []
+
+    def pick(c):
+        nonlocal W, m
+        dc = d2(c)
+        for t in S:
+            nu[t] = min(nu[t], float(dc[t]))
+        nu[c] = float(m[c]) if S else 0.0
+        S.append(c)
+        picks.append(c)
+        W += float(w[c])
+        cand[c] = False
+        m = np.minimum(m, dc)
+
+    if not S and need > 0:
+        ws = np.where(cand, w, -np.inf)
+        pick(int(np.argmax(ws)))
+    while len(picks) < need and cand.any():
+        D = sum(nu.values())
+        with np.errstate(divide="ignore"):
+            obj = alpha * np.log(W + w) + beta * np.log(D + m)
+        obj = np.where(cand, obj, -np.inf)
+        c = int(np.argmax(obj))
+        if cand.sum() > 1 and obj[c] - np.partition(obj, -2)[-2] <= min_gap:
+            raise NearTie(f"near-tie at CORAL pick {len(picks)}")
+        pick(c)
+    return picks
+
+
 def load_csv_matrix(path):
     """(filenames, float32 matrix) as the server will parse the file save_embeddings wrote."""
     with open(path, newline="") as f:
