@@ -43,6 +43,8 @@ SCENARIOS = {
                   "CORESET tags equal numpy greedy k-center, with and without a preselected tag"),
     "failures": ("failures.py", "1.1.0", "1.2.13",
                  "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
+    "tags": ("tags.py", "1.1.0", "1.2.13",
+             "RANDOM determinism, fractions, download of a tag, arithmetics, 1.2.x tag helpers, re-upload/upsize"),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 

@@ -45,6 +45,30 @@ def check(cond, msg: str, detail=None) -> None:
     ok(msg)
 
 
+SOFT_FAILURES = []
+
+
+class soft:
+    """`with soft("what"):` runs an independent block of checks; a failure inside it is
+    printed and recorded, the scenario goes on, and main() fails at the end."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or not issubclass(exc_type, Exception):
+            return False
+        import traceback
+
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        print(f"FAILED: {self.label}\n{text}", flush=True)
+        SOFT_FAILURES.append(self.label)
+        return True
+
+
 def vstr(v=V) -> str:
     return ".".join(map(str, v))
 
@@ -344,5 +368,8 @@ def main(fn):
 
         traceback.print_exc()
         print("scenario FAILED", flush=True)
+        sys.exit(1)
+    if SOFT_FAILURES:
+        print("scenario FAILED: " + "; ".join(SOFT_FAILURES), flush=True)
         sys.exit(1)
     print("scenario passed", flush=True)
