@@ -45,6 +45,8 @@ SCENARIOS = {
                  "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
     "tags": ("tags.py", "1.1.0", "1.2.13",
              "RANDOM determinism, fractions, download of a tag, arithmetics, 1.2.x tag helpers, re-upload/upsize"),
+    "datasets": ("datasets.py", "1.1.0", "1.2.13",
+                 "awkward filenames/embedding names, custom metadata (1.1.16+), dataset_id fallback, delete"),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
