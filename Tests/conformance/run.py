@@ -33,20 +33,28 @@ from lightly_harness import ServerError, ServerProcess, parse_version, pip_requi
 
 DEFAULT_VERSIONS = ["1.1.2", "1.1.8", "1.1.16", "1.1.23", "1.2.10"]
 
-# name -> (script under scenarios/, first version, last version (inclusive), what it checks)
+# name -> script under scenarios/, first and last client version it applies to (inclusive),
+# extra `serve` flags, and what it checks. Every scenario gets its own fresh server.
+def _scenario(script, first, last, what, server_args=()):
+    return {"script": script, "first": first, "last": last, "what": what, "server_args": list(server_args)}
+
+
 SCENARIOS = {
-    "upload": ("upload.py", "1.1.0", "1.2.13",
-               "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download"),
-    "seed": ("seed.py", "1.1.0", "1.2.13",
-             "seed workflow: CORESET 100 -> CORAL 200 -> agent re-init gives the same 200"),
-    "exactness": ("exactness.py", "1.1.0", "1.2.13",
-                  "CORESET tags equal numpy greedy k-center, with and without a preselected tag"),
-    "failures": ("failures.py", "1.1.0", "1.2.13",
-                 "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
-    "tags": ("tags.py", "1.1.0", "1.2.13",
-             "RANDOM determinism, fractions, download of a tag, arithmetics, 1.2.x tag helpers, re-upload/upsize"),
-    "datasets": ("datasets.py", "1.1.0", "1.2.13",
-                 "awkward filenames/embedding names, custom metadata (1.1.16+), dataset_id fallback, delete"),
+    "upload": _scenario("upload.py", "1.1.0", "1.2.13",
+                        "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download"),
+    "seed": _scenario("seed.py", "1.1.0", "1.2.13",
+                      "seed workflow: CORESET 100 -> CORAL 200 (exact) -> agent re-init gives the same 200"),
+    "exactness": _scenario("exactness.py", "1.1.0", "1.2.13",
+                           "CORESET tags equal numpy greedy k-center: scratch, preselected, query tag, min_distance"),
+    "failures": _scenario("failures.py", "1.1.0", "1.2.13",
+                          "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
+    "tags": _scenario("tags.py", "1.1.0", "1.2.13",
+                      "RANDOM determinism, fractions, download of a tag, arithmetics, 1.2.x tag helpers, upsize"),
+    "datasets": _scenario("datasets.py", "1.1.0", "1.2.13",
+                          "awkward filenames/embedding names, custom metadata (1.1.16+), dataset_id fallback, delete"),
+    "versions": _scenario("versions.py", "1.1.0", "1.2.13",
+                          "the server's version endpoints; --minimum-client-version above the client -> ValueError",
+                          server_args=["--minimum-client-version", "99.0.0"]),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
@@ -94,15 +102,15 @@ def ensure_venv(version: str, root: str, python: str) -> str:
 
 
 def applies(scenario: str, version: str) -> bool:
-    _, first, last, _ = SCENARIOS[scenario]
-    return parse_version(first) <= parse_version(version) <= parse_version(last)
+    spec = SCENARIOS[scenario]
+    return parse_version(spec["first"]) <= parse_version(version) <= parse_version(spec["last"])
 
 
 def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: bool) -> tuple:
     """Returns (ok, output text)."""
-    script = os.path.join(HERE, "scenarios", SCENARIOS[scenario][0])
+    script = os.path.join(HERE, "scenarios", SCENARIOS[scenario]["script"])
     out = []
-    server = ServerProcess(binary)
+    server = ServerProcess(binary, extra_args=SCENARIOS[scenario]["server_args"])
     workdir = tempfile.mkdtemp(prefix=f"lightly-conf-{scenario}-")
     ok = False
     try:
