@@ -55,6 +55,8 @@ SCENARIOS = {
     "versions": _scenario("versions.py", "1.1.0", "1.2.13",
                           "the server's version endpoints; --minimum-client-version above the client -> ValueError",
                           server_args=["--minimum-client-version", "99.0.0"]),
+    "restart": _scenario("restart.py", "1.1.0", "1.2.13",
+                         "data, tokens, blobs and embeddings survive a SIGTERM + restart on the same data dir"),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
@@ -123,6 +125,8 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
             "CONFORMANCE_TOKEN2": token2,
             "CONFORMANCE_WORKDIR": workdir,
             "CONFORMANCE_VERSION": version,
+            "CONFORMANCE_SERVER_BINARY": server.binary,
+            "CONFORMANCE_DATA_DIR": server.data_dir,
             "PYTHONPATH": os.pathsep.join([HERE, os.path.join(HERE, "scenarios")]),
             "PYTHONUNBUFFERED": "1",
             "LIGHTLY_DID_VERSION_CHECK": "True",

@@ -98,8 +98,13 @@ def http(method: str, url: str, body: bytes | None = None, headers=None) -> HTTP
         return HTTPResult(e.code, e.read(), url)
 
 
-def rest(method: str, path: str, token: str | None = TOKEN, query=None, body=None) -> HTTPResult:
-    """One API call, token in the query string like the client does it (spec §1.2)."""
+_USER = object()  # "the current user": TOKEN as it is at call time
+
+
+def rest(method: str, path: str, token=_USER, query=None, body=None) -> HTTPResult:
+    """One API call, token in the query string like the client does it (spec §1.2).
+    `token=None` sends none."""
+    token = TOKEN if token is _USER else token
     q = dict(query or {})
     if token is not None:
         q["token"] = token
@@ -109,7 +114,7 @@ def rest(method: str, path: str, token: str | None = TOKEN, query=None, body=Non
     return http(method, url, data, headers)
 
 
-def get_json(path: str, token: str = TOKEN, **query):
+def get_json(path: str, token=_USER, **query):
     r = rest("GET", path, token, query)
     if r.status != 200:
         raise AssertionError(f"GET {path} should answer 200: {r!r}")
@@ -120,7 +125,7 @@ def dataset(ds_id):
     return get_json(f"/v1/datasets/{ds_id}")
 
 
-def datasets(token=TOKEN):
+def datasets(token=_USER):
     return get_json("/v1/datasets", token)
 
 
@@ -162,8 +167,8 @@ def read_stored_csv(ds_id, embedding_id):
 # the client
 
 
-def new_client(token=TOKEN, dataset_id=None):
-    client = L.ApiWorkflowClient(token=token, dataset_id=dataset_id)
+def new_client(token=_USER, dataset_id=None):
+    client = L.ApiWorkflowClient(token=TOKEN if token is _USER else token, dataset_id=dataset_id)
     client.wait_time_till_next_poll = 0  # first poll right away (spec §13.5)
     return client
 

@@ -4,6 +4,7 @@ read user t1's dataset."""
 
 import os
 import re
+import subprocess
 
 import numpy as np
 
@@ -73,6 +74,18 @@ def scenario():
         check(not isinstance(e, L.ApiException) or 400 <= e.status < 500,
               f"CORESET on the refused embedding raises {type(e).__name__} {getattr(e, 'status', '')}", e)
         check(state(ds_id) == before, "no tag was created from the refused embedding")
+
+    # --- a revoked token (revoked while the server runs): 401, and the other users are unaffected
+    binary, data_dir = os.environ["CONFORMANCE_SERVER_BINARY"], os.environ["CONFORMANCE_DATA_DIR"]
+    run = lambda *args: subprocess.run([binary, "token", *args, "--data-dir", data_dir],  # noqa: E731
+                                       capture_output=True, text=True, timeout=60)
+    token3 = run("create", "--name", "t3").stdout.strip()
+    check(rest("GET", "/v1/datasets", token3).status == 200, "a token created while the server runs works at once")
+    revoked = run("revoke", "t3")
+    check(revoked.returncode == 0, "lightly-server token revoke t3", revoked.stderr)
+    e = expect_raises(lambda: L.ApiWorkflowClient(token=token3).create_dataset("never"), L.ApiException)
+    check(e.status == 401, "a revoked token -> ApiException 401", f"status {e.status}")
+    check(rest("GET", f"/v1/datasets/{ds_id}").status == 200, "t1's token still works")
 
     # --- a FAILED job: ACTIVE_LEARNING without scores (the 1.1.2 enum lacks the name; the
     #     client does not validate it, spec §3.2)
