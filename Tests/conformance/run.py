@@ -57,6 +57,9 @@ SCENARIOS = {
                           server_args=["--minimum-client-version", "99.0.0"]),
     "restart": _scenario("restart.py", "1.1.0", "1.2.13",
                          "data, tokens, blobs and embeddings survive a SIGTERM + restart on the same data dir"),
+    "protocol": _scenario("protocol.py", "1.1.0", "1.2.13",
+                          "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
+                          "racing newTagName"),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
