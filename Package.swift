@@ -30,7 +30,10 @@ let package = Package(
         // HTTP/1.1 over POSIX sockets and Dispatch. Knows nothing of Lightly.
         .target(name: "HTTPKit", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
         // SQLite through the system libsqlite3; numbered migrations embedded at build time.
-        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "CSQLite", "COpenSSL"]),
+        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "CSQLite", "COpenSSL"],
+                plugins: ["EmbedMigrations"]),
+        // Server settings: defaults < config file < environment < flags. Pure, no I/O but reading the file.
+        .target(name: "ServerConfig"),
         // Routes, auth, signed URLs, the job runner.
         .target(name: "LightlyAPI", dependencies: [
             "LightlyCore", "LightlyWire", "LightlyStorage", "HTTPKit", "COpenSSL",
@@ -41,7 +44,7 @@ let package = Package(
 
         // MARK: - Executables
         .executableTarget(name: "lightly-server", dependencies: [
-            "LightlyAPI", "LightlyStorage", "HTTPKit",
+            "LightlyAPI", "LightlyStorage", "HTTPKit", "ServerConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -54,11 +57,19 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "benchmarks/sampling-bench",
            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .executableTarget(name: "csv-bench", dependencies: ["LightlyCore"],
+                          path: "benchmarks/csv/csv-bench",
+                          swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
+        // MARK: - Build tools
+        // Embeds migrations/NNNN_name.sql into LightlyStorage at build time.
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsGenerator"]),
+        .executableTarget(name: "EmbedMigrationsGenerator", path: "Plugins/EmbedMigrationsGenerator"),
 
         // MARK: - Tests
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore"]),
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
-        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
+        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage", "ServerConfig"]),
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
         .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"]),
     ]
