@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import LightlyWire
+import LightlyCore
 
 /// The Swift counterpart of the Python `ActiveLearningAgent` (1.1.16+ semantics, canonical
 /// bit order): keeps the query tag (the pool) and the preselected tag (the labeled set) and
@@ -71,7 +72,8 @@ public final class ActiveLearningAgent: Sendable {
         get async throws {
             let (now, before) = state.withLock { ($0.preselectedTag, $0.previousPreselected) }
             guard let now else { return [] }
-            let old = Set(try await before.map { try await client.filenames(of: $0) } ?? [])
+            var old = Set<String>()
+            if let before { old = Set(try await client.filenames(of: before)) }
             return try await client.filenames(of: now).filter { !old.contains($0) }
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LightlyClient
 import LightlyWire
+import LightlyCore
 
 @main
 struct LightlyCLI: AsyncParsableCommand {
@@ -125,7 +126,9 @@ struct UploadEmbeddings: AsyncParsableCommand {
             let client = try connection.client(datasetId: dataset)
             let url = URL(fileURLWithPath: csv)
             let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(label: "uploading \(url.lastPathComponent)") : nil
-            let id = try await client.uploadEmbeddings(csvFile: url, name: name, progress: bar.map { b in { b.update($0, $1) } })
+            var progress: UploadProgressHandler?
+            if let bar { progress = { sent, total in bar.update(sent, total) } }
+            let id = try await client.uploadEmbeddings(csvFile: url, name: name, progress: progress)
             bar?.finish()
             print(id)
         }
@@ -170,7 +173,8 @@ struct Select: AsyncParsableCommand {
             }
             let client = try connection.client(datasetId: dataset)
             let queryTag = try await client.tag(named: query ?? "initial-tag")
-            let preselectedTag = try await preselected.map { try await client.tag(named: $0) }
+            var preselectedTag: TagData?
+            if let preselected { preselectedTag = try await client.tag(named: preselected) }
             if let scores {
                 let data: Data
                 do { data = try Data(contentsOf: URL(fileURLWithPath: scores)) } catch {
