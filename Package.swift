@@ -6,8 +6,9 @@ import PackageDescription
 // LIGHTLY_TARGET_CPU (e.g. `native`, `znver4`, `x86-64-v3`-class names such as `haswell`) lets
 // the compiler use AVX2/AVX-512/F16C; without it the build is portable x86-64 (SSE2 only),
 // which is ~2-3× slower on cache-resident data and much slower for float16 storage.
+// Setting it also defines LIGHTLY_FMA (fused multiply-add), so name a CPU with FMA.
 let kernelFlags: [String] = ["-Ounchecked"]
-    + (Context.environment["LIGHTLY_TARGET_CPU"].map { ["-target-cpu", $0] } ?? [])
+    + (Context.environment["LIGHTLY_TARGET_CPU"].map { ["-target-cpu", $0, "-DLIGHTLY_FMA"] } ?? [])
 
 let package = Package(
     name: "lightly-server",
@@ -67,6 +68,10 @@ let package = Package(
         .executableTarget(name: "csv-bench", dependencies: ["LightlyCore"],
                           path: "benchmarks/csv/csv-bench",
                           swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
+        .executableTarget(name: "http-bench-server", dependencies: [
+            "HTTPKit", .product(name: "Logging", package: "swift-log"),
+        ], path: "benchmarks/http/server"),
 
         // MARK: - Build tools
         // Embeds migrations/NNNN_name.sql into LightlyStorage at build time.

@@ -44,4 +44,31 @@ import Testing
             Issue.record("\(r.method) \(r.pattern) is served but missing from docs/COVERAGE.md")
         }
     }
+
+    /// docs/openapi.yaml describes exactly the served routes (`{param}` ↔ `:param`).
+    @Test func openAPIPathsMatchTheRouter() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/openapi.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var ops = Set<Row>()
+        var currentPath: String?
+        var inPaths = false
+        for line in text.split(separator: "\n") {
+            if line == "paths:" { inPaths = true; continue }
+            guard inPaths else { continue }
+            if !line.hasPrefix(" ") { break }
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                let p = String(line.dropFirst(2).dropLast())
+                currentPath = p.split(separator: "/").map { s in
+                    s.hasPrefix("{") ? ":" + s.dropFirst().dropLast() : String(s)
+                }.reduce("") { $0 + "/" + $1 }
+            } else if let cp = currentPath, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
+                let m = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
+                if ["GET", "PUT", "POST", "DELETE", "PATCH"].contains(m) { ops.insert(Row(method: m, pattern: cp)) }
+            }
+        }
+        let t = try TestApp.make()
+        let served = Set(t.app.routeTable.map { Row(method: $0.method, pattern: $0.pattern) })
+        #expect(ops == served, "only in openapi: \(ops.subtracting(served)); only served: \(served.subtracting(ops))")
+    }
 }

@@ -233,6 +233,12 @@ func parseError(_ text: String, limits: EmbeddingCSV.Limits = .default,
                 }
             }
             let threads = iteration % 3 == 0 ? 2 : 1
+            if threads > 1 {
+                // The parallel parse promises the sequential result or the same error.
+                let seq = Result { () throws(EmbeddingCSVError) in try EmbeddingCSV.parse(bytes, threads: 1, minParallelBytes: 0) }
+                let par = Result { () throws(EmbeddingCSVError) in try EmbeddingCSV.parse(bytes, threads: 3, minParallelBytes: 0) }
+                #expect(seq == par)
+            }
             do {
                 let p = try EmbeddingCSV.parse(bytes, threads: threads, minParallelBytes: 0)
                 accepted += 1

@@ -23,6 +23,8 @@ struct Options {
     var repeats: Int? = nil      // default: 5 below 10M elements, 3 below 100M, else 1
     var threads = 0
     var bandwidth = true
+    var initN = 1_000_000, initP = 10_000
+    var only = false            // skip the main table (with --init-only)
 }
 
 func parseOptions() -> Options {
@@ -47,6 +49,9 @@ func parseOptions() -> Options {
         case "--budget": o.budget = Double(it.next() ?? "") ?? o.budget
         case "--repeats": o.repeats = Int(it.next() ?? "")
         case "--threads": o.threads = Int(it.next() ?? "") ?? 0
+        case "--init-n": o.initN = Int(it.next() ?? "") ?? o.initN
+        case "--init-p": o.initP = Int(it.next() ?? "") ?? o.initP
+        case "--init-only": o.only = true; o.bandwidth = false
         case "--quick": o.sizes = [(10_000, 32), (100_000, 128)]; o.initBench = false
         default:
             print("""
@@ -78,6 +83,13 @@ func currentRSSMiB() -> Double {
     guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let f = s.split(separator: " ")
     return f.count > 1 ? (Double(f[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576 : 0
+}
+
+/// User + system CPU seconds of the whole process.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
 }
 
 func median(_ xs: [Double]) -> Double {
@@ -166,14 +178,19 @@ func measureBandwidth(threads: Int, runs: Int = 5) -> Double {
 }
 
 /// Runs the sampler `repeats` times; returns the median time and the last result.
+/// Also records the median CPU time in `lastCPU` (useful on a loaded machine: for one
+/// thread, CPU time ≈ the time the job would take on an idle core).
+nonisolated(unsafe) var lastCPU = 0.0
 func timeSampler(_ req: SamplingRequest, _ x: EmbeddingMatrix, repeats: Int) -> (Double, SamplingResult?) {
-    var ts: [Double] = []
+    var ts: [Double] = [], cs: [Double] = []
     var res: SamplingResult?
     for _ in 0 ..< repeats {
-        let t0 = now()
+        let t0 = now(), c0 = cpuSeconds()
         do { res = try Sampler.select(req, embeddings: x) } catch { print("sampler error: \(error)"); return (.nan, nil) }
         ts.append(now() - t0)
+        cs.append(cpuSeconds() - c0)
     }
+    lastCPU = median(cs)
     return (median(ts), res)
 }
 
@@ -237,8 +254,10 @@ func run() {
     defer { try? FileManager.default.removeItem(at: tmp) }
 
     var rows: [String] = []
+    var cpuRows: [String] = []
     var cases: [(n: Int, d: Int, k: Int, pre: Int)] = o.sizes.map { ($0.n, $0.d, o.k, 0) }
     if o.big { cases.append((1_000_000, 128, 10_000, 1000)) }
+    if o.only { cases = [] }
     for c in cases {
         let elements = c.n * c.d
         let repeats = o.repeats ?? (elements < 10_000_000 ? 5 : elements < 100_000_000 ? 3 : 1)
@@ -251,28 +270,38 @@ func run() {
         let rss0 = currentRSSMiB()
         let (t2, r2) = timeSampler(req, x, repeats: repeats)
         let extra = max(0, maxRSSMiB() - rss0)
-        var t1 = Double.nan
+        var t1 = Double.nan, cpu1 = Double.nan
         if o.oneThread && threads > 1 && c.pre == 0 {
             req.threads = 1
             let (t, r1) = timeSampler(req, x, repeats: repeats)
             t1 = t
+            cpu1 = lastCPU
             if r1 != r2 { print("!! 1-thread result differs from \(threads)-thread result") }
             req.threads = o.threads
         }
-        var tc = Double.nan
+        var tc = Double.nan, cpuc = Double.nan
         if o.coral && c.pre == 0 {
             var rng = Xoshiro256StarStar(seed: 7)
             let w = (0 ..< c.n).map { _ in Double(rng.next() >> 11) * 0x1p-53 }
             var cr = req
             cr.method = .coral
             cr.weights = w
+            cr.threads = 1
+            _ = timeSampler(cr, x, repeats: repeats)
+            cpuc = lastCPU
+            cr.threads = o.threads
             tc = timeSampler(cr, x, repeats: repeats).0
         }
-        var th = Double.nan
+        var th = Double.nan, cpuh = Double.nan
         if o.fp16 && c.pre == 0 {
             let h = makeData(n: c.n, d: c.d, seed: 42, storage: .float16)
             th = timeSampler(req, h, repeats: repeats).0
+            var r1 = req
+            r1.threads = 1
+            _ = timeSampler(r1, h, repeats: repeats)
+            cpuh = lastCPU
         }
+        cpuRows.append("| \(c.n / 1000)k×\(c.d) | \(fmt(cpu1)) | \(fmt(cpuc)) (\(fmt(cpuc / cpu1, 2))) | \(fmt(cpuh)) (\(fmt(cpuh / cpu1, 2))) |")
         var direct: RefResult? = nil, normtrick: RefResult? = nil
         if o.python {
             let path = tmp.appendingPathComponent("x.f32").path
@@ -309,10 +338,15 @@ func run() {
     print("| case | X | bound s | ours \(threads)T s | ours 1T s | ours/bound | numpy-direct s | speed-up | numpy-normtrick s | speed-up | CORAL s (÷CORESET) | fp16 s (÷fp32) | job peak ΔRSS MiB | picks vs refs |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows { print(r) }
+    print("")
+    print("single-thread CPU seconds (robust to a loaded machine):")
+    print("| case | CORESET fp32 | CORAL (÷CORESET) | CORESET fp16 (÷fp32) |")
+    print("|---|---|---|---|")
+    for r in cpuRows { print(r) }
     print("bound = k·n·d·4 B / \(fmt(bw / 1e9)) GB/s (measured); * = extrapolated from ≥ 15 iterations; '= k' = identical picks")
 
     if o.initBench {
-        let n = 1_000_000, d = 128, p = 10_000
+        let n = o.initN, d = 128, p = o.initP
         let x = makeData(n: n, d: d, seed: 43)
         let pre = (0 ..< p).map { $0 * (n / p) }
         let req = SamplingRequest(method: .coreset, nSamples: Double(p + 1), preselected: pre, threads: o.threads)

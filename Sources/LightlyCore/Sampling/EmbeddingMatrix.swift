@@ -120,7 +120,7 @@ public final class EmbeddingMatrix: @unchecked Sendable {
     public var allFinite: Bool {
         switch storage {
         case .float32: return Kernels.allFinite(F32Row.self, base, count: rows * dimension)
-        case .float16: return Kernels.allFinite(F16Row.self, base, count: rows * dimension)
+        case .float16: return F16Row.allFinite(base, count: rows * dimension)
         }
     }
 }

@@ -52,7 +52,9 @@ struct GreedySelection {
         results.initialize(repeating: ChunkBest(), count: chunks)
         let centerRaw = UnsafeMutableRawPointer.allocate(byteCount: max(64, ((d + 15) & ~15) * 4), alignment: 64)
         let center = centerRaw.assumingMemoryBound(to: Float.self)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(16, d))
         defer {
+            scratch.deallocate()
             m.deallocate(); rowOf?.deallocate(); wpos?.deallocate()
             results.deallocate(); centerRaw.deallocate()
         }
@@ -147,8 +149,8 @@ struct GreedySelection {
             }
             let src = base + row * rowBytes
             switch matrix.storage {
-            case .float32: for j in 0 ..< d { center[j] = F32Row.load1(src, j) }
-            case .float16: for j in 0 ..< d { center[j] = F16Row.load1(src, j) }
+            case .float32: F32Row.loadCenter(src, d, into: center)
+            case .float16: F16Row.loadCenter(src, d, into: center)
             }
             if coral {
                 W += wpos![pos]
@@ -156,8 +158,8 @@ struct GreedySelection {
                     let xs = base + selRows[s] * rowBytes
                     let dd: Float
                     switch matrix.storage {
-                    case .float32: dd = Kernels.dist2(F32Row.self, xs, center, d)
-                    case .float16: dd = Kernels.dist2(F16Row.self, xs, center, d)
+                    case .float32: dd = F32Row.dist2(xs, center, d, scratch: scratch)
+                    case .float16: dd = F16Row.dist2(xs, center, d, scratch: scratch)
                     }
                     if dd < nu[s] { nu[s] = dd }
                 }

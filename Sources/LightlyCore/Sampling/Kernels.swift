@@ -22,6 +22,22 @@ import Darwin
     static var size: Int { get }
     static func load16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float>
     static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float
+    /// Writes row `src` as the float32 center in the lane order `dist2` expects.
+    static func loadCenter(_ src: UnsafeRawPointer, _ d: Int, into c: UnsafeMutablePointer<Float>)
+    /// Squared distance between a stored row and a center prepared by `loadCenter`.
+    /// `scratch` holds at least d floats (used to stage converted float16 rows).
+    static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int, scratch: UnsafeMutablePointer<Float>) -> Float
+}
+
+/// `acc + e·e`: one fused multiply-add when the build targets a CPU with FMA
+/// (`LIGHTLY_FMA`, set with LIGHTLY_TARGET_CPU in Package.swift), else a multiply and an add.
+/// Either way the rounding is fixed for a given build.
+@inline(__always) func addSquare(_ acc: SIMD16<Float>, _ e: SIMD16<Float>) -> SIMD16<Float> {
+    #if LIGHTLY_FMA
+    return acc.addingProduct(e, e)
+    #else
+    return acc + e * e
+    #endif
 }
 
 @usableFromInline enum F32Row: RowElement {
@@ -32,15 +48,119 @@ import Darwin
     @inline(__always) @usableFromInline static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
         p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self)
     }
+    @inline(__always) @usableFromInline static func loadCenter(_ src: UnsafeRawPointer, _ d: Int, into c: UnsafeMutablePointer<Float>) {
+        for j in 0 ..< d { c[j] = load1(src, j) }
+    }
+    @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                          scratch: UnsafeMutablePointer<Float>) -> Float {
+        Kernels.dist2(F32Row.self, x, c, d)
+    }
 }
 
 @usableFromInline enum F16Row: RowElement {
     @inline(__always) @usableFromInline static var size: Int { 2 }
+    /// Portable conversion (no F16C needed; scalar Float16→Float would be a libcall per
+    /// element on baseline x86-64). Converts 16 binary16 bit patterns held in the low 16 bits of each lane to float32,
+    /// exactly for every finite value (normals and subnormals): the magnitude bits shifted
+    /// into a float32 are off by a factor 2^-112, which one exact multiply restores.
+    /// (Inf/NaN are not preserved; `allFinite` checks the bit patterns instead.)
+    @inline(__always) static func convert(_ w: SIMD16<UInt32>) -> SIMD16<Float> {
+        let mag = unsafeBitCast((w & 0x7fff) &<< 13, to: SIMD16<Float>.self) * 0x1p112
+        return unsafeBitCast(unsafeBitCast(mag, to: SIMD16<UInt32>.self) | ((w & 0x8000) &<< 16),
+                             to: SIMD16<Float>.self)
+    }
+    /// Elements i, i+2, …, i+30 (even lanes of a 32-element block).
+    @inline(__always) static func loadEvenOdd(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+        let u = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD16<UInt32>.self)
+        return (convert(u & 0xffff), convert(u &>> 16))
+    }
     @inline(__always) @usableFromInline static func load16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
-        SIMD16<Float>(p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD16<Float16>.self))
+        var r = SIMD16<Float>()
+        for l in 0 ..< 16 { r[l] = load1(p, i &+ l) }
+        return r
     }
     @inline(__always) @usableFromInline static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
         Float(p.loadUnaligned(fromByteOffset: i &* 2, as: Float16.self))
+    }
+    #if LIGHTLY_FMA
+    // Built for a CPU with F16C (LIGHTLY_TARGET_CPU): the lane loop of `load16` compiles to
+    // one vcvtph2ps, so rows use the float32 kernel unchanged.
+    @inline(__always) @usableFromInline static func loadCenter(_ src: UnsafeRawPointer, _ d: Int, into c: UnsafeMutablePointer<Float>) {
+        for j in 0 ..< d { c[j] = load1(src, j) }
+    }
+    @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                          scratch: UnsafeMutablePointer<Float>) -> Float {
+        convertRow(x, scratch, d)
+        return Kernels.dist2(F32Row.self, UnsafeRawPointer(scratch), c, d)
+    }
+    /// Stages one row as float32. Kept out of line on purpose: in this small function LLVM
+    /// turns the 16-lane loop into a single vcvtph2ps, which it fails to do once inlined
+    /// into the large pass loop.
+    @inline(never) static func convertRow(_ p: UnsafeRawPointer, _ q: UnsafeMutablePointer<Float>, _ n: Int) {
+        let qr = UnsafeMutableRawPointer(q)
+        var i = 0
+        while i &+ 16 <= n {
+            var r = SIMD16<Float>()
+            for l in 0 ..< 16 { r[l] = Float(p.loadUnaligned(fromByteOffset: (i &+ l) &* 2, as: Float16.self)) }
+            qr.storeBytes(of: r, toByteOffset: i &* 4, as: SIMD16<Float>.self)
+            i &+= 16
+        }
+        while i < n { q[i] = load1(p, i); i &+= 1 }
+    }
+    #else
+    /// The center is stored de-interleaved per 32-element block (16 even, then 16 odd
+    /// elements), matching `loadEvenOdd`, so rows need no shuffles.
+    @inline(__always) @usableFromInline static func loadCenter(_ src: UnsafeRawPointer, _ d: Int, into c: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j &+ 32 <= d {
+            for l in 0 ..< 16 { c[j + l] = load1(src, j + 2 * l); c[j + 16 + l] = load1(src, j + 2 * l + 1) }
+            j += 32
+        }
+        while j < d { c[j] = load1(src, j); j += 1 }
+    }
+    @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                          scratch: UnsafeMutablePointer<Float>) -> Float {
+        let cr = UnsafeRawPointer(c)
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+        @inline(__always) func block(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+            let (ev, od) = loadEvenOdd(x, j)
+            return (ev - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self),
+                    od - cr.loadUnaligned(fromByteOffset: (j &+ 16) &* 4, as: SIMD16<Float>.self))
+        }
+        var j = 0
+        while j &+ 128 <= d {
+            let (e0, e1) = block(j), (e2, e3) = block(j &+ 32), (e4, e5) = block(j &+ 64), (e6, e7) = block(j &+ 96)
+            a0 = addSquare(a0, e0); a1 = addSquare(a1, e1); a2 = addSquare(a2, e2); a3 = addSquare(a3, e3)
+            a4 = addSquare(a4, e4); a5 = addSquare(a5, e5); a6 = addSquare(a6, e6); a7 = addSquare(a7, e7)
+            j &+= 128
+        }
+        if j &+ 64 <= d {
+            let (e0, e1) = block(j), (e2, e3) = block(j &+ 32)
+            a0 = addSquare(a0, e0); a1 = addSquare(a1, e1); a2 = addSquare(a2, e2); a3 = addSquare(a3, e3)
+            j &+= 64
+        }
+        if j &+ 32 <= d {
+            let (e4, e5) = block(j)
+            a4 = addSquare(a4, e4); a5 = addSquare(a5, e5)
+            j &+= 32
+        }
+        var tail: Float = 0
+        while j < d {
+            let e = load1(x, j) - c[j]
+            tail += e * e
+            j &+= 1
+        }
+        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        return Kernels.hsum(s) + tail
+    }
+    #endif
+    /// True when no element is ±Inf or NaN (exponent bits all ones).
+    static func allFinite(_ p: UnsafeRawPointer, count: Int) -> Bool {
+        let h = p.assumingMemoryBound(to: UInt16.self)
+        var bad: UInt16 = 0
+        for i in 0 ..< count { bad |= ((h[i] & 0x7c00) == 0x7c00) ? 1 : 0 }
+        return bad == 0
     }
 }
 
@@ -105,20 +225,23 @@ import Darwin
         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
         var j = 0
-        @inline(__always) func sq(_ j: Int) -> SIMD16<Float> {
-            let e = E.load16(x, j) - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
-            return e * e
+        @inline(__always) func df(_ j: Int) -> SIMD16<Float> {
+            E.load16(x, j) - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
         }
         while j &+ 128 <= d {
-            a0 += sq(j); a1 += sq(j &+ 16); a2 += sq(j &+ 32); a3 += sq(j &+ 48)
-            a4 += sq(j &+ 64); a5 += sq(j &+ 80); a6 += sq(j &+ 96); a7 += sq(j &+ 112)
+            a0 = addSquare(a0, df(j)); a1 = addSquare(a1, df(j &+ 16))
+            a2 = addSquare(a2, df(j &+ 32)); a3 = addSquare(a3, df(j &+ 48))
+            a4 = addSquare(a4, df(j &+ 64)); a5 = addSquare(a5, df(j &+ 80))
+            a6 = addSquare(a6, df(j &+ 96)); a7 = addSquare(a7, df(j &+ 112))
             j &+= 128
         }
         if j &+ 64 <= d {
-            a0 += sq(j); a1 += sq(j &+ 16); a2 += sq(j &+ 32); a3 += sq(j &+ 48); j &+= 64
+            a0 = addSquare(a0, df(j)); a1 = addSquare(a1, df(j &+ 16))
+            a2 = addSquare(a2, df(j &+ 32)); a3 = addSquare(a3, df(j &+ 48))
+            j &+= 64
         }
-        if j &+ 32 <= d { a4 += sq(j); a5 += sq(j &+ 16); j &+= 32 }
-        if j &+ 16 <= d { a6 += sq(j); j &+= 16 }
+        if j &+ 32 <= d { a4 = addSquare(a4, df(j)); a5 = addSquare(a5, df(j &+ 16)); j &+= 32 }
+        if j &+ 16 <= d { a6 = addSquare(a6, df(j)); j &+= 16 }
         var tail: Float = 0
         while j < d {
             let e = E.load1(x, j) - c[j]
@@ -141,6 +264,9 @@ import Darwin
                                                            lo: Int, hi: Int) -> ChunkBest {
         let m = ctx.m
         let rowBytes = d &* E.size
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(64, d &* 4), alignment: 64)
+            .assumingMemoryBound(to: Float.self)
+        defer { scratch.deallocate() }
         var best = ChunkBest()
         var bestM: Float = -1, bestPos = -1
         var bestObj = -Double.infinity
@@ -149,7 +275,7 @@ import Darwin
             if mv < 0 { continue }                     // taken
             if let c = center, mv > 0 {
                 let r = ctx.rowOf.map { Int($0[p]) } ?? p
-                let dd = dist2(E.self, ctx.base + r &* rowBytes, c, d)
+                let dd = E.dist2(ctx.base + r &* rowBytes, c, d, scratch: scratch)
                 if dd < mv { mv = dd; m[p] = dd }
             }
             switch objective {
@@ -310,14 +436,14 @@ import Darwin
                 var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
                 for j in 0 ..< d {
                     let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
-                    let e0 = xv - SIMD16(repeating: p[j]); a0 += e0 * e0
-                    let e1 = xv - SIMD16(repeating: p[d &+ j]); a1 += e1 * e1
-                    let e2 = xv - SIMD16(repeating: p[2 &* d &+ j]); a2 += e2 * e2
-                    let e3 = xv - SIMD16(repeating: p[3 &* d &+ j]); a3 += e3 * e3
-                    let e4 = xv - SIMD16(repeating: p[4 &* d &+ j]); a4 += e4 * e4
-                    let e5 = xv - SIMD16(repeating: p[5 &* d &+ j]); a5 += e5 * e5
-                    let e6 = xv - SIMD16(repeating: p[6 &* d &+ j]); a6 += e6 * e6
-                    let e7 = xv - SIMD16(repeating: p[7 &* d &+ j]); a7 += e7 * e7
+                    let e0 = xv - SIMD16(repeating: p[j]); a0 = addSquare(a0, e0)
+                    let e1 = xv - SIMD16(repeating: p[d &+ j]); a1 = addSquare(a1, e1)
+                    let e2 = xv - SIMD16(repeating: p[2 &* d &+ j]); a2 = addSquare(a2, e2)
+                    let e3 = xv - SIMD16(repeating: p[3 &* d &+ j]); a3 = addSquare(a3, e3)
+                    let e4 = xv - SIMD16(repeating: p[4 &* d &+ j]); a4 = addSquare(a4, e4)
+                    let e5 = xv - SIMD16(repeating: p[5 &* d &+ j]); a5 = addSquare(a5, e5)
+                    let e6 = xv - SIMD16(repeating: p[6 &* d &+ j]); a6 = addSquare(a6, e6)
+                    let e7 = xv - SIMD16(repeating: p[7 &* d &+ j]); a7 = addSquare(a7, e7)
                 }
                 if excludeSelf {
                     let q = pi + t * 8
