@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `lightly-cli` end to end: the shell flow of the README against a real server process.
-@Suite(.serialized) struct CLITests {
+@Suite(.serialized) struct LightlyCLITests {
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
     static func cli(_ args: [String], server: LiveServer?, token: String? = nil) throws -> Result {
