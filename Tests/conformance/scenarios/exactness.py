@@ -1,21 +1,24 @@
-"""Scenario `exactness` (all versions): the server's CORESET tags equal a numpy greedy
-k-center on the same embeddings (design/sampling.md §2.3): from scratch (first pick = index 0),
-from a preselected tag, inside a query tag, and with a min_distance stop."""
+"""Scenario `exactness` (all versions): the server's selections equal the references of
+design/sampling.md §2 on the same embeddings. CORESET (greedy k-center, §2.3): from scratch
+(first pick = index 0), from a preselected tag, inside a query tag, with a min_distance stop.
+RANDOM (§2.2, xoshiro256** seed 0) from scratch and preselected. CORAL without scores falls
+back to CORESET (spec §7.3 rule 3). ACTIVE_LEARNING = top scores (§2.4) with the version's
+score alignment (spec §7.3)."""
 
 import os
 
 import numpy as np
 
-from common import (L, WORKDIR, bit_indices, check, greedy_k_center, load_csv_matrix, main, mapping,
-                    tag_by_name)
+from common import (L, V, WORKDIR, bit_indices, check, greedy_k_center, load_csv_matrix, main, mapping,
+                    soft, tag_by_name)
+from reference import active_learning_picks, random_picks
 from seed import seed_dataset
 
 N, D = 300, 16
 
 
-def server_pick(client, name, n_samples, preselected=None, query=None, min_distance=-1):
-    config = L.SamplerConfig(n_samples=n_samples, method=L.SamplingMethod.CORESET, name=name,
-                             min_distance=min_distance)
+def server_pick(client, name, n_samples, preselected=None, query=None, min_distance=-1, method="CORESET"):
+    config = L.SamplerConfig(n_samples=n_samples, method=method, name=name, min_distance=min_distance)
     result = client.sampling(config, preselected_tag_id=preselected, query_tag_id=query)
     tag = tag_by_name(client.dataset_id, name)
     check(result.id == tag["id"] and tag["totSize"] == N, f"{name}: the job returned the tag, totSize {N}")
@@ -58,6 +61,62 @@ def scenario():
     _, got_md = server_pick(client, "coreset-mindist", -1, min_distance=threshold)
     check(got_md == set(order[:k + 1]), f"CORESET with min_distance={threshold:.4f} stops after {k + 1} picks",
           f"server picked {len(got_md)}")
+
+
+    # 5. RANDOM: partial Fisher-Yates with xoshiro256** (seed 0) over the candidates by index
+    with soft("RANDOM reference"):
+        t40, got40 = server_pick(client, "random-40", 40, method="RANDOM")
+        check(got40 == set(random_picks(range(N), 40)), "RANDOM 40 equals design §2.2 (xoshiro256**, seed 0)",
+              sorted(got40)[:12])
+        _, got60 = server_pick(client, "random-60", 60, preselected=t40["id"], method="RANDOM")
+        want60 = got40 | set(random_picks(sorted(set(range(N)) - got40), 20))
+        check(got60 == want60, "RANDOM 40->60 preselected equals design §2.2 over Q \\ P")
+
+    # 6. CORAL while no scores exist: CORESET (spec §7.3 rule 3)
+    with soft("CORAL without scores"):
+        _, got130 = server_pick(client, "coral-no-scores", 130, preselected=t100["id"], method="CORAL")
+        want130 = set(want) | set(greedy_k_center(E, 30, preselected=sorted(got)))
+        check(got130 == want130, "CORAL 100->130 without any scores equals CORESET from the same P")
+
+    # 7. ACTIVE_LEARNING with scores through the agent: P plus the top scores of Q \ P
+    with soft("ACTIVE_LEARNING reference"):
+        agent = L.ActiveLearningAgent(client, preselected_tag_name="coreset-100")
+        old_scores = V <= (1, 1, 6)  # |Q \ P| values posted to the preselected tag (rule 2)
+        n_pred = len(agent.unlabeled_set) if old_scores else len(agent.query_set)
+        preds = np.random.default_rng(9).dirichlet(np.ones(4), size=n_pred)
+        scorer = L.ScorerClassification(preds)
+        agent.query(L.SamplerConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130"), al_scorer=scorer)
+        calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores
+        values = np.asarray(calc()["prediction-margin" if old_scores else "uncertainty_margin"], dtype=np.float64)
+        members = sorted(set(range(N)) - got) if old_scores else list(range(N))
+        w = np.zeros(N)
+        w[members] = values
+        al = set(bit_indices(tag_by_name(client.dataset_id, "al-130")["bitMaskData"]))
+        want_al = got | set(active_learning_picks(w, sorted(set(range(N)) - got), 30))
+        check(al == want_al, "ACTIVE_LEARNING 100->130 = P + the 30 highest "
+              + ("prediction-margin" if old_scores else "uncertainty_margin") + " scores of Q \\ P",
+              f"server-only {sorted(al - want_al)[:10]}, reference-only {sorted(want_al - al)[:10]}")
+
+
+    # 8. the same inside a query tag (Q = coreset-150, P = coreset-100): 1.1.7+ post |Q| scores
+    #    to the query tag, element j = the j-th member of Q by index (rule 1)
+    with soft("ACTIVE_LEARNING inside a query tag"):
+        agent = L.ActiveLearningAgent(client, query_tag_name="coreset-150", preselected_tag_name="coreset-100")
+        old_scores = V <= (1, 1, 6)
+        n_pred = len(agent.unlabeled_set) if old_scores else len(agent.query_set)
+        check(n_pred == (50 if old_scores else 150), f"the agent wants {n_pred} predictions")
+        preds = np.random.default_rng(10).dirichlet(np.ones(3), size=n_pred)
+        scorer = L.ScorerClassification(preds)
+        agent.query(L.SamplerConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150"), al_scorer=scorer)
+        calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores
+        values = np.asarray(calc()["prediction-margin" if old_scores else "uncertainty_margin"], dtype=np.float64)
+        members = sorted(got150 - got) if old_scores else sorted(got150)
+        w = np.zeros(N)
+        w[members] = values
+        al = set(bit_indices(tag_by_name(client.dataset_id, "al-110-in-150")["bitMaskData"]))
+        want_al = got | set(active_learning_picks(w, sorted(got150 - got), 10))
+        check(al == want_al, "ACTIVE_LEARNING in a query tag = P + the 10 highest scores of Q \\ P",
+              f"server-only {sorted(al - want_al)[:10]}, reference-only {sorted(want_al - al)[:10]}")
 
 
 if __name__ == "__main__":
