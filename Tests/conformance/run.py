@@ -182,6 +182,7 @@ def main(argv=None) -> int:
         p.error(f"not an executable: {args.server_binary}")
 
     passed = failed = 0
+    results = {}  # (version, scenario) -> "ok" | "FAIL" | "-"
     started = time.monotonic()
     for version in versions:
         try:
@@ -193,6 +194,7 @@ def main(argv=None) -> int:
         except Exception as e:  # noqa: BLE001 - report any setup failure as a failed version
             failed += 1
             log(f"FAIL {version} setup: {e}")
+            results.update({(version, s): "SETUP" for s in scenarios})
             continue
         if args.setup_only:
             passed += 1
@@ -201,10 +203,12 @@ def main(argv=None) -> int:
         for scenario in scenarios:
             if not applies(scenario, version):
                 log(f"skip {version} {scenario} (not applicable)")
+                results[(version, scenario)] = "-"
                 continue
             t0 = time.monotonic()
             ok, text = run_scenario(version, venv, scenario, args.server_binary, args.verbose)
             dt = time.monotonic() - t0
+            results[(version, scenario)] = "ok" if ok else "FAIL"
             if ok:
                 passed += 1
                 log(f"ok   {version} {scenario} ({dt:.1f}s)")
@@ -213,9 +217,18 @@ def main(argv=None) -> int:
             else:
                 failed += 1
                 log(f"FAIL {version} {scenario} ({dt:.1f}s)\n{_indent(text)}")
+    if not args.setup_only and len(results) > 1:
+        log(_table(versions, scenarios, results))
     log(f"(took {time.monotonic() - started:.1f}s)")
     log(f"conformance: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
+
+
+def _table(versions, scenarios, results) -> str:
+    width = max(len(s) for s in scenarios)
+    head = "version  " + " ".join(s.ljust(width) for s in scenarios)
+    rows = [f"{v:<8} " + " ".join(results.get((v, s), "?").ljust(width) for s in scenarios) for v in versions]
+    return "\n".join([head, *rows])
 
 
 def _indent(text: str) -> str:
