@@ -256,101 +256,6 @@ def write_embeddings_csv(path, names, vectors, order):
     L.save_embeddings(path, vectors[order], [int(i % 3) for i in order], [names[i] for i in order])
 
 
-# ---------------------------------------------------------------------------------------------
-# a reference CORESET (design/sampling.md §2.3)
-
-
-def greedy_k_center(E: np.ndarray, need: int, preselected=(), candidates=None, min_gap=2e-6) -> list:
-    """Greedy farthest-first on squared Euclidean distance (float64 for the reference).
-    P = preselected are the initial centers; with none the first pick is the lowest
-    candidate index. Ties go to the lowest index. Returns the new picks in order.
-
-    The server accumulates in float32 (design/sampling.md §2.5), so an argmax whose best two
-    values are within `min_gap` (relative) could legitimately go either way: that makes the
-    reference unusable for an exact comparison and raises instead of comparing."""
-    n = len(E)
-    X = E.astype(np.float64)
-    cand = np.zeros(n, dtype=bool)
-    cand[list(range(n)) if candidates is None else list(candidates)] = True
-    cand[list(preselected)] = False
-    m = np.full(n, np.inf)
-    for p in preselected:
-        m = np.minimum(m, ((X - X[p]) ** 2).sum(axis=1))
-    picks = []
-    if not len(preselected):
-        first = int(np.flatnonzero(cand)[0])
-        picks.append(first)
-        cand[first] = False
-        m = np.minimum(m, ((X - X[first]) ** 2).sum(axis=1))
-    while len(picks) < need and cand.any():
-        masked = np.where(cand, m, -np.inf)
-        c = int(np.argmax(masked))  # first maximum = lowest index on ties
-        if cand.sum() > 1:
-            second = np.partition(masked, -2)[-2]
-            if masked[c] - second <= min_gap * masked[c]:
-                raise AssertionError(f"test data has a near-tie at pick {len(picks)}: pick other data")
-        picks.append(c)
-        cand[c] = False
-        m = np.minimum(m, ((X - X[c]) ** 2).sum(axis=1))
-    return picks
-
-
-class NearTie(Exception):
-    """The reference's argmax is too close to call: an exact comparison would be unfair."""
-
-
-def greedy_coral(E: np.ndarray, w: np.ndarray, need: int, preselected=(), candidates=None,
-                 alpha=1.0, beta=1.0, min_gap=1e-9) -> list:
-    """CORAL as fixed in design/sampling.md §2.4: greedy argmax over candidates of
-    alpha*ln(W + w_i) + beta*ln(D + m_i) (float64, ties to the lowest index), where W is the
-    summed weight of the selected set S, m_i the squared distance to S and D the sum over S of
-    each member's squared distance to its nearest other member. With P empty the first pick
-    is the highest weight. Raises NearTie if the best two objectives are within `min_gap`."""
-    n = len(E)
-    X = E.astype(np.float64)
-    w = np.asarray(w, dtype=np.float64)
-    cand = np.zeros(n, dtype=bool)
-    cand[list(range(n)) if candidates is None else list(candidates)] = True
-    S = list(preselected)
-    cand[S] = False
-    d2 = lambda i: ((X - X[i]) ** 2).sum(axis=1)  # noqa: E731
-    m = np.full(n, np.inf)
-    nu = {}
-    for s in S:
-        ds = d2(s)
-        m = np.minimum(m, ds)
-        others = [t for t in S if t != s]
-        nu[s] = float(ds[others].min()) if others else 0.0
-    W = float(w[S].sum()) if S else 0.0
-    picks = []
-
-    def pick(c):
-        nonlocal W, m
-        dc = d2(c)
-        for t in S:
-            nu[t] = min(nu[t], float(dc[t]))
-        nu[c] = float(m[c]) if S else 0.0
-        S.append(c)
-        picks.append(c)
-        W += float(w[c])
-        cand[c] = False
-        m = np.minimum(m, dc)
-
-    if not S and need > 0:
-        ws = np.where(cand, w, -np.inf)
-        pick(int(np.argmax(ws)))
-    while len(picks) < need and cand.any():
-        D = sum(nu.values())
-        with np.errstate(divide="ignore"):
-            obj = alpha * np.log(W + w) + beta * np.log(D + m)
-        obj = np.where(cand, obj, -np.inf)
-        c = int(np.argmax(obj))
-        if cand.sum() > 1 and obj[c] - np.partition(obj, -2)[-2] <= min_gap:
-            raise NearTie(f"near-tie at CORAL pick {len(picks)}")
-        pick(c)
-    return picks
-
-
 def load_csv_matrix(path):
     """(filenames, float32 matrix) as the server will parse the file save_embeddings wrote."""
     with open(path, newline="") as f:
@@ -361,6 +266,28 @@ def load_csv_matrix(path):
     names = [r[fi] for r in rows[1:]]
     mat = np.array([[float(r[i]) for i in cols] for r in rows[1:]], dtype=np.float32)
     return names, mat
+
+
+def embeddings_in_mapping_order(csv_path, files) -> np.ndarray:
+    """The float32 matrix of a CSV written by save_embeddings, rows in the server's mapping order."""
+    names, matrix = load_csv_matrix(csv_path)
+    row_of = {n: i for i, n in enumerate(names)}
+    return matrix[[row_of[f] for f in files]]
+
+
+def default_score_weights(scorer, n, query, preselected):
+    """The per-sample weights the server must use for CORAL / ACTIVE_LEARNING by default
+    (`uncertainty_margin`; `prediction-margin` for 1.1.0-1.1.6), placed as in spec §7.3:
+    1.1.7+ send |Q| values (element j = j-th member of Q by index), 1.1.0-1.1.6 send
+    |Q \\ P| values. Returns (weights over all n samples, score name)."""
+    old = V <= (1, 1, 6)
+    name = "prediction-margin" if old else "uncertainty_margin"
+    calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores
+    values = np.asarray(calc()[name], dtype=np.float64)
+    members = sorted(set(query) - set(preselected)) if old else sorted(query)
+    w = np.zeros(n)
+    w[members] = values
+    return w, name
 
 
 def main(fn):

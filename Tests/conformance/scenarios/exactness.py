@@ -9,9 +9,9 @@ import os
 
 import numpy as np
 
-from common import (L, V, WORKDIR, bit_indices, check, greedy_k_center, load_csv_matrix, main, mapping,
-                    soft, tag_by_name)
-from reference import active_learning_picks, random_picks
+from common import (L, V, WORKDIR, bit_indices, check, default_score_weights, embeddings_in_mapping_order, main,
+                    mapping, soft, tag_by_name)
+from reference import active_learning_picks, greedy_k_center, random_picks
 from seed import seed_dataset
 
 N, D = 300, 16
@@ -28,9 +28,7 @@ def server_pick(client, name, n_samples, preselected=None, query=None, min_dista
 def scenario():
     client, _, _ = seed_dataset("exact", n=N, d=D, seed=23)
     files = mapping(client.dataset_id)
-    csv_names, csv_matrix = load_csv_matrix(os.path.join(WORKDIR, "exact.csv"))
-    row_of = {n: i for i, n in enumerate(csv_names)}
-    E = csv_matrix[[row_of[f] for f in files]]  # mapping order, as the server must store it
+    E = embeddings_in_mapping_order(os.path.join(WORKDIR, "exact.csv"), files)
 
     # 1. nothing preselected: first pick is index 0
     t100, got = server_pick(client, "coreset-100", 100)
@@ -86,15 +84,10 @@ def scenario():
         preds = np.random.default_rng(9).dirichlet(np.ones(4), size=n_pred)
         scorer = L.ScorerClassification(preds)
         agent.query(L.SamplerConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130"), al_scorer=scorer)
-        calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores
-        values = np.asarray(calc()["prediction-margin" if old_scores else "uncertainty_margin"], dtype=np.float64)
-        members = sorted(set(range(N)) - got) if old_scores else list(range(N))
-        w = np.zeros(N)
-        w[members] = values
+        w, name = default_score_weights(scorer, N, range(N), got)
         al = set(bit_indices(tag_by_name(client.dataset_id, "al-130")["bitMaskData"]))
         want_al = got | set(active_learning_picks(w, sorted(set(range(N)) - got), 30))
-        check(al == want_al, "ACTIVE_LEARNING 100->130 = P + the 30 highest "
-              + ("prediction-margin" if old_scores else "uncertainty_margin") + " scores of Q \\ P",
+        check(al == want_al, f"ACTIVE_LEARNING 100->130 = P + the 30 highest {name} scores of Q \\ P",
               f"server-only {sorted(al - want_al)[:10]}, reference-only {sorted(want_al - al)[:10]}")
 
 
@@ -108,11 +101,7 @@ def scenario():
         preds = np.random.default_rng(10).dirichlet(np.ones(3), size=n_pred)
         scorer = L.ScorerClassification(preds)
         agent.query(L.SamplerConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150"), al_scorer=scorer)
-        calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores
-        values = np.asarray(calc()["prediction-margin" if old_scores else "uncertainty_margin"], dtype=np.float64)
-        members = sorted(got150 - got) if old_scores else sorted(got150)
-        w = np.zeros(N)
-        w[members] = values
+        w, _ = default_score_weights(scorer, N, got150, got)
         al = set(bit_indices(tag_by_name(client.dataset_id, "al-110-in-150")["bitMaskData"]))
         want_al = got | set(active_learning_picks(w, sorted(got150 - got), 10))
         check(al == want_al, "ACTIVE_LEARNING in a query tag = P + the 10 highest scores of Q \\ P",

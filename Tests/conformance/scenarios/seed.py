@@ -5,9 +5,10 @@ import os
 
 import numpy as np
 
-from common import (L, MIRRORED, V, WORKDIR, FolderDataset, NearTie, bit_indices, check, dataset, embeddings,
-                    greedy_coral, greedy_k_center, load_csv_matrix, main,
-                    make_images, mapping, new_client, ok, tag_by_name, tags, upload, write_embeddings_csv)
+from common import (L, MIRRORED, V, WORKDIR, FolderDataset, bit_indices, check, dataset, default_score_weights,
+                    embeddings, embeddings_in_mapping_order, main, make_images, mapping, new_client, ok,
+                    tag_by_name, tags, upload, write_embeddings_csv)
+from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 1000, 32, 10
 
@@ -37,21 +38,11 @@ def as_client_sees(indices, files):
     return sorted(files[n - 1 - i] if MIRRORED else files[i] for i in indices)
 
 
-def check_coral_exact(ds_id, files, scorer, core_bits, coral_bits):
-    """coral-200 equals design/sampling.md §2.4 on the score the server uses by default
-    (`uncertainty_margin`; `prediction-margin` for 1.1.0-1.1.6), aligned as in spec §7.3:
-    1.1.7+ send |Q| values for the query tag (rule 1), 1.1.0-1.1.6 |Q \\ P| values for the
-    preselected tag (rule 2)."""
-    calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores
-    scores = calc()
-    name = "prediction-margin" if V <= (1, 1, 6) else "uncertainty_margin"
-    values = np.asarray(scores[name], dtype=np.float64)
-    w = np.zeros(N)
-    members = [i for i in range(N) if i not in set(core_bits)] if V <= (1, 1, 6) else list(range(N))
-    w[members] = values
-    csv_names, matrix = load_csv_matrix(os.path.join(WORKDIR, "seed.csv"))
-    row_of = {n: i for i, n in enumerate(csv_names)}
-    E = matrix[[row_of[f] for f in files]]
+def check_coral_exact(files, scorer, core_bits, coral_bits):
+    """coral-200 equals design/sampling.md §2.4 on the score the server uses by default, with
+    the version's score alignment (spec §7.3)."""
+    w, name = default_score_weights(scorer, N, range(N), core_bits)
+    E = embeddings_in_mapping_order(os.path.join(WORKDIR, "seed.csv"), files)
     try:
         want = set(core_bits) | set(greedy_coral(E, w, 100, preselected=core_bits))
     except NearTie as e:
@@ -88,7 +79,7 @@ def scenario():
     check(len(coral_bits) == 200 and set(core_bits) <= set(coral_bits) and coral["totSize"] == N
           and coral.get("prevTagId") == coreset["id"],
           "coral-200: 200 bits including coreset-100, prevTagId = coreset-100", coral)
-    check_coral_exact(ds_id, files, scorer, core_bits, coral_bits)
+    check_coral_exact(files, scorer, core_bits, coral_bits)
     labeled, unlabeled = sorted(agent.labeled_set), sorted(agent.unlabeled_set)
     check(len(labeled) == 200 and len(unlabeled) == 800, "agent: 200 labeled, 800 unlabeled")
     check(labeled == as_client_sees(coral_bits, files), "agent.labeled_set = coral-200")

@@ -5,6 +5,7 @@ get_filenames_in_tag / create_tag_from_filenames, and re-upload: skipped up to 1
 appended + `tags/upsize` from 1.1.22 (spec §5.6.3)."""
 
 import importlib
+import inspect
 import os
 
 import numpy as np
@@ -85,20 +86,28 @@ def scenario():
         check(bit_indices(union["bitMaskData"]) == sorted(set(bits1) | set(frac)) and union["totSize"] == N,
               "arithmetics UNION with newTagName creates that tag", union)
 
-    # --- 1.2.x helpers: get_filenames_in_tag (arithmetics/bitmask), create_tag_from_filenames (POST tags)
+    # --- 1.2.x helpers: get_filenames_in_tag (with exclude_parent_tag: POST tags/arithmetics/bitmask
+    #     from 1.2.10), create_tag_from_filenames (POST tags), delete_tag_by_id (DELETE tags/{id})
     if hasattr(client, "get_filenames_in_tag"):
         grow = api(client, "tags_api").get_tag_by_tag_id(ds_id, tag_id=tag_by_name(ds_id, "random-grow")["id"])
         check(sorted(client.get_filenames_in_tag(grow)) == sorted(files[i] for i in bits3),
               "get_filenames_in_tag(random-grow)")
-        with soft("get_filenames_in_tag(exclude_parent_tag=True) (POST tags/arithmetics/bitmask)"):
-            added = client.get_filenames_in_tag(grow, exclude_parent_tag=True)
-            check(sorted(added) == sorted(files[i] for i in set(bits3) - set(bits1)),
-                  "get_filenames_in_tag(exclude_parent_tag=True): the 5 samples added to random-a", added)
+        if "perform_tag_arithmetics_bitmask" in inspect.getsource(type(client).get_filenames_in_tag):
+            with soft("get_filenames_in_tag(exclude_parent_tag=True) (POST tags/arithmetics/bitmask)"):
+                added = client.get_filenames_in_tag(grow, exclude_parent_tag=True)
+                check(sorted(added) == sorted(files[i] for i in set(bits3) - set(bits1)),
+                      "get_filenames_in_tag(exclude_parent_tag=True): the 5 samples added to random-a", added)
+        else:  # 1.2.0 reads bitMaskData from its CreateEntityResponse model: broken in the client
+            ok("get_filenames_in_tag(exclude_parent_tag=True) skipped: broken in this client version")
+    if hasattr(client, "create_tag_from_filenames"):
         chosen = [files[i] for i in (1, 4, 9)]
         client.create_tag_from_filenames(chosen, new_tag_name="from-filenames", parent_tag_id=initial["id"])
         made = tag_by_name(ds_id, "from-filenames")
         check(bit_indices(made["bitMaskData"]) == [1, 4, 9] and made["totSize"] == N,
               "create_tag_from_filenames creates the tag with exactly those samples", made)
+        if hasattr(client, "delete_tag_by_id"):
+            client.delete_tag_by_id(made["id"])
+            check("from-filenames" not in [t["name"] for t in tags(ds_id)], "delete_tag_by_id removes the leaf tag")
 
     # --- re-upload with 4 more images
     before = {t["name"]: t for t in tags(ds_id)}
