@@ -2,11 +2,13 @@
 embeddings CSV, download_dataset (spec §6.2-§6.4, §6.6)."""
 
 import inspect
+import io
 import os
 
 import numpy as np
+from PIL import Image
 
-from common import (L, V, WORKDIR, FolderDataset, bit_indices, check, client_filenames, dataset, datasets,
+from common import (V, WORKDIR, FolderDataset, check, client_filenames, dataset, datasets,
                     embeddings, expect_raises, get_json, http, main, make_images, mapping, new_client, ok,
                     pixels, read_stored_csv, rest, tags, upload, write_embeddings_csv)
 
@@ -39,6 +41,23 @@ def check_uploaded(ds_id, name, mode):
     want_thumbs = {n: (thumb_name(n) if mode != "metadata" else None) for n in NAMES}
     got_thumbs = {s["fileName"]: s.get("thumbName") for s in samples}
     check(got_thumbs == want_thumbs, f"[{mode}] thumbName per sample as the client sent it", got_thumbs)
+    meta = [s.get("metaData") or {} for s in samples]
+    check(all({"is_corrupted", "corruption", "sizeInBytes", "shape"} <= m.keys() and m["is_corrupted"] is False
+              for m in meta), f"[{mode}] metaData stored verbatim, snake_case keys included", meta[0])
+    check(d["sizeInBytes"] == sum(m["sizeInBytes"] for m in meta),
+          f"[{mode}] dataset sizeInBytes = the sum of the samples' metaData.sizeInBytes", d["sizeInBytes"])
+    if V >= (1, 1, 8):
+        check(all(s.get("exif") == {} for s in samples), f"[{mode}] exif {{}} stored (PNGs have none)")
+    if mode != "metadata":
+        for s in samples:
+            url = get_json(f"/v1/datasets/{ds_id}/samples/{s['id']}/readurl", type="thumbnail")
+            blob = http("GET", url)
+            if blob.status != 200:
+                raise AssertionError(f"thumbnail of {s['fileName']}: {blob!r}")
+            with Image.open(io.BytesIO(blob.body)) as im:
+                if im.format != "WEBP" or max(im.size) > 128:
+                    raise AssertionError(f"thumbnail of {s['fileName']}: {im.format} {im.size}")
+        ok(f"[{mode}] every thumbnail is stored (readurl type=thumbnail -> a WEBP <= 128 px)")
     return files, ids
 
 
