@@ -7,7 +7,7 @@ import numpy as np
 
 from common import (L, MIRRORED, V, WORKDIR, FolderDataset, bit_indices, check, dataset, default_score_weights,
                     embeddings, embeddings_in_mapping_order, main, make_images, mapping, new_client, ok,
-                    tag_by_name, tags, upload, write_embeddings_csv)
+                    soft, tag_by_name, tags, upload, write_embeddings_csv)
 from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 1000, 32, 10
@@ -80,6 +80,13 @@ def scenario():
           and coral.get("prevTagId") == coreset["id"],
           "coral-200: 200 bits including coreset-100, prevTagId = coreset-100", coral)
     check_coral_exact(files, scorer, core_bits, coral_bits)
+    with soft("queryTagId / preselectedTagId stored on the sampled tags (spec §8)"):
+        sent_query = V >= (1, 1, 7)  # the 1.1.7+ agent always sends queryTagId = initial-tag
+        check((coreset.get("queryTagId") == initial["id"]) == sent_query
+              and (coral.get("queryTagId") == initial["id"]) == sent_query
+              and coral.get("preselectedTagId") == coreset["id"],
+              "the sampled tags carry the request's queryTagId / preselectedTagId",
+              {k: (coreset.get(k), coral.get(k)) for k in ("queryTagId", "preselectedTagId")})
     labeled, unlabeled = sorted(agent.labeled_set), sorted(agent.unlabeled_set)
     check(len(labeled) == 200 and len(unlabeled) == 800, "agent: 200 labeled, 800 unlabeled")
     check(labeled == as_client_sees(coral_bits, files), "agent.labeled_set = coral-200")
