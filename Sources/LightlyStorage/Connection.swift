@@ -17,6 +17,8 @@ import CSQLite
 public final class Connection {
     let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
+    /// Most statements kept in the per-connection cache.
+    static let statementCacheLimit = 256
     /// The path the connection was opened on.
     public let path: String
 
@@ -46,6 +48,8 @@ public final class Connection {
                     }
                 }
                 try execute("PRAGMA synchronous=FULL")
+                // Big embedding uploads grow the WAL; truncate it back to 64 MiB after checkpoints.
+                if !readOnly { try execute("PRAGMA journal_size_limit=67108864") }
             }
             try execute("PRAGMA foreign_keys=ON")
             if readOnly { try execute("PRAGMA query_only=ON") }
@@ -83,7 +87,8 @@ public final class Connection {
     }
 
     /// Runs one statement with positional arguments (`?`).
-    /// - Returns: the number of rows changed (`sqlite3_changes64`).
+    /// - Returns: the number of rows changed (`sqlite3_changes64`; meaningful for INSERT, UPDATE
+    ///   and DELETE only).
     /// - Throws: `StorageError`; `isUniqueViolation` etc. tell constraint failures apart.
     @discardableResult
     public func run(_ sql: String, _ args: SQLValueConvertible?...) throws -> Int {
@@ -140,6 +145,9 @@ public final class Connection {
             return stmt
         }
         let stmt = try Statement(connection: self, sql: sql)
+        // SQL built at run time (e.g. `IN (?, ?, …)` of varying length) would grow the cache without
+        // bound. Dropping it is safe: a statement still in a caller's hands lives until released.
+        if cache.count >= Self.statementCacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[sql] = stmt
         return stmt
     }

@@ -26,8 +26,8 @@ public enum Crypto {
                 EVP_Digest(src.baseAddress, src.count, dst.baseAddress, &len, EVP_sha256(), nil)
             }
         }
-        // EVP_Digest fails only on allocation failure; fall back to a full-length result rather
-        // than a short one is not possible, so report it loudly (not a request-reachable state).
+        // EVP_Digest with a built-in digest fails only when OpenSSL cannot allocate memory. Returning
+        // a wrong digest would silently break authentication, so stop instead.
         precondition(ok == 1 && len == 32, "EVP_Digest(SHA-256) failed")
         return out
     }

@@ -74,6 +74,13 @@ public struct DataDirectory: Sendable, Equatable {
         return key
     }
 
+    /// True when the folder exists and grants nothing to group or others (mode `0700` or stricter).
+    public var isPrivate: Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        return st.st_mode & 0o077 == 0
+    }
+
     // MARK: Helpers
 
     static func makeDirectory(_ path: String, parents: Bool) throws {

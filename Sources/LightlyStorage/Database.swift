@@ -43,11 +43,11 @@ public final class Database: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - path: A file path (opened in WAL mode with `synchronous=FULL`), or `":memory:"` for tests.
-    ///   - readerCount: Reader connections in the pool (file databases only).
+    ///   - readerCount: Reader connections in the pool (file databases only; at least 1). The default,
+    ///     `max(4, cores)`, matches the HTTP worker pool so readers rarely wait for a connection.
     ///   - busyTimeout: How long a connection waits for a lock held by another process, in seconds.
     /// - Throws: `StorageError` if the file cannot be opened or put into WAL mode.
-    public init(path: String, readerCount: Int = 4, busyTimeout: Double = 5) throws {
-        precondition(readerCount >= 1, "readerCount must be at least 1")
+    public init(path: String, readerCount: Int = Database.defaultReaderCount, busyTimeout: Double = 5) throws {
         self.path = path
         self.isInMemory = path == ":memory:" || path.hasPrefix("file::memory:")
         let millis = Int32(max(0, min(busyTimeout * 1000, Double(Int32.max))))
@@ -55,13 +55,19 @@ public final class Database: @unchecked Sendable {
         if isInMemory {
             self.readers = []
         } else {
-            self.readers = try (0..<readerCount).map { _ in try Connection(path: path, readOnly: true, busyTimeoutMillis: millis) }
+            self.readers = try (0..<max(1, readerCount)).map { _ in try Connection(path: path, readOnly: true, busyTimeoutMillis: millis) }
         }
         self.freeReaders = Mutex(Array(readers.indices))
         self.readerSlots = DispatchSemaphore(value: readers.count)
     }
 
     deinit { close() }
+
+    /// `max(4, online cores)`.
+    public static var defaultReaderCount: Int { max(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Reader connections in the pool (0 for an in-memory database).
+    public var readerCount: Int { readers.count }
 
     // MARK: Transactions
 
@@ -98,8 +104,8 @@ public final class Database: @unchecked Sendable {
         if isInMemory {
             // One connection: reads go through the writer lock (and still may not write).
             return try withWriter { conn in
-                try conn.execute("PRAGMA query_only=ON; BEGIN DEFERRED")
                 defer { try? conn.execute("PRAGMA query_only=OFF") }
+                try conn.execute("PRAGMA query_only=ON; BEGIN DEFERRED")
                 return try finishRead(conn, body)
             }
         }

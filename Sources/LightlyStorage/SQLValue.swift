@@ -57,6 +57,7 @@ extension Bool: SQLValueConvertible { public var sqlValue: SQLValue { .integer(s
 extension Array: SQLValueConvertible where Element == UInt8 { public var sqlValue: SQLValue { .blob(self) } }
 extension Data: SQLValueConvertible { public var sqlValue: SQLValue { .blob([UInt8](self)) } }
 extension Optional: SQLValueConvertible where Wrapped: SQLValueConvertible {
+    /// The wrapped value, or `.null` for `nil`.
     public var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }
 

@@ -10,17 +10,29 @@ import Darwin
 /// SQLite result codes Swift cannot import: the extended codes are `(BASE | (n << 8))` macros.
 /// Values from https://sqlite.org/rescode.html.
 public enum SQLiteCode {
+    /// Success.
     public static let ok: Int32 = SQLITE_OK
+    /// The database file is locked (another connection or process).
     public static let busy: Int32 = SQLITE_BUSY
+    /// A table is locked (shared-cache conflicts).
     public static let locked: Int32 = SQLITE_LOCKED
+    /// Primary code of every constraint failure.
     public static let constraint: Int32 = SQLITE_CONSTRAINT
+    /// The library was used incorrectly.
     public static let misuse: Int32 = SQLITE_MISUSE
+    /// A write was attempted on a read-only (or `query_only`) connection.
     public static let readOnly: Int32 = SQLITE_READONLY
+    /// Generic SQL error.
     public static let error: Int32 = SQLITE_ERROR
+    /// `SQLITE_CONSTRAINT_CHECK`: a CHECK constraint failed.
     public static let constraintCheck: Int32 = SQLITE_CONSTRAINT | (1 << 8)
+    /// `SQLITE_CONSTRAINT_FOREIGNKEY`: a foreign key constraint failed.
     public static let constraintForeignKey: Int32 = SQLITE_CONSTRAINT | (3 << 8)
+    /// `SQLITE_CONSTRAINT_NOTNULL`: a NOT NULL constraint failed.
     public static let constraintNotNull: Int32 = SQLITE_CONSTRAINT | (5 << 8)
+    /// `SQLITE_CONSTRAINT_PRIMARYKEY`: a PRIMARY KEY was duplicated.
     public static let constraintPrimaryKey: Int32 = SQLITE_CONSTRAINT | (6 << 8)
+    /// `SQLITE_CONSTRAINT_UNIQUE`: a UNIQUE constraint failed.
     public static let constraintUnique: Int32 = SQLITE_CONSTRAINT | (8 << 8)
 }
 
@@ -120,7 +132,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
 
     static let closed = StorageError(kind: .closed, code: SQLITE_MISUSE, message: "the database is closed")
     static let reentrant = StorageError(kind: .reentrantTransaction, code: SQLITE_MISUSE,
-        message: "Database.write/read called inside Database.write on the same thread; use the Connection you were given")
+        message: "Database.write (or, for an in-memory database, read) called inside a Database.write or in-memory read on the same thread; use the Connection you were given")
 
     static func io(_ what: String, errno e: Int32) -> StorageError {
         StorageError(kind: .io, code: e, message: "\(what): \(String(cString: strerror(e)))")

@@ -328,4 +328,40 @@ struct JobsHTTPFixture {
         #expect(try f.t.call(.POST, "/v1/datasets/\(f.datasetId)/embeddings/\(eid)/trigger2dEmbeddingsJob", token: f.token,
                              json: #"{"dimensionalityReductionMethod": "MDS"}"#).status == 400)
     }
+
+    /// Spec §7.3 through real ACTIVE_LEARNING jobs (top-k by score, so the picks show which
+    /// array was used and how it was aligned).
+    @Test func scoreAlignmentRulesEndToEnd() throws {
+        let n = 8
+        let f = try JobsHTTPFixture.make(samples: n)
+        defer { f.stop() }
+        let (eid, _) = try f.upload(embeddingCSV((0 ..< n).map { (JobsFixture.name($0), [Float($0)]) }))
+        let initial = try #require(f.initialTagId)
+        // P = {0, 5}  →  Q \ P = [1, 2, 3, 4, 6, 7]
+        let labeled = try f.t.call(.POST, "/v1/datasets/\(f.datasetId)/tags", token: f.token,
+                                   json: #"{"name": "labeled", "prevTagId": "\#(initial)", "bitMaskData": "0x21", "totSize": 8}"#)
+        let p = try #require(labeled.json["id"]?.stringValue, "\(labeled.text)")
+        var round = 0
+        func al(query: Bool) throws -> [Int] {
+            round += 1
+            let q = query ? #", "queryTagId": "\#(initial)""# : ""
+            let r = try f.sample(eid, #"{"newTagName": "al-\#(round)", "method": "ACTIVE_LEARNING", "config": {"stoppingCondition": {"nSamples": 4, "minDistance": -1}}, "preselectedTagId": "\#(p)"\#(q)}"#)
+            let s = try f.poll(try r.decode(AsyncTaskData.self).jobId)
+            #expect(s.status == .finished, "\(s.error ?? "")")
+            return BitMask(hex: try f.tag(try #require(s.result?.data)).bitMaskData)?.indices ?? []
+        }
+        func post(_ tag: String, _ type: String, _ values: [Double]) throws {
+            let body = #"{"scoreType": "\#(type)", "scores": [\#(values.map { "\($0)" }.joined(separator: ", "))]}"#
+            #expect(try f.t.call(.POST, "/v1/datasets/\(f.datasetId)/tags/\(tag)/scores", token: f.token, json: body).status / 100 == 2)
+        }
+        // Rule 2 (1.1.0–1.1.6): |Q \ P| values on the preselected tag, no queryTagId.
+        try post(p, "prediction-margin", [0.1, 0.9, 0.2, 0.8, 0.3, 0.7])      // → samples 2 and 4
+        #expect(try al(query: false) == [0, 2, 4, 5])
+        // Rule 1 wins once it is the most recent upload (rule 4): |Q| values on the query tag.
+        try post(initial, "uncertainty_margin", [0.0, 0.95, 0.1, 0.1, 0.1, 0.99, 0.1, 0.9])   // → 1 and 7 (5 is in P)
+        #expect(try al(query: true) == [0, 1, 5, 7])
+        // …and rule 2 again after a fresher upload on the preselected tag.
+        try post(p, "prediction-margin", [0.1, 0.2, 0.9, 0.3, 0.8, 0.1])      // → samples 3 and 6
+        #expect(try al(query: true) == [0, 3, 5, 6])
+    }
 }

@@ -142,6 +142,11 @@ import Testing
                 let attrs = try FileManager.default.attributesOfItem(atPath: p)
                 #expect((attrs[.posixPermissions] as? Int) == 0o700, "\(p)")
             }
+            #expect(data.isPrivate)
+            chmod(data.path, 0o755)
+            #expect(!data.isPrivate)
+            chmod(data.path, 0o700)
+            #expect(!DataDirectory(path: dir + "/missing").isPrivate)
             let key = try data.signingKey()
             #expect(key.count == 32)
             #expect(try data.signingKey() == key)

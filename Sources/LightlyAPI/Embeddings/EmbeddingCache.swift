@@ -1,3 +1,4 @@
+import LightlyCore
 import Synchronization
 
 /// An in-memory LRU of loaded embedding matrices, keyed by embedding id, bounded by bytes.

@@ -82,6 +82,10 @@ public enum EmbeddingIngest {
             var perm: [Int]
             var created = 0
             if samples.isEmpty {
+                // Tags of an empty dataset have totSize 0; new samples would break that invariant.
+                if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ?", datasetId) != nil {
+                    throw EmbeddingIngestError.invalid("the dataset has tags but no samples; upload the samples before the embeddings")
+                }
                 guard n <= maxSamples else {
                     throw EmbeddingIngestError.invalid("the CSV has \(n) rows but a dataset may hold at most \(maxSamples) samples")
                 }

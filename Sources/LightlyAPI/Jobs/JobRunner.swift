@@ -1,3 +1,4 @@
+import LightlyCore
 import Dispatch
 import Logging
 import LightlyStorage

@@ -7,7 +7,7 @@ import LightlyCore
 import LightlyStorage
 import LightlyWire
 
-/// One row of the `jobs` table.
+/// One row of the `jobs` table (timestamps are epoch ms).
 public struct JobRecord: Sendable, Equatable {
     public var id: String
     public var userId: String
@@ -49,6 +49,7 @@ public enum JobStore {
                          result: nil, error: nil, processed: nil, total: nil, createdAt: now, startedAt: nil, finishedAt: nil)
     }
 
+    /// The job `id`, whoever owns it (routes check `userId`).
     public static func get(id: String, _ conn: Connection) throws -> JobRecord? {
         try conn.queryOne("SELECT \(columns) FROM jobs WHERE id = ?", id).map(record)
     }

@@ -168,13 +168,14 @@ public struct SamplingJobExecutor: JobExecutor {
     }
 }
 
-/// Writes the tags that jobs create (the row layout of migration 0001).
+/// Writes the tags that jobs create: the same row layout and `seq` rule as
+/// `LightlyApplication.insertTag` (which jobs cannot reach: they run without a request).
 enum TagWriter {
     /// Inserts a tag and bumps the dataset's `lastModifiedAt`. Returns the new id.
     static func insert(datasetId: String, name: String, prevTagId: String?, queryTagId: String?, preselectedTagId: String?,
                        bits: BitMask, totSize: Int, creator: String, now: Int, _ conn: Connection) throws -> String {
         let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
-        let seq = try conn.queryOne("SELECT coalesce(max(seq), 0) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 1
+        let seq = try conn.queryOne("SELECT coalesce(max(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
         try conn.run("""
             INSERT INTO tags(id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask, tot_size,
                              creator, created_at, last_modified_at)

@@ -1,3 +1,4 @@
+import LightlyCore
 // Which stored score array a sampling job uses, and which sample each element belongs to
 // (spec §7.3). The rule works for every client version without knowing it.
 

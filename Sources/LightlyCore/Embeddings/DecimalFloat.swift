@@ -28,13 +28,10 @@ enum DecimalScanStatus: UInt8 {
 /// ±64, does it fall back to the correctly rounded `Double(String)`.
 @usableFromInline
 enum DecimalFloat {
-    /// 10^0 … 10^64 as Doubles (exact up to 10^22, correctly rounded above).
+    /// 10^k for k in -64…64 at index `64 + k`, correctly rounded (exact for 0 ≤ k ≤ 22).
     static let powersOfTen: [Double] = {
-        var t = [Double](repeating: 0, count: 65)
-        var exact: Double = 1
-        for i in 0...22 { t[i] = exact; exact *= 10 }
-        // Literals above 10^22 are correctly rounded by the compiler; build them via parsing.
-        for i in 23...64 { t[i] = Double("1e\(i)") ?? .infinity }
+        var t = [Double](repeating: 0, count: 129)
+        for k in -64...64 { t[64 + k] = Double("1e\(k)") ?? .infinity }
         return t
     }()
 
@@ -56,6 +53,8 @@ enum DecimalFloat {
         var e10 = 0              // value = w × 10^e10 (before the explicit exponent)
         var truncated = false    // a nonzero digit was dropped beyond 19 significant digits
         var anyDigit = false
+        while i < end && i.pointee == UInt8(ascii: "0") { i += 1; anyDigit = true }
+        eightDigitRuns(&i, end, &w, &sig, &e10, &anyDigit, fraction: false, pow10: pow10)
         while i < end {
             let d = i.pointee &- 48
             if d >= 10 { break }
@@ -70,6 +69,10 @@ enum DecimalFloat {
         }
         if i < end, i.pointee == UInt8(ascii: ".") {
             i += 1
+            if w == 0 {
+                while i < end && i.pointee == UInt8(ascii: "0") { e10 -= 1; i += 1; anyDigit = true }
+            }
+            eightDigitRuns(&i, end, &w, &sig, &e10, &anyDigit, fraction: true, pow10: pow10)
             while i < end {
                 let d = i.pointee &- 48
                 if d >= 10 { break }
@@ -106,9 +109,12 @@ enum DecimalFloat {
         if w == 0 { return (.ok, negative ? -0.0 : 0.0, i) }
         if e10 > 64 { return (.nonFinite, 0, i) }           // ≥ 1e65
         if e10 < -64 { return (.ok, negative ? -0.0 : 0.0, i) } // < 1e-45: rounds to zero
-        let dw = Double(w)
-        let a = e10 >= 0 ? dw * pow10[e10] : dw / pow10[-e10]
-        if !truncated && w <= (1 << 53) && e10 >= -22 && e10 <= 22 {
+        // For 10^e10 ≥ 1 this is Clinger's exact product when w ≤ 2^53 and e10 ≤ 22. Otherwise
+        // (notably every fraction: a multiply by the rounded 10^-k instead of a divide, which
+        // was the parser's hottest instruction) it is within 4 Double ulps, and the
+        // midpoint guard below decides whether the Float rounding can still be trusted.
+        let a = Double(w) * pow10[64 + e10]
+        if !truncated && w <= (1 << 53) && e10 >= 0 && e10 <= 22 {
             // Clinger: `a` is the correctly rounded Double.
             let f = Float(a)
             if !f.isFinite { return (.nonFinite, 0, i) }
@@ -122,6 +128,38 @@ enum DecimalFloat {
         let f = Float(a)
         if !f.isFinite { return (.nonFinite, 0, i) }
         return (.ok, negative ? -f : f, i)
+    }
+
+    /// Consumes runs of up to eight digits at a time (SWAR, as in fast_float's
+    /// `parse_eight_digits_unrolled`, Lemire 2021) while they fit in 19 significant digits;
+    /// the byte loop after it handles the rest. Requires leading zeros to be skipped already
+    /// when `w == 0`, so every digit consumed here is significant.
+    @inline(__always)
+    static func eightDigitRuns(_ i: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>,
+                               _ w: inout UInt64, _ sig: inout Int, _ e10: inout Int, _ anyDigit: inout Bool,
+                               fraction: Bool, pow10: UnsafePointer<Double>) {
+        while end - i >= 8 {
+            let v = UInt64(littleEndian: UnsafeRawPointer(i).loadUnaligned(as: UInt64.self))
+            // A byte is a digit iff its high nibble is 3 and adding 6 keeps it 3.
+            let a = (v & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+            let b = (((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+            let nonDigit = a | b
+            let nd = nonDigit == 0 ? 8 : nonDigit.trailingZeroBitCount >> 3
+            if nd == 0 || sig + nd > 19 { return }
+            // Left-align the nd digits and pad with '0's in front: an 8-digit number.
+            let shift = UInt64(8 * (8 - nd))
+            var x = (v << shift) | (0x3030_3030_3030_3030 >> UInt64(8 * nd))
+            x &-= 0x3030_3030_3030_3030
+            x = (x &* 10) &+ (x >> 8)
+            x = (((x & 0x0000_00FF_0000_00FF) &* 0x000F_4240_0000_0064)
+                 &+ (((x >> 16) & 0x0000_00FF_0000_00FF) &* 0x0000_2710_0000_0001)) >> 32
+            w = w &* UInt64(pow10[64 + nd]) &+ (x & 0xFFFF_FFFF)
+            sig += nd
+            if fraction { e10 -= nd }
+            anyDigit = true
+            i += nd
+            if nd < 8 { return }
+        }
     }
 
     /// Correctly rounded fallback through `Double(String)` (the grammar is already checked).

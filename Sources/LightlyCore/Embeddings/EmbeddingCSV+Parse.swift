@@ -544,7 +544,8 @@ struct RowCursor {
                     }
                     if r == 1 {
                         // Reserve for the whole input from the first row's size.
-                        let estimate = min((end - dataStart) / max(1, p - rowStart) + 16, limits.maxRows)
+                        let estimate = min((end - dataStart) / max(1, p - rowStart) + 16, limits.maxRows,
+                                           limits.maxValues / max(1, d))
                         rows.values.reserveCapacity(estimate * d)
                         rows.filenames.reserveCapacity(estimate)
                         if layout.header.labelColumn != nil { rows.labels.reserveCapacity(estimate) }

@@ -42,39 +42,69 @@ extension EmbeddingCSV {
         if let lc = header.labelColumn { roles[lc] = -2 }
         for (i, c) in header.extraColumns.enumerated() { roles[c] = -3 - i }
 
-        var out: [UInt8] = []
-        out.reserveCapacity(64 + ncols * 16 + n * (d * 20 + 48))
-        for (c, name) in header.names.enumerated() {
-            if c > 0 { out.append(UInt8(ascii: ",")) }
-            appendField(name, to: &out)
-        }
-        out.append(UInt8(ascii: "\n"))
-        PythonFloatRepr.powersOfFive.withUnsafeBufferPointer { p5buf in
-            values.withUnsafeBufferPointer { vbuf in
-                guard let p5 = p5buf.baseAddress else { return }
-                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { scratch in
-                    guard let tmp = scratch.baseAddress else { return }
+        // Exact upper bound: a float repr is at most 24 bytes, a label 20, a quoted field
+        // 2·len + 2, plus separators and line breaks.
+        var bound = 1
+        for name in header.names { bound += 2 * name.utf8.count + 3 }
+        bound += n * (ncols + 1) + n * d * 24 + (labels == nil ? 0 : n * 20)
+        for name in filenames { bound += 2 * name.utf8.count + 2 }
+        for column in extraValues { for v in column { bound += 2 * v.utf8.count + 2 } }
+
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+            guard let base = buffer.baseAddress else { count = 0; return }
+            var w = base
+            for (c, name) in header.names.enumerated() {
+                if c > 0 { w.pointee = UInt8(ascii: ","); w += 1 }
+                w = writeField(name, at: w)
+            }
+            w.pointee = UInt8(ascii: "\n"); w += 1
+            PythonFloatRepr.powersOfFive.withUnsafeBufferPointer { p5buf in
+                values.withUnsafeBufferPointer { vbuf in
+                    guard let p5 = p5buf.baseAddress, let v = vbuf.baseAddress else { return }
                     for r in 0..<n {
+                        let rowValues = v + r * d
                         for c in 0..<ncols {
-                            if c > 0 { out.append(UInt8(ascii: ",")) }
+                            if c > 0 { w.pointee = UInt8(ascii: ","); w += 1 }
                             let role = roles[c]
                             if role >= 0 {
-                                let len = PythonFloatRepr.format(vbuf[r * d + role], into: tmp, pow5: p5)
-                                out.append(contentsOf: UnsafeBufferPointer(start: tmp, count: len))
+                                w += PythonFloatRepr.format(rowValues[role], into: w, pow5: p5)
                             } else if role == -1 {
-                                appendField(filenames[r], to: &out)
+                                w = writeField(filenames[r], at: w)
                             } else if role == -2 {
-                                out.append(contentsOf: String(labels?[r] ?? 0).utf8)
+                                w = writeInt(labels?[r] ?? 0, at: w)
                             } else {
-                                appendField(extraValues[-3 - role][r], to: &out)
+                                w = writeField(extraValues[-3 - role][r], at: w)
                             }
                         }
-                        out.append(UInt8(ascii: "\n"))
+                        w.pointee = UInt8(ascii: "\n"); w += 1
                     }
                 }
             }
+            count = w - base
         }
-        return out
+    }
+
+    /// Writes a decimal integer; returns the position after it.
+    static func writeInt(_ value: Int, at w: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = w
+        var m = value.magnitude
+        if value < 0 { p.pointee = UInt8(ascii: "-"); p += 1 }
+        var digits = 0
+        var t = m
+        repeat { digits += 1; t /= 10 } while t != 0
+        var q = p + digits
+        repeat { q -= 1; q.pointee = UInt8(truncatingIfNeeded: m % 10) + 48; m /= 10 } while m != 0
+        return p + digits
+    }
+
+    /// Writes a field quoted as Python's `csv.QUOTE_MINIMAL` does (see `appendField`).
+    static func writeField(_ s: String, at w: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var bytes: [UInt8] = []
+        appendField(s, to: &bytes)
+        bytes.withUnsafeBufferPointer { b in
+            if let src = b.baseAddress { w.update(from: src, count: b.count) }
+        }
+        return w + bytes.count
     }
 
     /// Appends a field, quoting it as Python's `csv.QUOTE_MINIMAL` does: when it contains
@@ -104,91 +134,5 @@ extension ParsedEmbeddingCSV {
     public func csvBytes() -> [UInt8] {
         EmbeddingCSV.write(header: header, filenames: filenames, values: values, labels: labels,
                            extraValues: extraValues)
-    }
-}
-
-// MARK: - Reordering
-
-extension ParsedEmbeddingCSV {
-    /// The same data with rows in the dataset's mapping order (spec §4.1): row i of the result
-    /// is the sample `fileNames[i]`.
-    ///
-    /// The filename sets must be equal. (A dataset with no samples yet has no order to impose:
-    /// use the CSV order, `filenames`, as is.)
-    ///
-    /// ```swift
-    /// let ordered = try parsed.reordered(toMapping: ["b.jpg", "a.jpg"])
-    /// ordered.filenames  // ["b.jpg", "a.jpg"]
-    /// ```
-    ///
-    /// - Parameter fileNames: the dataset's sample file names in mapping order.
-    /// - Returns: rows permuted (values, labels and extra columns alike).
-    /// - Throws: `EmbeddingCSVError` of kind `.mappingMismatch` naming the first CSV filename
-    ///   that is not a sample, the first sample without a row, and both counts.
-    /// - Complexity: O(n·d) plus O(n) hashing.
-    public func reordered(toMapping fileNames: [String]) throws(EmbeddingCSVError) -> ParsedEmbeddingCSV {
-        var rowOf: [String: Int] = [:]
-        rowOf.reserveCapacity(filenames.count)
-        for (i, name) in filenames.enumerated() { rowOf[name] = i }
-        var order: [Int] = []
-        order.reserveCapacity(fileNames.count)
-        var used = [Bool](repeating: false, count: filenames.count)
-        var ok = fileNames.count == filenames.count
-        if ok {
-            for name in fileNames {
-                guard let r = rowOf[name], !used[r] else { ok = false; break }
-                used[r] = true
-                order.append(r)
-            }
-        }
-        if !ok { throw mismatch(fileNames, rowOf: rowOf) }
-        if order.elementsEqual(0..<order.count) { return self }
-
-        let d = dimension
-        let n = order.count
-        let newValues = [Float](unsafeUninitializedCapacity: n * d) { dst, count in
-            values.withUnsafeBufferPointer { src in
-                guard let s = src.baseAddress, let t = dst.baseAddress else { return }
-                for (i, r) in order.enumerated() {
-                    (t + i * d).initialize(from: s + r * d, count: d)
-                }
-            }
-            count = n * d
-        }
-        var copy = self
-        copy.values = newValues
-        copy.filenames = order.map { filenames[$0] }
-        if let labels { copy.labels = order.map { labels[$0] } }
-        copy.extraValues = extraValues.map { column in order.map { column[$0] } }
-        return copy
-    }
-
-    private func mismatch(_ fileNames: [String], rowOf: [String: Int]) -> EmbeddingCSVError {
-        var inMapping = Set<String>()
-        inMapping.reserveCapacity(fileNames.count)
-        var duplicateSample: String? = nil
-        for name in fileNames where !inMapping.insert(name).inserted { duplicateSample = duplicateSample ?? name }
-        var unknown = 0, firstUnknown: (String, Int)? = nil
-        for (i, name) in filenames.enumerated() where !inMapping.contains(name) {
-            unknown += 1
-            if firstUnknown == nil { firstUnknown = (name, i + 1) }
-        }
-        var missing = 0, firstMissing: String? = nil
-        for name in fileNames where rowOf[name] == nil {
-            missing += 1
-            if firstMissing == nil { firstMissing = name }
-        }
-        var parts = ["the CSV has \(filenames.count) rows, the dataset has \(fileNames.count) samples"]
-        if let (name, row) = firstUnknown {
-            parts.append("\(unknown) CSV filename(s) are not samples of the dataset (first: \"\(name)\" in row \(row))")
-        }
-        if let name = firstMissing {
-            parts.append("\(missing) sample(s) have no row in the CSV (first: \"\(name)\")")
-        }
-        if let name = duplicateSample {
-            parts.append("the dataset lists \"\(name)\" more than once")
-        }
-        return EmbeddingCSVError(kind: .mappingMismatch, line: nil, row: firstUnknown?.1,
-                                 message: "embedding CSV does not match the dataset: " + parts.joined(separator: "; "))
     }
 }

@@ -45,17 +45,29 @@ public enum EmbeddingCSV {
 public struct EmbeddingCSVError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The class of problem, for tests and metrics.
     public enum Kind: String, Sendable, Hashable {
+        /// No bytes, or only a BOM and line breaks.
         case empty
+        /// Missing `filenames` or `embedding_<k>` columns, duplicate or malformed names.
         case header
+        /// A configured limit (`EmbeddingCSV.Limits`) was exceeded.
         case limit
+        /// A row with more or fewer fields than the header, or an empty line inside the data.
         case columnCount
+        /// Unterminated quotes, a bare `"` or junk after a closing quote, a bare `\r`.
         case quoting
+        /// A filename, value or column name that is not valid UTF-8.
         case encoding
+        /// An embedding value that is not a decimal number.
         case number
+        /// An embedding value that is `inf`/`nan` or outside the float32 range.
         case nonFinite
+        /// A `labels` value that is not an integer.
         case label
+        /// An empty filename.
         case filename
+        /// The same filename on two rows.
         case duplicateFilename
+        /// The CSV's filenames differ from the dataset's (`reordered(toMapping:)`).
         case mappingMismatch
     }
 
@@ -80,22 +92,23 @@ public struct EmbeddingCSVError: Error, Sendable, Hashable, CustomStringConverti
     /// The error code for the API error body (spec §1.6).
     public var code: String { kind == .mappingMismatch ? "EMBEDDING_CSV_MISMATCH" : "EMBEDDING_CSV_INVALID" }
 
+    /// The human-readable message.
     public var description: String { message }
 }
 
 /// The columns of an embedding CSV as uploaded.
 public struct EmbeddingCSVHeader: Sendable, Hashable {
     /// All column names, in file order.
-    public var names: [String]
+    public internal(set) var names: [String]
     /// Position of `filenames`.
-    public var filenameColumn: Int
+    public internal(set) var filenameColumn: Int
     /// Position of `labels`, if present.
-    public var labelColumn: Int?
+    public internal(set) var labelColumn: Int?
     /// Position of the column of embedding component j, for j in 0..<dimension (ordered by
     /// the k of `embedding_<k>`, which need not be contiguous nor adjacent).
-    public var embeddingColumns: [Int]
+    public internal(set) var embeddingColumns: [Int]
     /// Positions of all other columns, in file order.
-    public var extraColumns: [Int]
+    public internal(set) var extraColumns: [Int]
 
     /// The canonical header written by `save_embeddings`.
     /// - Parameters:
@@ -116,27 +129,35 @@ public struct EmbeddingCSVHeader: Sendable, Hashable {
 /// A validated embedding CSV: n rows of a d-dimensional matrix with their filenames.
 public struct ParsedEmbeddingCSV: Sendable, Hashable {
     /// The filename of each row, in row order; non-empty and unique.
-    public var filenames: [String]
+    public internal(set) var filenames: [String]
     /// d, the number of embedding columns (≥ 1).
-    public var dimension: Int
+    public internal(set) var dimension: Int
     /// The n×d matrix, row-major, in row order. Every value is finite.
-    public var values: [Float]
+    public internal(set) var values: [Float]
     /// The `labels` column, if the file had one.
-    public var labels: [Int]?
+    public internal(set) var labels: [Int]?
     /// The columns as uploaded, used to re-emit the file unchanged.
-    public var header: EmbeddingCSVHeader
+    public internal(set) var header: EmbeddingCSVHeader
     /// Values of the extra columns: `extraValues[c][row]` for `header.extraColumns[c]`.
-    public var extraValues: [[String]]
+    public internal(set) var extraValues: [[String]]
 
     /// n, the number of data rows.
     public var rowCount: Int { filenames.count }
 
+    /// Creates a matrix to write with `csvBytes()`. Use `EmbeddingCSVHeader.standard` unless
+    /// re-emitting a parsed file's own header.
     /// - Parameters: see the properties. Shapes must agree (checked with `precondition`).
     public init(filenames: [String], dimension: Int, values: [Float], labels: [Int]?,
                 header: EmbeddingCSVHeader, extraValues: [[String]]) {
         precondition(values.count == filenames.count * dimension, "values must be n×d")
         precondition(labels == nil || labels?.count == filenames.count, "one label per row")
-        precondition(extraValues.count == header.extraColumns.count, "one value list per extra column")
+        precondition(header.embeddingColumns.count == dimension, "header must have `dimension` embedding columns")
+        precondition((header.labelColumn == nil) == (labels == nil), "labels iff the header has a labels column")
+        precondition(extraValues.count == header.extraColumns.count
+                     && extraValues.allSatisfy { $0.count == filenames.count }, "one value per row for each extra column")
+        let columns = [header.filenameColumn] + header.embeddingColumns + (header.labelColumn.map { [$0] } ?? []) + header.extraColumns
+        precondition(columns.count == header.names.count && Set(columns) == Set(header.names.indices),
+                     "every header column has exactly one role")
         self.filenames = filenames
         self.dimension = dimension
         self.values = values

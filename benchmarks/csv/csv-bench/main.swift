@@ -1,6 +1,6 @@
 // csv-bench: times EmbeddingCSV.parse (+ reorder to a mapping, + write) on one file.
 //
-//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE]
+//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE] [--pca] [--parse-only]
 //
 // --mapping names a file with one filename per line (the dataset's mapping order); without
 // it the mapping is the CSV's filenames sorted. Prints one `key=value` line per measurement
@@ -37,9 +37,16 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+func cpuNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
 func run() {
     var args = Array(CommandLine.arguments.dropFirst())
     var threads = 1, repeats = 3
+    var pca = false, parseOnly = false
     var mappingPath: String? = nil
     var path: String? = nil
     while !args.isEmpty {
@@ -48,6 +55,8 @@ func run() {
         case "--threads": threads = Int(args.isEmpty ? "" : args.removeFirst()) ?? 1
         case "--repeat": repeats = Int(args.isEmpty ? "" : args.removeFirst()) ?? 3
         case "--mapping": mappingPath = args.isEmpty ? nil : args.removeFirst()
+        case "--pca": pca = true
+        case "--parse-only": parseOnly = true
         default: path = a
         }
     }
@@ -55,18 +64,23 @@ func run() {
     let bytes = readFile(path)
     let mb = Double(bytes.count) / 1e6
 
-    var best = Double.infinity
+    var best = Double.infinity, bestCPU = Double.infinity
     var parsed: ParsedEmbeddingCSV? = nil
     for _ in 0..<max(1, repeats) {
-        let t0 = now()
+        let t0 = now(), c0 = cpuNow()
         do {
             parsed = try EmbeddingCSV.parse(bytes, threads: threads)
         } catch {
             fail("parse failed: \(error.message)")
         }
         best = min(best, now() - t0)
+        bestCPU = min(bestCPU, cpuNow() - c0)
     }
     guard let parsed else { fail("no result") }
+    if parseOnly {
+        print("parse_s=\(best) parse_mb_s=\(mb / best) parse_cpu_s=\(bestCPU)")
+        return
+    }
 
     let mapping: [String]
     if let mappingPath {
@@ -101,10 +115,16 @@ func run() {
     print("rows=\(parsed.rowCount) dimension=\(parsed.dimension) threads=\(threads)")
     print("parse_s=\(best)")
     print("parse_mb_s=\(mb / best)")
+    print("parse_cpu_s=\(bestCPU) parse_cpu_mb_s=\(mb / bestCPU)")
     print("reorder_s=\(bestReorder)")
     print("parse_reorder_mb_s=\(mb / (best + bestReorder))")
     print("write_s=\(bestWrite) write_mb=\(Double(written.count) / 1e6) write_mb_s=\(Double(written.count) / 1e6 / bestWrite)")
     print("roundtrip=\(roundTrip ? "ok" : "MISMATCH")")
+    if pca {
+        let t0 = now()
+        let xy = PCA2D.project(values: ordered.values, rows: ordered.rowCount, dimension: ordered.dimension)
+        print("pca_s=\(now() - t0) pca_first=\(xy.prefix(4).map { $0 })")
+    }
     var sum = 0.0
     for v in parsed.values { sum += Double(v) }
     print("checksum=\(sum)")

@@ -1,6 +1,6 @@
-// TEMPORARY SHIMS until the `samplers` and `csv` branches land. Delete this file after merging them.
-// The types mirror the names agreed in the brief; the implementations are naive.
+// Public request/response types of the server-side sampler (design/sampling.md §2).
 
+/// The selection strategies of the Lightly platform API (`SamplingCreateRequest.method`).
 public enum SamplingMethod: String, Sendable, Codable, CaseIterable {
     /// Seeded uniform sampling without replacement (design §2.2).
     case random = "RANDOM"
@@ -106,70 +106,3 @@ public enum SamplingError: Error, Equatable, Sendable {
     /// The progress callback returned false.
     case cancelled
 }
-
-public final class EmbeddingMatrix: @unchecked Sendable {
-    public let rows: Int
-    public let dimension: Int
-    let base: UnsafeMutableBufferPointer<Float>
-    public init(rows: Int, dimension: Int) {
-        self.rows = rows
-        self.dimension = dimension
-        base = .allocate(capacity: max(1, rows * dimension))
-        base.initialize(repeating: 0)
-    }
-    public convenience init(rows: Int, dimension: Int, values: [Float]) {
-        self.init(rows: rows, dimension: dimension)
-        for i in values.indices { base[i] = values[i] }
-    }
-    deinit { base.deallocate() }
-    public var byteCount: Int { rows * dimension * 4 }
-    public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(rebasing: base[0 ..< rows * dimension]))
-    }
-    public func row(_ i: Int) -> [Float] { Array(base[(i * dimension) ..< ((i + 1) * dimension)]) }
-}
-
-public enum Sampler {
-    public static func select(_ r: SamplingRequest, embeddings m: EmbeddingMatrix,
-                              progress: (Int, Int) -> Bool = { _, _ in true }) throws -> SamplingResult {
-        let n = m.rows
-        let p = Array(Set(r.preselected)).sorted()
-        let pSet = Set(p)
-        let cand = (r.query ?? Array(0 ..< n)).filter { !pSet.contains($0) }.sorted()
-        var k = Int.max
-        if r.nSamples >= 1 { k = Int(r.nSamples) } else if r.nSamples > 0 { k = Int((r.nSamples * Double(n)).rounded()) }
-        let need = min(k == Int.max ? cand.count : max(0, k - p.count), cand.count)
-        guard need > 0 else { return SamplingResult(preselected: p, picked: []) }
-        switch r.method {
-        case .random:
-            return SamplingResult(preselected: p, picked: Array(cand.prefix(need)))
-        case .activeLearning:
-            guard let w = r.weights else { throw SamplingError.weightsRequired }
-            let sorted = cand.sorted { w[$0] != w[$1] ? w[$0] > w[$1] : $0 < $1 }
-            return SamplingResult(preselected: p, picked: Array(sorted.prefix(need)))
-        case .coreset, .coral:
-            func d2(_ a: Int, _ b: Int) -> Float {
-                var s: Float = 0
-                for j in 0 ..< m.dimension { let d = m.base[a * m.dimension + j] - m.base[b * m.dimension + j]; s += d * d }
-                return s
-            }
-            var minD = [Float](repeating: .infinity, count: n)
-            var taken = Set<Int>()
-            var picked: [Int] = []
-            for c in cand { for q in p { minD[c] = min(minD[c], d2(c, q)) } }
-            if p.isEmpty { picked.append(cand[0]); taken.insert(cand[0]); for c in cand { minD[c] = min(minD[c], d2(c, cand[0])) } }
-            while picked.count < need {
-                var best = -1
-                for c in cand where !taken.contains(c) { if best < 0 || minD[c] > minD[best] { best = c } }
-                if r.minDistance > 0 && Double(minD[best]).squareRoot() < r.minDistance {
-                    return SamplingResult(preselected: p, picked: picked, stoppedByMinDistance: true)
-                }
-                picked.append(best); taken.insert(best)
-                for c in cand { minD[c] = min(minD[c], d2(c, best)) }
-                guard progress(picked.count, need) else { throw SamplingError.cancelled }
-            }
-            return SamplingResult(preselected: p, picked: picked)
-        }
-    }
-}
-
