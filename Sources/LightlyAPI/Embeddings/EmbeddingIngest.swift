@@ -94,9 +94,8 @@ public enum EmbeddingIngest {
                 try createSamples(parsed.filenames, datasetId: datasetId, now: now, conn)
                 // …and the initial tag over all of them (imgType `meta`: there are no images), so the
                 // dataset is ready for an ActiveLearningAgent straight away.
-                _ = try TagWriter.insert(datasetId: datasetId, name: "initial-tag", prevTagId: nil, queryTagId: nil,
-                                         preselectedTagId: nil, bits: .full(count: n), totSize: n, creator: "USER_PIP",
-                                         now: now, conn)
+                try LightlyApplication.insertTag(conn: conn, datasetId: datasetId, name: initialTagName, prevTagId: nil,
+                                                 bitmask: .full(count: n), totSize: n, creator: "USER_PIP", now: Int64(now))
                 try conn.run("UPDATE datasets SET img_type = 'meta' WHERE id = ?", datasetId)
                 created = n
                 perm = Array(0 ..< n)
