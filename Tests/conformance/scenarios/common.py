@@ -46,24 +46,36 @@ def check(cond, msg: str, detail=None) -> None:
 
 
 SOFT_FAILURES = []
+STRICT = os.environ.get("LIGHTLY_CONFORMANCE_STRICT") == "1"
 
 
 class soft:
     """`with soft("what"):` runs an independent block of checks; a failure inside it is
-    printed and recorded, the scenario goes on, and main() fails at the end."""
+    printed and recorded, the scenario goes on, and main() fails at the end.
 
-    def __init__(self, label: str):
-        self.label = label
+    `known_issue="..."` marks a server bug that is reported but not fixed yet: its failure
+    prints `KNOWN ISSUE: ...` and is not counted, unless LIGHTLY_CONFORMANCE_STRICT=1. When
+    the block passes, a note says the marker can go."""
+
+    def __init__(self, label: str, known_issue: str | None = None):
+        self.label, self.known_issue = label, known_issue
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None or not issubclass(exc_type, Exception):
+        if exc_type is None:
+            if self.known_issue:
+                print(f"note: known issue no longer reproduces, remove its marker: {self.label}", flush=True)
+            return False
+        if not issubclass(exc_type, Exception):
             return False
         import traceback
 
         text = "".join(traceback.format_exception(exc_type, exc, tb))
+        if self.known_issue and not STRICT:
+            print(f"KNOWN ISSUE (not counted): {self.label}: {self.known_issue}\n{text}", flush=True)
+            return True
         print(f"FAILED: {self.label}\n{text}", flush=True)
         SOFT_FAILURES.append(self.label)
         return True
