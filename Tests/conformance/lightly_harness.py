@@ -67,6 +67,8 @@ def pip_requirements(version: str) -> list:
     steps = [base, ["--no-deps", f"lightly=={version}"]]
     if v >= (1, 1, 8):
         steps.append(["--no-deps", "lightly-utils==0.0.2"])
+    if v >= (1, 2, 11):  # the client module imports lightly.cli, which needs yaml
+        steps.append(["pyyaml"])
     return steps
 
 
@@ -76,11 +78,37 @@ def pip_requirements(version: str) -> list:
 _STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
 
 
-class _StubLoader(importlib.abc.Loader):
-    def create_module(self, spec):
-        from unittest import mock
+def _stub_classes():
+    """MagicMock with one addition: used as a base class (`class BYOL(nn.Module, Mixin)`, which
+    lightly 1.2.11+ reach at import through lightly.cli) it stands in for a real, permissive
+    class instead of causing a metaclass conflict (PEP 560 `__mro_entries__`)."""
+    import abc
+    from unittest import mock
 
-        module = mock.MagicMock(name=spec.name)
+    class StubMeta(abc.ABCMeta):
+        def __getattr__(cls, name):
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            return StubMock(name=f"{cls.__name__}.{name}")
+
+    class StubBase(metaclass=StubMeta):
+        def __init__(self, *args, **kwargs):
+            pass
+
+    class StubMock(mock.MagicMock):
+        def __mro_entries__(self, bases):
+            return (StubBase,)
+
+    return StubMock
+
+
+class _StubLoader(importlib.abc.Loader):
+    _mock_class = None
+
+    def create_module(self, spec):
+        if _StubLoader._mock_class is None:
+            _StubLoader._mock_class = _stub_classes()
+        module = _StubLoader._mock_class(name=spec.name)
         module.__path__ = []
         module.__spec__ = spec
         module.__name__ = spec.name
@@ -100,7 +128,8 @@ class _StubFinder(importlib.abc.MetaPathFinder):
 
 def install_torch_stubs() -> None:
     """Put a meta-path finder first that answers every torch/torchvision/pytorch_lightning/
-    hydra/omegaconf import with an empty package-like MagicMock, and set the builtin
+    hydra/omegaconf import with an empty package-like MagicMock (one that can also serve as a
+    base class), and set the builtin
     `__LIGHTLY_SETUP__` so `import lightly` skips its heavy sub-packages and the import-time
     version check. Idempotent."""
     if not any(isinstance(f, _StubFinder) for f in sys.meta_path):
@@ -129,7 +158,12 @@ def import_lightly() -> types.SimpleNamespace:
     # `import lightly` prints a "partial import" line, and `lightly.__init__` is imported a
     # second time under that name by the client module: keep both quiet.
     with contextlib.redirect_stdout(io.StringIO()):
-        m("lightly")
+        package = m("lightly")
+        # Defined only outside setup mode; 1.2.11+ call it at import (lightly.embedding).
+        if not hasattr(package, "_is_prefetch_generator_available"):
+            package._is_prefetch_generator_available = lambda: False
+        if client_version() >= (1, 2, 11):
+            m("lightly.cli")  # the order of a full import; the client module alone is circular
         return types.SimpleNamespace(
             ApiWorkflowClient=m("lightly.api.api_workflow_client").ApiWorkflowClient,
             ActiveLearningAgent=m("lightly.active_learning.agents.agent").ActiveLearningAgent,
