@@ -72,6 +72,14 @@ def log(msg: str) -> None:
 # venvs
 
 
+def _read(path: str):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def venv_python(venv: str) -> str:
     return os.path.join(venv, "bin", "python")
 
@@ -85,7 +93,7 @@ def ensure_venv(version: str, root: str, python: str) -> str:
     with open(os.path.join(root, f".{version}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if os.path.exists(marker) and open(marker).read() == want and os.path.exists(venv_python(venv)):
+            if os.path.exists(venv_python(venv)) and _read(marker) == want:
                 return venv
             log(f"[{version}] creating venv {venv}")
             shutil.rmtree(venv, ignore_errors=True)

@@ -192,15 +192,21 @@ def client_filenames(client):
     return list(client.filenames_on_server)
 
 
-def upload(client, ds, mode):
+def upload(client, ds, mode, **kwargs):
     """upload_dataset, turning the client's per-image failure warnings into a test failure."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        client.upload_dataset(ds, mode=mode)
+        client.upload_dataset(ds, mode=mode, **kwargs)
     failed = [str(w.message) for w in caught if "fail" in str(w.message).lower()
               or "unsuccessful" in str(w.message).lower()]
     if failed:
         raise AssertionError(f"upload_dataset(mode={mode}) reported failed images:\n  " + "\n  ".join(failed[:10]))
+
+
+def predictions_needed(agent) -> int:
+    """Rows ScorerClassification needs: the agent's unlabeled set up to 1.1.6, its query set
+    from 1.1.7 (spec §6.5.2)."""
+    return len(agent.unlabeled_set) if V <= (1, 1, 6) else len(agent.query_set)
 
 
 def expect_raises(fn, *exc_types):

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from common import (L, V, WORKDIR, bit_indices, check, default_score_weights, embeddings_in_mapping_order, main,
-                    mapping, soft, tag_by_name)
+                    mapping, predictions_needed, soft, tag_by_name)
 from reference import active_learning_picks, greedy_k_center, random_picks
 from seed import seed_dataset
 
@@ -79,8 +79,7 @@ def scenario():
     # 7. ACTIVE_LEARNING with scores through the agent: P plus the top scores of Q \ P
     with soft("ACTIVE_LEARNING reference"):
         agent = L.ActiveLearningAgent(client, preselected_tag_name="coreset-100")
-        old_scores = V <= (1, 1, 6)  # |Q \ P| values posted to the preselected tag (rule 2)
-        n_pred = len(agent.unlabeled_set) if old_scores else len(agent.query_set)
+        n_pred = predictions_needed(agent)
         preds = np.random.default_rng(9).dirichlet(np.ones(4), size=n_pred)
         scorer = L.ScorerClassification(preds)
         agent.query(L.SamplerConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130"), al_scorer=scorer)
@@ -95,9 +94,8 @@ def scenario():
     #    to the query tag, element j = the j-th member of Q by index (rule 1)
     with soft("ACTIVE_LEARNING inside a query tag"):
         agent = L.ActiveLearningAgent(client, query_tag_name="coreset-150", preselected_tag_name="coreset-100")
-        old_scores = V <= (1, 1, 6)
-        n_pred = len(agent.unlabeled_set) if old_scores else len(agent.query_set)
-        check(n_pred == (50 if old_scores else 150), f"the agent wants {n_pred} predictions")
+        n_pred = predictions_needed(agent)
+        check(n_pred == (50 if V <= (1, 1, 6) else 150), f"the agent wants {n_pred} predictions")
         preds = np.random.default_rng(10).dirichlet(np.ones(3), size=n_pred)
         scorer = L.ScorerClassification(preds)
         agent.query(L.SamplerConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150"), al_scorer=scorer)

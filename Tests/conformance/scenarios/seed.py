@@ -7,7 +7,7 @@ import numpy as np
 
 from common import (L, MIRRORED, V, WORKDIR, FolderDataset, bit_indices, check, dataset, default_score_weights,
                     embeddings, embeddings_in_mapping_order, main, make_images, mapping, new_client, ok,
-                    soft, tag_by_name, tags, upload, write_embeddings_csv)
+                    predictions_needed, soft, tag_by_name, tags, upload, write_embeddings_csv)
 from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 1000, 32, 10
@@ -69,7 +69,7 @@ def scenario():
     check(sorted(agent.labeled_set) == as_client_sees(core_bits, files),
           "agent.labeled_set = coreset-100" + (" (mirrored, spec §4.3)" if MIRRORED else ""))
 
-    n_pred = len(agent.unlabeled_set) if V <= (1, 1, 6) else len(agent.query_set)
+    n_pred = predictions_needed(agent)
     check(n_pred == (900 if V <= (1, 1, 6) else 1000), f"predictions sized {n_pred} for this version")
     preds = np.random.default_rng(5).dirichlet(np.ones(CLASSES), size=n_pred)
     scorer = L.ScorerClassification(preds)
