@@ -8,7 +8,8 @@ import warnings
 
 import numpy as np
 
-from common import (L, V, WORKDIR, FolderDataset, check, dataset, datasets, embeddings, expect_raises, http, main,
+from common import (L, V, WORKDIR, FolderDataset, check, dataset, datasets, embeddings, expect_raises, get_json,
+                    http, main,
                     make_images, mapping, new_client, ok, pixels, read_stored_csv, rest, soft, upload,
                     write_embeddings_csv)
 
@@ -76,6 +77,21 @@ def scenario():
                 check(all(samples[n].get("customMetaData") == want[n] for n in NAMES),
                       "upload_custom_metadata replaces it (PUT samples/{id})")
                 check(mapping(ds_id) == files, "and leaves the mapping alone")
+
+    # --- a 10 MB image: request bodies above the server's in-memory threshold (8 MiB) go to a file
+    with soft("a 10 MB image"):
+        big_root = os.path.join(WORKDIR, "big")
+        big = make_images(big_root, ["big/noise.png"], seed=52, size_range=(1850, 1851))["big/noise.png"]
+        check(len(big) > 9 << 20, f"the test image has {len(big) >> 20} MiB")
+        c = new_client()
+        c.create_dataset("conf-ds-big")
+        upload(c, FolderDataset(big_root, ["big/noise.png"]), "full")
+        sid = mapping(c.dataset_id, "_id")[0]
+        blob = http("GET", get_json(f"/v1/datasets/{c.dataset_id}/samples/{sid}/readurl", type="full"))
+        check(blob.status == 200 and (blob.body == big if V >= (1, 1, 14) else
+                                      np.array_equal(pixels(blob.body), pixels(big))),
+              "the 10 MB image comes back " + ("byte for byte" if V >= (1, 1, 14) else "with its pixels"),
+              f"{blob.status}, {len(blob.body)} bytes")
 
     # --- the dataset_id fallback: the last modified dataset
     with soft("dataset_id fallback"):
