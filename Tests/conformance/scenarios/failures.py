@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 
 from common import (L, TOKEN2, V, WORKDIR, check, dataset, datasets, embeddings, expect_raises, get_json, http,
-                    main, mapping, new_client, ok, rest, tags, write_embeddings_csv)
+                    main, mapping, new_client, ok, rest, soft, tags, write_embeddings_csv)
 from seed import seed_dataset
 
 N, D = 40, 8
@@ -119,6 +119,12 @@ def scenario():
         e = expect_raises(lambda: c2.download_dataset(os.path.join(WORKDIR, "t2-dl")), L.ApiException)
         check(e.status == 404, "t2's download_dataset of t1's dataset -> ApiException 404", f"status {e.status}")
     check(state(ds_id) == before, "t1's dataset unchanged after t2's attempts")
+    with soft("dataset names are per user"):
+        c2 = new_client(TOKEN2)
+        c2.create_dataset(name)
+        check(c2.dataset_id != ds_id and [d["name"] for d in datasets(TOKEN2)] == [name],
+              "t2 can create a dataset with the same name as t1's: its own")
+        check(dataset(ds_id)["name"] == name and ds_id in [d["id"] for d in datasets()], "t1 still has its own")
 
 
 if __name__ == "__main__":
