@@ -351,8 +351,8 @@ func run() {
         let pre = (0 ..< p).map { $0 * (n / p) }
         let req = SamplingRequest(method: .coreset, nSamples: Double(p + 1), preselected: pre, threads: o.threads)
         let t = timeSampler(req, x, repeats: 1).0
-        let flop = 3.0 * Double(n - p) * Double(p) * Double(d)
-        print("preselected init: |P| = \(p) at \(n / 1000)k×\(d): \(fmt(t)) s (\(fmt(flop / t / 1e9, 1)) GFLOP/s of sub+mul+add), target ≤ 30 s")
+        let flop = 2.0 * Double(n - p) * Double(p) * Double(d)
+        print("preselected init: |P| = \(p) at \(n / 1000)k×\(d): \(fmt(t)) s (\(fmt(flop / t / 1e9, 1)) GEMM-equivalent GFLOP/s, 2·n·|P|·d; CPU \(fmt(lastCPU)) s), target ≤ 30 s")
     }
     print("process peak RSS: \(fmt(maxRSSMiB(), 1)) MiB")
 }

@@ -29,6 +29,15 @@ import Darwin
     static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int, scratch: UnsafeMutablePointer<Float>) -> Float
 }
 
+/// `acc + a·b`, fused when the build targets a CPU with FMA (see `addSquare`).
+@inline(__always) func fusedMulAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    #if LIGHTLY_FMA
+    return acc.addingProduct(a, b)
+    #else
+    return acc + a * b
+    #endif
+}
+
 /// `acc + e·e`: one fused multiply-add when the build targets a CPU with FMA
 /// (`LIGHTLY_FMA`, set with LIGHTLY_TARGET_CPU in Package.swift), else a multiply and an add.
 /// Either way the rounding is fixed for a given build.
@@ -355,12 +364,16 @@ import Darwin
     /// For every X position i: `m[i] = min(m[i], min_p dist2(x_i, x_p))` over the rows `pRows`,
     /// optionally excluding p == row(i) (for the preselected set's own nearest-other distance).
     ///
-    /// Register-blocked direct differences: 16 X rows are packed dimension-major into a
+    /// Register-blocked GEMM-style kernel: 16 X rows are packed dimension-major into a
     /// 16-lane panel, P is processed in L2-sized chunks of float32 rows, and each 16×8 tile
-    /// keeps its 8 SIMD16 accumulators in registers (`acc_u += (x_j − p_uj)²`, one
-    /// broadcast per P row and dimension). No n×|P| matrix is formed and X is read once per
-    /// P chunk, so |P| = 10k costs ≈ 5 reads of X instead of 10k passes. Distances are
-    /// exact differences (no norm trick), accumulated sequentially over j per lane.
+    /// keeps its 8 SIMD16 dot-product accumulators in registers (`acc_u += x_j · p_uj`, one
+    /// broadcast per P row and dimension). Distances use ‖x‖² + ‖p‖² − 2x·p (design §3
+    /// item 2), clamped at 0; when the result is within 1e-4·(‖x‖² + ‖p‖²) of 0 the pair is
+    /// recomputed directly, so duplicates get exactly 0 and near-duplicates are exact.
+    /// Elsewhere the value may differ from the direct dist2 in the last bits (≈1e-7
+    /// relative), which only matters for near-ties (design §2.5 tolerance rule).
+    /// No n×|P| matrix is formed and X is read once per P chunk, so |P| = 10k costs ≈ 5
+    /// reads of X instead of 10k passes.
     ///
     /// - Complexity: O(|X|·|P|·d) time, O(chunk·d + threads·16·d) extra memory.
     /// - Returns: false if `shouldContinue` asked to stop (checked between P chunks).
@@ -375,7 +388,8 @@ import Darwin
         let chunkRows = max(8, min((pRows.count + 7) & ~7, ((1 << 20) / (4 * d)) & ~7))
         let pbuf = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * d)
         let pidx = UnsafeMutablePointer<Int32>.allocate(capacity: chunkRows)
-        defer { pbuf.deallocate(); pidx.deallocate() }
+        let pnorm = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows)
+        defer { pbuf.deallocate(); pidx.deallocate(); pnorm.deallocate() }
         let blocks = (xCount + 15) / 16
         let workers = max(1, min(chunks, blocks))
         var start = 0
@@ -388,16 +402,20 @@ import Darwin
                 let row = base + src * rowBytes
                 for j in 0 ..< d { pbuf[r * d + j] = E.load1(row, j) }
                 pidx[r] = Int32(truncatingIfNeeded: src)
+                var nrm: Float = 0
+                for j in 0 ..< d { nrm += pbuf[r * d + j] * pbuf[r * d + j] }
+                pnorm[r] = nrm
             }
             nonisolated(unsafe) let pb = UnsafePointer(pbuf)   // read-only during the parallel section
             nonisolated(unsafe) let pi = UnsafePointer(pidx)
+            nonisolated(unsafe) let pnn = UnsafePointer(pnorm)
             nonisolated(unsafe) let mm = m                     // workers write disjoint block ranges
             nonisolated(unsafe) let xr = xRowOf
             nonisolated(unsafe) let xb = base                  // the matrix is read-only here
             let body: @Sendable (Int) -> Void = { t in
                 let b0 = blocks * t / workers, b1 = blocks * (t + 1) / workers
                 initWorker(E.self, base: xb, d: d, rowBytes: rowBytes, xRowOf: xr, xCount: xCount,
-                           pb: pb, pi: pi, tiles: padded / 8, m: mm, excludeSelf: excludeSelf,
+                           pb: pb, pi: pi, pn: pnn, tiles: padded / 8, m: mm, excludeSelf: excludeSelf,
                            b0: b0, b1: b1)
             }
             if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
@@ -408,7 +426,8 @@ import Darwin
 
     static func initWorker<E: RowElement>(_: E.Type, base: UnsafeRawPointer, d: Int, rowBytes: Int,
                                           xRowOf: UnsafePointer<UInt32>?, xCount: Int,
-                                          pb: UnsafePointer<Float>, pi: UnsafePointer<Int32>, tiles: Int,
+                                          pb: UnsafePointer<Float>, pi: UnsafePointer<Int32>,
+                                          pn: UnsafePointer<Float>, tiles: Int,
                                           m: UnsafeMutablePointer<Float>, excludeSelf: Bool,
                                           b0: Int, b1: Int) {
         guard b0 < b1 else { return }
@@ -429,37 +448,48 @@ import Darwin
                     for j in 0 ..< d { xT[j * 16 + l] = 0 }
                 }
             }
+            var xn = SIMD16<Float>()
+            for j in 0 ..< d {
+                let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
+                xn = fusedMulAdd(xn, xv, xv)
+            }
             var mv = SIMD16<Float>(repeating: .infinity)
+            let inf = SIMD16<Float>(repeating: .infinity)
             for t in 0 ..< tiles {
                 let p = pb + t * 8 * d
                 var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
                 var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
                 for j in 0 ..< d {
                     let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
-                    let e0 = xv - SIMD16(repeating: p[j]); a0 = addSquare(a0, e0)
-                    let e1 = xv - SIMD16(repeating: p[d &+ j]); a1 = addSquare(a1, e1)
-                    let e2 = xv - SIMD16(repeating: p[2 &* d &+ j]); a2 = addSquare(a2, e2)
-                    let e3 = xv - SIMD16(repeating: p[3 &* d &+ j]); a3 = addSquare(a3, e3)
-                    let e4 = xv - SIMD16(repeating: p[4 &* d &+ j]); a4 = addSquare(a4, e4)
-                    let e5 = xv - SIMD16(repeating: p[5 &* d &+ j]); a5 = addSquare(a5, e5)
-                    let e6 = xv - SIMD16(repeating: p[6 &* d &+ j]); a6 = addSquare(a6, e6)
-                    let e7 = xv - SIMD16(repeating: p[7 &* d &+ j]); a7 = addSquare(a7, e7)
+                    a0 = fusedMulAdd(a0, xv, SIMD16(repeating: p[j]))
+                    a1 = fusedMulAdd(a1, xv, SIMD16(repeating: p[d &+ j]))
+                    a2 = fusedMulAdd(a2, xv, SIMD16(repeating: p[2 &* d &+ j]))
+                    a3 = fusedMulAdd(a3, xv, SIMD16(repeating: p[3 &* d &+ j]))
+                    a4 = fusedMulAdd(a4, xv, SIMD16(repeating: p[4 &* d &+ j]))
+                    a5 = fusedMulAdd(a5, xv, SIMD16(repeating: p[5 &* d &+ j]))
+                    a6 = fusedMulAdd(a6, xv, SIMD16(repeating: p[6 &* d &+ j]))
+                    a7 = fusedMulAdd(a7, xv, SIMD16(repeating: p[7 &* d &+ j]))
                 }
-                if excludeSelf {
-                    let q = pi + t * 8
-                    let inf = SIMD16<Float>(repeating: .infinity)
-                    a0.replace(with: inf, where: xIdx .== SIMD16(repeating: q[0]))
-                    a1.replace(with: inf, where: xIdx .== SIMD16(repeating: q[1]))
-                    a2.replace(with: inf, where: xIdx .== SIMD16(repeating: q[2]))
-                    a3.replace(with: inf, where: xIdx .== SIMD16(repeating: q[3]))
-                    a4.replace(with: inf, where: xIdx .== SIMD16(repeating: q[4]))
-                    a5.replace(with: inf, where: xIdx .== SIMD16(repeating: q[5]))
-                    a6.replace(with: inf, where: xIdx .== SIMD16(repeating: q[6]))
-                    a7.replace(with: inf, where: xIdx .== SIMD16(repeating: q[7]))
+                var acc = (a0, a1, a2, a3, a4, a5, a6, a7)
+                withUnsafeMutableBytes(of: &acc) { raw in
+                    let a = raw.baseAddress!.assumingMemoryBound(to: SIMD16<Float>.self)
+                    for u in 0 ..< 8 {
+                        let pu = pn[t &* 8 &+ u]
+                        let sum = xn + SIMD16(repeating: pu)
+                        var d2 = pointwiseMax(sum - 2 * a[u], SIMD16<Float>())
+                        // Cancellation guard: near-duplicates are recomputed exactly.
+                        let near = d2 .< sum * SIMD16(repeating: 1e-4)
+                        if any(near) {
+                            for l in 0 ..< 16 where near[l] {
+                                var e2: Float = 0
+                                for j in 0 ..< d { let e = xT[j &* 16 &+ l] - p[u &* d &+ j]; e2 += e * e }
+                                d2[l] = e2
+                            }
+                        }
+                        if excludeSelf { d2.replace(with: inf, where: xIdx .== SIMD16(repeating: pi[t &* 8 &+ u])) }
+                        mv = pointwiseMin(mv, d2)
+                    }
                 }
-                let lo = pointwiseMin(pointwiseMin(a0, a1), pointwiseMin(a2, a3))
-                let hi = pointwiseMin(pointwiseMin(a4, a5), pointwiseMin(a6, a7))
-                mv = pointwiseMin(mv, pointwiseMin(lo, hi))
             }
             for l in 0 ..< valid where mv[l] < m[first + l] { m[first + l] = mv[l] }
         }
