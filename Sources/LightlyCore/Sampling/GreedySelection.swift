@@ -20,7 +20,7 @@ struct GreedySelection {
     mutating func run(progress: (@Sendable (Int, Int) -> Bool)?) throws -> SamplingResult {
         let n = plan.candidateCount
         let d = matrix.dimension
-        precondition(matrix.rows <= Int(UInt32.max), "EmbeddingMatrix: more than 2^32 rows")
+        precondition(matrix.rows < Int(Int32.max), "EmbeddingMatrix: 2^31 rows or more")
         let base = UnsafeRawPointer(matrix.base)
         let rowBytes = d * matrix.storage.elementSize
         let coral = weights != nil

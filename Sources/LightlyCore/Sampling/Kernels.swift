@@ -27,9 +27,14 @@ import Darwin
     /// Squared distance between a stored row and a center prepared by `loadCenter`.
     /// `scratch` holds at least d floats (used to stage converted float16 rows).
     static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int, scratch: UnsafeMutablePointer<Float>) -> Float
+    /// The same distance before its horizontal reduction: `dist2 == Kernels.hsum(v) + tail`.
+    static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                       scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float)
 }
 
-/// `acc + a·b`, fused when the build targets a CPU with FMA (see `addSquare`).
+/// `acc + a·b`, fused when the build targets a CPU with FMA (`LIGHTLY_FMA`, set with
+/// LIGHTLY_TARGET_CPU in Package.swift). Used only in the blocked init kernel, where the
+/// generated code was checked to be one vfmadd per tile row and dimension.
 @inline(__always) func fusedMulAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
     #if LIGHTLY_FMA
     return acc.addingProduct(a, b)
@@ -38,15 +43,12 @@ import Darwin
     #endif
 }
 
-/// `acc + e·e`: one fused multiply-add when the build targets a CPU with FMA
-/// (`LIGHTLY_FMA`, set with LIGHTLY_TARGET_CPU in Package.swift), else a multiply and an add.
-/// Either way the rounding is fixed for a given build.
+/// `acc + e·e` as a multiply and an add, deliberately not `addingProduct`: the stdlib's
+/// SIMD `addingProduct` is a lane loop that LLVM re-vectorises only sometimes; inside the
+/// unrolled row kernel it was split into 2-lane pieces (measured 3× slower). The row kernel
+/// is memory-bound at DRAM sizes anyway.
 @inline(__always) func addSquare(_ acc: SIMD16<Float>, _ e: SIMD16<Float>) -> SIMD16<Float> {
-    #if LIGHTLY_FMA
-    return acc.addingProduct(e, e)
-    #else
-    return acc + e * e
-    #endif
+    acc + e * e
 }
 
 @usableFromInline enum F32Row: RowElement {
@@ -62,7 +64,12 @@ import Darwin
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
-        Kernels.dist2(F32Row.self, x, c, d)
+        let (v, t) = Kernels.rowAcc(F32Row.self, x, c, d)
+        return Kernels.hsum(v) + t
+    }
+    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
+        Kernels.rowAcc(F32Row.self, x, c, d)
     }
 }
 
@@ -99,8 +106,13 @@ import Darwin
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
+        let (v, t) = rowAcc(x, c, d, scratch: scratch)
+        return Kernels.hsum(v) + t
+    }
+    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
         convertRow(x, scratch, d)
-        return Kernels.dist2(F32Row.self, UnsafeRawPointer(scratch), c, d)
+        return Kernels.rowAcc(F32Row.self, UnsafeRawPointer(scratch), c, d)
     }
     /// Stages one row as float32. Kept out of line on purpose: in this small function LLVM
     /// turns the 16-lane loop into a single vcvtph2ps, which it fails to do once inlined
@@ -129,6 +141,11 @@ import Darwin
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
+        let (v, t) = rowAcc(x, c, d, scratch: scratch)
+        return Kernels.hsum(v) + t
+    }
+    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
         let cr = UnsafeRawPointer(c)
         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
@@ -160,8 +177,7 @@ import Darwin
             tail += e * e
             j &+= 1
         }
-        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-        return Kernels.hsum(s) + tail
+        return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
     #endif
     /// True when no element is ±Inf or NaN (exponent bits all ones).
@@ -214,12 +230,20 @@ import Darwin
 @usableFromInline enum Kernels {
     // MARK: - Row distance
 
-    /// Horizontal sum in a fixed tree order (halves, then quarters, …).
+    /// Horizontal sum as a fixed tree of adjacent pairs (lanes 2i + 2i+1, then again…).
+    /// `reduce16` applies exactly the same tree to 16 rows at once, so a row's distance is
+    /// bit-identical whether it is reduced alone or in a block (hence independent of how
+    /// rows are split into chunks and threads).
     @inline(__always) static func hsum(_ v: SIMD16<Float>) -> Float {
-        let h = v.lowHalf + v.highHalf
-        let q = h.lowHalf + h.highHalf
-        let e = q.lowHalf + q.highHalf
-        return e[0] + e[1]
+        let a = v.evenHalf + v.oddHalf
+        let b = a.evenHalf + a.oddHalf
+        let c = b.evenHalf + b.oddHalf
+        return c[0] + c[1]
+    }
+
+    /// One level of the transposed reduction: adjacent-pair sums of `a` then of `b`.
+    @inline(__always) static func combine(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16(lowHalf: a.evenHalf, highHalf: b.evenHalf) + SIMD16(lowHalf: a.oddHalf, highHalf: b.oddHalf)
     }
 
     /// Squared Euclidean distance between a stored row and a float32 center.
@@ -228,8 +252,8 @@ import Darwin
     /// (chunk q of each 128-block to accumulator q; a 64/32/16 remainder to accumulators
     /// 0–3/4–5/6), a scalar tail is added last, and the partial sums are reduced as a fixed
     /// tree. The result is therefore identical whatever the threading.
-    @inline(__always) static func dist2<E: RowElement>(_: E.Type, _ x: UnsafeRawPointer,
-                                                       _ c: UnsafePointer<Float>, _ d: Int) -> Float {
+    @inline(__always) static func rowAcc<E: RowElement>(_: E.Type, _ x: UnsafeRawPointer,
+                                                        _ c: UnsafePointer<Float>, _ d: Int) -> (SIMD16<Float>, Float) {
         let cr = UnsafeRawPointer(c)
         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
@@ -257,8 +281,7 @@ import Darwin
             tail += e * e
             j &+= 1
         }
-        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-        return hsum(s) + tail
+        return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
 
     // MARK: - Fused pass
@@ -279,7 +302,63 @@ import Darwin
         var best = ChunkBest()
         var bestM: Float = -1, bestPos = -1
         var bestObj = -Double.infinity
-        for p in lo ..< hi {
+        var start = lo
+        if let c = center, hi - lo >= 16 {
+            // Blocks of 16 rows: transposed reduction of the row accumulators, then the min
+            // update and (for CORESET) the argmax as 16-lane vector operations. Taken rows
+            // hold m = −1, which min() keeps and the strict `>` never selects.
+            @inline(__always) func acc(_ q: Int) -> (SIMD16<Float>, Float) {
+                let r = ctx.rowOf.map { Int($0[q]) } ?? q
+                return E.rowAcc(ctx.base + r &* rowBytes, c, d, scratch: scratch)
+            }
+            var bV = SIMD16<Float>(repeating: -1)
+            var bI = SIMD16<Int32>(repeating: -1)
+            let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            let mr = UnsafeMutableRawPointer(m)
+            var p = lo
+            while p &+ 16 <= hi {
+                var tails = SIMD16<Float>()
+                var t = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                         SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                withUnsafeMutableBytes(of: &t) { raw in
+                    let tp = raw.baseAddress!.assumingMemoryBound(to: SIMD16<Float>.self)
+                    for i in 0 ..< 8 {
+                        let (v0, s0) = acc(p &+ 2 &* i), (v1, s1) = acc(p &+ 2 &* i &+ 1)
+                        tp[i] = combine(v0, v1)
+                        if d & 15 != 0 { tails[2 * i] = s0; tails[2 * i + 1] = s1 }
+                    }
+                }
+                let u0 = combine(t.0, t.1), u1 = combine(t.2, t.3), u2 = combine(t.4, t.5), u3 = combine(t.6, t.7)
+                let dd = combine(combine(u0, u1), combine(u2, u3)) + tails
+                let mv = pointwiseMin(mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self), dd)
+                mr.storeBytes(of: mv, toByteOffset: p &* 4, as: SIMD16<Float>.self)
+                switch objective {
+                case .diversity:
+                    let better = mv .> bV
+                    bV.replace(with: mv, where: better)
+                    bI.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: p)) &+ lane, where: better)
+                case let .product(W, D):
+                    for l in 0 ..< 16 where mv[l] >= 0 {
+                        let o = (W + ctx.w.unsafelyUnwrapped[p &+ l]) * (D + Double(mv[l]))
+                        if bestPos < 0 || o > bestObj { bestObj = o; bestPos = p &+ l }
+                    }
+                case let .logs(W, D, alpha, beta):
+                    for l in 0 ..< 16 where mv[l] >= 0 {
+                        let o = logTerm(alpha, W + ctx.w.unsafelyUnwrapped[p &+ l]) + logTerm(beta, D + Double(mv[l]))
+                        if bestPos < 0 || o > bestObj { bestObj = o; bestPos = p &+ l }
+                    }
+                }
+                p &+= 16
+            }
+            if case .diversity = objective {
+                for l in 0 ..< 16 where bI[l] >= 0 {
+                    let v = bV[l], i = Int(bI[l])
+                    if bestPos < 0 || v > bestM || (v == bestM && i < bestPos) { bestM = v; bestPos = i }
+                }
+            }
+            start = p
+        }
+        for p in start ..< hi {
             var mv = m[p]
             if mv < 0 { continue }                     // taken
             if let c = center, mv > 0 {
