@@ -37,6 +37,7 @@ struct GreedySelection {
             rowOf = r
         }
         var wpos: UnsafeMutablePointer<Double>? = nil
+        var wmax: UnsafeMutablePointer<Double>? = nil
         var allCandidateWeightsZero = true
         if let w = weights {
             let b = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
@@ -46,8 +47,16 @@ struct GreedySelection {
                 if v != 0 { allCandidateWeightsZero = false }
             }
             wpos = b
+            let blocks = (n + 15) / 16
+            let bm = UnsafeMutablePointer<Double>.allocate(capacity: max(blocks, 1))
+            for k in 0 ..< blocks {
+                var v = 0.0
+                for i in k * 16 ..< min(n, k * 16 + 16) { v = max(v, b[i]) }
+                bm[k] = v
+            }
+            wmax = bm
         }
-        let chunks = (plan.threads > 1 && n * d >= Sampler.parallelThreshold) ? plan.threads : 1
+        let chunks = (plan.threads > 1 && n * d >= Sampler.parallelThreshold) ? min(plan.threads, max(1, n / 16)) : 1
         let results = UnsafeMutablePointer<ChunkBest>.allocate(capacity: chunks)
         results.initialize(repeating: ChunkBest(), count: chunks)
         let centerRaw = UnsafeMutableRawPointer.allocate(byteCount: max(64, ((d + 15) & ~15) * 4), alignment: 64)
@@ -55,11 +64,11 @@ struct GreedySelection {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(16, d))
         defer {
             scratch.deallocate()
-            m.deallocate(); rowOf?.deallocate(); wpos?.deallocate()
+            m.deallocate(); rowOf?.deallocate(); wpos?.deallocate(); wmax?.deallocate()
             results.deallocate(); centerRaw.deallocate()
         }
         let ctx = PassContext(base: base, d: d, rowOf: UnsafePointer(rowOf), m: m,
-                              w: UnsafePointer(wpos), count: n, results: results)
+                              w: UnsafePointer(wpos), wmax: UnsafePointer(wmax), count: n, results: results)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
 

@@ -223,6 +223,8 @@ import Darwin
     var m: UnsafeMutablePointer<Float>
     /// CORAL weights per position (nil for CORESET).
     var w: UnsafePointer<Double>?
+    /// CORAL: max weight of each aligned 16-position block (for exact block pruning).
+    var wmax: UnsafePointer<Double>?
     var count: Int
     var results: UnsafeMutablePointer<ChunkBest>
 }
@@ -338,6 +340,16 @@ import Darwin
                     bV.replace(with: mv, where: better)
                     bI.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: p)) &+ lane, where: better)
                 case let .product(W, D):
+                    // Exact pruning: the objective is monotone in w and m, and rounding is
+                    // monotone, so if the block's bound (W + max w)(D + max m) cannot beat
+                    // the current best (ties keep the earlier index), no lane can.
+                    if bestPos >= 0, let wm = ctx.wmax, p & 15 == 0 {
+                        let h8 = pointwiseMax(mv.lowHalf, mv.highHalf)
+                        let h4 = pointwiseMax(h8.lowHalf, h8.highHalf)
+                        let h2 = pointwiseMax(h4.lowHalf, h4.highHalf)
+                        let mmax = max(h2[0], h2[1])
+                        if mmax < 0 || (W + wm[p &>> 4]) * (D + Double(mmax)) <= bestObj { p &+= 16; continue }
+                    }
                     for l in 0 ..< 16 where mv[l] >= 0 {
                         let o = (W + ctx.w.unsafelyUnwrapped[p &+ l]) * (D + Double(mv[l]))
                         if bestPos < 0 || o > bestObj { bestObj = o; bestPos = p &+ l }
@@ -397,7 +409,8 @@ import Darwin
         nonisolated(unsafe) let c = center   // read-only during the pass (see PassContext)
         let n = ctx.count
         let body: @Sendable (Int) -> Void = { t in
-            let lo = n * t / chunks, hi = n * (t + 1) / chunks
+            // Chunk bounds are multiples of 16 so 16-row blocks align with `wmax` blocks.
+            let lo = (n * t / chunks) & ~15, hi = t == chunks - 1 ? n : (n * (t + 1) / chunks) & ~15
             let r: ChunkBest
             switch storage {
             case .float32: r = passDispatch(F32Row.self, ctx, center: c, objective: objective, lo: lo, hi: hi)

@@ -12,10 +12,12 @@ import Foundation
 /// r.selected   // [0, 3]: the lowest index first, then the farthest point
 /// ```
 public enum Sampler {
-    /// Problems with fewer elements (|C|·d) than this run a pass on one thread: below it the
-    /// fork/join cost of `concurrentPerform` exceeds the work of a pass (measured by
-    /// `sampling-bench`, see benchmarks/README.md).
-    public static let parallelThreshold = 1 << 18
+    /// Problems with fewer elements (|C|·d) than this run their passes on one thread. Below
+    /// about 1M elements (4 MB, ≈ 0.1 ms per pass) the fork/join of `concurrentPerform` per
+    /// pick costs more than it saves, and much more on a loaded host where one of the two
+    /// workers may be descheduled (measured with `sampling-bench`: 10k×32 took 0.039 s on
+    /// one thread vs 0.060 s on two under load; see benchmarks/README.md).
+    public static let parallelThreshold = 1 << 20
 
     /// How often (in picks) the progress callback is called during the greedy loop.
     public static let progressInterval = 64
