@@ -3,7 +3,8 @@
 /// State of one greedy k-center / CORAL run. Owns its buffers (freed by `run`).
 ///
 /// Per candidate it keeps `m` (4 B, squared distance to the selected set, −1 = taken), the
-/// candidate's row (4 B, only when C is not all rows) and, for CORAL, its weight (8 B).
+/// candidate's row (4 B, only when C is not all rows, plus the plan's 4 B list) and, for
+/// CORAL, its weight (8 B): ≤ 20 B per sample.
 struct GreedySelection {
     let plan: Plan
     let matrix: EmbeddingMatrix
@@ -33,11 +34,10 @@ struct GreedySelection {
         var rowOf: UnsafeMutablePointer<UInt32>? = nil
         if let c = plan.candidates {
             let r = UnsafeMutablePointer<UInt32>.allocate(capacity: max(n, 1))
-            for (i, v) in c.enumerated() { r[i] = UInt32(v) }
+            for (i, v) in c.enumerated() { r[i] = v }
             rowOf = r
         }
         var wpos: UnsafeMutablePointer<Double>? = nil
-        var wmax: UnsafeMutablePointer<Double>? = nil
         var allCandidateWeightsZero = true
         if let w = weights {
             let b = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
@@ -47,14 +47,6 @@ struct GreedySelection {
                 if v != 0 { allCandidateWeightsZero = false }
             }
             wpos = b
-            let blocks = (n + 15) / 16
-            let bm = UnsafeMutablePointer<Double>.allocate(capacity: max(blocks, 1))
-            for k in 0 ..< blocks {
-                var v = 0.0
-                for i in k * 16 ..< min(n, k * 16 + 16) { v = max(v, b[i]) }
-                bm[k] = v
-            }
-            wmax = bm
         }
         let chunks = (plan.threads > 1 && n * d >= Sampler.parallelThreshold) ? min(plan.threads, max(1, n / 16)) : 1
         let results = UnsafeMutablePointer<ChunkBest>.allocate(capacity: chunks)
@@ -64,11 +56,11 @@ struct GreedySelection {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(16, d))
         defer {
             scratch.deallocate()
-            m.deallocate(); rowOf?.deallocate(); wpos?.deallocate(); wmax?.deallocate()
+            m.deallocate(); rowOf?.deallocate(); wpos?.deallocate()
             results.deallocate(); centerRaw.deallocate()
         }
         let ctx = PassContext(base: base, d: d, rowOf: UnsafePointer(rowOf), m: m,
-                              w: UnsafePointer(wpos), wmax: UnsafePointer(wmax), count: n, results: results)
+                              w: UnsafePointer(wpos), count: n, results: results)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
 

@@ -223,8 +223,6 @@ import Darwin
     var m: UnsafeMutablePointer<Float>
     /// CORAL weights per position (nil for CORESET).
     var w: UnsafePointer<Double>?
-    /// CORAL: max weight of each aligned 16-position block (for exact block pruning).
-    var wmax: UnsafePointer<Double>?
     var count: Int
     var results: UnsafeMutablePointer<ChunkBest>
 }
@@ -241,6 +239,14 @@ import Darwin
         let b = a.evenHalf + a.oddHalf
         let c = b.evenHalf + b.oddHalf
         return c[0] + c[1]
+    }
+
+    /// Float → Double per lane; written as a lane loop, which LLVM turns into one
+    /// vcvtps2pd (the generic SIMD conversion initialiser is not inlined).
+    @inline(__always) static func toDouble(_ v: SIMD8<Float>) -> SIMD8<Double> {
+        var r = SIMD8<Double>()
+        for l in 0 ..< 8 { r[l] = Double(v[l]) }
+        return r
     }
 
     /// One level of the transposed reduction: adjacent-pair sums of `a` then of `b`.
@@ -315,6 +321,9 @@ import Darwin
             }
             var bV = SIMD16<Float>(repeating: -1)
             var bI = SIMD16<Int32>(repeating: -1)
+            var oLo = SIMD8<Double>(repeating: -.infinity), oHi = oLo
+            var iLo = SIMD8<Int64>(repeating: -1), iHi = iLo
+            let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
             let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             let mr = UnsafeMutableRawPointer(m)
             var p = lo
@@ -340,20 +349,22 @@ import Darwin
                     bV.replace(with: mv, where: better)
                     bI.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: p)) &+ lane, where: better)
                 case let .product(W, D):
-                    // Exact pruning: the objective is monotone in w and m, and rounding is
-                    // monotone, so if the block's bound (W + max w)(D + max m) cannot beat
-                    // the current best (ties keep the earlier index), no lane can.
-                    if bestPos >= 0, let wm = ctx.wmax, p & 15 == 0 {
-                        let h8 = pointwiseMax(mv.lowHalf, mv.highHalf)
-                        let h4 = pointwiseMax(h8.lowHalf, h8.highHalf)
-                        let h2 = pointwiseMax(h4.lowHalf, h4.highHalf)
-                        let mmax = max(h2[0], h2[1])
-                        if mmax < 0 || (W + wm[p &>> 4]) * (D + Double(mmax)) <= bestObj { p &+= 16; continue }
-                    }
-                    for l in 0 ..< 16 where mv[l] >= 0 {
-                        let o = (W + ctx.w.unsafelyUnwrapped[p &+ l]) * (D + Double(mv[l]))
-                        if bestPos < 0 || o > bestObj { bestObj = o; bestPos = p &+ l }
-                    }
+                    // Vectorised in float64: o = (W + w)(D + m), −inf for taken rows; per lane
+                    // the strict `>` keeps the earliest row, lanes are merged below.
+                    let wr = UnsafeRawPointer(ctx.w.unsafelyUnwrapped)
+                    let mlo = toDouble(mv.lowHalf), mhi = toDouble(mv.highHalf)
+                    var olo = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: p &* 8, as: SIMD8<Double>.self))
+                        * (SIMD8(repeating: D) + mlo)
+                    var ohi = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: (p &+ 8) &* 8, as: SIMD8<Double>.self))
+                        * (SIMD8(repeating: D) + mhi)
+                    olo.replace(with: -.infinity, where: mlo .< 0)
+                    ohi.replace(with: -.infinity, where: mhi .< 0)
+                    let blo = olo .> oLo, bhi = ohi .> oHi
+                    oLo.replace(with: olo, where: blo)
+                    oHi.replace(with: ohi, where: bhi)
+                    let base64 = SIMD8<Int64>(repeating: Int64(p))
+                    iLo.replace(with: base64 &+ lane8, where: blo)
+                    iHi.replace(with: base64 &+ lane8 &+ 8, where: bhi)
                 case let .logs(W, D, alpha, beta):
                     for l in 0 ..< 16 where mv[l] >= 0 {
                         let o = logTerm(alpha, W + ctx.w.unsafelyUnwrapped[p &+ l]) + logTerm(beta, D + Double(mv[l]))
@@ -366,6 +377,12 @@ import Darwin
                 for l in 0 ..< 16 where bI[l] >= 0 {
                     let v = bV[l], i = Int(bI[l])
                     if bestPos < 0 || v > bestM || (v == bestM && i < bestPos) { bestM = v; bestPos = i }
+                }
+            }
+            if case .product = objective {
+                for l in 0 ..< 16 {
+                    let i = Int(l < 8 ? iLo[l] : iHi[l - 8]), v = l < 8 ? oLo[l] : oHi[l - 8]
+                    if i >= 0 && (bestPos < 0 || v > bestObj || (v == bestObj && i < bestPos)) { bestObj = v; bestPos = i }
                 }
             }
             start = p
@@ -409,7 +426,8 @@ import Darwin
         nonisolated(unsafe) let c = center   // read-only during the pass (see PassContext)
         let n = ctx.count
         let body: @Sendable (Int) -> Void = { t in
-            // Chunk bounds are multiples of 16 so 16-row blocks align with `wmax` blocks.
+            // Chunk bounds are multiples of 16 (aligned 16-row blocks; results do not depend
+            // on the bounds either way).
             let lo = (n * t / chunks) & ~15, hi = t == chunks - 1 ? n : (n * (t + 1) / chunks) & ~15
             let r: ChunkBest
             switch storage {
