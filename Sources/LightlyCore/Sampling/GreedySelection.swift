@@ -92,15 +92,16 @@ struct GreedySelection {
             if pre.count >= 2 {
                 let pr = pre.map { UInt32($0) }
                 let ok = pr.withUnsafeBufferPointer { pb in
-                    nu.withUnsafeMutableBufferPointer { nb in
+                    nu.withUnsafeMutableBufferPointer { nb -> Bool in
+                        guard let nbase = nb.baseAddress else { return true }   // non-empty: |P| ≥ 2
                         switch matrix.storage {
                         case .float32:
                             return Kernels.blockedMinInit(F32Row.self, base: base, d: d, xRowOf: pb.baseAddress, xCount: pre.count,
-                                                          pRows: pre, m: nb.baseAddress!, excludeSelf: true,
+                                                          pRows: pre, m: nbase, excludeSelf: true,
                                                           chunks: plan.threads, shouldContinue: keepGoing)
                         case .float16:
                             return Kernels.blockedMinInit(F16Row.self, base: base, d: d, xRowOf: pb.baseAddress, xCount: pre.count,
-                                                          pRows: pre, m: nb.baseAddress!, excludeSelf: true,
+                                                          pRows: pre, m: nbase, excludeSelf: true,
                                                           chunks: plan.threads, shouldContinue: keepGoing)
                         }
                     }
@@ -154,7 +155,7 @@ struct GreedySelection {
             case .float16: F16Row.loadCenter(src, d, into: center)
             }
             if coral {
-                W += wpos![pos]
+                if let wp = wpos { W += wp[pos] }
                 for s in 0 ..< selRows.count {
                     let xs = base + selRows[s] * rowBytes
                     let dd: Float

@@ -332,7 +332,7 @@ import Darwin
                 var t = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
                          SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
                 withUnsafeMutableBytes(of: &t) { raw in
-                    let tp = raw.baseAddress!.assumingMemoryBound(to: SIMD16<Float>.self)
+                    let tp = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
                     for i in 0 ..< 8 {
                         let (v0, s0) = acc(p &+ 2 &* i), (v1, s1) = acc(p &+ 2 &* i &+ 1)
                         tp[i] = combine(v0, v1)
@@ -582,7 +582,7 @@ import Darwin
                 }
                 var acc = (a0, a1, a2, a3, a4, a5, a6, a7)
                 withUnsafeMutableBytes(of: &acc) { raw in
-                    let a = raw.baseAddress!.assumingMemoryBound(to: SIMD16<Float>.self)
+                    let a = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
                     for u in 0 ..< 8 {
                         let pu = pn[t &* 8 &+ u]
                         let sum = xn + SIMD16(repeating: pu)
