@@ -269,6 +269,10 @@ import Darwin
         @inline(__always) func df(_ j: Int) -> SIMD16<Float> {
             E.load16(x, j) - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
         }
+        // Small dimensions without the zero accumulators. Bit-identical to the general
+        // tree below: unused accumulators are +0, and x + 0 == x exactly for x ≥ 0.
+        if d == 16 { let e = df(0); return (e * e, 0) }
+        if d == 32 { let e0 = df(0), e1 = df(16); return (e0 * e0 + e1 * e1, 0) }
         while j &+ 128 <= d {
             a0 = addSquare(a0, df(j)); a1 = addSquare(a1, df(j &+ 16))
             a2 = addSquare(a2, df(j &+ 32)); a3 = addSquare(a3, df(j &+ 48))
