@@ -15,7 +15,8 @@ import Foundation
 import Testing
 
 enum Conformance {
-    static let defaultVersions = ["1.1.2", "1.1.8", "1.1.16", "1.1.23", "1.2.10"]
+    /// Same list as DEFAULT_VERSIONS in Tests/conformance/run.py (see the reasons there).
+    static let defaultVersions = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13"]
     static let environment = ProcessInfo.processInfo.environment
 
     static var skipped: Bool { environment["LIGHTLY_SKIP_CONFORMANCE"] == "1" }

@@ -31,7 +31,11 @@ sys.path.insert(0, HERE)
 
 from lightly_harness import ServerError, ServerProcess, parse_version, pip_requirements  # noqa: E402
 
-DEFAULT_VERSIONS = ["1.1.2", "1.1.8", "1.1.16", "1.1.23", "1.2.10"]
+# The Swift test (Tests/ConformanceTests) keeps the same list; .ci/run pre-creates these venvs.
+# 1.1.0: legacy /users/quota, no download; 1.1.6: mirror bug + scores on the preselected tag;
+# 1.1.8 mirrored agent sets with |Q| scores; 1.1.16/1.1.23: fixed mirror, custom metadata,
+# upsize; 1.2.10/1.2.13: 1.2.x models and tag helpers.
+DEFAULT_VERSIONS = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13"]
 
 # name -> script under scenarios/, first and last client version it applies to (inclusive),
 # extra `serve` flags, and what it checks. Every scenario gets its own fresh server.
