@@ -501,7 +501,7 @@ def write_md(path, bench, agg, gate_res, meta, check_summary, per_seed):
              "float32 embeddings, preselected set and the score values the client uploaded; "
              "a step counts as a near-tie when the server's choice is within 1e-5 (relative "
              "squared distance, or absolute log-objective) of the oracle's best.\n")
-    L.append(f"Timing: {meta["n_selections"]} selections ({meta["selector"].split(" ")[0]}); total wall time "
+    L.append(f"Timing: {meta['n_selections']} selections ({meta['selector'].split(' ')[0]}); total wall time "
              f"{meta['wall_time_s']:.0f} s ({meta['wall_time_s']/max(1,meta['n_seeds']):.1f} s per seed, "
              f"{meta['select_time_s']:.0f} s inside selection calls).\n")
     with open(path, "w") as f:
