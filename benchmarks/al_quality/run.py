@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")        # 2 shared cores: no BLAS fan-out
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")           # the client's upload progress bar
 
 import numpy as np
 
@@ -175,36 +176,67 @@ class ServerSelector:
     def __init__(self, args):
         self.args = args
         sys.path.insert(0, os.path.join(REPO, "Tests", "conformance"))
-        import lightly_harness as H   # written by the conformance branch
+        import lightly_harness as H   # Tests/conformance (branch `conformance`)
         self.H = H
         self.L = H.import_lightly()
-        self.data_dir = tempfile.mkdtemp(prefix="al_quality_srv_")
-        self.server = H.ServerProcess(binary=args.server_bin, data_dir=self.data_dir,
-                                      extra_args=args.server_arg)
-        self.server.start()
-        self.token = self.server.create_token()
-        os.environ["LIGHTLY_SERVER_LOCATION"] = self.server.url
-        os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+        if not args.server_bin or not os.path.exists(args.server_bin):
+            raise SystemExit("no lightly-server binary: build it (swift build -c release) or pass --server-bin")
+        self.server = H.ServerProcess(args.server_bin)
+        if args.server_arg:
+            # the harness builds the `serve` command itself; append our extra flags to it
+            orig_popen = H.subprocess.Popen
+
+            def popen(cmd, *a, **kw):
+                if isinstance(cmd, list) and len(cmd) > 1 and cmd[1] == "serve":
+                    cmd = cmd + list(args.server_arg)
+                return orig_popen(cmd, *a, **kw)
+            H.subprocess.Popen = popen
+            try:
+                self.server.start()
+            finally:
+                H.subprocess.Popen = orig_popen
+        else:
+            self.server.start()
+        self.token = self.server.create_token("al_quality")
+        os.environ.update({k: v for k, v in self.server.client_env().items()
+                           if k in ("LIGHTLY_SERVER_LOCATION", "NO_PROXY", "no_proxy")})
+        for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+            os.environ.pop(k, None)
         self.img_dir = tempfile.mkdtemp(prefix="al_quality_img_")
 
     def versions(self):
         import lightly
-        return {"client": f"lightly {lightly.__version__}",
-                "server": self.server.version_string()}
+        return {"client": f"lightly {lightly.__version__}", "server": server_version(self.args.server_bin)}
 
     def setup_seed(self, sd: SeedData):
         return ServerSeed(self, sd)
 
     def close(self):
         self.server.stop()
+        import shutil
+        shutil.rmtree(self.img_dir, ignore_errors=True)
+
+
+def server_version(binary):
+    """`lightly-server --version` if it answers, plus the git commit of this checkout."""
+    v = ""
+    try:
+        res = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=5)
+        if res.returncode == 0:
+            v = res.stdout.strip().splitlines()[0] if res.stdout.strip() else ""
+    except Exception:
+        pass
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return f"lightly-server {v or '(no --version)'} built from {commit}"
 
 
 class ServerSeed:
     def __init__(self, sel: ServerSelector, sd: SeedData):
         from PIL import Image
-        from lightly.api.api_workflow_client import ApiWorkflowClient
-        from lightly.data.dataset import LightlyDataset
-        from lightly.utils.io import save_embeddings
+        L = sel.L
+        ApiWorkflowClient, LightlyDataset, save_embeddings = \
+            L.ApiWorkflowClient, L.LightlyDataset, L.save_embeddings
 
         self.sel, self.sd = sel, sd
         d = os.path.join(sel.img_dir, f"s{sd.seed:02d}")
@@ -269,23 +301,21 @@ def read_embedding_csv(path, mapping):
 
 class ServerArm:
     def __init__(self, seed_sess: ServerSeed, arm):
-        from lightly.api.api_workflow_client import ApiWorkflowClient
-        from lightly.active_learning.agents.agent import ActiveLearningAgent
+        L = seed_sess.sel.L
+        self.L = L
         self.s = seed_sess
-        self.client = ApiWorkflowClient(token=seed_sess.sel.token, dataset_id=seed_sess.dataset_id)
+        self.client = L.ApiWorkflowClient(token=seed_sess.sel.token, dataset_id=seed_sess.dataset_id)
         self.client.wait_time_till_next_poll = 0       # spec §13.5
         self.client.set_embedding_id_by_name("pca32")
-        self.agent = ActiveLearningAgent(self.client)
+        self.agent = L.ActiveLearningAgent(self.client)
         self.labeled: list[int] = []
 
     def query(self, method, n_total, name, probs=None):
-        from lightly.active_learning.config.sampler_config import SamplerConfig
-        from lightly.active_learning.scorers.classification import ScorerClassification
-        from lightly.openapi_generated.swagger_client.models.sampling_method import SamplingMethod
-        cfg = SamplerConfig(method=getattr(SamplingMethod, method), n_samples=n_total, name=name)
+        L = self.L
+        cfg = L.SamplerConfig(method=getattr(L.SamplingMethod, method), n_samples=n_total, name=name)
         w = None
         if probs is not None:
-            scorer = ScorerClassification(probs)
+            scorer = L.ScorerClassification(probs)
             w = np.asarray(scorer.calculate_scores()[SCORE_TYPE], dtype=np.float64)
             self.agent.query(cfg, al_scorer=scorer)
         else:
@@ -407,7 +437,8 @@ def aggregate(bench, per_seed):
 def gates(agg, ci: bool, n_seeds: int, oracle_mismatches: int):
     a = agg["arms"]
     if ci:
-        spec = [("CORESET", 1.0, 2), ("CORAL", 1.5, 2)]
+        k = math.ceil(2 * n_seeds / 3)           # 2/3 with the default 3 seeds
+        spec = [("CORESET", 1.0, k), ("CORAL", 1.5, k)]
         coral_vs_coreset = -0.5
     else:
         spec = [("CORESET", 2.0, math.ceil(0.8 * n_seeds)), ("CORAL", 3.0, math.ceil(0.8 * n_seeds))]
