@@ -173,8 +173,9 @@ def coreset(X32, P, cand, need, server_set=None, first=None) -> Replay:
         for f in sorted(set(server_set)):
             r2 = _greedy("CORESET", X64, P, cand, need, server_set=server_set, first=f)
             if r2.ok:
-                r2.note = f"server's first CORESET center is {f}, not the lowest index"
-                r2.mismatch = r2.note
+                # Allowed by the API spec §8 ("one seeded random candidate if P is empty");
+                # reported separately, not counted as a mismatch.
+                r2.note = f"first CORESET center {f} is not the lowest candidate index"
                 return r2
     return r
 
