@@ -679,6 +679,11 @@ def main():
         log(f"{bench.name}: {n_seeds} seeds, budgets {bench.budgets}, selector={selector.kind} "
             f"({versions['client']} / {versions['server']})")
         per_seed = [run_seed(selector, bench, X, y, s, log) for s in range(n_seeds)]
+    except BaseException:
+        srv = getattr(selector, "server", None)
+        if srv is not None and srv.log:
+            log("---- last server log lines ----\n" + "\n".join(srv.log[-40:]))
+        raise
     finally:
         selector.close()
     wall = time.time() - t0
