@@ -62,8 +62,31 @@ public struct HTTPHeaderName: RawRepresentable, Hashable, Sendable, ExpressibleB
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }
-    public static func == (a: Self, b: Self) -> Bool { a.rawValue.lowercased() == b.rawValue.lowercased() }
-    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue.lowercased()) }
+    // Header names are tokens (ASCII), so compare bytes without allocating; anything else
+    // falls back to `lowercased()`, which is what equality has always meant here.
+    public static func == (a: Self, b: Self) -> Bool {
+        let x = a.rawValue.utf8, y = b.rawValue.utf8
+        guard x.count == y.count else {
+            return !(isASCII(x) && isASCII(y)) && a.rawValue.lowercased() == b.rawValue.lowercased()
+        }
+        var sawNonASCII = false
+        for (c, d) in zip(x, y) {
+            if c >= 0x80 || d >= 0x80 { sawNonASCII = true; break }
+            if lowerASCII(c) != lowerASCII(d) { return false }
+        }
+        return sawNonASCII ? a.rawValue.lowercased() == b.rawValue.lowercased() : true
+    }
+    public func hash(into hasher: inout Hasher) {
+        let u = rawValue.utf8
+        if Self.isASCII(u) {
+            for c in u { hasher.combine(Self.lowerASCII(c)) }
+        } else {
+            for c in rawValue.lowercased().utf8 { hasher.combine(c) }
+        }
+        hasher.combine(0xFF as UInt8)  // terminator, as String hashing does
+    }
+    private static func lowerASCII(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+    private static func isASCII(_ u: String.UTF8View) -> Bool { u.allSatisfy { $0 < 0x80 } }
 
     public static let contentLength: Self = "Content-Length"
     public static let contentType: Self = "Content-Type"
@@ -171,6 +194,10 @@ public struct HTTPRequest: Sendable {
 
     /// Percent-decoding that never fails: a malformed escape is kept literally.
     public static func percentDecode(_ s: Substring, plusIsSpace: Bool) -> String {
+        // Fast path: nothing to decode (the common case for path segments).
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+            return String(s)
+        }
         var out = [UInt8]()
         out.reserveCapacity(s.utf8.count)
         var it = Array(s.utf8)[...]

@@ -1,1 +1,3 @@
-print("lightly-server: not yet wired")
+// Keep this a one-line call: closures written here would be MainActor-isolated and trap when a
+// DispatchSource runs them on another queue (STYLE §2.5).
+LightlyServerCommand.main()

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Everything that tunes an ``HTTPServer``. Every field has a production default.
+///
+/// ```swift
+/// var config = HTTPServerConfiguration(port: 8080)
+/// config.host = "0.0.0.0"
+/// config.headerTimeout = .seconds(5)
+/// ```
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to bind: an IPv4 or IPv6 literal (`"127.0.0.1"`, `"0.0.0.0"`, `"::1"`, `"::"`)
+    /// or a host name. Default `"127.0.0.1"`.
+    public var host: String
+    /// TCP port; `0` picks a free one (read it back from ``HTTPServer/port``). Default 8080.
+    public var port: Int
+    /// Limit for the request line plus headers; over it the server answers 431 and closes.
+    /// Default 64 KiB.
+    public var maxHeaderBytes: Int
+    /// Limit for a request body. A larger `Content-Length` gets 413 before the body is read;
+    /// a chunked body growing past it gets 413 and the connection closes. Default 4 GiB.
+    public var maxBodyBytes: Int
+    /// Bodies larger than this are streamed to a temporary file and handed to the handler as
+    /// ``HTTPRequestBody/file(path:count:)``. Default 8 MiB.
+    public var bodyFileThreshold: Int
+    /// Directory for spilled request bodies. Default `$TMPDIR` or `/tmp`.
+    public var temporaryDirectory: String
+    /// Time from the first byte of a request until its headers must be complete; otherwise
+    /// 408 and close. Counted from the first byte, so clients trickling bytes (slowloris) are
+    /// cut off too. Default 10 s.
+    public var headerTimeout: Duration
+    /// How long a keep-alive connection may sit idle between requests. Default 60 s.
+    public var idleTimeout: Duration
+    /// How long a request body, or a response being written, may make no progress before the
+    /// connection is closed. Default 30 s.
+    public var bodyTimeout: Duration
+    /// Open connections above which new ones get 503 and are closed. Default 1024.
+    public var maxConnections: Int
+    /// Threads that run handlers. Default `max(4, 2 × cores)`.
+    public var workerCount: Int
+    /// Query parameters whose values the access log replaces with `REDACTED`.
+    /// Default `["token", "sig"]`.
+    public var redactedQueryParameters: Set<String>
+    /// The `Server` response header. Default `"lightly-server"`.
+    public var serverName: String
+    /// `listen(2)` backlog. Default 1024.
+    public var backlog: Int
+
+    /// Creates a configuration; every parameter has the documented default.
+    public init(host: String = "127.0.0.1",
+                port: Int = 8080,
+                maxHeaderBytes: Int = 64 * 1024,
+                maxBodyBytes: Int = 4 << 30,
+                bodyFileThreshold: Int = 8 << 20,
+                temporaryDirectory: String = HTTPServerConfiguration.defaultTemporaryDirectory,
+                headerTimeout: Duration = .seconds(10),
+                idleTimeout: Duration = .seconds(60),
+                bodyTimeout: Duration = .seconds(30),
+                maxConnections: Int = 1024,
+                workerCount: Int = HTTPServerConfiguration.defaultWorkerCount,
+                redactedQueryParameters: Set<String> = ["token", "sig"],
+                serverName: String = "lightly-server",
+                backlog: Int = 1024) {
+        self.host = host
+        self.port = port
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBodyBytes = maxBodyBytes
+        self.bodyFileThreshold = bodyFileThreshold
+        self.temporaryDirectory = temporaryDirectory
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
+        self.maxConnections = maxConnections
+        self.workerCount = workerCount
+        self.redactedQueryParameters = redactedQueryParameters
+        self.serverName = serverName
+        self.backlog = backlog
+    }
+
+    /// `$TMPDIR` if set and non-empty, else `/tmp`.
+    public static var defaultTemporaryDirectory: String {
+        if let p = getenv("TMPDIR"), p.pointee != 0 { return String(cString: p) }
+        return "/tmp"
+    }
+
+    /// `max(4, 2 × online cores)`.
+    public static var defaultWorkerCount: Int {
+        max(4, 2 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: UInt64 {
+        let (s, a) = components
+        guard s >= 0 else { return 0 }
+        let ns = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if ns.overflow { return UInt64.max / 2 }
+        return UInt64(ns.partialValue) + UInt64(a / 1_000_000_000)
+    }
+}

@@ -1,0 +1,59 @@
+import HTTPKit
+import LightlyWire
+
+/// An error that knows its HTTP status and wire code. The error mapping in
+/// `LightlyApplication+Errors.swift` (the only place that turns errors into responses)
+/// renders it as `{"code": code, "message": message}`.
+public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var status: HTTPStatus
+    public var code: ApiErrorCode
+    public var message: String
+    /// Extra response headers (e.g. `Allow` on a 405).
+    public var headers: [String: String]
+
+    public init(status: HTTPStatus, code: ApiErrorCode, message: String, headers: [String: String] = [:]) {
+        self.status = status; self.code = code; self.message = message; self.headers = headers
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    // MARK: - Factories
+
+    /// 400 `BAD_REQUEST`: a request that is well-formed JSON but semantically invalid.
+    public static func badRequest(_ message: String, code: ApiErrorCode = .badRequest) -> APIError {
+        APIError(status: .badRequest, code: code, message: message)
+    }
+    /// 400 `MALFORMED_REQUEST`: unparsable body, missing/mistyped field, bad query value.
+    public static func malformed(_ message: String) -> APIError {
+        APIError(status: .badRequest, code: .malformedRequest, message: message)
+    }
+    /// 401 `UNAUTHORIZED`: missing or unknown `token`.
+    public static let unauthorized = APIError(status: .unauthorized, code: .unauthorized,
+                                              message: "missing or invalid token (pass ?token=...)")
+    /// 403 `FORBIDDEN`.
+    public static func forbidden(_ message: String) -> APIError {
+        APIError(status: .forbidden, code: .forbidden, message: message)
+    }
+    /// 404 with a specific code (`DATASET_UNKNOWN`, `TAG_UNKNOWN`, …).
+    public static func notFound(_ code: ApiErrorCode, _ message: String) -> APIError {
+        APIError(status: .notFound, code: code, message: message)
+    }
+    /// 409 with a specific code (`DATASET_NAME_EXISTS`, `TAG_NAME_EXISTS`, …).
+    public static func conflict(_ code: ApiErrorCode, _ message: String) -> APIError {
+        APIError(status: .conflict, code: code, message: message)
+    }
+    /// 413: the body is larger than the configured limit.
+    public static func tooLarge(_ message: String) -> APIError {
+        APIError(status: .contentTooLarge, code: .payloadTooLarge, message: message)
+    }
+
+    public static func datasetUnknown(_ id: String) -> APIError {
+        .notFound(.datasetUnknown, "dataset \(id) not found")
+    }
+    public static func sampleUnknown(_ id: String, dataset: String) -> APIError {
+        .notFound(.sampleUnknown, "sample \(id) not found in dataset \(dataset)")
+    }
+    public static func tagUnknown(_ id: String, dataset: String) -> APIError {
+        .notFound(.tagUnknown, "tag \(id) not found in dataset \(dataset)")
+    }
+}

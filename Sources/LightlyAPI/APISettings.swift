@@ -1,0 +1,34 @@
+/// Server settings that the API layer reads. All have working defaults.
+public struct APISettings: Sendable {
+    /// Base of minted signed URLs, e.g. `https://lightly.example.com` (no trailing slash).
+    /// nil: `http://` + the API request's `Host` header (spec §5.12).
+    public var publicURL: String?
+    /// Lifetime of a signed URL, seconds.
+    public var signedURLTTL: Int
+    /// `waitTimeTillNextPoll` for running jobs, seconds.
+    public var jobPollWait: Int
+    /// Maximum samples per dataset: the quota (`GET /v1/quota`).
+    public var maxDatasetSamples: Int
+    /// Answer of `GET /v1/versions/pip/minimum`; must be a three-part `X.Y.Z` (spec §5.1).
+    public var minimumClientVersion: String
+    /// Largest JSON request body, bytes.
+    public var maxJSONBodyBytes: Int
+    /// Largest image/thumbnail body on a signed PUT, bytes.
+    public var maxUploadBytes: Int
+    /// Largest embedding CSV on a signed PUT, bytes.
+    public var maxCSVBytes: Int
+
+    public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
+                maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",
+                maxJSONBodyBytes: Int = 256 << 20, maxUploadBytes: Int = 512 << 20,
+                maxCSVBytes: Int = 8 << 30) {
+        self.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.signedURLTTL = signedURLTTL
+        self.jobPollWait = jobPollWait
+        self.maxDatasetSamples = maxDatasetSamples
+        self.minimumClientVersion = minimumClientVersion
+        self.maxJSONBodyBytes = maxJSONBodyBytes
+        self.maxUploadBytes = maxUploadBytes
+        self.maxCSVBytes = maxCSVBytes
+    }
+}

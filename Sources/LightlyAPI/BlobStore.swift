@@ -1,0 +1,176 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import HTTPKit
+import LightlyCore
+import Synchronization
+
+/// A stored blob: its id (also its file name) and size in bytes.
+public struct StoredBlob: Sendable, Hashable {
+    public let id: String
+    public let size: Int
+}
+
+/// Content-addressed-by-id file storage under `<data>/blobs/xx/<blobId>`.
+///
+/// Writes go to `<data>/tmp/`, are fsynced, renamed into place, and the directory is
+/// fsynced, so a blob is either complete or absent. File names are server ids, never user
+/// file names. A request body that HTTPKit spooled to disk (`.file`) is moved by `rename`,
+/// not copied (a copy happens only if the temp file lives on another filesystem).
+///
+/// The database row that points at a blob is written after the blob; if that transaction
+/// fails the caller removes the blob again (`remove(_:)`).
+public final class BlobStore: Sendable {
+    public let blobsDirectory: String
+    public let tmpDirectory: String
+    private let counter = Atomic<UInt64>(0)
+
+    /// Creates `blobs/` and `tmp/` under `dataDirectory` if needed.
+    public init(dataDirectory: String) throws {
+        blobsDirectory = dataDirectory + "/blobs"
+        tmpDirectory = dataDirectory + "/tmp"
+        try FileIO.makeDirectories(blobsDirectory)
+        try FileIO.makeDirectories(tmpDirectory)
+    }
+
+    /// A fresh blob id (24 lowercase hex characters).
+    public func newBlobID() -> String {
+        ObjectID.generate(seconds: UInt32(truncatingIfNeeded: Timestamp.nowSeconds()))
+    }
+
+    /// The file of a blob. Ids are validated so a path can never escape `blobs/`.
+    public func path(for id: String) -> String? {
+        guard ObjectID.isValid(id) else { return nil }
+        return "\(blobsDirectory)/\(id.suffix(2))/\(id)"
+    }
+
+    /// Stores a request body as a new blob.
+    /// - Parameters:
+    ///   - body: `.bytes` are written; `.file` is moved (renamed) into the store.
+    ///   - maxBytes: larger bodies throw 413 before anything is written.
+    /// - Returns: The new blob's id and size.
+    public func store(_ body: HTTPRequestBody, maxBytes: Int) throws -> StoredBlob {
+        guard body.count <= maxBytes else { throw APIError.tooLarge("upload exceeds \(maxBytes) bytes") }
+        switch body {
+        case .empty: return try store(bytes: [UInt8]())
+        case .bytes(let d): return try store(bytes: d)
+        case .file(let path, _): return try store(movingFile: path)
+        }
+    }
+
+    /// Writes bytes as a new blob.
+    public func store<C: Collection>(bytes: C) throws -> StoredBlob where C.Element == UInt8 {
+        let id = newBlobID()
+        let tmp = tmpPath()
+        let fd = try FileIO.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        do {
+            let written: Int? = try bytes.withContiguousStorageIfAvailable { buf in
+                try FileIO.writeAll(fd, UnsafeRawBufferPointer(buf), path: tmp)
+                return buf.count
+            }
+            if written == nil {
+                let a = Array(bytes)
+                try a.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: tmp) }
+            }
+            try FileIO.fsync(fd, path: tmp)
+            FileIO.close(fd)
+        } catch {
+            FileIO.close(fd)
+            FileIO.unlink(tmp)
+            throw error
+        }
+        return try publish(tmp: tmp, id: id, size: bytes.count)
+    }
+
+    /// Moves an existing file into the store (rename; copy only across filesystems).
+    public func store(movingFile source: String) throws -> StoredBlob {
+        let id = newBlobID()
+        let tmp = tmpPath()
+        var size = FileIO.fileSize(source) ?? 0
+        #if canImport(Glibc)
+        let renamed = Glibc.rename(source, tmp) == 0
+        #else
+        let renamed = Darwin.rename(source, tmp) == 0
+        #endif
+        if renamed {
+            // Make the moved file's contents durable before it becomes visible.
+            let fd = try FileIO.open(tmp, O_RDONLY)
+            defer { FileIO.close(fd) }
+            try FileIO.fsync(fd, path: tmp)
+        } else if errno == EXDEV {
+            let fd = try FileIO.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            do {
+                size = try FileIO.copy(from: source, to: fd, toPath: tmp)
+                try FileIO.fsync(fd, path: tmp)
+                FileIO.close(fd)
+            } catch {
+                FileIO.close(fd)
+                FileIO.unlink(tmp)
+                throw error
+            }
+        } else {
+            throw FileIOError.last("rename", source)
+        }
+        return try publish(tmp: tmp, id: id, size: size)
+    }
+
+    /// Removes a blob file; missing files are ignored.
+    public func remove(_ id: String) {
+        if let p = path(for: id) { FileIO.unlink(p) }
+    }
+
+    /// Removes several blob files.
+    public func remove<S: Sequence>(_ ids: S) where S.Element == String {
+        for id in ids { remove(id) }
+    }
+
+    private func tmpPath() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
+        return "\(tmpDirectory)/upload-\(getpid())-\(n)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    private func publish(tmp: String, id: String, size: Int) throws -> StoredBlob {
+        guard let final = path(for: id) else { FileIO.unlink(tmp); throw FileIOError(call: "path", path: id, code: EINVAL) }
+        let dir = "\(blobsDirectory)/\(id.suffix(2))"
+        do {
+            try FileIO.makeDirectories(dir)
+            try FileIO.rename(tmp, final)
+            try FileIO.fsyncDirectory(dir)
+        } catch {
+            FileIO.unlink(tmp)
+            throw error
+        }
+        return StoredBlob(id: id, size: size)
+    }
+}
+
+/// Millisecond timestamps (spec §1.4), strictly increasing within the process so that
+/// `lastModifiedAt` orders every change (the client picks the largest).
+public enum Timestamp {
+    private static let last = Atomic<Int64>(0)
+
+    /// Unix epoch milliseconds, strictly greater than any value returned before.
+    public static func now() -> Int64 {
+        let wall = wallMillis()
+        while true {
+            let prev = last.load(ordering: .relaxed)
+            let next = max(wall, prev + 1)
+            if last.compareExchange(expected: prev, desired: next, ordering: .relaxed).exchanged { return next }
+        }
+    }
+
+    public static func nowSeconds() -> Int64 { wallMillis() / 1000 }
+
+    static func wallMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,103 @@
+import LightlyCore
+import Synchronization
+
+/// An in-memory LRU of loaded embedding matrices, keyed by embedding id, bounded by bytes.
+///
+/// Consecutive sampling jobs on the same embedding (the active-learning loop queries the same
+/// embedding round after round) then skip reading the chunks from SQLite again. A matrix that
+/// is larger than the whole budget is returned but not kept.
+///
+/// Overwriting an embedding (a repeated CSV PUT) must call ``invalidate(_:)`` after its
+/// transaction commits. Each id carries a generation that `invalidate` bumps, so a load that
+/// started before the invalidation never inserts its (stale) result afterwards.
+///
+/// ```swift
+/// let m = try cache.matrix(for: embeddingId) { try EmbeddingStore.load(embeddingId, from: db) }
+/// ```
+public final class EmbeddingCache: Sendable {
+    private struct Entry {
+        var matrix: EmbeddingMatrix
+        var lastUse: UInt64
+    }
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var generations: [String: UInt64] = [:]
+        var bytes = 0
+        var clock: UInt64 = 0
+        var hits = 0
+        var misses = 0
+    }
+
+    /// The most bytes of matrices kept at once.
+    public let byteBudget: Int
+    private let state = Mutex(State())
+
+    /// - Parameter byteBudget: default 2 GiB (fits 1M×512 float32 on the 24 GiB host).
+    public init(byteBudget: Int = 2 << 30) {
+        self.byteBudget = max(0, byteBudget)
+    }
+
+    /// The cached matrix for `id`, or the result of `load` (which then is cached).
+    ///
+    /// `load` runs without the lock held, so two jobs that miss at the same time may both
+    /// load; the second insert simply replaces the first.
+    /// - Complexity: O(1) on a hit; O(entries) when evicting.
+    public func matrix(for id: String, load: () throws -> EmbeddingMatrix) rethrows -> EmbeddingMatrix {
+        enum Lookup { case hit(EmbeddingMatrix), miss(generation: UInt64) }
+        let lookup: Lookup = state.withLock { s in
+            s.clock &+= 1
+            if var e = s.entries[id] {
+                e.lastUse = s.clock
+                s.entries[id] = e
+                s.hits += 1
+                return .hit(e.matrix)
+            }
+            s.misses += 1
+            return .miss(generation: s.generations[id, default: 0])
+        }
+        let generation: UInt64
+        switch lookup {
+        case .hit(let m): return m
+        case .miss(let g): generation = g
+        }
+        let loaded = try load()
+        let size = loaded.byteCount
+        state.withLock { s in
+            guard s.generations[id, default: 0] == generation, size <= byteBudget else { return }
+            if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
+            while s.bytes + size > byteBudget, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                s.entries.removeValue(forKey: victim.key)
+                s.bytes -= victim.value.matrix.byteCount
+            }
+            s.clock &+= 1
+            s.entries[id] = Entry(matrix: loaded, lastUse: s.clock)
+            s.bytes += size
+        }
+        return loaded
+    }
+
+    /// Drops `id` and makes loads that are in flight for it discard their result.
+    public func invalidate(_ id: String) {
+        state.withLock { s in
+            s.generations[id, default: 0] &+= 1
+            if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
+        }
+    }
+
+    /// Drops everything.
+    public func removeAll() {
+        state.withLock { s in
+            for id in s.entries.keys { s.generations[id, default: 0] &+= 1 }
+            s.entries.removeAll()
+            s.bytes = 0
+        }
+    }
+
+    /// Bytes held, entries held, hits and misses (for logs and tests).
+    public var statistics: (bytes: Int, entries: Int, hits: Int, misses: Int) {
+        state.withLock { ($0.bytes, $0.entries.count, $0.hits, $0.misses) }
+    }
+
+    /// True when `id` is cached (for tests).
+    public func contains(_ id: String) -> Bool { state.withLock { $0.entries[id] != nil } }
+}

@@ -1,0 +1,190 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HTTPKit
+import LightlyCore
+import LightlyStorage
+import LightlyWire
+
+/// The signed-URL kind of embedding CSVs: `/signed/csv/<datasetId>/<embeddingId>/csv`.
+let csvSignedKind = "csv"
+
+extension LightlyApplication {
+    /// Embedding routes (spec §5.7) and the signed `csv` kind.
+    ///
+    /// - `GET  …/embeddings`: oldest first.
+    /// - `GET  …/embeddings/writeCSVUrl?name=`: creates the (unprocessed) embedding and a
+    ///   signed PUT URL. A name may repeat (1.2.x appends under new rows); clients pick by
+    ///   name or take the last one.
+    /// - `PUT  <signed csv URL>`: validates and stores the CSV (``EmbeddingIngest``); exactly
+    ///   200, or 400 `EMBEDDING_INVALID` with the row and reason and nothing changed.
+    /// - `GET  …/embeddings/{id}/readCSVUrl`: signed GET URL of the stored CSV (mapping order).
+    /// - `POST …/embeddings/{id}/trigger2dEmbeddingsJob`: queues a 2-D projection job
+    ///   (``Embedding2DJobExecutor``: PCA for every method) and answers `{"jobId"}` at once.
+    /// - `GET  …/embeddings/{id}/2d`: the stored projections as ``Embedding2dData``.
+    func registerEmbeddingRoutes(_ r: inout Router) {
+        r.get("/v1/datasets/:datasetId/embeddings") { ctx in
+            let user = try ctx.requireUser()
+            let datasetId = try ctx.params.require("datasetId")
+            let (rows, with2D) = try ctx.app.database.read { conn in
+                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+                return (try EmbeddingStore.list(datasetId: datasetId, conn), try EmbeddingStore.idsWith2D(datasetId: datasetId, conn))
+            }
+            return try .json(rows.map { e in
+                DatasetEmbeddingData(id: e.id, name: e.name, isProcessed: e.isProcessed, createdAt: Int64(e.createdAt),
+                                     is2d: with2D.contains(e.id))
+            })
+        }
+
+        r.get("/v1/datasets/:datasetId/embeddings/writeCSVUrl") { ctx in
+            let user = try ctx.requireUser()
+            let datasetId = try ctx.params.require("datasetId")
+            let name = try ctx.requireQuery("name")
+            guard !name.isEmpty else { throw APIError.malformed("query parameter name must not be empty") }
+            let embedding = try ctx.app.database.write { conn in
+                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+                let now = Timestamp.now()
+                let e = try EmbeddingStore.create(datasetId: datasetId, name: name, now: Int(now), conn)
+                try ctx.app.touchDataset(datasetId, conn: conn, now: now)
+                return e
+            }
+            let url = ctx.app.signedURL(.PUT, SignedTarget(kind: csvSignedKind, datasetId: datasetId, objectId: embedding.id, variant: "csv"), ctx: ctx)
+            return try .json(WriteCSVUrlData(signedWriteUrl: url, embeddingId: embedding.id))
+        }
+
+        r.get("/v1/datasets/:datasetId/embeddings/:embeddingId/readCSVUrl") { ctx in
+            let user = try ctx.requireUser()
+            let datasetId = try ctx.params.require("datasetId")
+            let embeddingId = try ctx.params.require("embeddingId")
+            let e = try ctx.app.database.read { conn in
+                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+                return try requireEmbedding(embeddingId, datasetId: datasetId, conn)
+            }
+            guard e.isProcessed, e.csvBlobId != nil else { throw notReady(e.id) }
+            return .jsonString(ctx.app.signedURL(.GET, SignedTarget(kind: csvSignedKind, datasetId: datasetId, objectId: e.id, variant: "csv"), ctx: ctx))
+        }
+
+        r.post("/v1/datasets/:datasetId/embeddings/:embeddingId/trigger2dEmbeddingsJob") { ctx in
+            let user = try ctx.requireUser()
+            let datasetId = try ctx.params.require("datasetId")
+            let embeddingId = try ctx.params.require("embeddingId")
+            // The body is optional in practice (`{}` or absent means PCA).
+            var method = "PCA"
+            if ctx.request.body.count > 0, let b = try? ctx.decode(EmbeddingIdTrigger2dEmbeddingsJobBody.self) {
+                method = b.dimensionalityReductionMethod
+            }
+            guard ["PCA", "TSNE", "UMAP"].contains(method) else {
+                throw APIError.badRequest("dimensionalityReductionMethod must be PCA, TSNE or UMAP, not \(method)")
+            }
+            let job = try ctx.app.database.write { conn in
+                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+                let e = try requireEmbedding(embeddingId, datasetId: datasetId, conn)
+                guard e.isProcessed else { throw notReady(e.id) }
+                let input = Embedding2DJobInput(datasetId: datasetId, embeddingId: e.id, method: method)
+                return try JobStore.insert(userId: user.id, datasetId: datasetId, type: .embeddings2D,
+                                           request: String(decoding: try JSONEncoder().encode(input), as: UTF8.self),
+                                           now: Int(Timestamp.now()), conn)
+            }
+            ctx.app.jobs.kick()
+            return try .json(AsyncTaskData(jobId: job.id))
+        }
+
+        r.get("/v1/datasets/:datasetId/embeddings/:embeddingId/2d") { ctx in
+            let user = try ctx.requireUser()
+            let datasetId = try ctx.params.require("datasetId")
+            let embeddingId = try ctx.params.require("embeddingId")
+            let (e, projections) = try ctx.app.database.read { conn in
+                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+                let e = try requireEmbedding(embeddingId, datasetId: datasetId, conn)
+                return (e, try EmbeddingStore.list2D(embeddingId: e.id, conn))
+            }
+            return try .json(projections.map { p in
+                var xs = [Float](), ys = [Float]()
+                xs.reserveCapacity(p.points.count / 2)
+                ys.reserveCapacity(p.points.count / 2)
+                var i = 0
+                while i + 1 < p.points.count { xs.append(p.points[i]); ys.append(p.points[i + 1]); i += 2 }
+                return Embedding2dData(id: "\(e.id)-\(p.method.lowercased())", datasetId: datasetId, embeddingId: e.id,
+                                       name: "\(e.name) (\(p.method))", createdAt: Int64(p.createdAt),
+                                       dimensionalityReductionMethod: p.method, computedWith: "PCA",
+                                       coordinatesDimension1: xs, coordinatesDimension2: ys)
+            })
+        }
+
+        r.registerSignedHandler(kind: csvSignedKind,
+                                put: { t, ctx in try ctx.app.putEmbeddingCSV(t, ctx) },
+                                get: { t, ctx in try ctx.app.getEmbeddingCSV(t, ctx) })
+    }
+
+    /// Signed PUT of an embedding CSV: answers exactly 200 with an empty body.
+    func putEmbeddingCSV(_ t: SignedTarget, _ ctx: RequestContext) throws -> HTTPResponse {
+        guard t.variant == "csv" else { throw APIError.notFound(.notFound, "unknown CSV variant \(t.variant)") }
+        var newBlob: String?
+        do {
+            let outcome = try ctx.request.body.withMappedBytes(limit: settings.maxCSVBytes) { raw in
+                try EmbeddingIngest.ingest(raw, datasetId: t.datasetId, embeddingId: t.objectId, database: database,
+                                           parseThreads: 2, maxSamples: settings.maxDatasetSamples,
+                                           now: Int(Timestamp.now())) { content, conn in
+                    let stored: StoredBlob
+                    switch content {
+                    case .verbatim:
+                        // Already in mapping order: keep the upload itself (a temp file is renamed).
+                        stored = try blobs.store(ctx.request.body, maxBytes: settings.maxCSVBytes)
+                    case .reordered(let bytes):
+                        stored = try blobs.store(bytes: bytes)
+                    }
+                    newBlob = stored.id
+                    try conn.run("INSERT INTO blobs(id, dataset_id, kind, size, created_at) VALUES (?, ?, 'csv', ?, ?)",
+                                 stored.id, t.datasetId, stored.size, Timestamp.now())
+                    return stored.id
+                }
+            }
+            // After the commit: the new matrix replaces any cached one, the old CSV goes.
+            jobs.embeddingChanged(t.objectId)
+            if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }
+            if let old = outcome.replacedCSVBlobId {
+                _ = try? database.write { conn in try conn.run("DELETE FROM blobs WHERE id = ?", old) }
+                blobs.remove(old)
+            }
+            ctx.logger.info("embedding CSV stored", metadata: [
+                "embedding.id": "\(t.objectId)", "embedding.rows": "\(outcome.rows)", "embedding.dim": "\(outcome.dimension)",
+                "samples.created": "\(outcome.createdSamples)",
+            ])
+            return HTTPResponse(status: .ok)
+        } catch let e as EmbeddingIngestError {
+            if let newBlob { blobs.remove(newBlob) }
+            switch e {
+            case .invalid(let message): throw APIError.badRequest(message, code: .embeddingInvalid)
+            case .unknownEmbedding(let id): throw APIError.notFound(.embeddingUnknown, "embedding \(id) not found in dataset \(t.datasetId)")
+            }
+        } catch {
+            if let newBlob { blobs.remove(newBlob) }
+            throw error
+        }
+    }
+
+    /// Signed GET of the stored CSV (mapping order), streamed from the blob file.
+    func getEmbeddingCSV(_ t: SignedTarget, _ ctx: RequestContext) throws -> HTTPResponse {
+        let e = try database.read { conn in try requireEmbedding(t.objectId, datasetId: t.datasetId, conn) }
+        guard e.isProcessed, let blobId = e.csvBlobId, let path = blobs.path(for: blobId), let size = FileIO.fileSize(path) else {
+            throw notReady(e.id)
+        }
+        return HTTPResponse(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
+                            body: .file(path: path, offset: 0, count: size))
+    }
+}
+
+/// The embedding of this dataset, or 404 `EMBEDDING_UNKNOWN`.
+func requireEmbedding(_ id: String, datasetId: String, _ conn: Connection) throws -> EmbeddingRecord {
+    guard let e = try EmbeddingStore.get(id: id, datasetId: datasetId, conn) else {
+        throw APIError.notFound(.embeddingUnknown, "embedding \(id) not found in dataset \(datasetId)")
+    }
+    return e
+}
+
+/// 400 `EMBEDDING_NOT_READY`: the CSV of this embedding was never stored.
+func notReady(_ id: String) -> APIError {
+    APIError.badRequest("embedding \(id) has no processed CSV yet: PUT the CSV to its signedWriteUrl first", code: .embeddingNotReady)
+}

@@ -1,0 +1,192 @@
+import LightlyCore
+import Dispatch
+import Logging
+import LightlyStorage
+import LightlyWire
+import Synchronization
+
+/// A job failure whose message is meant for the user (it becomes `JobStatusData.error`).
+public struct JobFailure: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Thrown by an executor when the runner is stopping; the job stays RUNNING in the database
+/// and is re-run after the next start.
+public struct JobInterrupted: Error {}
+
+/// Lets a running job report progress and notice a shutdown.
+public struct JobProgress: Sendable {
+    let report: @Sendable (_ processed: Int, _ total: Int) -> Bool
+    /// Records progress; returns false when the job should stop (the server is shutting down).
+    @discardableResult
+    public func update(processed: Int, total: Int) -> Bool { report(processed, total) }
+}
+
+/// Runs one kind of job. `run` must store its result and call `JobStore.markFinished` in
+/// one write transaction, so that a crash never leaves a result without a FINISHED job (or
+/// the reverse); it throws ``JobFailure`` for an error the user should see.
+public protocol JobExecutor: Sendable {
+    func run(_ job: JobRecord, progress: JobProgress) throws
+}
+
+/// The background worker of asynchronous jobs (sampling, 2-D embeddings).
+///
+/// - WAITING jobs run in creation order, at most one at a time per dataset, and at most
+///   `maxConcurrentJobs` at a time overall (default 1: the host has 2 cores and a sampling
+///   pass already uses both).
+/// - Jobs run on their own Dispatch queue, never on the HTTP worker pool. A request only
+///   inserts a WAITING row and calls ``kick()``.
+/// - ``start()`` puts jobs left RUNNING by a crash back to WAITING and runs everything that
+///   waits: results are deterministic, so re-running gives the same answer.
+/// - ``stop()`` lets no new job start, asks running ones to stop at their next progress
+///   report, and waits a bounded time for them.
+///
+/// ```swift
+/// let runner = JobRunner(database: db, executors: [.sampling: sampling], logger: logger)
+/// try runner.start()
+/// // …after inserting a job:
+/// runner.kick()
+/// ```
+public final class JobRunner: Sendable {
+    private struct State {
+        var started = false
+        var stopping = false
+        var running: [String: String] = [:]          // job id → dataset id ("" when none)
+        var progress: [String: (processed: Int, total: Int)] = [:]
+    }
+
+    private let database: Database
+    private let executors: [JobResultType: any JobExecutor]
+    private let logger: Logger
+    /// Jobs running at the same time, over all datasets.
+    public let maxConcurrentJobs: Int
+    private let state = Mutex(State())
+    private let scheduler = DispatchQueue(label: "lightly.jobs.scheduler")
+    private let workers = DispatchQueue(label: "lightly.jobs.worker", qos: .utility, attributes: .concurrent)
+    private let group = DispatchGroup()
+
+    public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
+                logger: Logger = Logger(label: "lightly.jobs")) {
+        self.database = database
+        self.executors = executors
+        self.maxConcurrentJobs = max(1, maxConcurrentJobs)
+        self.logger = logger
+    }
+
+    /// Requeues interrupted jobs and starts running the waiting ones.
+    public func start() throws {
+        let requeued = try database.write { conn in try JobStore.requeueInterrupted(conn) }
+        state.withLock { $0.started = true; $0.stopping = false }
+        if requeued > 0 { logger.info("requeued interrupted jobs", metadata: ["jobs.count": "\(requeued)"]) }
+        kick()
+    }
+
+    /// Stops scheduling, asks running jobs to stop, and waits up to `timeout` seconds for them.
+    public func stop(timeout: Double = 10) {
+        state.withLock { $0.stopping = true }
+        _ = group.wait(timeout: .now() + timeout)
+        state.withLock { $0.started = false }
+    }
+
+    /// Looks for runnable jobs. Cheap; call it after inserting a job.
+    public func kick() {
+        scheduler.async { [self] in schedule() }
+    }
+
+    /// In-memory progress of a RUNNING job (not persisted: cheap to update every iteration).
+    public func progress(of jobId: String) -> (processed: Int, total: Int)? {
+        state.withLock { $0.progress[jobId] }
+    }
+
+    /// True while nothing runs (for tests and graceful shutdown).
+    public var isIdle: Bool { state.withLock { $0.running.isEmpty } }
+
+    // MARK: - Scheduling (on `scheduler`)
+
+    private func schedule() {
+        while true {
+            let (canRun, busy): (Bool, Set<String>) = state.withLock { s in
+                (s.started && !s.stopping && s.running.count < maxConcurrentJobs, Set(s.running.values))
+            }
+            guard canRun else { return }
+            let next: JobRecord?
+            do {
+                next = try database.write { conn -> JobRecord? in
+                    for job in try JobStore.waiting(limit: 64, conn) where !busy.contains(job.datasetId ?? "") || job.datasetId == nil {
+                        if try JobStore.markRunning(id: job.id, now: jobsNowMillis(), conn) {
+                            var j = job
+                            j.status = .running
+                            return j
+                        }
+                    }
+                    return nil
+                }
+            } catch {
+                logger.error("cannot read the job queue", metadata: ["error": "\(error)"])
+                return
+            }
+            guard let job = next else { return }
+            state.withLock { $0.running[job.id] = job.datasetId ?? "" }
+            group.enter()
+            workers.async { [self] in
+                execute(job)
+                state.withLock { s in
+                    s.running.removeValue(forKey: job.id)
+                    s.progress.removeValue(forKey: job.id)
+                }
+                group.leave()
+                kick()
+            }
+        }
+    }
+
+    // MARK: - Running (on `workers`)
+
+    private func execute(_ job: JobRecord) {
+        let log = logger.with(metadata: ["job.id": "\(job.id)", "job.type": "\(job.type)"])
+        log.info("job started")
+        guard let executor = executors[job.type] else {
+            fail(job, "no executor for job type \(job.type)", log)
+            return
+        }
+        let progress = JobProgress { [self] processed, total in
+            state.withLock { s in
+                s.progress[job.id] = (processed, total)
+                return !s.stopping
+            }
+        }
+        do {
+            try executor.run(job, progress: progress)
+            log.info("job finished")
+        } catch is JobInterrupted {
+            log.info("job interrupted by shutdown; it will run again after the next start")
+        } catch let failure as JobFailure {
+            fail(job, failure.message, log)
+        } catch {
+            if state.withLock({ $0.stopping }) {
+                log.info("job interrupted by shutdown; it will run again after the next start")
+                return
+            }
+            fail(job, "internal error: \(error)", log)
+        }
+    }
+
+    private func fail(_ job: JobRecord, _ message: String, _ log: Logger) {
+        log.info("job failed", metadata: ["job.error": "\(message)"])
+        do {
+            try database.write { conn in try JobStore.markFailed(id: job.id, error: message, now: jobsNowMillis(), conn) }
+        } catch {
+            log.error("cannot mark job failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+private extension Logger {
+    func with(metadata: Logger.Metadata) -> Logger {
+        var l = self
+        for (k, v) in metadata { l[metadataKey: k] = v }
+        return l
+    }
+}

@@ -1,0 +1,93 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import LightlyCore
+import LightlyStorage
+import LightlyWire
+
+/// One row of the `jobs` table (timestamps are epoch ms).
+public struct JobRecord: Sendable, Equatable {
+    public var id: String
+    public var userId: String
+    public var datasetId: String?
+    public var type: JobResultType
+    public var status: JobState
+    /// JSON of what to run (``SamplingJobInput`` or ``Embedding2DJobInput``).
+    public var request: String
+    /// `JobStatusDataResult.data` once FINISHED (a tag id or an embedding id).
+    public var result: String?
+    public var error: String?
+    public var processed: Int?
+    public var total: Int?
+    public var createdAt: Int
+    public var startedAt: Int?
+    public var finishedAt: Int?
+}
+
+/// SQL for the `jobs` table. Creation order is `(created_at, rowid)`.
+public enum JobStore {
+    static let columns = "id, user_id, dataset_id, type, status, request, result, error, processed, total, created_at, started_at, finished_at"
+
+    static func record(_ r: Row) throws -> JobRecord {
+        JobRecord(id: try r.string(0), userId: try r.string(1), datasetId: try r.stringOrNil(2),
+                  type: JobResultType(rawValue: try r.string(3)), status: JobState(rawValue: try r.string(4)),
+                  request: try r.string(5), result: try r.stringOrNil(6), error: try r.stringOrNil(7),
+                  processed: try r.intOrNil(8), total: try r.intOrNil(9), createdAt: try r.int(10),
+                  startedAt: try r.intOrNil(11), finishedAt: try r.intOrNil(12))
+    }
+
+    /// Inserts a WAITING job and returns it.
+    @discardableResult
+    public static func insert(userId: String, datasetId: String?, type: JobResultType, request: String, now: Int,
+                              _ conn: Connection) throws -> JobRecord {
+        let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
+        try conn.run("INSERT INTO jobs(id, user_id, dataset_id, type, status, request, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     id, userId, datasetId, type.rawValue, JobState.waiting.rawValue, request, now)
+        return JobRecord(id: id, userId: userId, datasetId: datasetId, type: type, status: .waiting, request: request,
+                         result: nil, error: nil, processed: nil, total: nil, createdAt: now, startedAt: nil, finishedAt: nil)
+    }
+
+    /// The job `id`, whoever owns it (routes check `userId`).
+    public static func get(id: String, _ conn: Connection) throws -> JobRecord? {
+        try conn.queryOne("SELECT \(columns) FROM jobs WHERE id = ?", id).map(record)
+    }
+
+    /// The jobs of a user, oldest first.
+    public static func list(userId: String, _ conn: Connection) throws -> [JobRecord] {
+        try conn.query("SELECT \(columns) FROM jobs WHERE user_id = ? ORDER BY created_at, rowid", userId).map(record)
+    }
+
+    /// WAITING jobs in creation order (at most `limit`).
+    public static func waiting(limit: Int, _ conn: Connection) throws -> [JobRecord] {
+        try conn.query("SELECT \(columns) FROM jobs WHERE status = 'WAITING' ORDER BY created_at, rowid LIMIT ?", limit).map(record)
+    }
+
+    /// Puts jobs that were RUNNING when the process stopped back to WAITING (their results are
+    /// deterministic, so running them again gives the same answer).
+    /// - Returns: how many were requeued.
+    @discardableResult
+    public static func requeueInterrupted(_ conn: Connection) throws -> Int {
+        try conn.run("UPDATE jobs SET status = 'WAITING', started_at = NULL WHERE status = 'RUNNING'")
+    }
+
+    /// WAITING → RUNNING. Returns false if the job was not WAITING any more.
+    public static func markRunning(id: String, now: Int, _ conn: Connection) throws -> Bool {
+        try conn.run("UPDATE jobs SET status = 'RUNNING', started_at = ? WHERE id = ? AND status = 'WAITING'", now, id) == 1
+    }
+
+    /// RUNNING → FINISHED with `result`. Call in the same transaction that stores the result.
+    public static func markFinished(id: String, result: String, total: Int?, now: Int, _ conn: Connection) throws {
+        try conn.run("UPDATE jobs SET status = 'FINISHED', result = ?, error = NULL, processed = ?, total = ?, finished_at = ? WHERE id = ?",
+                     result, total, total, now, id)
+    }
+
+    /// → FAILED with a message for the user.
+    public static func markFailed(id: String, error: String, now: Int, _ conn: Connection) throws {
+        try conn.run("UPDATE jobs SET status = 'FAILED', error = ?, finished_at = ? WHERE id = ?", error, now, id)
+    }
+}
+
+/// Current time in Unix epoch milliseconds (spec §1.4).
+@inline(__always) func jobsNowMillis() -> Int { Int(Timestamp.now()) }

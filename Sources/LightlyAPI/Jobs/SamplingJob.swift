@@ -1,0 +1,187 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import LightlyCore
+import LightlyStorage
+import LightlyWire
+
+/// What a sampling job row stores in `jobs.request`.
+public struct SamplingJobInput: Codable, Sendable, Equatable {
+    public var datasetId: String
+    public var embeddingId: String
+    public var request: SamplingCreateRequest
+    public init(datasetId: String, embeddingId: String, request: SamplingCreateRequest) {
+        self.datasetId = datasetId
+        self.embeddingId = embeddingId
+        self.request = request
+    }
+}
+
+/// Runs sampling jobs (spec §8, design/sampling.md §2).
+///
+/// 1. Reads the dataset size N, the embedding, the query tag Q (or all N), the preselected tag
+///    P (or ∅) and, for CORAL / ACTIVE_LEARNING, the scores aligned by spec §7.3.
+/// 2. Loads the matrix through the ``EmbeddingCache``.
+/// 3. Runs `Sampler.select` (seed: RANDOM uses ``randomSeed``; CORESET keeps `nil`, so the
+///    first center without preselected samples is the lowest index, like Lightly's engine).
+/// 4. In one write transaction: creates the tag `newTagName` with bits P ∪ picked,
+///    `totSize` N, `prevTagId` = `preselectedTagId` or the initial tag, creator
+///    `SAMPLER_<METHOD>`, and marks the job FINISHED with the tag id. A name taken in the
+///    meantime fails the job.
+public struct SamplingJobExecutor: JobExecutor {
+    let database: Database
+    let cache: EmbeddingCache
+    /// Seed of RANDOM (fixed, so results are reproducible).
+    public var randomSeed: UInt64 = 0
+    /// Sampler worker threads (0 = all cores).
+    public var threads: Int = 0
+
+    public init(database: Database, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
+        self.database = database
+        self.cache = cache
+        self.randomSeed = randomSeed
+        self.threads = threads
+    }
+
+    struct Inputs {
+        var n: Int
+        var embedding: EmbeddingRecord
+        var initialTagId: String?
+        var query: [Int]?
+        var queryTagForScores: (id: String, scores: [StoredScore])?
+        var preselected: [Int]
+        var preselectedTag: (id: String, scores: [StoredScore])?
+    }
+
+    public func run(_ job: JobRecord, progress: JobProgress) throws {
+        let input: SamplingJobInput
+        do {
+            input = try JSONDecoder().decode(SamplingJobInput.self, from: Data(job.request.utf8))
+        } catch {
+            throw JobFailure("unreadable sampling request: \(error)")
+        }
+        let req = input.request
+        guard let method = SamplingMethod(rawValue: req.method) else {
+            throw JobFailure("unknown sampling method \(req.method)")
+        }
+        let needsScores = method == .coral || method == .activeLearning
+        let inputs = try database.read { conn in try readInputs(input, needsScores: needsScores, conn) }
+
+        var weights: [Double]? = nil
+        if needsScores {
+            let aligned = ScoreAlignment.align(
+                n: inputs.n, query: inputs.query ?? Array(0 ..< inputs.n), preselected: inputs.preselected,
+                queryTag: inputs.queryTagForScores, preselectedTag: inputs.preselectedTag,
+                preferredTypes: ScoreAlignment.preferredTypes(requested: req.scoreType))
+            switch aligned {
+            case .weights(let w, _, _): weights = w
+            case .none(let reason):
+                if method == .activeLearning { throw JobFailure("ACTIVE_LEARNING needs scores: \(reason)") }
+                // CORAL without usable scores is CORESET (spec §7.3 rule 3).
+            }
+        }
+        let effective: SamplingMethod = (method == .coral && weights == nil) ? .coreset : method
+
+        let embedding = inputs.embedding
+        guard let dim = embedding.dimension, let rows = embedding.rowCount else {
+            throw JobFailure("embedding \(embedding.id) is not processed")
+        }
+        let matrix = try cache.matrix(for: embedding.id) {
+            try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
+        }
+        let samplingRequest = SamplingRequest(
+            method: effective, nSamples: req.config.stoppingCondition.nSamples,
+            minDistance: req.config.stoppingCondition.minDistance, preselected: inputs.preselected,
+            query: inputs.query, weights: weights, seed: effective == .random ? randomSeed : nil, threads: threads)
+        let result: SamplingResult
+        do {
+            result = try Sampler.select(samplingRequest, embeddings: matrix) { processed, total in
+                progress.update(processed: processed, total: total)
+            }
+        } catch SamplingError.cancelled {
+            throw JobInterrupted()
+        } catch let e as SamplingError {
+            throw JobFailure("sampling failed: \(e)")
+        }
+
+        let bits = BitMask(indices: result.preselected).union(BitMask(indices: result.picked))
+        try database.write { conn in
+            guard let current = try JobStore.get(id: job.id, conn), current.status == .running else { return }
+            let n = try SamplingJobExecutor.sampleCount(datasetId: input.datasetId, conn)
+            guard n == inputs.n else {
+                throw JobFailure("the dataset changed while sampling (\(inputs.n) → \(n) samples); trigger the sampling again")
+            }
+            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", input.datasetId, req.newTagName) != nil {
+                throw JobFailure("a tag named \(req.newTagName) already exists in dataset \(input.datasetId)")
+            }
+            let now = jobsNowMillis()
+            let tagId = try TagWriter.insert(
+                datasetId: input.datasetId, name: req.newTagName,
+                prevTagId: req.preselectedTagId ?? inputs.initialTagId,
+                queryTagId: req.queryTagId, preselectedTagId: req.preselectedTagId,
+                bits: bits, totSize: n, creator: "SAMPLER_\(method.rawValue)", now: now, conn)
+            try JobStore.markFinished(id: job.id, result: tagId, total: result.picked.count, now: now, conn)
+        }
+    }
+
+    func readInputs(_ input: SamplingJobInput, needsScores: Bool, _ conn: Connection) throws -> Inputs {
+        let req = input.request
+        let n = try SamplingJobExecutor.sampleCount(datasetId: input.datasetId, conn)
+        guard let embedding = try EmbeddingStore.get(id: input.embeddingId, datasetId: input.datasetId, conn) else {
+            throw JobFailure("embedding \(input.embeddingId) no longer exists in dataset \(input.datasetId)")
+        }
+        guard embedding.isProcessed, let rows = embedding.rowCount else {
+            throw JobFailure("embedding \(embedding.id) has no uploaded CSV")
+        }
+        guard rows == n else {
+            throw JobFailure("embedding \(embedding.id) has \(rows) rows but the dataset has \(n) samples; upload embeddings for all samples")
+        }
+        let initialTagId = try conn.queryOne("SELECT id FROM tags WHERE dataset_id = ? AND name = 'initial-tag'", input.datasetId)?.string(0)
+
+        func tagBits(_ id: String, role: String) throws -> [Int] {
+            guard let row = try conn.queryOne("SELECT bitmask FROM tags WHERE id = ? AND dataset_id = ?", id, input.datasetId) else {
+                throw JobFailure("\(role) tag \(id) no longer exists in dataset \(input.datasetId)")
+            }
+            return BitMask(storageBytes: try row.blob(0)).indices.filter { $0 < n }
+        }
+        func scores(_ tagId: String) throws -> [StoredScore] {
+            try ScoreStore.list(tagId: tagId, conn)
+        }
+
+        let query = try req.queryTagId.map { try tagBits($0, role: "query") }
+        let preselected = try req.preselectedTagId.map { try tagBits($0, role: "preselected") } ?? []
+        var queryTagForScores: (id: String, scores: [StoredScore])? = nil
+        var preselectedTag: (id: String, scores: [StoredScore])? = nil
+        if needsScores {
+            if let id = req.queryTagId ?? initialTagId { queryTagForScores = (id, try scores(id)) }
+            if let id = req.preselectedTagId { preselectedTag = (id, try scores(id)) }
+        }
+        return Inputs(n: n, embedding: embedding, initialTagId: initialTagId, query: query,
+                      queryTagForScores: queryTagForScores, preselected: preselected, preselectedTag: preselectedTag)
+    }
+
+    /// N: the number of samples of the dataset (the mapping length).
+    static func sampleCount(datasetId: String, _ conn: Connection) throws -> Int {
+        try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+    }
+}
+
+/// Writes the tags that jobs create: the same row layout and `seq` rule as
+/// `LightlyApplication.insertTag` (which jobs cannot reach: they run without a request).
+enum TagWriter {
+    /// Inserts a tag and bumps the dataset's `lastModifiedAt`. Returns the new id.
+    static func insert(datasetId: String, name: String, prevTagId: String?, queryTagId: String?, preselectedTagId: String?,
+                       bits: BitMask, totSize: Int, creator: String, now: Int, _ conn: Connection) throws -> String {
+        let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
+        let seq = try conn.queryOne("SELECT coalesce(max(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+        try conn.run("""
+            INSERT INTO tags(id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask, tot_size,
+                             creator, created_at, last_modified_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, bits.storageBytes, totSize, creator, now, now)
+        try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, datasetId)
+        return id
+    }
+}

@@ -1,0 +1,54 @@
+import LightlyStorage
+import LightlyWire
+import Synchronization
+
+/// The mapping order of each dataset (spec §4.1, §5.5) kept in memory, with the JSON answers
+/// of `mappings?field=fileName|_id` pre-encoded: 1.1.22+ fetch it once per access.
+///
+/// Invalidate with ``invalidate(_:)`` whenever samples are added or removed, inside the
+/// write transaction AND after it commits. A generation counter stops a reader that loaded a
+/// snapshot from before the change from caching it.
+public final class MappingCache: Sendable {
+    /// One dataset's order: element *i* is the sample with `idx` *i*.
+    public struct Mapping: Sendable {
+        public let fileNames: [String]
+        public let sampleIds: [String]
+        public let fileNamesJSON: [UInt8]
+        public let sampleIdsJSON: [UInt8]
+        public var count: Int { sampleIds.count }
+    }
+
+    private struct State {
+        var entries: [String: Mapping] = [:]
+        var generation: [String: UInt64] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The mapping of a dataset, loaded through `conn` on a miss.
+    /// - Complexity: O(1) on a hit; O(n) on a miss.
+    public func mapping(_ datasetId: String, conn: Connection) throws -> Mapping {
+        let (cached, gen) = state.withLock { ($0.entries[datasetId], $0.generation[datasetId] ?? 0) }
+        if let cached { return cached }
+        let rows = try conn.query("SELECT id, file_name FROM samples WHERE dataset_id = ? ORDER BY idx", datasetId)
+        var names = [String](); names.reserveCapacity(rows.count)
+        var ids = [String](); ids.reserveCapacity(rows.count)
+        for r in rows { ids.append(try r.string(0)); names.append(try r.string(1)) }
+        let m = Mapping(fileNames: names, sampleIds: ids,
+                        fileNamesJSON: JSONValue.array(names.map(JSONValue.string)).serializedBytes(),
+                        sampleIdsJSON: JSONValue.array(ids.map(JSONValue.string)).serializedBytes())
+        state.withLock { s in
+            if (s.generation[datasetId] ?? 0) == gen { s.entries[datasetId] = m }
+        }
+        return m
+    }
+
+    /// Drops the cached mapping of a dataset.
+    public func invalidate(_ datasetId: String) {
+        state.withLock { s in
+            s.entries[datasetId] = nil
+            s.generation[datasetId, default: 0] &+= 1
+        }
+    }
+}

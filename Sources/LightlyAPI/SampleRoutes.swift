@@ -1,0 +1,185 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HTTPKit
+import LightlyStorage
+import LightlyWire
+
+extension LightlyApplication {
+    /// Samples, signed image URLs, registerDatasetUpload, mappings (spec §5.4, §5.5).
+    func registerSampleRoutes(_ r: inout Router) {
+        r.post("/v1/datasets/:datasetId/samples") { ctx in try ctx.app.createSample(ctx) }
+        r.get("/v1/datasets/:datasetId/samples") { ctx in try ctx.app.listSamples(ctx) }
+        r.get("/v1/datasets/:datasetId/samples/:sampleId") { ctx in
+            let (_, s) = try ctx.app.ownedSample(ctx)
+            return try .json(s.wire)
+        }
+        r.put("/v1/datasets/:datasetId/samples/:sampleId") { ctx in try ctx.app.updateSample(ctx) }
+        r.get("/v1/datasets/:datasetId/samples/:sampleId/writeurl") { ctx in
+            let (ds, s) = try ctx.app.ownedSample(ctx)
+            let thumb = try ctx.queryBool("isThumbnail", default: false)
+            let target = SignedTarget(kind: "sample", datasetId: ds, objectId: s.id, variant: thumb ? "thumbnail" : "full")
+            return .jsonString(ctx.app.signedURL(.PUT, target, ctx: ctx))
+        }
+        r.get("/v1/datasets/:datasetId/samples/:sampleId/writeurls") { ctx in
+            let (ds, s) = try ctx.app.ownedSample(ctx)
+            let full = SignedTarget(kind: "sample", datasetId: ds, objectId: s.id, variant: "full")
+            let thumb = SignedTarget(kind: "sample", datasetId: ds, objectId: s.id, variant: "thumbnail")
+            return try .json(SampleWriteUrls(full: ctx.app.signedURL(.PUT, full, ctx: ctx),
+                                             thumb: ctx.app.signedURL(.PUT, thumb, ctx: ctx)))
+        }
+        r.get("/v1/datasets/:datasetId/samples/:sampleId/readurl") { ctx in
+            let (ds, s) = try ctx.app.ownedSample(ctx)
+            // Only `type=full` is sent by 1.1.x; anything else means the thumbnail (spec §5.4).
+            let isFull = (ctx.query("type") ?? "full") == "full"
+            if isFull {
+                guard s.fullBlobId != nil else {
+                    throw APIError.notFound(.notFound, "no full image was uploaded for sample \(s.id)")
+                }
+            } else if s.thumbBlobId == nil {
+                throw APIError.notFound(.sampleThumbnameUnknown, "no thumbnail was uploaded for sample \(s.id)")
+            }
+            let target = SignedTarget(kind: "sample", datasetId: ds, objectId: s.id, variant: isFull ? "full" : "thumbnail")
+            return .jsonString(ctx.app.signedURL(.GET, target, ctx: ctx))
+        }
+        r.put("/v1/datasets/:datasetId/registerDatasetUpload") { ctx in try ctx.app.registerDatasetUpload(ctx) }
+        r.get("/v1/datasets/:datasetId/mappings") { ctx in try ctx.app.getMappings(ctx) }
+    }
+
+    /// The dataset id and the sample, after the ownership check.
+    private func ownedSample(_ ctx: RequestContext) throws -> (String, SampleRow) {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let sid = try ctx.params.require("sampleId")
+        let sample = try database.read { conn in
+            _ = try requireDataset(ds, for: user, conn: conn)
+            return try requireSample(sid, datasetId: ds, conn: conn)
+        }
+        return (ds, sample)
+    }
+
+    /// `metaData.sizeInBytes` as a non-negative integer, else 0.
+    static func sizeInBytes(_ metaData: JSONValue?) -> Int {
+        guard let v = metaData?["sizeInBytes"]?.intValue, v > 0, v < Int64(Int.max / 2) else { return 0 }
+        return Int(v)
+    }
+
+    /// Appends a sample to the mapping order: `idx` = the dataset's `n_samples`, read and
+    /// incremented inside one immediate write transaction, so concurrent uploads get dense,
+    /// unique indices.
+    private func createSample(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let req = try ctx.decode(SampleCreateRequest.self)
+        guard !req.fileName.isEmpty else { throw APIError.malformed("fileName must not be empty") }
+        let size = Self.sizeInBytes(req.metaData)
+        let id = newID()
+        do {
+            try database.write { conn in
+                let dataset = try requireDataset(ds, for: user, conn: conn)
+                guard dataset.nSamples < settings.maxDatasetSamples else {
+                    throw APIError.badRequest("dataset \(ds) is at its maximum of \(settings.maxDatasetSamples) samples",
+                                              code: .datasetAtMaxCapacity)
+                }
+                let now = Timestamp.now()
+                try conn.run("""
+                    INSERT INTO samples (id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data,
+                                         size_in_bytes, created_at, last_modified_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, id, ds, dataset.nSamples, req.fileName, req.thumbName,
+                    req.metaData?.serialized(), req.exif?.serialized(), req.customMetaData?.serialized(),
+                    size, now, now)
+                try conn.run("""
+                    UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
+                    WHERE id = ?
+                    """, size, now, ds)
+                mappings.invalidate(ds)
+            }
+        } catch let e as StorageError where e.isUniqueViolation {
+            throw APIError.conflict(.sampleFileNameExists, "a sample named \"\(req.fileName)\" already exists in dataset \(ds)")
+        }
+        mappings.invalidate(ds)
+        return try .json(CreateEntityResponse(id: id), status: .created)
+    }
+
+    private func listSamples(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let rows = try database.read { conn -> [Row] in
+            _ = try requireDataset(ds, for: user, conn: conn)
+            if let fileName = ctx.query("fileName") {
+                return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND file_name = ? ORDER BY idx", ds, fileName)
+            }
+            return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? ORDER BY idx", ds)
+        }
+        return try .json(rows.map { try SampleRow(row: $0).wire })
+    }
+
+    /// Replaces the fields present in the body (the client sends only `customMetaData`).
+    private func updateSample(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let sid = try ctx.params.require("sampleId")
+        let req = try ctx.decode(SampleUpdateRequest.self)
+        if let f = req.fileName, f.isEmpty { throw APIError.malformed("fileName must not be empty") }
+        do {
+            try database.write { conn in
+                _ = try requireDataset(ds, for: user, conn: conn)
+                let s = try requireSample(sid, datasetId: ds, conn: conn)
+                let now = Timestamp.now()
+                var sets: [String] = ["last_modified_at = ?"]
+                var args: [SQLValue] = [.integer(now)]
+                if let f = req.fileName { sets.append("file_name = ?"); args.append(.text(f)) }
+                if let t = req.thumbName { sets.append("thumb_name = ?"); args.append(.text(t)) }
+                if let e = req.exif { sets.append("exif = ?"); args.append(.text(e.serialized())) }
+                if let c = req.customMetaData { sets.append("custom_meta_data = ?"); args.append(.text(c.serialized())) }
+                if let m = req.metaData {
+                    let size = Self.sizeInBytes(m)
+                    sets.append("meta_data = ?"); args.append(.text(m.serialized()))
+                    sets.append("size_in_bytes = ?"); args.append(.integer(Int64(size)))
+                    try conn.run("UPDATE datasets SET size_in_bytes = size_in_bytes + ? WHERE id = ?", size - s.sizeInBytes, ds)
+                }
+                args.append(.text(sid))
+                _ = try conn.run("UPDATE samples SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: args)
+                try touchDataset(ds, conn: conn, now: now)
+                if req.fileName != nil { mappings.invalidate(ds) }
+            }
+        } catch let e as StorageError where e.isUniqueViolation {
+            throw APIError.conflict(.sampleFileNameExists, "a sample named \"\(req.fileName ?? "")\" already exists in dataset \(ds)")
+        }
+        if req.fileName != nil { mappings.invalidate(ds) }
+        return .emptyObject()
+    }
+
+    /// Stores the `JobStatusMeta` body; always 2xx for a valid request (1.1.22+ abort otherwise).
+    private func registerDatasetUpload(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let bytes = try ctx.bodyBytes(limit: settings.maxJSONBodyBytes)
+        let meta = bytes.isEmpty ? JSONValue.object([:]) : try JSONValue.parse(bytes)
+        try database.write { conn in
+            _ = try requireDataset(ds, for: user, conn: conn)
+            try conn.run("INSERT INTO dataset_uploads (dataset_id, meta, created_at) VALUES (?, ?, ?)",
+                         ds, meta.serialized(), Timestamp.now())
+        }
+        return .emptyObject()
+    }
+
+    /// `field=fileName` → file names, `field=_id` → sample ids, in mapping order (spec §5.5).
+    private func getMappings(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let field = try ctx.requireQuery("field")
+        guard field == "fileName" || field == "_id" else {
+            throw APIError.malformed("field must be fileName or _id, got \"\(field)\"")
+        }
+        let m = try database.read { conn in
+            _ = try requireDataset(ds, for: user, conn: conn)
+            return try mappings.mapping(ds, conn: conn)
+        }
+        return HTTPResponse(status: .ok, contentType: "application/json",
+                            body: Data(field == "_id" ? m.sampleIdsJSON : m.fileNamesJSON))
+    }
+}

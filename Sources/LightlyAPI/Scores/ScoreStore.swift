@@ -1,0 +1,81 @@
+import LightlyCore
+import LightlyStorage
+
+/// SQL for the `scores` table: one float64 array per (tag, score type), replaced by a later
+/// upload with the same key (spec §5.8).
+public enum ScoreStore {
+    /// Validates an uploaded array against the dataset size `n` (spec §7.3 rule 3: only what
+    /// no alignment rule could use is rejected).
+    /// - Returns: nil when valid, else a message for a 400.
+    public static func validationError(scores: [Double], n: Int) -> String? {
+        guard !scores.isEmpty else { return "scores must contain at least one value" }
+        guard scores.count <= n else {
+            return "scores has \(scores.count) values but the dataset has only \(n) samples"
+        }
+        for (i, v) in scores.enumerated() {
+            if !v.isFinite { return "scores[\(i)] is not a finite number" }
+            if v < 0 { return "scores[\(i)] = \(v) is negative; scores must be ≥ 0" }
+        }
+        return nil
+    }
+
+    /// Creates or replaces the array of (`tagId`, `scoreType`). The id of an existing row is
+    /// kept. `createdAt` is made strictly larger than every other score of the dataset, so
+    /// "the most recent upload" is well defined even within one millisecond.
+    /// - Returns: the score id.
+    public static func upsert(datasetId: String, tagId: String, scoreType: String, scores: [Double], now: Int,
+                              _ conn: Connection) throws -> String {
+        let last = try conn.queryOne("SELECT max(created_at) FROM scores WHERE dataset_id = ?", datasetId)?.intOrNil(0) ?? 0
+        let createdAt = max(now, last + 1)
+        let existing = try conn.queryOne("SELECT id FROM scores WHERE tag_id = ? AND score_type = ?", tagId, scoreType)?.string(0)
+        let id = existing ?? ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
+        let stmt = try conn.prepare("""
+            INSERT INTO scores(id, dataset_id, tag_id, score_type, count, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(tag_id, score_type) DO UPDATE SET count = excluded.count, data = excluded.data, created_at = excluded.created_at
+            """)
+        defer { stmt.reset() }
+        try scores.withUnsafeBytes { raw in
+            try stmt.bind([.text(id), .text(datasetId), .text(tagId), .text(scoreType), .integer(Int64(scores.count)), .null,
+                           .integer(Int64(createdAt))])
+            try stmt.bindBlob(6, raw)
+            while try stmt.step() {}
+        }
+        return id
+    }
+
+    /// The arrays stored on a tag, oldest first.
+    public static func list(tagId: String, _ conn: Connection) throws -> [StoredScore] {
+        let stmt = try conn.prepare("SELECT id, tag_id, score_type, created_at, data FROM scores WHERE tag_id = ? ORDER BY created_at")
+        defer { stmt.reset() }
+        try stmt.bind([.text(tagId)])
+        var out: [StoredScore] = []
+        while try stmt.step() {
+            out.append(try current(stmt))
+        }
+        return out
+    }
+
+    /// One array by id, if it is stored on `tagId`.
+    public static func get(id: String, tagId: String, _ conn: Connection) throws -> StoredScore? {
+        let stmt = try conn.prepare("SELECT id, tag_id, score_type, created_at, data FROM scores WHERE id = ? AND tag_id = ?")
+        defer { stmt.reset() }
+        try stmt.bind([.text(id), .text(tagId)])
+        return try stmt.step() ? try current(stmt) : nil
+    }
+
+    private static func current(_ stmt: Statement) throws -> StoredScore {
+        guard case .text(let id) = stmt.value(at: 0), case .text(let tag) = stmt.value(at: 1),
+              case .text(let type) = stmt.value(at: 2), case .integer(let created) = stmt.value(at: 3) else {
+            throw EmbeddingStoreError.corrupt("score", "unexpected column types")
+        }
+        let values = stmt.columnBlob(4) { raw in
+            [Double](unsafeUninitializedCapacity: raw.count / 8) { buf, n in
+                if raw.count >= 8, let dst = buf.baseAddress, let src = raw.baseAddress {
+                    UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: (raw.count / 8) * 8)
+                }
+                n = raw.count / 8
+            }
+        }
+        return StoredScore(id: id, tagId: tag, scoreType: type, values: values, createdAt: Int(created))
+    }
+}

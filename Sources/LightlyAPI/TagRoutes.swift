@@ -1,0 +1,250 @@
+import HTTPKit
+import LightlyCore
+import LightlyStorage
+import LightlyWire
+
+/// The name the client looks up (spec §5.6.2).
+public let initialTagName = "initial-tag"
+
+extension LightlyApplication {
+    /// Tags (spec §5.6) and bitmask rules (spec §4).
+    func registerTagRoutes(_ r: inout Router) {
+        r.get("/v1/datasets/:datasetId/tags") { ctx in try ctx.app.listTags(ctx) }
+        r.post("/v1/datasets/:datasetId/tags") { ctx in try ctx.app.createTag(ctx) }
+        r.post("/v1/datasets/:datasetId/tags/initial") { ctx in try ctx.app.createInitialTag(ctx) }
+        r.post("/v1/datasets/:datasetId/tags/upsize") { ctx in try ctx.app.upsizeTags(ctx) }
+        r.post("/v1/datasets/:datasetId/tags/arithmetics") { ctx in try ctx.app.tagArithmetics(ctx) }
+        r.get("/v1/datasets/:datasetId/tags/:tagId") { ctx in
+            let (ds, tag) = try ctx.app.ownedTag(ctx)
+            var wire = tag.wire
+            wire.totSize = ds.nSamples
+            return try .json(wire)
+        }
+        r.put("/v1/datasets/:datasetId/tags/:tagId") { ctx in try ctx.app.renameTag(ctx) }
+        r.delete("/v1/datasets/:datasetId/tags/:tagId") { ctx in try ctx.app.deleteTag(ctx) }
+        r.get("/v1/datasets/:datasetId/tags/:tagId/filenames") { ctx in
+            let user = try ctx.requireUser()
+            let ds = try ctx.params.require("datasetId")
+            let tid = try ctx.params.require("tagId")
+            let (tag, mapping) = try ctx.app.database.read { conn in
+                _ = try ctx.app.requireDataset(ds, for: user, conn: conn)
+                return (try ctx.app.requireTag(tid, datasetId: ds, conn: conn), try ctx.app.mappings.mapping(ds, conn: conn))
+            }
+            let names = tag.bitmask.indices.lazy.filter { $0 < mapping.count }.map { mapping.fileNames[$0] }
+            return try .json(Array(names))
+        }
+    }
+
+    // MARK: - Shared helpers (also for the jobs module)
+
+    /// Tags of a dataset in creation order.
+    public func tags(of datasetId: String, conn: Connection) throws -> [TagRow] {
+        try conn.query("SELECT \(TagRow.columns) FROM tags WHERE dataset_id = ? ORDER BY seq", datasetId).map { try TagRow(row: $0) }
+    }
+
+    /// The dataset's `initial-tag`, if any.
+    public func initialTag(of datasetId: String, conn: Connection) throws -> TagRow? {
+        try conn.queryOne("SELECT \(TagRow.columns) FROM tags WHERE dataset_id = ? AND name = ?", datasetId, initialTagName)
+            .map { try TagRow(row: $0) }
+    }
+
+    /// Parses a client bitmask (spec §4.2: `0x` optional, any case) and rejects bits ≥ `width`.
+    /// - Throws: 400 `BAD_REQUEST` naming the field.
+    public func parseBitMask(_ hex: String, width: Int, field: String = "bitMaskData") throws -> BitMask {
+        guard let m = BitMask(hex: hex) else { throw APIError.malformed("\(field) is not a hexadecimal bitmask") }
+        guard m.bitWidth <= width else {
+            throw APIError.badRequest("\(field) sets bit \(m.bitWidth - 1) but the dataset has only \(width) samples",
+                                      code: .datasetTagInvalid)
+        }
+        return m
+    }
+
+    /// Inserts a tag at the end of the dataset's creation order and bumps the dataset's
+    /// `lastModifiedAt`. Call inside a write transaction.
+    /// - Returns: The new tag id.
+    /// - Throws: 409 `TAG_NAME_EXISTS` if the name is taken in this dataset.
+    @discardableResult
+    public func insertTag(conn: Connection, datasetId: String, name: String, prevTagId: String?,
+                          queryTagId: String? = nil, preselectedTagId: String? = nil,
+                          bitmask: BitMask, totSize: Int, creator: TagCreator?, changes: JSONValue? = nil) throws -> String {
+        if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", datasetId, name) != nil {
+            throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(datasetId)")
+        }
+        let id = newID()
+        let now = Timestamp.now()
+        let seq = try conn.queryOne("SELECT COALESCE(MAX(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+        try conn.run("""
+            INSERT INTO tags (id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask,
+                              tot_size, creator, changes, created_at, last_modified_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, bitmask.storageBytes,
+            totSize, creator?.rawValue, changes?.serialized(), now, now)
+        try touchDataset(datasetId, conn: conn, now: now)
+        return id
+    }
+
+    // MARK: - Handlers
+
+    private func ownedTag(_ ctx: RequestContext) throws -> (DatasetRow, TagRow) {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let tid = try ctx.params.require("tagId")
+        return try database.read { conn in
+            let d = try requireDataset(ds, for: user, conn: conn)
+            return (d, try requireTag(tid, datasetId: ds, conn: conn))
+        }
+    }
+
+    /// Creation order, initial tag first; every tag reports `totSize` = the current N.
+    private func listTags(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let (d, rows) = try database.read { conn in
+            (try requireDataset(ds, for: user, conn: conn), try tags(of: ds, conn: conn))
+        }
+        return try .json(rows.map { t -> TagData in
+            var w = t.wire
+            w.totSize = d.nSamples
+            return w
+        })
+    }
+
+    /// `initial-tag` with all current samples; sets the dataset's `imgType` (spec §5.6.2).
+    private func createInitialTag(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let req = try ctx.decode(InitialTagCreateRequest.self)
+        guard ImageType.known.contains(req.imgType) else {
+            throw APIError.malformed("imgType must be one of full, thumbnail, meta, got \"\(req.imgType.rawValue)\"")
+        }
+        let id = try database.write { conn -> String in
+            let d = try requireDataset(ds, for: user, conn: conn)
+            if try initialTag(of: ds, conn: conn) != nil {
+                throw APIError.conflict(.tagInitialExists, "dataset \(ds) already has an initial tag")
+            }
+            let id = try insertTag(conn: conn, datasetId: ds, name: initialTagName, prevTagId: nil,
+                                   bitmask: .full(count: d.nSamples), totSize: d.nSamples, creator: req.creator)
+            try conn.run("UPDATE datasets SET img_type = ? WHERE id = ?", req.imgType.rawValue, ds)
+            return id
+        }
+        return try .json(CreateEntityResponse(id: id), status: .created)
+    }
+
+    /// Spec §5.6.3: `totSize = N` on all tags, the initial tag extended to all N samples, and a
+    /// new tag with bits N_old … N−1 whose `prevTagId` is the initial tag.
+    private func upsizeTags(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let req = try ctx.decode(TagUpsizeRequest.self)
+        let name = try validName(req.upsizeTagName, what: "tag")
+        let id = try database.write { conn -> String in
+            let d = try requireDataset(ds, for: user, conn: conn)
+            guard let initial = try initialTag(of: ds, conn: conn) else {
+                throw APIError.badRequest("dataset \(ds) has no initial tag to upsize", code: .tagNoTagInDataset)
+            }
+            let n = d.nSamples
+            let oldN = min(initial.totSize, n)
+            let now = Timestamp.now()
+            try conn.run("UPDATE tags SET tot_size = ?, last_modified_at = ? WHERE dataset_id = ?", n, now, ds)
+            try conn.run("UPDATE tags SET bitmask = ? WHERE id = ?", BitMask.full(count: n).storageBytes, initial.id)
+            let added = BitMask.full(count: n).subtracting(.full(count: oldN))
+            return try insertTag(conn: conn, datasetId: ds, name: name, prevTagId: initial.id,
+                                 bitmask: added, totSize: n, creator: req.upsizeTagCreator)
+        }
+        return try .json(CreateEntityResponse(id: id), status: .created)
+    }
+
+    /// UNION / INTERSECTION / DIFFERENCE; answers both `bitMaskData` and `id` (spec §5.6.4).
+    private func tagArithmetics(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let req = try ctx.decode(TagArithmeticsRequest.self)
+        let compute: (BitMask, BitMask) throws -> BitMask
+        switch req.operation {
+        case .union: compute = { $0.union($1) }
+        case .intersection: compute = { $0.intersection($1) }
+        case .difference: compute = { $0.subtracting($1) }
+        default: throw APIError.malformed("operation must be UNION, INTERSECTION or DIFFERENCE, got \"\(req.operation.rawValue)\"")
+        }
+        if let n = req.newTagName { _ = try validName(n, what: "tag") }
+        let (mask, id, created) = try database.write { conn -> (BitMask, String, Bool) in
+            let d = try requireDataset(ds, for: user, conn: conn)
+            let t1 = try requireTag(req.tagId1, datasetId: ds, conn: conn)
+            let t2 = try requireTag(req.tagId2, datasetId: ds, conn: conn)
+            let result = try compute(t1.bitmask, t2.bitmask)
+            guard let newName = req.newTagName else { return (result, newID(), false) }
+            let id = try insertTag(conn: conn, datasetId: ds, name: newName, prevTagId: t1.id, bitmask: result,
+                                   totSize: d.nSamples, creator: req.creator ?? .unknown)
+            return (result, id, true)
+        }
+        return try .json(TagArithmeticsResponse(bitMaskData: mask.hexString, id: id), status: created ? .created : .ok)
+    }
+
+    /// `POST .../tags` (TagCreateRequest; used by 1.2.x).
+    private func createTag(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let req = try ctx.decode(TagCreateRequest.self)
+        let name = try validName(req.name, what: "tag")
+        let id = try database.write { conn -> String in
+            let d = try requireDataset(ds, for: user, conn: conn)
+            guard try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", req.prevTagId, ds) != nil else {
+                throw APIError.badRequest("prevTagId \(req.prevTagId) is not a tag of dataset \(ds)", code: .tagPrevtagNotInDataset)
+            }
+            if let q = req.queryTagId, try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", q, ds) == nil {
+                throw APIError.badRequest("queryTagId \(q) is not a tag of dataset \(ds)", code: .tagQuerytagNotInDataset)
+            }
+            if let p = req.preselectedTagId, try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", p, ds) == nil {
+                throw APIError.badRequest("preselectedTagId \(p) is not a tag of dataset \(ds)", code: .tagPreselectedtagNotInDataset)
+            }
+            let mask = try parseBitMask(req.bitMaskData, width: d.nSamples)
+            return try insertTag(conn: conn, datasetId: ds, name: name, prevTagId: req.prevTagId,
+                                 queryTagId: req.queryTagId, preselectedTagId: req.preselectedTagId,
+                                 bitmask: mask, totSize: d.nSamples, creator: req.creator, changes: req.changes)
+        }
+        return try .json(CreateEntityResponse(id: id), status: .created)
+    }
+
+    private func renameTag(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let tid = try ctx.params.require("tagId")
+        let req = try ctx.decode(TagUpdateRequest.self)
+        let name = try validName(req.name, what: "tag")
+        try database.write { conn in
+            _ = try requireDataset(ds, for: user, conn: conn)
+            let tag = try requireTag(tid, datasetId: ds, conn: conn)
+            guard tag.name != name else { return }
+            guard tag.name != initialTagName, name != initialTagName else {
+                throw APIError.badRequest("the initial tag cannot be renamed, and no tag can take its name")
+            }
+            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", ds, name) != nil {
+                throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(ds)")
+            }
+            let now = Timestamp.now()
+            try conn.run("UPDATE tags SET name = ?, last_modified_at = ? WHERE id = ?", name, now, tid)
+            try touchDataset(ds, conn: conn, now: now)
+        }
+        return .emptyObject()
+    }
+
+    /// Deletes a leaf tag that is not the initial tag (its scores go with it).
+    private func deleteTag(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let ds = try ctx.params.require("datasetId")
+        let tid = try ctx.params.require("tagId")
+        try database.write { conn in
+            _ = try requireDataset(ds, for: user, conn: conn)
+            let tag = try requireTag(tid, datasetId: ds, conn: conn)
+            if tag.name == initialTagName {
+                throw APIError.badRequest("the initial tag cannot be deleted", code: .tagUndeletableIsInitial)
+            }
+            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND prev_tag_id = ? LIMIT 1", ds, tid) != nil {
+                throw APIError.badRequest("tag \(tid) has child tags and cannot be deleted", code: .tagUndeletableNotALeaf)
+            }
+            try conn.run("DELETE FROM tags WHERE id = ?", tid)
+            try touchDataset(ds, conn: conn)
+        }
+        return .emptyObject()
+    }
+}

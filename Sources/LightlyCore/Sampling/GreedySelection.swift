@@ -1,0 +1,177 @@
+// CORESET and CORAL: the greedy loop around the fused pass (design §2.3, §2.4).
+
+/// State of one greedy k-center / CORAL run. Owns its buffers (freed by `run`).
+///
+/// Per candidate it keeps `m` (4 B, squared distance to the selected set, −1 = taken), the
+/// candidate's row (4 B, only when C is not all rows) and, for CORAL, its weight (8 B).
+struct GreedySelection {
+    let plan: Plan
+    let matrix: EmbeddingMatrix
+    let weights: [Double]?
+    let request: SamplingRequest
+
+    init(plan: Plan, matrix: EmbeddingMatrix, weights: [Double]?, request: SamplingRequest) {
+        self.plan = plan
+        self.matrix = matrix
+        self.weights = weights
+        self.request = request
+    }
+
+    mutating func run(progress: (@Sendable (Int, Int) -> Bool)?) throws -> SamplingResult {
+        let n = plan.candidateCount
+        let d = matrix.dimension
+        precondition(matrix.rows <= Int(UInt32.max), "EmbeddingMatrix: more than 2^32 rows")
+        let base = UnsafeRawPointer(matrix.base)
+        let rowBytes = d * matrix.storage.elementSize
+        let coral = weights != nil
+        let need = plan.need
+        let pre = plan.preselected
+
+        // Buffers: O(n) each, never n×d.
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        m.initialize(repeating: .infinity, count: n)
+        var rowOf: UnsafeMutablePointer<UInt32>? = nil
+        if let c = plan.candidates {
+            let r = UnsafeMutablePointer<UInt32>.allocate(capacity: max(n, 1))
+            for (i, v) in c.enumerated() { r[i] = UInt32(v) }
+            rowOf = r
+        }
+        var wpos: UnsafeMutablePointer<Double>? = nil
+        var allCandidateWeightsZero = true
+        if let w = weights {
+            let b = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+            for i in 0 ..< n {
+                let v = w[rowOf.map { Int($0[i]) } ?? i]
+                b[i] = v
+                if v != 0 { allCandidateWeightsZero = false }
+            }
+            wpos = b
+        }
+        let chunks = (plan.threads > 1 && n * d >= Sampler.parallelThreshold) ? plan.threads : 1
+        let results = UnsafeMutablePointer<ChunkBest>.allocate(capacity: chunks)
+        results.initialize(repeating: ChunkBest(), count: chunks)
+        let centerRaw = UnsafeMutableRawPointer.allocate(byteCount: max(64, ((d + 15) & ~15) * 4), alignment: 64)
+        let center = centerRaw.assumingMemoryBound(to: Float.self)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(16, d))
+        defer {
+            scratch.deallocate()
+            m.deallocate(); rowOf?.deallocate(); wpos?.deallocate()
+            results.deallocate(); centerRaw.deallocate()
+        }
+        let ctx = PassContext(base: base, d: d, rowOf: UnsafePointer(rowOf), m: m,
+                              w: UnsafePointer(wpos), count: n, results: results)
+        func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
+        let keepGoing: () -> Bool = { progress?(0, need) ?? true }
+
+        // Preselected centers: one blocked pass instead of |P| streaming passes.
+        if !pre.isEmpty {
+            let ok: Bool
+            switch matrix.storage {
+            case .float32:
+                ok = Kernels.blockedMinInit(F32Row.self, base: base, d: d, xRowOf: UnsafePointer(rowOf), xCount: n,
+                                            pRows: pre, m: m, excludeSelf: false, chunks: plan.threads,
+                                            shouldContinue: keepGoing)
+            case .float16:
+                ok = Kernels.blockedMinInit(F16Row.self, base: base, d: d, xRowOf: UnsafePointer(rowOf), xCount: n,
+                                            pRows: pre, m: m, excludeSelf: false, chunks: plan.threads,
+                                            shouldContinue: keepGoing)
+            }
+            if !ok { throw SamplingError.cancelled }
+        }
+
+        // CORAL set state: S in selection order, nu[s] = squared distance to the nearest
+        // other member of S, W = Σ w_S, D = Σ nu.
+        var selRows: [Int] = []
+        var nu: [Float] = []
+        var W = plan.preselectedWeight
+        var D = 0.0
+        if coral {
+            selRows = pre
+            nu = [Float](repeating: .infinity, count: pre.count)   // +inf until S has 2 members
+            if pre.count >= 2 {
+                let pr = pre.map { UInt32($0) }
+                let ok = pr.withUnsafeBufferPointer { pb in
+                    nu.withUnsafeMutableBufferPointer { nb in
+                        switch matrix.storage {
+                        case .float32:
+                            return Kernels.blockedMinInit(F32Row.self, base: base, d: d, xRowOf: pb.baseAddress, xCount: pre.count,
+                                                          pRows: pre, m: nb.baseAddress!, excludeSelf: true,
+                                                          chunks: plan.threads, shouldContinue: keepGoing)
+                        case .float16:
+                            return Kernels.blockedMinInit(F16Row.self, base: base, d: d, xRowOf: pb.baseAddress, xCount: pre.count,
+                                                          pRows: pre, m: nb.baseAddress!, excludeSelf: true,
+                                                          chunks: plan.threads, shouldContinue: keepGoing)
+                        }
+                    }
+                }
+                if !ok { throw SamplingError.cancelled }
+            }
+            if nu.count >= 2 { for v in nu { D += Double(v) } }
+        }
+        let alpha = request.coralStrengths.scores, beta = request.coralStrengths.diversity
+        func objective() -> Objective {
+            guard coral, !(W == 0 && allCandidateWeightsZero) else { return .diversity }
+            if alpha == beta && alpha > 0 { return .product(w: W, d: D) }
+            return .logs(w: W, d: D, alpha: alpha, beta: beta)
+        }
+
+        // First choice.
+        var pos: Int
+        if pre.isEmpty {
+            if let w = wpos {
+                pos = 0
+                for i in 1 ..< max(n, 1) where w[i] > w[pos] { pos = i }
+            } else if let seed = request.seed {
+                var rng = Xoshiro256StarStar(seed: seed)
+                pos = Int(rng.uniformBelow(UInt64(n)))
+            } else {
+                pos = 0
+            }
+        } else {
+            let r = Kernels.pass(ctx, storage: matrix.storage, center: nil, objective: objective(), chunks: chunks)
+            guard r.pos >= 0 else { return SamplingResult(preselected: pre, picked: []) }
+            pos = r.pos
+        }
+
+        var picked: [Int] = []
+        picked.reserveCapacity(need)
+        var stopped = false
+        let minDistance = plan.minDistance
+        while true {
+            let mc = m[pos]
+            if minDistance > 0 && Double(mc).squareRoot() < minDistance { stopped = true; break }
+            let row = rowAt(pos)
+            picked.append(row)
+            m[pos] = -1
+            if picked.count >= need { break }
+            if picked.count % Sampler.progressInterval == 0, let progress, !progress(picked.count, need) {
+                throw SamplingError.cancelled
+            }
+            let src = base + row * rowBytes
+            switch matrix.storage {
+            case .float32: F32Row.loadCenter(src, d, into: center)
+            case .float16: F16Row.loadCenter(src, d, into: center)
+            }
+            if coral {
+                W += wpos![pos]
+                for s in 0 ..< selRows.count {
+                    let xs = base + selRows[s] * rowBytes
+                    let dd: Float
+                    switch matrix.storage {
+                    case .float32: dd = F32Row.dist2(xs, center, d, scratch: scratch)
+                    case .float16: dd = F16Row.dist2(xs, center, d, scratch: scratch)
+                    }
+                    if dd < nu[s] { nu[s] = dd }
+                }
+                selRows.append(row)
+                nu.append(mc)                 // +inf for the very first member
+                D = 0
+                if nu.count >= 2 { for v in nu { D += Double(v) } }
+            }
+            let r = Kernels.pass(ctx, storage: matrix.storage, center: center, objective: objective(), chunks: chunks)
+            guard r.pos >= 0 else { break }
+            pos = r.pos
+        }
+        return SamplingResult(preselected: pre, picked: picked, stoppedByMinDistance: stopped)
+    }
+}

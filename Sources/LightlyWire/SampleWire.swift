@@ -1,0 +1,66 @@
+// Sample DTOs (spec §3.1, §3.2, §5.4).
+
+/// `SampleData` (spec §3.1). `metaData`, `exif` and `customMetaData` are returned exactly as
+/// the client sent them. `type` is not in 1.1.x but 1.2.10+ require it: always `"IMAGE"`.
+public struct SampleData: Codable, Hashable, Sendable {
+    public var id: String
+    public var type: SampleType
+    public var datasetId: String?
+    public var fileName: String
+    public var thumbName: String?
+    public var exif: JSONValue?
+    public var metaData: JSONValue?
+    public var customMetaData: JSONValue?
+    public var index: Int?
+    public var createdAt: Int64?
+    public var lastModifiedAt: Int64?
+
+    public init(id: String, type: SampleType = .image, datasetId: String? = nil, fileName: String,
+                thumbName: String? = nil, exif: JSONValue? = nil, metaData: JSONValue? = nil,
+                customMetaData: JSONValue? = nil, index: Int? = nil, createdAt: Int64? = nil,
+                lastModifiedAt: Int64? = nil) {
+        self.id = id; self.type = type; self.datasetId = datasetId; self.fileName = fileName
+        self.thumbName = thumbName; self.exif = exif; self.metaData = metaData
+        self.customMetaData = customMetaData; self.index = index
+        self.createdAt = createdAt; self.lastModifiedAt = lastModifiedAt
+    }
+}
+
+/// `SampleCreateRequest` (spec §3.2). `metaData` carries snake_case keys too
+/// (`is_corrupted`); it is stored verbatim.
+public struct SampleCreateRequest: Codable, Hashable, Sendable {
+    public var fileName: String
+    public var thumbName: String?
+    public var metaData: JSONValue?
+    public var exif: JSONValue?
+    public var customMetaData: JSONValue?
+
+    public init(fileName: String, thumbName: String? = nil, metaData: JSONValue? = nil,
+                exif: JSONValue? = nil, customMetaData: JSONValue? = nil) {
+        self.fileName = fileName; self.thumbName = thumbName; self.metaData = metaData
+        self.exif = exif; self.customMetaData = customMetaData
+    }
+}
+
+/// `SampleUpdateRequest` (`PUT .../samples/{id}`): every field optional; the client sends
+/// only `customMetaData`. A field that is present replaces the stored one.
+public struct SampleUpdateRequest: Codable, Hashable, Sendable {
+    public var fileName: String?
+    public var thumbName: String?
+    public var exif: JSONValue?
+    public var metaData: JSONValue?
+    public var customMetaData: JSONValue?
+
+    public init(fileName: String? = nil, thumbName: String? = nil, exif: JSONValue? = nil,
+                metaData: JSONValue? = nil, customMetaData: JSONValue? = nil) {
+        self.fileName = fileName; self.thumbName = thumbName; self.exif = exif
+        self.metaData = metaData; self.customMetaData = customMetaData
+    }
+}
+
+/// `SampleWriteUrls` (1.1.14+): signed PUT URLs for the full image and the thumbnail.
+public struct SampleWriteUrls: Codable, Hashable, Sendable {
+    public var full: String
+    public var thumb: String
+    public init(full: String, thumb: String) { self.full = full; self.thumb = thumb }
+}

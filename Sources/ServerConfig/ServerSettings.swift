@@ -1,0 +1,239 @@
+// MARK: - ServerSettings
+
+/// Every setting of `lightly-server serve`, with its default.
+///
+/// Settings come from four layers, later ones winning:
+/// defaults < config file (`--config FILE`, flat TOML) < environment (`LIGHTLY_SERVER_*`) < flags.
+/// `resolve(defaults:file:environment:flags:)` is pure, so the precedence is unit-tested.
+///
+/// ```swift
+/// let file = try ConfigFile.parse(text, source: path)
+/// let settings = try ServerSettings.resolve(file: file, environment: ProcessInfo.processInfo.environment,
+///                                           flags: [.port: "0"])
+/// ```
+public struct ServerSettings: Sendable, Equatable {
+    /// Address to listen on. `0.0.0.0` listens on every interface (as in the Docker image).
+    public var host = "127.0.0.1"
+    /// TCP port; 0 picks a free one (printed in the `listening on` line).
+    public var port = 8421
+    /// The data folder (database, blobs, temporary files, signing key).
+    public var dataDir = "./lightly-data"
+    /// The URL clients use to reach the server (signed URLs point here); `nil` derives it from host/port.
+    public var publicURL: String? = nil
+    /// Largest accepted request body in bytes (larger gets 413).
+    public var maxBodyBytes = 8 << 30
+    /// Seconds a client has to send the complete request head (408 after).
+    public var headerTimeout = 10.0
+    /// Seconds an idle keep-alive connection is kept open.
+    public var idleTimeout = 60.0
+    /// Simultaneous connections; more get 503.
+    public var maxConnections = 1024
+    /// Request bodies larger than this many bytes are spooled to `<data>/tmp` instead of memory.
+    public var bodyFileThreshold = 8 << 20
+    /// One of trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+    /// Lifetime of signed upload/download URLs, in seconds.
+    public var signedURLTTL = 3600
+    /// `waitTimeTillNextPoll` told to clients polling jobs, in seconds.
+    public var jobPollWait = 1
+    /// Most samples one dataset may hold (quota).
+    public var maxDatasetSamples = 1_000_000
+    /// Oldest `lightly` Python client version accepted (`/v1/versions/...`).
+    public var minimumClientVersion = "1.0.0"
+
+    /// The built-in defaults.
+    public init() {}
+
+    /// The defaults, spelled as a constant.
+    public static let defaults = ServerSettings()
+
+    /// The log levels `logLevel` accepts (swift-log's `Logger.Level` raw values).
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// The environment variable that names a config file when `--config` is not given.
+    public static let configEnvironmentVariable = "LIGHTLY_SERVER_CONFIG"
+
+    // MARK: Resolving
+
+    /// Layers the sources over `defaults`: file < environment < flags.
+    ///
+    /// - Parameters:
+    ///   - defaults: The base (normally `.defaults`).
+    ///   - file: Values from the config file (see `ConfigFile.parse`).
+    ///   - environment: The process environment; only `LIGHTLY_SERVER_<KEY>` variables of known
+    ///     keys are read (others, like the client's `LIGHTLY_SERVER_LOCATION`, are ignored).
+    ///   - flags: Values given on the command line.
+    /// - Returns: The resolved settings.
+    /// - Throws: `ConfigError` naming the source (file line, variable or flag) of a bad value.
+    public static func resolve(defaults: ServerSettings = .defaults,
+                               file: [ConfigFile.Entry] = [],
+                               environment: [String: String] = [:],
+                               flags: [Key: String] = [:]) throws -> ServerSettings {
+        var s = defaults
+        for entry in file {
+            try entry.key.apply(entry.value, to: &s, source: entry.source)
+        }
+        for key in Key.allCases {
+            if let v = environment[key.environmentName] {
+                try key.apply(v, to: &s, source: "environment variable \(key.environmentName)")
+            }
+        }
+        for key in Key.allCases {
+            if let v = flags[key] { try key.apply(v, to: &s, source: "option \(key.flagName)") }
+        }
+        return s
+    }
+
+    /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (with `127.0.0.1` for a
+    /// wildcard host, and brackets around an IPv6 address).
+    public func location(port actualPort: Int) -> String {
+        if let publicURL { return publicURL }
+        var h = host
+        if h == "0.0.0.0" || h.isEmpty { h = "127.0.0.1" }
+        if h == "::" { h = "::1" }
+        return "http://\(Self.hostForURL(h)):\(actualPort)"
+    }
+
+    /// `host` as it appears in a URL (IPv6 addresses in brackets).
+    public static func hostForURL(_ host: String) -> String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    }
+}
+
+// MARK: - Keys
+
+extension ServerSettings {
+    /// One setting: its name in the config file, environment and command line, and its parser.
+    public enum Key: String, CaseIterable, Sendable, Hashable {
+        case host, port
+        case dataDir = "data_dir"
+        case publicURL = "public_url"
+        case maxBodyBytes = "max_body_bytes"
+        case headerTimeout = "header_timeout"
+        case idleTimeout = "idle_timeout"
+        case maxConnections = "max_connections"
+        case bodyFileThreshold = "body_file_threshold"
+        case logLevel = "log_level"
+        case signedURLTTL = "signed_url_ttl"
+        case jobPollWait = "job_poll_wait"
+        case maxDatasetSamples = "max_dataset_samples"
+        case minimumClientVersion = "minimum_client_version"
+
+        /// The name in the config file (`max_body_bytes`).
+        public var fileName: String { rawValue }
+        /// The environment variable (`LIGHTLY_SERVER_MAX_BODY_BYTES`).
+        public var environmentName: String { "LIGHTLY_SERVER_" + rawValue.uppercased() }
+        /// The command-line option (`--max-body-bytes`).
+        public var flagName: String { "--" + rawValue.replacingUnderscores() }
+
+        /// The value of this setting in `s`, as it would be written in the config file.
+        public func value(in s: ServerSettings) -> String {
+            switch self {
+            case .host: s.host
+            case .port: String(s.port)
+            case .dataDir: s.dataDir
+            case .publicURL: s.publicURL ?? ""
+            case .maxBodyBytes: String(s.maxBodyBytes)
+            case .headerTimeout: Self.seconds(s.headerTimeout)
+            case .idleTimeout: Self.seconds(s.idleTimeout)
+            case .maxConnections: String(s.maxConnections)
+            case .bodyFileThreshold: String(s.bodyFileThreshold)
+            case .logLevel: s.logLevel
+            case .signedURLTTL: String(s.signedURLTTL)
+            case .jobPollWait: String(s.jobPollWait)
+            case .maxDatasetSamples: String(s.maxDatasetSamples)
+            case .minimumClientVersion: s.minimumClientVersion
+            }
+        }
+
+        /// Parses `text` and stores it in `s`.
+        /// - Throws: `ConfigError` that names `source`.
+        public func apply(_ text: String, to s: inout ServerSettings, source: String) throws {
+            let v = text.trimmingWhitespace()
+            func fail(_ expected: String) -> ConfigError {
+                ConfigError(source: source, message: "\(rawValue): expected \(expected), got \"\(text)\"")
+            }
+            func int(_ range: ClosedRange<Int>) throws -> Int {
+                guard let n = Int(v.filter { $0 != "_" }), range.contains(n) else {
+                    throw fail("an integer in \(range.lowerBound)...\(range.upperBound)")
+                }
+                return n
+            }
+            func seconds() throws -> Double {
+                guard let d = Double(v), d > 0, d <= 86_400 * 7 else { throw fail("seconds > 0") }
+                return d
+            }
+            switch self {
+            case .host:
+                guard !v.isEmpty, !v.contains(where: { $0 == " " || $0 == "/" }) else { throw fail("a host name or IP address") }
+                s.host = v.hasPrefix("[") && v.hasSuffix("]") ? String(v.dropFirst().dropLast()) : v
+            case .port: s.port = try int(0...65_535)
+            case .dataDir:
+                guard !v.isEmpty else { throw fail("a folder path") }
+                s.dataDir = v
+            case .publicURL:
+                if v.isEmpty { s.publicURL = nil; return }
+                guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.contains(" "), !v.contains("?") else {
+                    throw fail("an http:// or https:// URL")
+                }
+                var u = v
+                while u.hasSuffix("/") { u.removeLast() }
+                s.publicURL = u
+            case .maxBodyBytes: s.maxBodyBytes = try int(1...Int.max)
+            case .headerTimeout: s.headerTimeout = try seconds()
+            case .idleTimeout: s.idleTimeout = try seconds()
+            case .maxConnections: s.maxConnections = try int(1...1_000_000)
+            case .bodyFileThreshold: s.bodyFileThreshold = try int(0...Int.max)
+            case .logLevel:
+                let l = v.lowercased()
+                guard ServerSettings.logLevels.contains(l) else { throw fail("one of \(ServerSettings.logLevels.joined(separator: ", "))") }
+                s.logLevel = l
+            case .signedURLTTL: s.signedURLTTL = try int(1...(86_400 * 30))
+            case .jobPollWait: s.jobPollWait = try int(0...3600)
+            case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
+            case .minimumClientVersion:
+                // Three parts: the API answers it verbatim from /v1/versions/pip/minimum (spec §5.1).
+                let parts = v.split(separator: ".", omittingEmptySubsequences: false)
+                guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else {
+                    throw fail("a three-part version like 1.0.0")
+                }
+                s.minimumClientVersion = v
+            }
+        }
+
+        static func seconds(_ d: Double) -> String {
+            d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+        }
+    }
+}
+
+// MARK: - ConfigError
+
+/// A bad setting, with where it came from.
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// "config file x.toml line 3", "environment variable LIGHTLY_SERVER_PORT", "option --port".
+    public var source: String
+    /// What is wrong.
+    public var message: String
+    /// A config error.
+    public init(source: String, message: String) {
+        self.source = source
+        self.message = message
+    }
+    public var description: String { "\(source): \(message)" }
+}
+
+// MARK: - Small string helpers (no Foundation needed)
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+
+    func replacingUnderscores() -> String {
+        String(map { $0 == "_" ? "-" : $0 })
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import LightlyStorage
+import Logging
+import ServerConfig
+
+/// `lightly-server serve`: open the data folder, migrate, start HTTP, wait for SIGTERM/SIGINT.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server.",
+        discussion: """
+            Prints one line `lightly-server listening on http://HOST:PORT` when ready. On an empty data \
+            folder it first creates the token `default` and prints it once, with the two `export` lines \
+            the lightly client needs. SIGTERM/SIGINT: stop accepting, finish in-flight requests, close \
+            the database, exit 0.
+            """)
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port (default 8421; 0 picks a free one).") var port: String?
+    @Option(name: .customLong("public-url"), help: "URL clients use to reach the server.") var publicURL: String?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body in bytes.") var maxBodyBytes: String?
+    @Option(name: .customLong("header-timeout"), help: "Seconds to receive a request head.") var headerTimeout: String?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout: String?
+    @Option(name: .customLong("max-connections"), help: "Simultaneous connections.") var maxConnections: String?
+    @Option(name: .customLong("body-file-threshold"), help: "Bodies above this many bytes go to a temp file.") var bodyFileThreshold: String?
+    @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel: String?
+    @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
+    @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
+    @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
+    @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let in-flight requests finish on SIGTERM.") var shutdownTimeout: Double = 10
+
+    /// The flags given, keyed by setting (each is validated by `ServerSettings.resolve`).
+    var flags: [ServerSettings.Key: String] {
+        let pairs: [(ServerSettings.Key, String?)] = [
+            (.host, host), (.port, port), (.publicURL, publicURL), (.maxBodyBytes, maxBodyBytes),
+            (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.maxConnections, maxConnections),
+            (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
+            (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
+            (.minimumClientVersion, minimumClientVersion),
+        ]
+        var out: [ServerSettings.Key: String] = [:]
+        for (k, v) in pairs { if let v { out[k] = v } }
+        return out
+    }
+
+    func validate() throws {
+        guard shutdownTimeout >= 0, shutdownTimeout <= 3600 else {
+            throw ValidationError("--shutdown-timeout must be between 0 and 3600 seconds")
+        }
+    }
+
+    func run() throws {
+        // A client that disconnects mid-response must cost one connection, not the process (exit 141).
+        signal(SIGPIPE, SIG_IGN)
+        let settings: ServerSettings
+        do { settings = try data.settings(extraFlags: flags) } catch let e as ConfigError {
+            throw ValidationError(e.description)
+        }
+        let logger = Logging.bootstrapStderr(level: settings.logLevel)
+        try ServeSession(settings: settings, shutdownTimeout: shutdownTimeout, logger: logger).run()
+    }
+}
+
+/// One run of the server. A plain (nonisolated) type: the signal handlers below run on a dispatch
+/// queue, so nothing here may be MainActor-isolated (STYLE §2.5).
+struct ServeSession {
+    let settings: ServerSettings
+    let shutdownTimeout: Double
+    let logger: Logger
+
+    func run() throws {
+        DataFolder.privateFiles()
+        let dir = DataDirectory(path: settings.dataDir)
+        try dir.prepare()
+        let db = try Database(path: dir.databasePath)
+        defer { db.close() }
+        let applied = try db.migrate()
+        if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }
+        let tokens = TokenStore(database: db)
+        if !dir.isPrivate {
+            logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
+        }
+        let context = ServerContext(settings: settings, dataDirectory: dir, database: db, tokens: tokens,
+                                    signingKey: try dir.signingKey(), logger: logger)
+
+        // Install signal handling before listening, so an early SIGTERM still shuts down cleanly.
+        let stop = ShutdownSignal()
+        let sources = stop.install(signals: [SIGTERM, SIGINT])
+
+        let app = try makeApplication(context: context)
+        // Jobs left WAITING or RUNNING by a crash or restart run again (results are deterministic).
+        app.start()
+        let runner = try ServerRunner(options: HTTPServerOptions(settings: settings, temporaryDirectory: dir.tmpPath),
+                                      handler: app.handler, logger: logger)
+        let port = try runner.start()
+        // The first token is created only once the port is bound: had `start()` failed (port in
+        // use), a token created earlier would never have been shown, and never would be.
+        let firstToken: String?
+        do { firstToken = try Self.createFirstToken(tokens) } catch {
+            runner.shutdown(timeout: .seconds(1))
+            app.stop()
+            throw error
+        }
+        let listenURL = "http://\(ServerSettings.hostForURL(settings.host)):\(port)"
+        if let firstToken {
+            // Shown once: only the digest is stored. Flush-left so `grep ^export` finds the lines.
+            Output.line("Created the first API token, named \"default\". It is shown only this once; keep it:")
+            Output.line("export LIGHTLY_SERVER_LOCATION=\(settings.location(port: port))")
+            Output.line("export LIGHTLY_TOKEN=\(firstToken)")
+        }
+        Output.line("lightly-server listening on \(listenURL)")
+        logger.info("serving", metadata: ["data_dir": "\(dir.path)", "url": "\(listenURL)"])
+
+        let signalNumber = stop.wait()
+        logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
+        runner.shutdown(timeout: .milliseconds(Int64(shutdownTimeout * 1000)))
+        app.stop()
+        for s in sources { s.cancel() }
+        db.close()
+        logger.notice("stopped")
+    }
+}
+
+extension ServeSession {
+    /// On a brand-new data folder, the token `default`; `nil` otherwise. Two servers starting on
+    /// one empty folder at once: the loser sees the unique violation and prints no token.
+    static func createFirstToken(_ tokens: TokenStore) throws -> String? {
+        guard try tokens.isEmpty() else { return nil }
+        do { return try tokens.create(name: "default") } catch let e as StorageError where e.isUniqueViolation {
+            return nil
+        }
+    }
+}
+
+/// Turns SIGTERM/SIGINT into a semaphore the main thread waits on. A second signal while shutting
+/// down exits at once (status 1), for a stuck shutdown.
+final class ShutdownSignal: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let received = Synchronization.Atomic<Int32>(0)
+    private let queue = DispatchQueue(label: "lightly-server.signals")
+
+    func install(signals: [Int32]) -> [DispatchSourceSignal] {
+        signals.map { sig in
+            signal(sig, SIG_IGN)   // let the dispatch source, not the default action, see it
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { @Sendable [self] in self.fire(sig) }
+            source.resume()
+            return source
+        }
+    }
+
+    private func fire(_ sig: Int32) {
+        let (exchanged, _) = received.compareExchange(expected: 0, desired: sig, ordering: .acquiringAndReleasing)
+        if exchanged {
+            semaphore.signal()
+        } else {
+            Output.error("lightly-server: second signal, exiting now")
+            _exit(1)
+        }
+    }
+
+    /// Blocks until a signal arrives. - Returns: its number.
+    func wait() -> Int32 {
+        semaphore.wait()
+        return received.load(ordering: .acquiring)
+    }
+}
+
+import Synchronization
+
+enum Logging {
+    /// swift-log to stderr at `level`. Tokens are never passed to a logger.
+    static func bootstrapStderr(level: String) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = Logger.Level(rawValue: level) ?? .info
+            return h
+        }
+        var logger = Logger(label: "lightly-server")
+        logger.logLevel = Logger.Level(rawValue: level) ?? .info
+        return logger
+    }
+}

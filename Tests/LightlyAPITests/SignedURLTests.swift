@@ -1,0 +1,138 @@
+import Foundation
+import HTTPKit
+@testable import LightlyAPI
+import LightlyWire
+import Testing
+
+@Suite struct SignedURLTests {
+    func setup() throws -> (TestApp, String, String, String) {
+        let t = try TestApp.make()
+        let tok = try t.makeUser("alice")
+        let ds = try t.makeDataset("a", token: tok)
+        let s = try t.makeSample("img/a.jpg", dataset: ds, token: tok)
+        return (t, tok, ds, s)
+    }
+
+    @Test func putAnswersExactly200AndGetReturnsTheSameBytes() throws {
+        let (t, tok, ds, s) = try setup()
+        let urls = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/writeurls", token: tok).decode(SampleWriteUrls.self)
+        let image = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        // No token, no Content-Type (as `requests.put` sends it).
+        let put = try t.call(.PUT, targetOf(urls.full), body: .bytes(Data(image)), headers: [:])
+        #expect(put.status == 200)
+        #expect(put.bytes.isEmpty)
+        let thumb = try t.call(.PUT, targetOf(urls.thumb), body: .bytes(Data([1, 2, 3])), headers: [:])
+        #expect(thumb.status == 200)
+
+        let read = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/readurl?type=full", token: tok).decode(String.self)
+        let got = try t.call(.GET, targetOf(read))
+        #expect(got.status == 200)
+        #expect(got.bytes == image)
+        #expect(got.response.headers[.contentType] == "image/jpeg")
+        guard case .file = got.response.body else { Issue.record("expected a streamed file body"); return }
+
+        let readThumb = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/readurl?type=thumbnail", token: tok).decode(String.self)
+        let gotThumb = try t.call(.GET, targetOf(readThumb))
+        #expect(gotThumb.bytes == [1, 2, 3])
+        #expect(gotThumb.response.headers[.contentType] == "image/webp")
+    }
+
+    @Test func repeatedPutReplacesAtomically() throws {
+        let (t, tok, ds, s) = try setup()
+        let url = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/writeurl?isThumbnail=False", token: tok).decode(String.self)
+        #expect(try t.call(.PUT, targetOf(url), body: .bytes(Data([1]))).status == 200)
+        let first = try t.app.database.read { conn in try conn.queryOne("SELECT full_blob_id FROM samples")?.string(0) } ?? ""
+        #expect(try t.call(.PUT, targetOf(url), body: .bytes(Data([2, 2]))).status == 200)
+        let second = try t.app.database.read { conn in try conn.queryOne("SELECT full_blob_id FROM samples")?.string(0) } ?? ""
+        #expect(first != second)
+        #expect(FileIO.fileSize(t.app.blobs.path(for: first) ?? "") == nil)     // old file removed
+        let blobRows = try t.app.database.read { conn in try conn.queryOne("SELECT COUNT(*) FROM blobs")?.int(0) }
+        #expect(blobRows == 1)
+        let read = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/readurl?type=full", token: tok).decode(String.self)
+        #expect(try t.call(.GET, targetOf(read)).bytes == [2, 2])
+    }
+
+    @Test func fileBodyIsMovedNotCopied() throws {
+        let (t, tok, ds, s) = try setup()
+        let url = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/writeurl?isThumbnail=False", token: tok).decode(String.self)
+        let spooled = t.app.blobs.tmpDirectory + "/spooled-body"
+        try Data([9, 8, 7, 6]).write(to: URL(fileURLWithPath: spooled))
+        #expect(try t.call(.PUT, targetOf(url), body: .file(path: spooled, count: 4)).status == 200)
+        #expect(FileIO.fileSize(spooled) == nil)
+        let read = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/readurl?type=full", token: tok).decode(String.self)
+        #expect(try t.call(.GET, targetOf(read)).bytes == [9, 8, 7, 6])
+    }
+
+    @Test func tamperedOrWrongMethodIs403() throws {
+        let (t, tok, ds, s) = try setup()
+        let url = targetOf(try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/writeurl?isThumbnail=False", token: tok).decode(String.self))
+        // Flip the last signature digit.
+        let last = url.last == "0" ? "1" : "0"
+        let tampered = String(url.dropLast()) + last
+        let r = try t.call(.PUT, tampered, body: .bytes(Data([1])))
+        #expect(r.status == 403)
+        #expect(r.errorCode == "FORBIDDEN")
+        // Same URL for another sample variant / object.
+        let other = url.replacingOccurrences(of: "/full?", with: "/thumbnail?")
+        #expect(try t.call(.PUT, other, body: .bytes(Data([1]))).status == 403)
+        // A PUT URL is not a GET URL.
+        #expect(try t.call(.GET, url).status == 403)
+        // Longer expiry with the old signature.
+        let extended = url.replacingOccurrences(of: "expires=", with: "expires=9")
+        #expect(try t.call(.PUT, extended, body: .bytes(Data([1]))).status == 403)
+        // Missing parameters.
+        let bare = String(url.prefix { $0 != "?" })
+        #expect(try t.call(.PUT, bare, body: .bytes(Data([1]))).status == 403)
+        // Nothing was stored.
+        let stored = try t.app.database.read { conn in try conn.queryOne("SELECT full_blob_id FROM samples")?.stringOrNil(0) }
+        #expect(stored == nil)
+        // `//` in the path still verifies (canonical path is signed).
+        #expect(try t.call(.PUT, "/" + url, body: .bytes(Data([1]))).status == 200)
+    }
+
+    @Test func expiredURLIs403SayingExpired() throws {
+        let (t, _, ds, s) = try setup()
+        let target = SignedTarget(kind: "sample", datasetId: ds, objectId: s, variant: "full")
+        let url = t.app.signer.url(base: "http://x", method: .PUT, target: target, ttl: 10, now: Timestamp.nowSeconds() - 100)
+        let r = try t.call(.PUT, targetOf(url), body: .bytes(Data([1])))
+        #expect(r.status == 403)
+        #expect(r.errorCode == "FORBIDDEN")
+        #expect(r.text.contains("expired"))
+    }
+
+    @Test func unknownKindAndVariant() throws {
+        let (t, _, ds, s) = try setup()
+        for (kind, variant) in [("nope", "full"), ("sample", "original")] {
+            let url = t.app.signer.url(base: "http://x", method: .PUT,
+                                       target: SignedTarget(kind: kind, datasetId: ds, objectId: s, variant: variant), ttl: 60)
+            let r = try t.call(.PUT, targetOf(url), body: .bytes(Data([1])))
+            #expect(r.status == 404)
+        }
+        let blobs = try t.app.database.read { conn in try conn.queryOne("SELECT COUNT(*) FROM blobs")?.int(0) }
+        #expect(blobs == 0)
+    }
+
+    @Test func putForDeletedSampleLeavesNoFile() throws {
+        let (t, tok, ds, s) = try setup()
+        let url = try t.call(.GET, "/v1/datasets/\(ds)/samples/\(s)/writeurl?isThumbnail=False", token: tok).decode(String.self)
+        #expect(try t.call(.DELETE, "/v1/datasets/\(ds)", token: tok, json: "{}").status == 200)
+        let r = try t.call(.PUT, targetOf(url), body: .bytes(Data([1, 2])))
+        #expect(r.status == 404)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: t.app.blobs.blobsDirectory)
+            .filter { $0.contains("/") }
+        #expect(files.isEmpty)
+    }
+
+    @Test func signerRoundTrip() {
+        let s = URLSigner(secret: Array(repeating: 7, count: 32))
+        let target = SignedTarget(kind: "csv", datasetId: "a", objectId: "b", variant: "c")
+        let url = s.url(base: "http://h", method: .GET, target: target, ttl: 60, now: 1000)
+        #expect(url.hasPrefix("http://h/signed/csv/a/b/c?expires=1060&sig="))
+        let sig = String(url.split(separator: "sig=")[1])
+        #expect(sig.count == 64)
+        #expect(throws: Never.self) { try s.verify(method: .GET, path: target.path, expires: "1060", sig: sig, now: 1000) }
+        #expect(throws: APIError.self) { try s.verify(method: .GET, path: target.path, expires: "1060", sig: sig, now: 1061) }
+        #expect(throws: APIError.self) { try s.verify(method: .PUT, path: target.path, expires: "1060", sig: sig, now: 1000) }
+        #expect(throws: APIError.self) { try s.verify(method: .GET, path: target.path, expires: "1060", sig: "zz", now: 1000) }
+    }
+}

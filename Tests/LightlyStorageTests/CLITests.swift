@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+
+/// Drives the built `lightly-server` binary (it sits next to the test bundle in .build/<config>/).
+/// The lead adds end-to-end API tests; these pin the CLI contract that outside tooling relies on.
+@Suite(.enabled(if: CLI.binary != nil, "lightly-server binary not built next to the test bundle"))
+struct CLITests {
+    @Test func firstServePrintsTheTokenOnceThenListens() throws {
+        try withTempDir { dir in
+            let data = dir + "/data"
+            var server = try CLI.startServer(data: data)
+            #expect(server.output.contains("export LIGHTLY_SERVER_LOCATION=http://127.0.0.1:\(server.port)"))
+            let token = try #require(server.token)
+            #expect(token.hasPrefix("lt_"))
+            #expect(try CLI.run(["healthcheck", "--url", "http://127.0.0.1:\(server.port)/health"]).status == 0)
+            #expect(try CLI.run(["healthcheck", "--url", "http://127.0.0.1:\(server.port)/missing"]).status != 0)
+            #expect(try server.stop() == 0)            // SIGTERM → exit 0
+
+            // The token is in the database as a digest only.
+            let db = try #require(FileManager.default.contents(atPath: data + "/lightly.sqlite3"))
+            #expect(db.range(of: Data(token.utf8)) == nil)
+
+            // Second start: no token again.
+            server = try CLI.startServer(data: data)
+            #expect(server.token == nil)
+            #expect(!server.output.contains("LIGHTLY_TOKEN"))
+            #expect(try server.stop() == 0)
+
+            let attrs = try FileManager.default.attributesOfItem(atPath: data)
+            #expect((attrs[.posixPermissions] as? Int) == 0o700)
+        }
+    }
+
+    @Test func tokenCommandsWorkWhileServing() throws {
+        try withTempDir { dir in
+            let data = dir + "/data"
+            let server = try CLI.startServer(data: data)
+            let created = try CLI.run(["token", "create", "--data-dir", data, "--name", "ci"])
+            #expect(created.status == 0)
+            let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(token.hasPrefix("lt_") && !token.contains("\n"), "the token alone on stdout")
+            #expect(try CLI.run(["token", "create", "--data-dir", data, "--name", "ci"]).status != 0)
+            let list = try CLI.run(["token", "list", "--data-dir", data])
+            #expect(list.status == 0 && list.stdout.contains("default") && list.stdout.contains("ci"))
+            #expect(!list.stdout.contains("lt_"))
+            let json = try CLI.run(["token", "list", "--data-dir", data, "--json"])
+            let items = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+            #expect(items?.compactMap { $0["name"] as? String } == ["default", "ci"])
+            #expect(try CLI.run(["token", "revoke", "--data-dir", data, "ci"]).status == 0)
+            let unknown = try CLI.run(["token", "revoke", "--data-dir", data, "nobody"])
+            #expect(unknown.status != 0 && unknown.stderr.contains("nobody"))
+            let backup = try CLI.run(["backup", "--data-dir", data, "--to", dir + "/copy.sqlite3"])
+            #expect(backup.status == 0)
+            #expect(FileManager.default.fileExists(atPath: dir + "/copy.sqlite3"))
+            var s = server
+            #expect(try s.stop() == 0)
+        }
+    }
+
+    @Test func tokenCreateOnAnExistingEmptyFolderAndMigrate() throws {
+        try withTempDir { dir in
+            let created = try CLI.run(["token", "create", "--data-dir", dir, "--name", "first"])
+            #expect(created.status == 0 && created.stdout.hasPrefix("lt_"))
+            let migrate = try CLI.run(["migrate", "--data-dir", dir])
+            #expect(migrate.status == 0 && migrate.stdout.contains("nothing to apply"))
+            // A folder with a token already: serve prints no token.
+            var server = try CLI.startServer(data: dir)
+            #expect(server.token == nil)
+            #expect(try server.stop() == 0)
+        }
+    }
+
+    /// A first start that cannot bind must not use up the one-time token.
+    @Test func failedFirstStartKeepsTheTokenForTheNextStart() throws {
+        try withTempDir { dir in
+            var other = try CLI.startServer(data: dir + "/other")
+            defer { _ = try? other.stop() }
+            let failed = try CLI.run(["serve", "--data-dir", dir + "/data", "--port", String(other.port)])
+            #expect(failed.status != 0 && failed.stderr.contains("bind"))
+            #expect(!failed.stdout.contains("LIGHTLY_TOKEN"))
+            var server = try CLI.startServer(data: dir + "/data")
+            #expect(server.token != nil)
+            #expect(try server.stop() == 0)
+        }
+    }
+
+    @Test func badSettingsFailClearly() throws {
+        let r = try CLI.run(["serve", "--port", "99999", "--data-dir", "/nonexistent/x"])
+        #expect(r.status != 0 && r.stderr.contains("--port"))
+        let env = try CLI.run(["settings"], environment: ["LIGHTLY_SERVER_PORT": "9000", "LIGHTLY_SERVER_LOG_LEVEL": "debug"])
+        #expect(env.stdout.contains("port = 9000") && env.stdout.contains("log_level = \"debug\""))
+    }
+}
+
+enum CLI {
+    /// `.build/<config>/lightly-server`, found next to the running test bundle.
+    static let binary: String? = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("lightly-server").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary ?? "/nonexistent")
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LIGHTLY_SERVER_") }
+        env.merge(environment) { $1 }
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    struct Server {
+        let process: Process
+        let port: Int
+        let output: String
+        var token: String? {
+            output.split(separator: "\n").first { $0.hasPrefix("export LIGHTLY_TOKEN=") }.map { String($0.dropFirst("export LIGHTLY_TOKEN=".count)) }
+        }
+        /// SIGTERM, wait, return the exit status.
+        mutating func stop() throws -> Int32 {
+            process.terminate()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    /// Starts `serve --port 0` and reads stdout (a pipe) until the `listening on` line.
+    static func startServer(data: String) throws -> Server {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary ?? "/nonexistent")
+        p.arguments = ["serve", "--data-dir", data, "--port", "0", "--log-level", "warning"]
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LIGHTLY_SERVER_") }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !text.contains("listening on"), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
+              let port = Int(line.split(separator: ":").last ?? "") else {
+            p.terminate()
+            throw CLIStartError(output: text)
+        }
+        #expect(text.split(separator: "\n").filter { $0.contains("listening on") }.count == 1)
+        return Server(process: p, port: port, output: text)
+    }
+
+    struct CLIStartError: Error { var output: String }
+}
