@@ -642,6 +642,9 @@ def main():
     ap.add_argument("--selector", choices=["server", "oracle"], default="server")
     ap.add_argument("--server-bin", default=None, help="lightly-server binary (default: .build/{release,debug})")
     ap.add_argument("--server-arg", action="append", default=[], help="extra arg for `serve` (repeatable)")
+    ap.add_argument("--job-poll-wait", type=int, default=0,
+                    help="passed as `serve --job-poll-wait` (the server's waitTimeTillNextPoll; its default "
+                         "is 1 s, which costs up to 1 s per selection); -1 keeps the server's default")
     ap.add_argument("--out", default=None, help="output prefix (default docs/al_quality[_mnist] for "
                     "--selector server without --ci, else .build/al_quality/<...>)")
     ap.add_argument("--no-gates", action="store_true", help="report only (default for mnist)")
@@ -651,6 +654,8 @@ def main():
     n_seeds = args.seeds or (3 if args.ci else bench.n_seeds)
     bench = Bench(bench.name, bench.budgets, n_seeds)
     use_gates = not args.no_gates and args.dataset == "digits"
+    if args.job_poll_wait >= 0:
+        args.server_arg = [f"--job-poll-wait={args.job_poll_wait}"] + args.server_arg
     if args.out is None:
         base = "al_quality" if args.dataset == "digits" else "al_quality_mnist"
         if args.selector == "server" and not args.ci:
@@ -695,7 +700,8 @@ def main():
     meta = {
         "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "selector": selector.kind if selector.kind == "server" else "oracle (DEVELOPMENT MODE, not the server)",
-        "versions": versions, "n_seeds": n_seeds, "ci": args.ci, "wall_time_s": wall,
+        "versions": versions, "server_args": args.server_arg if selector.kind == "server" else [],
+        "n_seeds": n_seeds, "ci": args.ci, "wall_time_s": wall,
         "select_time_s": float(sum(r["select_s"] for r in per_seed)),
         "n_selections": int(sum(r["n_selections"] for r in per_seed)),
         "python": platform.python_version(),
