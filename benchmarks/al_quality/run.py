@@ -226,9 +226,12 @@ def server_version(binary):
             v = res.stdout.strip().splitlines()[0] if res.stdout.strip() else ""
     except Exception:
         pass
-    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    return f"lightly-server {v or '(no --version)'} built from {commit}"
+    src = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%h", "--", "Sources", "Package.swift",
+                          "migrations"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "Sources", "Package.swift",
+                            "migrations"], capture_output=True, text=True).stdout.strip()
+    return (f"lightly-server {v or '(no --version)'} ({os.path.relpath(binary, REPO)}; server sources at "
+            f"{src}{' + uncommitted changes' if dirty else ''})")
 
 
 class ServerSeed:
@@ -544,7 +547,10 @@ def write_md(path, bench, agg, gate_res, meta, check_summary, per_seed):
     L.append(f"# Active-learning quality: {bench.name} ({meta['n_seeds']} seeds)\n")
     L.append(f"Produced by `{meta['command']}` on {meta['date_utc']}; selector: "
              f"**{meta['selector']}**; {meta['versions']['client']} against "
-             f"{meta['versions']['server']}. Wall time {meta['wall_time_s']:.0f} s.\n")
+             f"{meta['versions']['server']}"
+             + (f", started with `serve {' '.join(meta['server_args'])}`" if meta.get('server_args') else "")
+             + f". Wall time {meta['wall_time_s']:.0f} s on 2 vCPUs shared with other jobs "
+             f"(load average {meta.get('load_avg', '?')}).\n")
     L.append("Protocol (design/sampling.md §6.1): stratified 75/25 pool/test split "
              "(`random_state=seed`); PCA-32 embeddings fit on the pool (float32, raw, not "
              "normalised) uploaded with `upload_embeddings`; samples created with "
@@ -696,7 +702,9 @@ def main():
     agg = aggregate(bench, per_seed)
     cs = summarize_checks(per_seed)
     gate_res = gates(agg, args.ci, n_seeds, cs["mismatches"]) if use_gates else []
-    cmd = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
+    launcher = os.environ.get("AL_QUALITY_LAUNCHER") or \
+        "python " + os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
+    cmd = " ".join([launcher] + sys.argv[1:])
     meta = {
         "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "selector": selector.kind if selector.kind == "server" else "oracle (DEVELOPMENT MODE, not the server)",
@@ -704,6 +712,7 @@ def main():
         "n_seeds": n_seeds, "ci": args.ci, "wall_time_s": wall,
         "select_time_s": float(sum(r["select_s"] for r in per_seed)),
         "n_selections": int(sum(r["n_selections"] for r in per_seed)),
+        "load_avg": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "sklearn": __import__("sklearn").__version__,

@@ -12,4 +12,4 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lightly, sklea
     "$VENV/bin/pip" install -q --no-deps "lightly==1.1.23" "lightly-utils==0.0.2" mlxtend
 fi
 cd "$REPO"
-exec "$VENV/bin/python" benchmarks/al_quality/run.py "$@"
+AL_QUALITY_LAUNCHER=benchmarks/al_quality/run.sh exec "$VENV/bin/python" benchmarks/al_quality/run.py "$@"
