@@ -285,10 +285,10 @@ class ServerSeed:
         mapping = client.filenames_on_server
         pos = {fn: i for i, fn in enumerate(sd.filenames)}
         self.map_to_pool = np.array([pos[fn] for fn in mapping])
-        # the oracle uses the float32 values the server parsed from the CSV
+        # the oracle uses the float32 values of the CSV text the server parsed
         self.emb_map = read_embedding_csv(csv_path, mapping)
         assert np.array_equal(self.emb_map, sd.emb[self.map_to_pool]), "CSV round trip changed values"
-        self.mapping = mapping
+        self.mapping_index = {fn: i for i, fn in enumerate(mapping)}
 
     def new_arm(self, arm):
         return ServerArm(self, arm)
@@ -316,7 +316,6 @@ class ServerArm:
         self.client.wait_time_till_next_poll = 0       # spec §13.5
         self.client.set_embedding_id_by_name("pca32")
         self.agent = L.ActiveLearningAgent(self.client)
-        self.labeled: list[int] = []
 
     def query(self, method, n_total, name, probs=None):
         L = self.L
@@ -328,11 +327,8 @@ class ServerArm:
             self.agent.query(cfg, al_scorer=scorer)
         else:
             self.agent.query(cfg)
-        idx = self.agent._preselected_tag_bitmask.to_indices()
-        labeled_fn = self.agent.labeled_set
-        assert [self.s.mapping[i] for i in idx] == list(labeled_fn)
-        self.labeled = sorted(int(i) for i in idx)
-        return list(self.labeled), w
+        # the agent's labeled set (filenames) in mapping-index space
+        return sorted(self.s.mapping_index[fn] for fn in self.agent.labeled_set), w
 
 
 # ----------------------------------------------------------------------------------------
