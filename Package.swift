@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "LightlyAPI", dependencies: [
             "LightlyCore", "LightlyWire", "LightlyStorage", "HTTPKit", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md", "Jobs/README.md"]),
         // Thin async client over URLSession.
         .target(name: "LightlyClient", dependencies: ["LightlyWire", "LightlyCore"]),
 
@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
         .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage", "ServerConfig"]),
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
-        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"]),
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"],
+                    exclude: ["Fixtures"]),
     ]
 )

@@ -131,6 +131,35 @@ public final class BlobStore: Sendable {
         for id in ids { remove(id) }
     }
 
+    /// Removes what a crash can leave behind: files in `tmp/`, and blob files that no `blobs`
+    /// row references (written, then the process died before the transaction committed).
+    /// Only files older than `minimumAge` seconds are touched, so uploads in flight are safe.
+    /// - Parameter isKnown: whether a blob id has a database row.
+    /// - Returns: The number of files removed.
+    @discardableResult
+    public func sweep(minimumAge: Double = 3600, isKnown: (String) throws -> Bool) rethrows -> Int {
+        let fm = FileManager.default
+        let cutoff = Date().addingTimeInterval(-minimumAge)
+        func isOld(_ path: String) -> Bool {
+            guard let m = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
+            return m < cutoff
+        }
+        var removed = 0
+        for name in (try? fm.contentsOfDirectory(atPath: tmpDirectory)) ?? [] {
+            let p = "\(tmpDirectory)/\(name)"
+            if isOld(p) { FileIO.unlink(p); removed += 1 }
+        }
+        for dir in (try? fm.contentsOfDirectory(atPath: blobsDirectory)) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: "\(blobsDirectory)/\(dir)")) ?? [] {
+                let p = "\(blobsDirectory)/\(dir)/\(name)"
+                guard ObjectID.isValid(name), isOld(p), !(try isKnown(name)) else { continue }
+                FileIO.unlink(p)
+                removed += 1
+            }
+        }
+        return removed
+    }
+
     private func tmpPath() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
         return "\(tmpDirectory)/upload-\(getpid())-\(n)-\(UInt32.random(in: 0...UInt32.max))"

@@ -61,8 +61,19 @@ public final class LightlyApplication: Sendable {
     /// The handler to give the HTTP server (or to call directly in tests).
     public var handler: any HTTPHandler { AppHandler(app: self) }
 
-    /// Starts background work (the job runner).
-    public func start() { jobs.start() }
+    /// Starts background work (the job runner) after removing files a crash left behind
+    /// (`BlobStore.sweep`: stale `tmp/` files and blob files without a database row).
+    public func start() {
+        do {
+            let removed = try blobs.sweep { id in
+                try database.read { conn in try conn.queryOne("SELECT 1 FROM blobs WHERE id = ?", id) != nil }
+            }
+            if removed > 0 { logger.info("removed orphaned files", metadata: ["count": "\(removed)"]) }
+        } catch {
+            logger.warning("orphan sweep failed", metadata: ["error": "\(error)"])
+        }
+        jobs.start()
+    }
 
     /// Stops background work.
     public func stop() { jobs.stop() }

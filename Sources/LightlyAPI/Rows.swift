@@ -157,7 +157,13 @@ extension LightlyApplication {
     /// Bumps `datasets.last_modified_at` (call inside the write transaction of every change).
     @discardableResult
     public func touchDataset(_ id: String, conn: Connection, now: Int64 = Timestamp.now()) throws -> Int64 {
-        try conn.run("UPDATE datasets SET last_modified_at = ? WHERE id = ?", now, id)
+        try Self.touchDataset(id, conn: conn, now: now)
+    }
+
+    /// The same without an application (for the job runner). Never moves the value backwards.
+    @discardableResult
+    public static func touchDataset(_ id: String, conn: Connection, now: Int64 = Timestamp.now()) throws -> Int64 {
+        try conn.run("UPDATE datasets SET last_modified_at = MAX(last_modified_at + 1, ?) WHERE id = ?", now, id)
         return now
     }
 

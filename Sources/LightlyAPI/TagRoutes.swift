@@ -60,18 +60,29 @@ extension LightlyApplication {
     }
 
     /// Inserts a tag at the end of the dataset's creation order and bumps the dataset's
-    /// `lastModifiedAt`. Call inside a write transaction.
-    /// - Returns: The new tag id.
-    /// - Throws: 409 `TAG_NAME_EXISTS` if the name is taken in this dataset.
+    /// `lastModifiedAt`. Call inside a write transaction. See ``LightlyApplication/insertTag(conn:datasetId:name:prevTagId:queryTagId:preselectedTagId:bitmask:totSize:creator:changes:now:)``.
     @discardableResult
     public func insertTag(conn: Connection, datasetId: String, name: String, prevTagId: String?,
                           queryTagId: String? = nil, preselectedTagId: String? = nil,
                           bitmask: BitMask, totSize: Int, creator: TagCreator?, changes: JSONValue? = nil) throws -> String {
+        try Self.insertTag(conn: conn, datasetId: datasetId, name: name, prevTagId: prevTagId, queryTagId: queryTagId,
+                           preselectedTagId: preselectedTagId, bitmask: bitmask, totSize: totSize, creator: creator,
+                           changes: changes)
+    }
+
+    /// The same without an application (for the job runner): appends the tag in creation
+    /// order (`seq`), stores `changes` verbatim and bumps the dataset's `lastModifiedAt`.
+    /// - Returns: The new tag id.
+    /// - Throws: 409 `TAG_NAME_EXISTS` if the name is taken in this dataset.
+    @discardableResult
+    public static func insertTag(conn: Connection, datasetId: String, name: String, prevTagId: String?,
+                                 queryTagId: String? = nil, preselectedTagId: String? = nil,
+                                 bitmask: BitMask, totSize: Int, creator: TagCreator?, changes: JSONValue? = nil,
+                                 now: Int64 = Timestamp.now()) throws -> String {
         if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", datasetId, name) != nil {
             throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(datasetId)")
         }
-        let id = newID()
-        let now = Timestamp.now()
+        let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
         let seq = try conn.queryOne("SELECT COALESCE(MAX(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
         try conn.run("""
             INSERT INTO tags (id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask,

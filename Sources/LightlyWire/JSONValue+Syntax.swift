@@ -14,7 +14,7 @@ public struct JSONSyntaxError: Error, Hashable, Sendable, CustomStringConvertibl
 
 extension JSONValue {
     /// Maximum nesting of arrays and objects accepted by ``parse(_:)``.
-    public static let maximumDepth = 512
+    public static let maximumDepth = 128
 
     /// Parses one JSON document (RFC 8259) strictly: no comments, no trailing commas, and
     /// no `NaN`/`Infinity` tokens (which Python writes for non-finite floats, spec §1.3).

@@ -105,6 +105,14 @@ import Testing
         #expect(n == 3)
         let m = try f.db.read { conn in try EmbeddingStore.loadMatrix(embeddingId: e.id, rows: 3, dimension: 2, conn) }
         #expect(m.row(2) == [5, 6])
+        // The dataset is immediately usable by an agent: initial-tag over all samples, imgType meta.
+        let (tags, imgType) = try f.db.read { conn in
+            (try conn.query("SELECT name, hex(bitmask), tot_size, prev_tag_id FROM tags WHERE dataset_id = ?", f.datasetId)
+                .map { "\(try $0.string(0)) \(try $0.string(1)) \(try $0.int(2)) \($0[3] == .null)" },
+             try conn.queryOne("SELECT img_type FROM datasets WHERE id = ?", f.datasetId)?.stringOrNil(0))
+        }
+        #expect(tags == ["initial-tag 0700000000000000 3 true"])
+        #expect(imgType == "meta")
     }
 
     @Test func repeatedPutOverwrites() throws {

@@ -38,8 +38,8 @@ struct JobsFixture {
 
     func addTag(_ name: String, bits: BitMask, n: Int) throws -> String {
         try db.write { conn in
-            try TagWriter.insert(datasetId: datasetId, name: name, prevTagId: nil, queryTagId: nil, preselectedTagId: nil,
-                                 bits: bits, totSize: n, creator: "USER_PIP", now: 2, conn)
+            try LightlyApplication.insertTag(conn: conn, datasetId: datasetId, name: name, prevTagId: nil,
+                                             bitmask: bits, totSize: n, creator: "USER_PIP", now: 2)
         }
     }
 

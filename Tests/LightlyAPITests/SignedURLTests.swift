@@ -136,3 +136,24 @@ import Testing
         #expect(throws: APIError.self) { try s.verify(method: .GET, path: target.path, expires: "1060", sig: "zz", now: 1000) }
     }
 }
+
+@Suite struct BlobSweepTests {
+    @Test func sweepRemovesOldOrphansOnly() throws {
+        let t = try TestApp.make()
+        let kept = try t.app.blobs.store(bytes: [1])
+        let orphan = try t.app.blobs.store(bytes: [2])
+        let fresh = try t.app.blobs.store(bytes: [3])
+        let stale = t.app.blobs.tmpDirectory + "/upload-stale"
+        try Data([4]).write(to: URL(fileURLWithPath: stale))
+        let old = Date().addingTimeInterval(-7200)
+        for p in [t.app.blobs.path(for: kept.id)!, t.app.blobs.path(for: orphan.id)!, stale] {
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: p)
+        }
+        let removed = t.app.blobs.sweep { $0 == kept.id }
+        #expect(removed == 2)
+        #expect(FileIO.fileSize(t.app.blobs.path(for: kept.id)!) == 1)
+        #expect(FileIO.fileSize(t.app.blobs.path(for: orphan.id)!) == nil)
+        #expect(FileIO.fileSize(t.app.blobs.path(for: fresh.id)!) == 1)    // too young to judge
+        #expect(FileIO.fileSize(stale) == nil)
+    }
+}

@@ -75,4 +75,11 @@ import Testing
         let v = try WireJSON.decode(JSONValue.self, from: Array(#"{"nSamples":100,"minDistance":-1,"f":1.0}"#.utf8))
         #expect(v.serialized() == #"{"nSamples":100,"minDistance":-1,"f":1.0}"#)
     }
+
+    @Test func nestingIsBounded() throws {
+        let ok = String(repeating: "[", count: JSONValue.maximumDepth) + String(repeating: "]", count: JSONValue.maximumDepth)
+        #expect(throws: Never.self) { try JSONValue.parse(ok) }
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(deep) }
+    }
 }

@@ -48,8 +48,10 @@ public enum EmbeddingCSVBlob {
 /// matrix stay as they were.
 ///
 /// **Empty datasets** (server choice): when the dataset has no samples yet, the CSV's
-/// filenames become its samples, in CSV order, with `metaData` `{}` and size 0. The
-/// mapping order is then the CSV order.
+/// filenames become its samples, in CSV order, with `metaData` `{}` and size 0, and the
+/// dataset gets its `initial-tag` over all of them (`imgType` `meta`). The mapping order is
+/// then the CSV order. This serves users who keep their images offline: embeddings alone make
+/// a dataset that the agent can select from.
 public enum EmbeddingIngest {
     /// - Parameters:
     ///   - bytes: the whole uploaded file.
@@ -90,6 +92,11 @@ public enum EmbeddingIngest {
                     throw EmbeddingIngestError.invalid("the CSV has \(n) rows but a dataset may hold at most \(maxSamples) samples")
                 }
                 try createSamples(parsed.filenames, datasetId: datasetId, now: now, conn)
+                // …and the initial tag over all of them (imgType `meta`: there are no images), so the
+                // dataset is ready for an ActiveLearningAgent straight away.
+                try LightlyApplication.insertTag(conn: conn, datasetId: datasetId, name: initialTagName, prevTagId: nil,
+                                                 bitmask: .full(count: n), totSize: n, creator: "USER_PIP", now: Int64(now))
+                try conn.run("UPDATE datasets SET img_type = 'meta' WHERE id = ?", datasetId)
                 created = n
                 perm = Array(0 ..< n)
             } else {

@@ -117,11 +117,11 @@ public struct SamplingJobExecutor: JobExecutor {
                 throw JobFailure("a tag named \(req.newTagName) already exists in dataset \(input.datasetId)")
             }
             let now = jobsNowMillis()
-            let tagId = try TagWriter.insert(
-                datasetId: input.datasetId, name: req.newTagName,
+            let tagId = try LightlyApplication.insertTag(
+                conn: conn, datasetId: input.datasetId, name: req.newTagName,
                 prevTagId: req.preselectedTagId ?? inputs.initialTagId,
                 queryTagId: req.queryTagId, preselectedTagId: req.preselectedTagId,
-                bits: bits, totSize: n, creator: "SAMPLER_\(method.rawValue)", now: now, conn)
+                bitmask: bits, totSize: n, creator: TagCreator(rawValue: "SAMPLER_\(method.rawValue)"), now: Int64(now))
             try JobStore.markFinished(id: job.id, result: tagId, total: result.picked.count, now: now, conn)
         }
     }
@@ -168,20 +168,3 @@ public struct SamplingJobExecutor: JobExecutor {
     }
 }
 
-/// Writes the tags that jobs create: the same row layout and `seq` rule as
-/// `LightlyApplication.insertTag` (which jobs cannot reach: they run without a request).
-enum TagWriter {
-    /// Inserts a tag and bumps the dataset's `lastModifiedAt`. Returns the new id.
-    static func insert(datasetId: String, name: String, prevTagId: String?, queryTagId: String?, preselectedTagId: String?,
-                       bits: BitMask, totSize: Int, creator: String, now: Int, _ conn: Connection) throws -> String {
-        let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
-        let seq = try conn.queryOne("SELECT coalesce(max(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
-        try conn.run("""
-            INSERT INTO tags(id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask, tot_size,
-                             creator, created_at, last_modified_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, bits.storageBytes, totSize, creator, now, now)
-        try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, datasetId)
-        return id
-    }
-}

@@ -1,1 +1,0 @@
-print("lightly-cli: not yet wired")

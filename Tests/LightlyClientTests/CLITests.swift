@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+/// `lightly-cli` end to end: the shell flow of the README against a real server process.
+@Suite(.serialized) struct LightlyCLITests {
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func cli(_ args: [String], server: LiveServer?, token: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try LiveServer.binary("lightly-cli"))
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["LIGHTLY_SERVER_LOCATION"] = server?.url ?? "http://127.0.0.1:1"
+        env["LIGHTLY_TOKEN"] = token ?? server?.token ?? "x"
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func shellFlow() throws {
+        let server = try LiveServer()
+        defer { _ = server.stop() }
+        let dir = server.dataDir.appendingPathComponent("cli-files")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+
+        let created = try Self.cli(["datasets", "create", "shell"], server: server)
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.count == 24)
+
+        var csv = "filenames,embedding_0,embedding_1,labels\n"
+        for i in 0..<50 { csv += "f\(i).png,\(Double(i % 7)),\(Double(i / 7)),0\n" }
+        let csvURL = dir.appendingPathComponent("emb.csv")
+        try csv.write(to: csvURL, atomically: true, encoding: .utf8)
+        let up = try Self.cli(["upload-embeddings", "--dataset", id, "--csv", csvURL.path], server: server)
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(!up.stderr.contains("["), "no progress bar when stderr is not a terminal")
+
+        let first = try Self.cli(["select", "--dataset", id, "--method", "CORESET", "--n", "10", "--name", "first"], server: server)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "10")
+
+        let scores = (0..<50).map { _ in Double.random(in: 0...1) }
+        let scoresURL = dir.appendingPathComponent("scores.json")
+        try JSONEncoder().encode(["uncertainty_margin": scores]).write(to: scoresURL)
+        let second = try Self.cli(["select", "--dataset", id, "--method", "CORAL", "--n", "20", "--name", "second",
+                                   "--preselected", "first", "--scores", scoresURL.path], server: server)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "20")
+
+        let tags = try Self.cli(["tags", "list", "--dataset", id, "--json"], server: server)
+        struct Tag: Decodable { var name: String; var totSize: Int }
+        let decoded = try JSONDecoder().decode([Tag].self, from: Data(tags.stdout.utf8))
+        #expect(decoded.map(\.name) == ["initial-tag", "first", "second"])
+        #expect(decoded.allSatisfy { $0.totSize == 50 })
+
+        let names = try Self.cli(["export", "--dataset", id, "--tag", "second", "--format", "filenames"], server: server)
+        let lines = names.stdout.split(separator: "\n")
+        #expect(lines.count == 20)
+        #expect(lines.allSatisfy { $0.hasPrefix("f") && $0.hasSuffix(".png") })
+        let ls = try Self.cli(["export", "--dataset", id, "--tag", "second", "--format", "labelstudio"], server: server)
+        struct Task: Decodable { var id: Int; var data: [String: String] }
+        #expect(try JSONDecoder().decode([Task].self, from: Data(ls.stdout.utf8)).count == 20)
+
+        let list = try Self.cli(["datasets", "list", "--json"], server: server)
+        #expect(list.stdout.contains(id))
+        #expect(try Self.cli(["datasets", "delete", id], server: server).status == 0)
+        #expect(!(try Self.cli(["datasets", "list"], server: server)).stdout.contains(id))
+    }
+
+    @Test func errorsExitNonZeroWithAMessage() throws {
+        let server = try LiveServer()
+        defer { _ = server.stop() }
+        let unknown = try Self.cli(["tags", "list", "--dataset", "000000000000000000000000"], server: server)
+        #expect(unknown.status == 3)
+        #expect(unknown.stderr.contains("DATASET_UNKNOWN"))
+
+        let badToken = try Self.cli(["datasets", "list"], server: server, token: "nope")
+        #expect(badToken.status == 3)
+        #expect(badToken.stderr.contains("401"))
+
+        let down = try Self.cli(["datasets", "list"], server: nil)
+        #expect(down.status == 4)
+        #expect(down.stderr.contains("cannot reach the server"))
+
+        let created = try Self.cli(["datasets", "create", "x"], server: server)
+        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let csvURL = server.dataDir.appendingPathComponent("bad.csv")
+        try "filenames,embedding_0\na,1\nb,oops\n".write(to: csvURL, atomically: true, encoding: .utf8)
+        let badCSV = try Self.cli(["upload-embeddings", "--dataset", id, "--csv", csvURL.path], server: server)
+        #expect(badCSV.status == 3)
+        #expect(badCSV.stderr.contains("row 2"))
+
+        let badMethod = try Self.cli(["select", "--dataset", id, "--method", "MAGIC", "--n", "1", "--name", "m"], server: server)
+        #expect(badMethod.status == 2)
+        #expect(badMethod.stderr.contains("unknown method"))
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import LightlyClient
+import LightlyCore
+import LightlyWire
+
+/// The seed workflow in Swift against a real `lightly-server` process on port 0.
+@Suite(.serialized) struct EndToEndTests {
+    /// 300 samples in 3 well-separated clusters of 100, 8-d, with the CSV rows shuffled.
+    static func dataset() -> (names: [String], rows: [[Float]]) {
+        var rng = SplitMix(seed: 7)
+        var names = [String](), rows = [[Float]]()
+        for i in 0..<300 {
+            let c = Float(i % 3) * 10
+            names.append("img_\(String(format: "%04d", i)).jpg")
+            rows.append((0..<8).map { j in (j == i % 3 ? c : 0) + Float(rng.unit() - 0.5) })
+        }
+        return (names, rows)
+    }
+
+    @Test func seedWorkflowInSwift() async throws {
+        let server = try LiveServer()
+        defer { #expect(server.stop() == 0) }
+        let client = try ApiWorkflowClient(token: server.token, serverLocation: server.url)
+        #expect(try await client.minimumVersion() == "1.0.0")
+
+        let datasetId = try await client.createDataset(name: "seed-swift")
+        #expect(try await client.createDataset(name: "seed-swift") == datasetId)   // reuses by name
+        let (names, rows) = Self.dataset()
+        var order = Array(0..<names.count)
+        var rng = SplitMix(seed: 3)
+        order.shuffle(using: &rng)
+        try await client.uploadEmbeddings(order.map { rows[$0] }, filenames: order.map { names[$0] }, name: "default")
+        // The CSV created the samples in CSV order, and an initial tag holding all of them.
+        let mapping = try await client.filenamesOnServer(refresh: true)
+        #expect(mapping == order.map { names[$0] })
+        let tags = try await client.tags()
+        #expect(tags.map(\.name) == ["initial-tag"])
+        #expect(tags[0].totSize == 300)
+
+        let agent = try await ActiveLearningAgent(client: client)
+        #expect(try await agent.labeledSet.isEmpty)
+        let first = try #require(try await agent.query(samplerConfig: SamplerConfig(method: .coreset, nSamples: 100, name: "coreset-100")))
+        #expect(first.name == "coreset-100")
+        #expect(try await agent.labeledSet.count == 100)
+        let unlabeled = try await agent.unlabeledSet
+        #expect(unlabeled.count == 200)
+
+        // CORESET starts at mapping index 0 and then takes the farthest points: all 3 clusters appear.
+        let labeled = try await agent.labeledSet
+        let clusters = Set(labeled.compactMap { name -> Int? in names.firstIndex(of: name).map { $0 % 3 } })
+        #expect(clusters == [0, 1, 2])
+
+        // CORAL with classification scores for the whole query set (mapping order).
+        let query = try await agent.querySet
+        var prng = SplitMix(seed: 11)
+        let predictions = query.map { _ -> [Double] in
+            let raw = (0..<4).map { _ in prng.unit() + 0.01 }
+            let s = raw.reduce(0, +)
+            return raw.map { $0 / s }
+        }
+        let scorer = try ScorerClassification(modelOutput: predictions)
+        let second = try #require(try await agent.query(samplerConfig: SamplerConfig(method: .coral, nSamples: 200, name: "coral-200"), scorer: scorer))
+        let secondSet = Set(try await client.filenames(of: second))
+        #expect(secondSet.count == 200)
+        #expect(secondSet.isSuperset(of: labeled))
+        #expect(try await agent.addedSet.count == 100)
+        #expect(second.preselectedTagId == first.id)
+
+        // Re-initialising from the tag gives the same labeled set.
+        let client2 = try ApiWorkflowClient(token: server.token, datasetId: datasetId, serverLocation: server.url)
+        let agent2 = try await ActiveLearningAgent(client: client2, preselectedTagName: "coral-200")
+        #expect(Set(try await agent2.labeledSet) == secondSet)
+        #expect(try await agent2.unlabeledSet.count == 100)
+
+        // Tag helpers: arithmetics and create-from-filenames.
+        let diff = try await client.tagArithmetics(.difference, second.id, first.id)
+        #expect(diff.bitMask.count == 100)
+        let fromNames = try await client.createTag(fromFilenames: Array(labeled.prefix(5)), name: "five")
+        #expect(try await client.filenames(of: client.tag(id: fromNames)) == Array(labeled.prefix(5)).sorted { a, b in
+            mapping.firstIndex(of: a)! < mapping.firstIndex(of: b)! })
+    }
+
+    @Test func errorsAreTyped() async throws {
+        let server = try LiveServer()
+        defer { _ = server.stop() }
+        let bad = try ApiWorkflowClient(token: "not-a-token", serverLocation: server.url)
+        let e = await #expect(throws: LightlyClientError.self) { _ = try await bad.datasets() }
+        #expect(e?.status == 401)
+        #expect(e?.code == "UNAUTHORIZED")
+
+        let client = try ApiWorkflowClient(token: server.token, datasetId: "000000000000000000000000", serverLocation: server.url)
+        let unknown = await #expect(throws: LightlyClientError.self) { _ = try await client.tags() }
+        #expect(unknown?.status == 404)
+        #expect(unknown?.code == "DATASET_UNKNOWN")
+
+        // Another user's dataset is invisible.
+        let id = try await client.createDataset(name: "mine")
+        let other = try ApiWorkflowClient(token: try server.createToken(name: "other"), datasetId: id, serverLocation: server.url)
+        let hidden = await #expect(throws: LightlyClientError.self) { _ = try await other.dataset() }
+        #expect(hidden?.status == 404)
+
+        // A bad CSV: 400 with the row, and nothing stored.
+        let csv = Data("filenames,embedding_0,labels\na.jpg,1.0,0\nb.jpg,nan,0\n".utf8)
+        let invalid = await #expect(throws: LightlyClientError.self) { try await client.uploadEmbeddings(csv: csv, name: "bad") }
+        #expect(invalid?.status == 400)
+        #expect(invalid.map { "\($0)".contains("row 2") } == true)
+        #expect(try await client.filenamesOnServer(refresh: true).isEmpty)
+
+        // ACTIVE_LEARNING without scores: the job fails and says why.
+        try await client.uploadEmbeddings([[0], [1], [2]], filenames: ["a", "b", "c"], name: "ok")
+        let failed = await #expect(throws: LightlyClientError.self) {
+            _ = try await client.sampling(SamplerConfig(method: .activeLearning, nSamples: 2, name: "al"))
+        }
+        guard case .jobFailed(_, let message)? = failed else { Issue.record("expected jobFailed, got \(String(describing: failed))"); return }
+        #expect(message.contains("scores"))
+    }
+
+    @Test func serverDownIsATransportError() async throws {
+        let client = try ApiWorkflowClient(token: "t", serverLocation: "http://127.0.0.1:1", retry: .init(maxAttempts: 2, initialDelay: .milliseconds(10)))
+        let e = await #expect(throws: LightlyClientError.self) { _ = try await client.datasets() }
+        guard case .transport? = e else { Issue.record("expected a transport error, got \(String(describing: e))"); return }
+    }
+}
+
+/// A tiny deterministic generator for test data.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
