@@ -546,7 +546,7 @@ def reading_notes(bench, agg, n_seeds):
     ]
 
 
-def write_md(path, bench, agg, gate_res, meta, check_summary, per_seed):
+def write_md(path, bench, agg, gate_res, meta, check_summary):
     B = bench.budgets
     L = []
     L.append(f"# Active-learning quality: {DISPLAY[bench.name]}, {meta['n_seeds']} seeds\n")
@@ -658,7 +658,7 @@ def render(result, out):
     if os.path.abspath(out) == os.path.join(REPO, "docs", "al_quality"):
         png = os.path.join(REPO, "docs", "al_accuracy.png")       # the name the issue asks for
     plot(agg, title, png)
-    write_md(out + ".md", bench, agg, result["gates"], meta, result["oracle_check"], result["per_seed"])
+    write_md(out + ".md", bench, agg, result["gates"], meta, result["oracle_check"])
     return png
 
 
