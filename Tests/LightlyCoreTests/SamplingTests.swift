@@ -236,12 +236,12 @@ enum Oracle {
     /// Large enough (|C|·d ≥ parallelThreshold) that 2 threads really split the passes.
     @Test(arguments: [SamplingMethod.coreset, .coral])
     func sameResultForOneAndTwoThreads(method: SamplingMethod) throws {
-        let n = 6000, d = 48
+        let n = 24_000, d = 48
         #expect(n * d >= Sampler.parallelThreshold)
         let x = SamplingTestData.gaussian(n: n, d: d, seed: 5, normalise: true)
         let w = SamplingTestData.weights(n: n, seed: 6)
         for pre in [[], [1, 2, 3000, 5999]] {
-            var r = SamplingRequest(method: method, nSamples: 80, preselected: pre, weights: w, threads: 1)
+            var r = SamplingRequest(method: method, nSamples: 40, preselected: pre, weights: w, threads: 1)
             let one = try Sampler.select(r, embeddings: x)
             for t in [2, 3, 7] {
                 r.threads = t

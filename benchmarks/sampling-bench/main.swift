@@ -229,13 +229,30 @@ func writeRaw(_ x: EmbeddingMatrix, to path: String) {
     }
 }
 
-/// Compares our picks with a reference: "= (k)" if identical, else the common prefix length.
-func compare(_ ours: [Int], _ ref: [Int]) -> String {
+/// Compares our picks with a reference: "= k" if identical (over the reference's
+/// iterations), else where they diverge, with the exact (float64) distances of both choices
+/// to the common selected prefix: a relative gap below 1e-5 is a near-tie (design §2.5).
+func compare(_ ours: [Int], _ ref: [Int], x: EmbeddingMatrix, pre: [Int]) -> String {
     let l = zip(ours, ref).prefix { $0 == $1 }.count
     if l == ref.count && (l == ours.count || ref.count < ours.count) {
         return ref.count < ours.count ? "=\(l)/\(ours.count)" : "= \(l)"
     }
-    return "≠ @\(l)"
+    guard l < ours.count, l < ref.count else { return "≠ @\(l)" }
+    let centers = pre + ours[0 ..< l]
+    func m(_ i: Int) -> Double {
+        let a = x.row(i)
+        var best = Double.infinity
+        for c in centers {
+            let b = x.row(c)
+            var s = 0.0
+            for j in 0 ..< a.count { let e = Double(a[j]) - Double(b[j]); s += e * e }
+            best = min(best, s)
+        }
+        return best
+    }
+    let mo = m(ours[l]), mr = m(ref[l])
+    let gap = abs(mo - mr) / max(mo, mr)
+    return "≠ @\(l) (exact m: ours \(String(format: "%.9g", mo)), ref \(String(format: "%.9g", mr)); rel gap \(String(format: "%.1e", gap))\(gap < 1e-5 ? ", near-tie" : ""))"
 }
 
 // MARK: - Main
@@ -244,16 +261,15 @@ func run() {
     let o = parseOptions()
     let threads = o.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : o.threads
     print("sampling-bench: \(threads) threads, load average \(loadAverage()), k = \(o.k)")
-    var bw = 40e9
-    if o.bandwidth {
-        bw = measureBandwidth(threads: threads)
-        print("measured DRAM read bandwidth (1 GiB, \(threads) threads, best of 5): \(fmt(bw / 1e9)) GB/s")
-    }
+    // The bandwidth test runs after the cases (its 1 GiB buffer would otherwise dominate
+    // the peak-RSS readings); the ratio columns are filled in afterwards.
     let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sampling-bench-\(getpid())")
     try? FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: tmp) }
 
     var rows: [String] = []
+    var initLine = ""
+    var pending: [(label: String, bytes: Double, passes: Double, t2: Double, rest: String, head: String)] = []
     var cpuRows: [String] = []
     var cases: [(n: Int, d: Int, k: Int, pre: Int)] = o.sizes.map { ($0.n, $0.d, o.k, 0) }
     if o.big { cases.append((1_000_000, 128, 10_000, 1000)) }
@@ -264,12 +280,10 @@ func run() {
         let x = makeData(n: c.n, d: c.d, seed: 42)
         let xBytes = Double(x.byteCount)
         let passes = Double(c.pre > 0 ? c.k - c.pre : c.k)
-        let bound = passes * xBytes / bw
         let pre = c.pre > 0 ? (0 ..< c.pre).map { $0 * (c.n / c.pre) } : []
         var req = SamplingRequest(method: .coreset, nSamples: Double(c.k), preselected: pre, threads: o.threads)
-        let rss0 = currentRSSMiB()
+        let rss0 = max(currentRSSMiB(), maxRSSMiB())
         let (t2, r2) = timeSampler(req, x, repeats: repeats)
-        let extra = max(0, maxRSSMiB() - rss0)
         var t1 = Double.nan, cpu1 = Double.nan
         if o.oneThread && threads > 1 && c.pre == 0 {
             req.threads = 1
@@ -292,6 +306,7 @@ func run() {
             cr.threads = o.threads
             tc = timeSampler(cr, x, repeats: repeats).0
         }
+        let extra = max(0, maxRSSMiB() - rss0)   // CORESET and CORAL jobs (CORAL holds more)
         var th = Double.nan, cpuh = Double.nan
         if o.fp16 && c.pre == 0 {
             let h = makeData(n: c.n, d: c.d, seed: 42, storage: .float16)
@@ -318,7 +333,7 @@ func run() {
                                       budget: o.budget, tmp: tmp)
             }
             normtrick = runReference(method: "normtrick", dataPath: path, n: c.n, d: c.d, k: refK, pre: prePath,
-                                     budget: c.pre > 0 ? 1e9 : o.budget, tmp: tmp)
+                                     budget: o.budget, tmp: tmp)
             try? FileManager.default.removeItem(atPath: path)
         }
         let ours = r2?.picked ?? []
@@ -327,16 +342,35 @@ func run() {
             return fmt(r.time) + (r.extrapolated ? "*" : "")
         }
         func ratio(_ r: RefResult?) -> String { r.map { fmt($0.time / t2, 2) + "×" } ?? "–" }
-        let match = [direct, normtrick].compactMap { $0 }.map { compare(ours, $0.picks) }.joined(separator: " ")
+        let match = [direct, normtrick].compactMap { $0 }.map { compare(ours, $0.picks, x: x, pre: pre) }.joined(separator: " ")
         let label = "\(c.n / 1000)k×\(c.d) k=\(c.k)" + (c.pre > 0 ? " |P|=\(c.pre)" : "")
         let coralRatio = tc.isFinite ? fmt(tc / t2, 2) : "–"
         let fp16Ratio = th.isFinite ? fmt(th / t2, 2) : "–"
-        rows.append("| \(label) | \(fmt(xBytes / 1e6, 1)) MB | \(fmt(bound)) | \(fmt(t2)) | \(fmt(t1)) | \(fmt(t2 / bound, 2))× | \(refCell(direct)) | \(ratio(direct)) | \(refCell(normtrick)) | \(ratio(normtrick)) | \(fmt(tc)) (\(coralRatio)) | \(fmt(th)) (\(fp16Ratio)) | \(fmt(extra, 1)) | \(match.isEmpty ? "–" : match) |")
-        print(rows.last!)
+        let rest = "| \(refCell(direct)) | \(ratio(direct)) | \(refCell(normtrick)) | \(ratio(normtrick)) | \(fmt(tc)) (\(coralRatio)) | \(fmt(th)) (\(fp16Ratio)) | \(fmt(extra, 1)) | \(match.isEmpty ? "–" : match) |"
+        pending.append((label, xBytes, passes, t2, rest, "| \(label) | \(fmt(xBytes / 1e6, 1)) MB"))
+        print("\(label): ours \(fmt(t2)) s (1T \(fmt(t1))) \(rest)")
+    }
+    if o.initBench {
+        let n = o.initN, d = 128, p = o.initP
+        let x = makeData(n: n, d: d, seed: 43)
+        let pre = (0 ..< p).map { $0 * (n / p) }
+        let req = SamplingRequest(method: .coreset, nSamples: Double(p + 1), preselected: pre, threads: o.threads)
+        let t = timeSampler(req, x, repeats: 1).0
+        let flop = 2.0 * Double(n - p) * Double(p) * Double(d)
+        initLine = "preselected init: |P| = \(p) at \(n / 1000)k×\(d): \(fmt(t)) s (\(fmt(flop / t / 1e9, 1)) GEMM-equivalent GFLOP/s, 2·n·|P|·d; CPU \(fmt(lastCPU)) s), target ≤ 30 s"
+    }
+    var bw = 40e9
+    if o.bandwidth {
+        bw = measureBandwidth(threads: threads)
+        print("measured DRAM read bandwidth (1 GiB, \(threads) threads, best of 5): \(fmt(bw / 1e9)) GB/s")
+    }
+    for p in pending {
+        let bound = p.passes * p.bytes / bw
+        rows.append("\(p.head) | \(fmt(bound)) | \(fmt(p.t2)) | \(fmt(p.t2 / bound, 2))× \(p.rest)")
     }
     print("")
-    print("| case | X | bound s | ours \(threads)T s | ours 1T s | ours/bound | numpy-direct s | speed-up | numpy-normtrick s | speed-up | CORAL s (÷CORESET) | fp16 s (÷fp32) | job peak ΔRSS MiB | picks vs refs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | X | bound s | ours \(threads)T s | ours/bound | numpy-direct s | speed-up | numpy-normtrick s | speed-up | CORAL s (÷CORESET) | fp16 s (÷fp32) | job peak ΔRSS MiB | picks vs refs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows { print(r) }
     print("")
     print("single-thread CPU seconds (robust to a loaded machine):")
@@ -345,15 +379,7 @@ func run() {
     for r in cpuRows { print(r) }
     print("bound = k·n·d·4 B / \(fmt(bw / 1e9)) GB/s (measured); * = extrapolated from ≥ 15 iterations; '= k' = identical picks")
 
-    if o.initBench {
-        let n = o.initN, d = 128, p = o.initP
-        let x = makeData(n: n, d: d, seed: 43)
-        let pre = (0 ..< p).map { $0 * (n / p) }
-        let req = SamplingRequest(method: .coreset, nSamples: Double(p + 1), preselected: pre, threads: o.threads)
-        let t = timeSampler(req, x, repeats: 1).0
-        let flop = 3.0 * Double(n - p) * Double(p) * Double(d)
-        print("preselected init: |P| = \(p) at \(n / 1000)k×\(d): \(fmt(t)) s (\(fmt(flop / t / 1e9, 1)) GFLOP/s of sub+mul+add), target ≤ 30 s")
-    }
+    if !initLine.isEmpty { print(initLine) }
     print("process peak RSS: \(fmt(maxRSSMiB(), 1)) MiB")
 }
 

@@ -3,7 +3,8 @@
 /// State of one greedy k-center / CORAL run. Owns its buffers (freed by `run`).
 ///
 /// Per candidate it keeps `m` (4 B, squared distance to the selected set, −1 = taken), the
-/// candidate's row (4 B, only when C is not all rows) and, for CORAL, its weight (8 B).
+/// candidate's row (4 B, only when C is not all rows, plus the plan's 4 B list) and, for
+/// CORAL, its weight (8 B): ≤ 20 B per sample.
 struct GreedySelection {
     let plan: Plan
     let matrix: EmbeddingMatrix
@@ -20,7 +21,7 @@ struct GreedySelection {
     mutating func run(progress: (@Sendable (Int, Int) -> Bool)?) throws -> SamplingResult {
         let n = plan.candidateCount
         let d = matrix.dimension
-        precondition(matrix.rows <= Int(UInt32.max), "EmbeddingMatrix: more than 2^32 rows")
+        precondition(matrix.rows < Int(Int32.max), "EmbeddingMatrix: 2^31 rows or more")
         let base = UnsafeRawPointer(matrix.base)
         let rowBytes = d * matrix.storage.elementSize
         let coral = weights != nil
@@ -33,7 +34,7 @@ struct GreedySelection {
         var rowOf: UnsafeMutablePointer<UInt32>? = nil
         if let c = plan.candidates {
             let r = UnsafeMutablePointer<UInt32>.allocate(capacity: max(n, 1))
-            for (i, v) in c.enumerated() { r[i] = UInt32(v) }
+            for (i, v) in c.enumerated() { r[i] = v }
             rowOf = r
         }
         var wpos: UnsafeMutablePointer<Double>? = nil
@@ -47,7 +48,7 @@ struct GreedySelection {
             }
             wpos = b
         }
-        let chunks = (plan.threads > 1 && n * d >= Sampler.parallelThreshold) ? plan.threads : 1
+        let chunks = (plan.threads > 1 && n * d >= Sampler.parallelThreshold) ? min(plan.threads, max(1, n / 16)) : 1
         let results = UnsafeMutablePointer<ChunkBest>.allocate(capacity: chunks)
         results.initialize(repeating: ChunkBest(), count: chunks)
         let centerRaw = UnsafeMutableRawPointer.allocate(byteCount: max(64, ((d + 15) & ~15) * 4), alignment: 64)
@@ -91,15 +92,16 @@ struct GreedySelection {
             if pre.count >= 2 {
                 let pr = pre.map { UInt32($0) }
                 let ok = pr.withUnsafeBufferPointer { pb in
-                    nu.withUnsafeMutableBufferPointer { nb in
+                    nu.withUnsafeMutableBufferPointer { nb -> Bool in
+                        guard let nbase = nb.baseAddress else { return true }   // non-empty: |P| ≥ 2
                         switch matrix.storage {
                         case .float32:
                             return Kernels.blockedMinInit(F32Row.self, base: base, d: d, xRowOf: pb.baseAddress, xCount: pre.count,
-                                                          pRows: pre, m: nb.baseAddress!, excludeSelf: true,
+                                                          pRows: pre, m: nbase, excludeSelf: true,
                                                           chunks: plan.threads, shouldContinue: keepGoing)
                         case .float16:
                             return Kernels.blockedMinInit(F16Row.self, base: base, d: d, xRowOf: pb.baseAddress, xCount: pre.count,
-                                                          pRows: pre, m: nb.baseAddress!, excludeSelf: true,
+                                                          pRows: pre, m: nbase, excludeSelf: true,
                                                           chunks: plan.threads, shouldContinue: keepGoing)
                         }
                     }
@@ -153,7 +155,7 @@ struct GreedySelection {
             case .float16: F16Row.loadCenter(src, d, into: center)
             }
             if coral {
-                W += wpos![pos]
+                if let wp = wpos { W += wp[pos] }
                 for s in 0 ..< selRows.count {
                     let xs = base + selRows[s] * rowBytes
                     let dd: Float

@@ -27,17 +27,28 @@ import Darwin
     /// Squared distance between a stored row and a center prepared by `loadCenter`.
     /// `scratch` holds at least d floats (used to stage converted float16 rows).
     static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int, scratch: UnsafeMutablePointer<Float>) -> Float
+    /// The same distance before its horizontal reduction: `dist2 == Kernels.hsum(v) + tail`.
+    static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                       scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float)
 }
 
-/// `acc + e·e`: one fused multiply-add when the build targets a CPU with FMA
-/// (`LIGHTLY_FMA`, set with LIGHTLY_TARGET_CPU in Package.swift), else a multiply and an add.
-/// Either way the rounding is fixed for a given build.
-@inline(__always) func addSquare(_ acc: SIMD16<Float>, _ e: SIMD16<Float>) -> SIMD16<Float> {
+/// `acc + a·b`, fused when the build targets a CPU with FMA (`LIGHTLY_FMA`, set with
+/// LIGHTLY_TARGET_CPU in Package.swift). Used only in the blocked init kernel, where the
+/// generated code was checked to be one vfmadd per tile row and dimension.
+@inline(__always) func fusedMulAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
     #if LIGHTLY_FMA
-    return acc.addingProduct(e, e)
+    return acc.addingProduct(a, b)
     #else
-    return acc + e * e
+    return acc + a * b
     #endif
+}
+
+/// `acc + e·e` as a multiply and an add, deliberately not `addingProduct`: the stdlib's
+/// SIMD `addingProduct` is a lane loop that LLVM re-vectorises only sometimes; inside the
+/// unrolled row kernel it was split into 2-lane pieces (measured 3× slower). The row kernel
+/// is memory-bound at DRAM sizes anyway.
+@inline(__always) func addSquare(_ acc: SIMD16<Float>, _ e: SIMD16<Float>) -> SIMD16<Float> {
+    acc + e * e
 }
 
 @usableFromInline enum F32Row: RowElement {
@@ -53,7 +64,12 @@ import Darwin
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
-        Kernels.dist2(F32Row.self, x, c, d)
+        let (v, t) = Kernels.rowAcc(F32Row.self, x, c, d)
+        return Kernels.hsum(v) + t
+    }
+    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
+        Kernels.rowAcc(F32Row.self, x, c, d)
     }
 }
 
@@ -90,8 +106,13 @@ import Darwin
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
+        let (v, t) = rowAcc(x, c, d, scratch: scratch)
+        return Kernels.hsum(v) + t
+    }
+    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
         convertRow(x, scratch, d)
-        return Kernels.dist2(F32Row.self, UnsafeRawPointer(scratch), c, d)
+        return Kernels.rowAcc(F32Row.self, UnsafeRawPointer(scratch), c, d)
     }
     /// Stages one row as float32. Kept out of line on purpose: in this small function LLVM
     /// turns the 16-lane loop into a single vcvtph2ps, which it fails to do once inlined
@@ -120,6 +141,11 @@ import Darwin
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
+        let (v, t) = rowAcc(x, c, d, scratch: scratch)
+        return Kernels.hsum(v) + t
+    }
+    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
+                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
         let cr = UnsafeRawPointer(c)
         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
@@ -151,8 +177,7 @@ import Darwin
             tail += e * e
             j &+= 1
         }
-        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-        return Kernels.hsum(s) + tail
+        return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
     #endif
     /// True when no element is ±Inf or NaN (exponent bits all ones).
@@ -205,12 +230,28 @@ import Darwin
 @usableFromInline enum Kernels {
     // MARK: - Row distance
 
-    /// Horizontal sum in a fixed tree order (halves, then quarters, …).
+    /// Horizontal sum as a fixed tree of adjacent pairs (lanes 2i + 2i+1, then again…).
+    /// `reduce16` applies exactly the same tree to 16 rows at once, so a row's distance is
+    /// bit-identical whether it is reduced alone or in a block (hence independent of how
+    /// rows are split into chunks and threads).
     @inline(__always) static func hsum(_ v: SIMD16<Float>) -> Float {
-        let h = v.lowHalf + v.highHalf
-        let q = h.lowHalf + h.highHalf
-        let e = q.lowHalf + q.highHalf
-        return e[0] + e[1]
+        let a = v.evenHalf + v.oddHalf
+        let b = a.evenHalf + a.oddHalf
+        let c = b.evenHalf + b.oddHalf
+        return c[0] + c[1]
+    }
+
+    /// Float → Double per lane; written as a lane loop, which LLVM turns into one
+    /// vcvtps2pd (the generic SIMD conversion initialiser is not inlined).
+    @inline(__always) static func toDouble(_ v: SIMD8<Float>) -> SIMD8<Double> {
+        var r = SIMD8<Double>()
+        for l in 0 ..< 8 { r[l] = Double(v[l]) }
+        return r
+    }
+
+    /// One level of the transposed reduction: adjacent-pair sums of `a` then of `b`.
+    @inline(__always) static func combine(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16(lowHalf: a.evenHalf, highHalf: b.evenHalf) + SIMD16(lowHalf: a.oddHalf, highHalf: b.oddHalf)
     }
 
     /// Squared Euclidean distance between a stored row and a float32 center.
@@ -219,8 +260,8 @@ import Darwin
     /// (chunk q of each 128-block to accumulator q; a 64/32/16 remainder to accumulators
     /// 0–3/4–5/6), a scalar tail is added last, and the partial sums are reduced as a fixed
     /// tree. The result is therefore identical whatever the threading.
-    @inline(__always) static func dist2<E: RowElement>(_: E.Type, _ x: UnsafeRawPointer,
-                                                       _ c: UnsafePointer<Float>, _ d: Int) -> Float {
+    @inline(__always) static func rowAcc<E: RowElement>(_: E.Type, _ x: UnsafeRawPointer,
+                                                        _ c: UnsafePointer<Float>, _ d: Int) -> (SIMD16<Float>, Float) {
         let cr = UnsafeRawPointer(c)
         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
@@ -228,6 +269,10 @@ import Darwin
         @inline(__always) func df(_ j: Int) -> SIMD16<Float> {
             E.load16(x, j) - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
         }
+        // Small dimensions without the zero accumulators. Bit-identical to the general
+        // tree below: unused accumulators are +0, and x + 0 == x exactly for x ≥ 0.
+        if d == 16 { let e = df(0); return (e * e, 0) }
+        if d == 32 { let e0 = df(0), e1 = df(16); return (e0 * e0 + e1 * e1, 0) }
         while j &+ 128 <= d {
             a0 = addSquare(a0, df(j)); a1 = addSquare(a1, df(j &+ 16))
             a2 = addSquare(a2, df(j &+ 32)); a3 = addSquare(a3, df(j &+ 48))
@@ -248,8 +293,7 @@ import Darwin
             tail += e * e
             j &+= 1
         }
-        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-        return hsum(s) + tail
+        return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
 
     // MARK: - Fused pass
@@ -270,7 +314,84 @@ import Darwin
         var best = ChunkBest()
         var bestM: Float = -1, bestPos = -1
         var bestObj = -Double.infinity
-        for p in lo ..< hi {
+        var start = lo
+        if let c = center, hi - lo >= 16 {
+            // Blocks of 16 rows: transposed reduction of the row accumulators, then the min
+            // update and (for CORESET) the argmax as 16-lane vector operations. Taken rows
+            // hold m = −1, which min() keeps and the strict `>` never selects.
+            @inline(__always) func acc(_ q: Int) -> (SIMD16<Float>, Float) {
+                let r = ctx.rowOf.map { Int($0[q]) } ?? q
+                return E.rowAcc(ctx.base + r &* rowBytes, c, d, scratch: scratch)
+            }
+            var bV = SIMD16<Float>(repeating: -1)
+            var bI = SIMD16<Int32>(repeating: -1)
+            var oLo = SIMD8<Double>(repeating: -.infinity), oHi = oLo
+            var iLo = SIMD8<Int64>(repeating: -1), iHi = iLo
+            let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
+            let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            let mr = UnsafeMutableRawPointer(m)
+            var p = lo
+            while p &+ 16 <= hi {
+                var tails = SIMD16<Float>()
+                var t = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                         SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                withUnsafeMutableBytes(of: &t) { raw in
+                    let tp = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
+                    for i in 0 ..< 8 {
+                        let (v0, s0) = acc(p &+ 2 &* i), (v1, s1) = acc(p &+ 2 &* i &+ 1)
+                        tp[i] = combine(v0, v1)
+                        if d & 15 != 0 { tails[2 * i] = s0; tails[2 * i + 1] = s1 }
+                    }
+                }
+                let u0 = combine(t.0, t.1), u1 = combine(t.2, t.3), u2 = combine(t.4, t.5), u3 = combine(t.6, t.7)
+                let dd = combine(combine(u0, u1), combine(u2, u3)) + tails
+                let mv = pointwiseMin(mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self), dd)
+                mr.storeBytes(of: mv, toByteOffset: p &* 4, as: SIMD16<Float>.self)
+                switch objective {
+                case .diversity:
+                    let better = mv .> bV
+                    bV.replace(with: mv, where: better)
+                    bI.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: p)) &+ lane, where: better)
+                case let .product(W, D):
+                    // Vectorised in float64: o = (W + w)(D + m), −inf for taken rows; per lane
+                    // the strict `>` keeps the earliest row, lanes are merged below.
+                    let wr = UnsafeRawPointer(ctx.w.unsafelyUnwrapped)
+                    let mlo = toDouble(mv.lowHalf), mhi = toDouble(mv.highHalf)
+                    var olo = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: p &* 8, as: SIMD8<Double>.self))
+                        * (SIMD8(repeating: D) + mlo)
+                    var ohi = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: (p &+ 8) &* 8, as: SIMD8<Double>.self))
+                        * (SIMD8(repeating: D) + mhi)
+                    olo.replace(with: -.infinity, where: mlo .< 0)
+                    ohi.replace(with: -.infinity, where: mhi .< 0)
+                    let blo = olo .> oLo, bhi = ohi .> oHi
+                    oLo.replace(with: olo, where: blo)
+                    oHi.replace(with: ohi, where: bhi)
+                    let base64 = SIMD8<Int64>(repeating: Int64(p))
+                    iLo.replace(with: base64 &+ lane8, where: blo)
+                    iHi.replace(with: base64 &+ lane8 &+ 8, where: bhi)
+                case let .logs(W, D, alpha, beta):
+                    for l in 0 ..< 16 where mv[l] >= 0 {
+                        let o = logTerm(alpha, W + ctx.w.unsafelyUnwrapped[p &+ l]) + logTerm(beta, D + Double(mv[l]))
+                        if bestPos < 0 || o > bestObj { bestObj = o; bestPos = p &+ l }
+                    }
+                }
+                p &+= 16
+            }
+            if case .diversity = objective {
+                for l in 0 ..< 16 where bI[l] >= 0 {
+                    let v = bV[l], i = Int(bI[l])
+                    if bestPos < 0 || v > bestM || (v == bestM && i < bestPos) { bestM = v; bestPos = i }
+                }
+            }
+            if case .product = objective {
+                for l in 0 ..< 16 {
+                    let i = Int(l < 8 ? iLo[l] : iHi[l - 8]), v = l < 8 ? oLo[l] : oHi[l - 8]
+                    if i >= 0 && (bestPos < 0 || v > bestObj || (v == bestObj && i < bestPos)) { bestObj = v; bestPos = i }
+                }
+            }
+            start = p
+        }
+        for p in start ..< hi {
             var mv = m[p]
             if mv < 0 { continue }                     // taken
             if let c = center, mv > 0 {
@@ -309,7 +430,9 @@ import Darwin
         nonisolated(unsafe) let c = center   // read-only during the pass (see PassContext)
         let n = ctx.count
         let body: @Sendable (Int) -> Void = { t in
-            let lo = n * t / chunks, hi = n * (t + 1) / chunks
+            // Chunk bounds are multiples of 16 (aligned 16-row blocks; results do not depend
+            // on the bounds either way).
+            let lo = (n * t / chunks) & ~15, hi = t == chunks - 1 ? n : (n * (t + 1) / chunks) & ~15
             let r: ChunkBest
             switch storage {
             case .float32: r = passDispatch(F32Row.self, ctx, center: c, objective: objective, lo: lo, hi: hi)
@@ -355,12 +478,16 @@ import Darwin
     /// For every X position i: `m[i] = min(m[i], min_p dist2(x_i, x_p))` over the rows `pRows`,
     /// optionally excluding p == row(i) (for the preselected set's own nearest-other distance).
     ///
-    /// Register-blocked direct differences: 16 X rows are packed dimension-major into a
+    /// Register-blocked GEMM-style kernel: 16 X rows are packed dimension-major into a
     /// 16-lane panel, P is processed in L2-sized chunks of float32 rows, and each 16×8 tile
-    /// keeps its 8 SIMD16 accumulators in registers (`acc_u += (x_j − p_uj)²`, one
-    /// broadcast per P row and dimension). No n×|P| matrix is formed and X is read once per
-    /// P chunk, so |P| = 10k costs ≈ 5 reads of X instead of 10k passes. Distances are
-    /// exact differences (no norm trick), accumulated sequentially over j per lane.
+    /// keeps its 8 SIMD16 dot-product accumulators in registers (`acc_u += x_j · p_uj`, one
+    /// broadcast per P row and dimension). Distances use ‖x‖² + ‖p‖² − 2x·p (design §3
+    /// item 2), clamped at 0; when the result is within 1e-4·(‖x‖² + ‖p‖²) of 0 the pair is
+    /// recomputed directly, so duplicates get exactly 0 and near-duplicates are exact.
+    /// Elsewhere the value may differ from the direct dist2 in the last bits (≈1e-7
+    /// relative), which only matters for near-ties (design §2.5 tolerance rule).
+    /// No n×|P| matrix is formed and X is read once per P chunk, so |P| = 10k costs ≈ 5
+    /// reads of X instead of 10k passes.
     ///
     /// - Complexity: O(|X|·|P|·d) time, O(chunk·d + threads·16·d) extra memory.
     /// - Returns: false if `shouldContinue` asked to stop (checked between P chunks).
@@ -375,7 +502,8 @@ import Darwin
         let chunkRows = max(8, min((pRows.count + 7) & ~7, ((1 << 20) / (4 * d)) & ~7))
         let pbuf = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * d)
         let pidx = UnsafeMutablePointer<Int32>.allocate(capacity: chunkRows)
-        defer { pbuf.deallocate(); pidx.deallocate() }
+        let pnorm = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows)
+        defer { pbuf.deallocate(); pidx.deallocate(); pnorm.deallocate() }
         let blocks = (xCount + 15) / 16
         let workers = max(1, min(chunks, blocks))
         var start = 0
@@ -388,16 +516,20 @@ import Darwin
                 let row = base + src * rowBytes
                 for j in 0 ..< d { pbuf[r * d + j] = E.load1(row, j) }
                 pidx[r] = Int32(truncatingIfNeeded: src)
+                var nrm: Float = 0
+                for j in 0 ..< d { nrm += pbuf[r * d + j] * pbuf[r * d + j] }
+                pnorm[r] = nrm
             }
             nonisolated(unsafe) let pb = UnsafePointer(pbuf)   // read-only during the parallel section
             nonisolated(unsafe) let pi = UnsafePointer(pidx)
+            nonisolated(unsafe) let pnn = UnsafePointer(pnorm)
             nonisolated(unsafe) let mm = m                     // workers write disjoint block ranges
             nonisolated(unsafe) let xr = xRowOf
             nonisolated(unsafe) let xb = base                  // the matrix is read-only here
             let body: @Sendable (Int) -> Void = { t in
                 let b0 = blocks * t / workers, b1 = blocks * (t + 1) / workers
                 initWorker(E.self, base: xb, d: d, rowBytes: rowBytes, xRowOf: xr, xCount: xCount,
-                           pb: pb, pi: pi, tiles: padded / 8, m: mm, excludeSelf: excludeSelf,
+                           pb: pb, pi: pi, pn: pnn, tiles: padded / 8, m: mm, excludeSelf: excludeSelf,
                            b0: b0, b1: b1)
             }
             if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
@@ -408,7 +540,8 @@ import Darwin
 
     static func initWorker<E: RowElement>(_: E.Type, base: UnsafeRawPointer, d: Int, rowBytes: Int,
                                           xRowOf: UnsafePointer<UInt32>?, xCount: Int,
-                                          pb: UnsafePointer<Float>, pi: UnsafePointer<Int32>, tiles: Int,
+                                          pb: UnsafePointer<Float>, pi: UnsafePointer<Int32>,
+                                          pn: UnsafePointer<Float>, tiles: Int,
                                           m: UnsafeMutablePointer<Float>, excludeSelf: Bool,
                                           b0: Int, b1: Int) {
         guard b0 < b1 else { return }
@@ -429,37 +562,48 @@ import Darwin
                     for j in 0 ..< d { xT[j * 16 + l] = 0 }
                 }
             }
+            var xn = SIMD16<Float>()
+            for j in 0 ..< d {
+                let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
+                xn = fusedMulAdd(xn, xv, xv)
+            }
             var mv = SIMD16<Float>(repeating: .infinity)
+            let inf = SIMD16<Float>(repeating: .infinity)
             for t in 0 ..< tiles {
                 let p = pb + t * 8 * d
                 var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
                 var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
                 for j in 0 ..< d {
                     let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
-                    let e0 = xv - SIMD16(repeating: p[j]); a0 = addSquare(a0, e0)
-                    let e1 = xv - SIMD16(repeating: p[d &+ j]); a1 = addSquare(a1, e1)
-                    let e2 = xv - SIMD16(repeating: p[2 &* d &+ j]); a2 = addSquare(a2, e2)
-                    let e3 = xv - SIMD16(repeating: p[3 &* d &+ j]); a3 = addSquare(a3, e3)
-                    let e4 = xv - SIMD16(repeating: p[4 &* d &+ j]); a4 = addSquare(a4, e4)
-                    let e5 = xv - SIMD16(repeating: p[5 &* d &+ j]); a5 = addSquare(a5, e5)
-                    let e6 = xv - SIMD16(repeating: p[6 &* d &+ j]); a6 = addSquare(a6, e6)
-                    let e7 = xv - SIMD16(repeating: p[7 &* d &+ j]); a7 = addSquare(a7, e7)
+                    a0 = fusedMulAdd(a0, xv, SIMD16(repeating: p[j]))
+                    a1 = fusedMulAdd(a1, xv, SIMD16(repeating: p[d &+ j]))
+                    a2 = fusedMulAdd(a2, xv, SIMD16(repeating: p[2 &* d &+ j]))
+                    a3 = fusedMulAdd(a3, xv, SIMD16(repeating: p[3 &* d &+ j]))
+                    a4 = fusedMulAdd(a4, xv, SIMD16(repeating: p[4 &* d &+ j]))
+                    a5 = fusedMulAdd(a5, xv, SIMD16(repeating: p[5 &* d &+ j]))
+                    a6 = fusedMulAdd(a6, xv, SIMD16(repeating: p[6 &* d &+ j]))
+                    a7 = fusedMulAdd(a7, xv, SIMD16(repeating: p[7 &* d &+ j]))
                 }
-                if excludeSelf {
-                    let q = pi + t * 8
-                    let inf = SIMD16<Float>(repeating: .infinity)
-                    a0.replace(with: inf, where: xIdx .== SIMD16(repeating: q[0]))
-                    a1.replace(with: inf, where: xIdx .== SIMD16(repeating: q[1]))
-                    a2.replace(with: inf, where: xIdx .== SIMD16(repeating: q[2]))
-                    a3.replace(with: inf, where: xIdx .== SIMD16(repeating: q[3]))
-                    a4.replace(with: inf, where: xIdx .== SIMD16(repeating: q[4]))
-                    a5.replace(with: inf, where: xIdx .== SIMD16(repeating: q[5]))
-                    a6.replace(with: inf, where: xIdx .== SIMD16(repeating: q[6]))
-                    a7.replace(with: inf, where: xIdx .== SIMD16(repeating: q[7]))
+                var acc = (a0, a1, a2, a3, a4, a5, a6, a7)
+                withUnsafeMutableBytes(of: &acc) { raw in
+                    let a = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
+                    for u in 0 ..< 8 {
+                        let pu = pn[t &* 8 &+ u]
+                        let sum = xn + SIMD16(repeating: pu)
+                        var d2 = pointwiseMax(sum - 2 * a[u], SIMD16<Float>())
+                        // Cancellation guard: near-duplicates are recomputed exactly.
+                        let near = d2 .< sum * SIMD16(repeating: 1e-4)
+                        if any(near) {
+                            for l in 0 ..< 16 where near[l] {
+                                var e2: Float = 0
+                                for j in 0 ..< d { let e = xT[j &* 16 &+ l] - p[u &* d &+ j]; e2 += e * e }
+                                d2[l] = e2
+                            }
+                        }
+                        if excludeSelf { d2.replace(with: inf, where: xIdx .== SIMD16(repeating: pi[t &* 8 &+ u])) }
+                        mv = pointwiseMin(mv, d2)
+                    }
                 }
-                let lo = pointwiseMin(pointwiseMin(a0, a1), pointwiseMin(a2, a3))
-                let hi = pointwiseMin(pointwiseMin(a4, a5), pointwiseMin(a6, a7))
-                mv = pointwiseMin(mv, pointwiseMin(lo, hi))
             }
             for l in 0 ..< valid where mv[l] < m[first + l] { m[first + l] = mv[l] }
         }

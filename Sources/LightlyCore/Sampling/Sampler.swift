@@ -12,10 +12,12 @@ import Foundation
 /// r.selected   // [0, 3]: the lowest index first, then the farthest point
 /// ```
 public enum Sampler {
-    /// Problems with fewer elements (|C|·d) than this run a pass on one thread: below it the
-    /// fork/join cost of `concurrentPerform` exceeds the work of a pass (measured by
-    /// `sampling-bench`, see benchmarks/README.md).
-    public static let parallelThreshold = 1 << 18
+    /// Problems with fewer elements (|C|·d) than this run their passes on one thread. Below
+    /// about 1M elements (4 MB, ≈ 0.1 ms per pass) the fork/join of `concurrentPerform` per
+    /// pick costs more than it saves, and much more on a loaded host where one of the two
+    /// workers may be descheduled (measured with `sampling-bench`: 10k×32 took 0.039 s on
+    /// one thread vs 0.060 s on two under load; see benchmarks/README.md).
+    public static let parallelThreshold = 1 << 20
 
     /// How often (in picks) the progress callback is called during the greedy loop.
     public static let progressInterval = 64
@@ -45,7 +47,8 @@ public enum Sampler {
     /// - Throws: ``SamplingError`` for invalid requests, never traps on request data;
     ///   `.cancelled` when `progress` returns false.
     /// - Complexity: CORESET/CORAL O(need·|C|·d + |C|·|P|·d (+|P|²·d for CORAL)) time,
-    ///   at most 17 B per candidate plus O((need + |P| + threads·16)·d) extra memory
+    ///   at most 20 B per candidate (CORAL; 4–12 B for CORESET) plus
+    ///   O((need + |P| + threads·16)·d) extra memory
     ///   (no n×k, n×|P| or n×d temporaries); RANDOM O(|C|); ACTIVE_LEARNING O(|C| log |C|).
     public static func select(_ request: SamplingRequest, embeddings: EmbeddingMatrix,
                               progress: (@Sendable (_ done: Int, _ total: Int) -> Bool)? = nil) throws -> SamplingResult {
@@ -85,8 +88,9 @@ struct Plan {
     let rows: Int
     /// De-duplicated, ascending.
     let preselected: [Int]
-    /// Candidates C = Q \ P ascending; nil means all rows (Q = all and P = ∅).
-    let candidates: [Int]?
+    /// Candidates C = Q \ P ascending; nil means all rows (Q = all and P = ∅). UInt32 keeps
+    /// the job at ≤ 24 B per sample (rows are limited to 2^31 − 1).
+    let candidates: [UInt32]?
     let need: Int
     let minDistance: Double
     /// Σ of the weights of the preselected samples that are in Q (others weigh 0).
@@ -97,6 +101,7 @@ struct Plan {
         guard !r.nSamples.isNaN else { throw SamplingError.invalidParameter("nSamples is NaN") }
         guard !r.minDistance.isNaN else { throw SamplingError.invalidParameter("minDistance is NaN") }
         guard r.threads >= 0 else { throw SamplingError.invalidParameter("threads must be ≥ 0") }
+        guard n < Int(Int32.max) else { throw SamplingError.invalidParameter("at most 2^31 − 2 samples") }
         let s = r.coralStrengths
         guard s.scores.isFinite, s.diversity.isFinite, s.scores >= 0, s.diversity >= 0 else {
             throw SamplingError.invalidParameter("CORAL strengths must be finite and ≥ 0")
@@ -118,15 +123,15 @@ struct Plan {
             query = Array(Set(q)).sorted()
         }
         // C = Q \ P by a merge of two ascending lists.
-        var cand: [Int]? = nil
+        var cand: [UInt32]? = nil
         if query != nil || !pre.isEmpty {
-            var c: [Int] = []
+            var c: [UInt32] = []
             c.reserveCapacity((query?.count ?? n) - min(pre.count, query?.count ?? n))
             var pi = 0
             func add(_ i: Int) {
                 while pi < pre.count && pre[pi] < i { pi += 1 }
                 if pi < pre.count && pre[pi] == i { return }
-                c.append(i)
+                c.append(UInt32(i))
             }
             if let q = query { for i in q { add(i) } } else { for i in 0 ..< n { add(i) } }
             cand = c
@@ -169,5 +174,5 @@ struct Plan {
     }
 
     var candidateCount: Int { candidates?.count ?? rows }
-    func candidateArray() -> [Int] { candidates ?? Array(0 ..< rows) }
+    func candidateArray() -> [Int] { candidates.map { $0.map(Int.init) } ?? Array(0 ..< rows) }
 }
