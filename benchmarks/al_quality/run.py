@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")        # 2 shared cores: no BLAS fan-out
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -438,7 +438,7 @@ def run_seed(selector, bench, X, y, seed, log):
     t_sel = 0.0
     n_jobs = 0
     for arm in ARMS:
-        a = sess.new_arm(arm)
+        agent = sess.new_arm(arm)
         curve = []
         P: list[int] = []
         clf = None
@@ -453,15 +453,15 @@ def run_seed(selector, bench, X, y, seed, log):
                     # mapping order, from the model trained on the current labeled set
                     probs = clf.predict_proba(sd.pool_X[sess.map_to_pool])
             ts = time.time()
-            labeled, w = a.query(method, b, f"{arm.lower()}-{b:04d}", probs)
+            labeled, w = agent.query(method, b, f"{arm.lower()}-{b:04d}", probs)
             t_sel += time.time() - ts
             n_jobs += 1
             checks.append(check_selection(method, sess.emb_map, w, P, b, labeled))
             if not checks[-1].ok:
                 log(f"  ORACLE MISMATCH seed {seed} {arm} {method}@{b}: {checks[-1].detail}")
             P = labeled
-            clf, a_ = fit_eval(sd, sess.map_to_pool[labeled])
-            curve.append(a_)
+            clf, accuracy = fit_eval(sd, sess.map_to_pool[labeled])
+            curve.append(accuracy)
         acc[arm] = curve
         lab_pool = sess.map_to_pool[P]
         counts = np.bincount(sd.pool_y[lab_pool], minlength=10)
