@@ -136,11 +136,15 @@ class SeedData:
     filenames: list             # pool order
 
 
-def make_seed_data(name, X, y, seed) -> SeedData:
+def make_seed_data(name, X, y, seed, unit_norm=False) -> SeedData:
     from sklearn.decomposition import PCA
     from sklearn.model_selection import train_test_split
     pX, tX, py, ty = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
-    emb = PCA(n_components=32, random_state=seed).fit_transform(pX).astype(np.float32)
+    emb = PCA(n_components=32, random_state=seed).fit_transform(pX)
+    if unit_norm:   # the Lightly worker's default (design §1.1), done here before the upload
+        norm = np.linalg.norm(emb, axis=1, keepdims=True)
+        emb = np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
+    emb = emb.astype(np.float32)
     fn = [f"{name}_s{seed:02d}_{i:05d}.png" for i in range(len(pX))]
     return SeedData(seed, pX, py, tX, ty, emb, fn)
 
@@ -426,9 +430,9 @@ def knn_outlier_rank(emb, k=10):
     return order / (len(E) - 1)
 
 
-def run_seed(selector, bench, X, y, seed, log):
+def run_seed(selector, bench, X, y, seed, log, unit_norm=False):
     t0 = time.time()
-    sd = make_seed_data(bench.name, X, y, seed)
+    sd = make_seed_data(bench.name, X, y, seed, unit_norm)
     out_rank = knn_outlier_rank(sd.emb)
     diag = {}
     sess = selector.setup_seed(sd)
@@ -609,8 +613,9 @@ def write_md(path, bench, agg, gate_res, meta, check_summary):
              + f". Wall time {meta['wall_time_s']:.0f} s on 2 vCPUs shared with other jobs "
              f"(load average {meta.get('load_avg', '?')}).\n")
     L.append("Protocol (design/sampling.md §6.1): stratified 75/25 pool/test split "
-             "(`random_state=seed`); PCA-32 embeddings fit on the pool (float32, raw, not "
-             "normalised) uploaded with `upload_embeddings`; samples created with "
+             "(`random_state=seed`); PCA-32 embeddings fit on the pool (float32, "
+             + ("normalised to unit length" if meta.get("unit_norm") else "raw, not normalised")
+             + ") uploaded with `upload_embeddings`; samples created with "
              "`upload_dataset(mode='metadata')`; one `ActiveLearningAgent` per arm; "
              "`LogisticRegression(C=1.0, max_iter=3000)` on the pixels of the labeled set; "
              "`ScorerClassification` of its predictions on the query set (all pool samples); "
@@ -729,6 +734,9 @@ def main():
                     "--selector server without --ci, else .build/al_quality/<...>)")
     ap.add_argument("--no-gates", action="store_true", help="report only (default for mnist)")
     ap.add_argument("--render", metavar="JSON", help="only re-write the .md and .png of an earlier result")
+    ap.add_argument("--unit-norm", action="store_true",
+                    help="normalise the PCA embeddings to unit length before the upload (secondary "
+                         "variant of design §6.1; report only, written under .build/al_quality/)")
     ap.add_argument("--setup-only", action="store_true", help="create the venv and exit (used by .ci/run)")
     args = ap.parse_args()
     if args.render:
@@ -739,12 +747,14 @@ def main():
     bench = BENCHES[args.dataset]
     n_seeds = args.seeds or (3 if args.ci else bench.n_seeds)
     bench = Bench(bench.name, bench.budgets, n_seeds)
-    use_gates = not args.no_gates and args.dataset == "digits"
+    use_gates = not args.no_gates and args.dataset == "digits" and not args.unit_norm
     if args.job_poll_wait >= 0:
         args.server_arg = [f"--job-poll-wait={args.job_poll_wait}"] + args.server_arg
     if args.out is None:
         base = "al_quality" if args.dataset == "digits" else "al_quality_mnist"
-        if args.selector == "server" and not args.ci:
+        if args.unit_norm:
+            base += "_unitnorm"
+        if args.selector == "server" and not args.ci and not args.unit_norm:
             args.out = os.path.join(REPO, "docs", base)
         else:
             tag = f"{base}_{args.selector}{'_ci' if args.ci else ''}"
@@ -769,7 +779,7 @@ def main():
         versions = selector.versions()
         log(f"{bench.name}: {n_seeds} seeds, budgets {bench.budgets}, selector={selector.kind} "
             f"({versions['client']} / {versions['server']})")
-        per_seed = [run_seed(selector, bench, X, y, s, log) for s in range(n_seeds)]
+        per_seed = [run_seed(selector, bench, X, y, s, log, args.unit_norm) for s in range(n_seeds)]
     except BaseException:
         srv = getattr(selector, "server", None)
         if srv is not None and srv.log:
@@ -784,7 +794,7 @@ def main():
     gate_res = gates(agg, args.ci, n_seeds, cs["mismatches"]) if use_gates else []
     cmd = " ".join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
     meta = {
-        "dataset": bench.name, "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "dataset": bench.name, "unit_norm": args.unit_norm, "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "selector": selector.kind if selector.kind == "server" else "oracle (DEVELOPMENT MODE, not the server)",
         "versions": versions, "server_args": args.server_arg if selector.kind == "server" else [],
         "n_seeds": n_seeds, "ci": args.ci, "wall_time_s": wall,
