@@ -1,0 +1,259 @@
+"""Shared helpers for running the real `lightly` pip client against lightly-server.
+
+Stdlib only at import time, so both the runner (any python3 >= 3.9) and the scripts that
+run inside a client venv can import it. The API is deliberately small:
+
+    install_torch_stubs()        -> None    make torch & co. importable as mocks (spec §13.2)
+    import_lightly()             -> Lightly namespace of the client classes (calls the above)
+    client_version()             -> (major, minor, patch) of the installed lightly
+    ServerProcess(binary, data_dir=None)
+        .start() / .stop()       start `serve --port 0`, read the port; SIGTERM, wait
+        .url                     "http://127.0.0.1:<port>" (no trailing slash)
+        .create_token(name)      `lightly-server token create --data-dir DIR --name NAME`
+        .client_env(token)       env vars for a client subprocess (LIGHTLY_SERVER_LOCATION, NO_PROXY, ...)
+        context manager          `with ServerProcess(bin) as s: ...` starts and stops
+    pip_requirements(version)    -> list of pip arguments for a client venv (spec §13.1)
+
+Nothing here knows about any particular test scenario.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.abc
+import importlib.machinery
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+
+__all__ = [
+    "install_torch_stubs",
+    "import_lightly",
+    "client_version",
+    "parse_version",
+    "pip_requirements",
+    "ServerProcess",
+    "ServerError",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Client versions and their pip requirements (spec §13.1, §9)
+
+
+def parse_version(text: str) -> tuple:
+    """'1.1.23' -> (1, 1, 23). Extra suffixes are ignored."""
+    parts = re.findall(r"\d+", text)[:3]
+    if len(parts) != 3:
+        raise ValueError(f"not a X.Y.Z version: {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def pip_requirements(version: str) -> list:
+    """The pip install steps for one client version, as a list of argument lists.
+
+    Every step is run as `pip install <args>`; the client itself goes in with --no-deps so
+    torch, torchvision, pytorch-lightning and hydra are never pulled in.
+    """
+    v = parse_version(version)
+    base = ["numpy<2", "requests", "tqdm", "six", "python-dateutil", "urllib3", "certifi", "pillow"]
+    steps = [base, ["--no-deps", f"lightly=={version}"]]
+    if v >= (1, 1, 8):
+        steps.append(["--no-deps", "lightly-utils==0.0.2"])
+    return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Importing lightly without torch (spec §13.2)
+
+_STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
+
+
+class _StubLoader(importlib.abc.Loader):
+    def create_module(self, spec):
+        from unittest import mock
+
+        module = mock.MagicMock(name=spec.name)
+        module.__path__ = []
+        module.__spec__ = spec
+        module.__name__ = spec.name
+        module.__loader__ = self
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+class _StubFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in _STUBBED:
+            return importlib.machinery.ModuleSpec(fullname, _StubLoader(), is_package=True)
+        return None
+
+
+def install_torch_stubs() -> None:
+    """Put a meta-path finder first that answers every torch/torchvision/pytorch_lightning/
+    hydra/omegaconf import with an empty package-like MagicMock, and set the builtin
+    `__LIGHTLY_SETUP__` so `import lightly` skips its heavy sub-packages and the import-time
+    version check. Idempotent."""
+    if not any(isinstance(f, _StubFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _StubFinder())
+    builtins.__LIGHTLY_SETUP__ = True
+
+
+def client_version() -> tuple:
+    """Version of the installed lightly package, read from its metadata (no import)."""
+    from importlib import metadata
+
+    return parse_version(metadata.version("lightly"))
+
+
+def import_lightly() -> types.SimpleNamespace:
+    """Import the client pieces the scenarios use and return them in a namespace:
+
+    ApiWorkflowClient, ActiveLearningAgent, SamplerConfig, ScorerClassification,
+    SamplingMethod, BitMask, LightlyDataset, save_embeddings, ApiException, version (tuple).
+    """
+    install_torch_stubs()
+    import io
+    import contextlib
+
+    m = importlib.import_module
+    # `import lightly` prints a "partial import" line, and `lightly.__init__` is imported a
+    # second time under that name by the client module: keep both quiet.
+    with contextlib.redirect_stdout(io.StringIO()):
+        m("lightly")
+        return types.SimpleNamespace(
+            ApiWorkflowClient=m("lightly.api.api_workflow_client").ApiWorkflowClient,
+            ActiveLearningAgent=m("lightly.active_learning.agents.agent").ActiveLearningAgent,
+            SamplerConfig=m("lightly.active_learning.config.sampler_config").SamplerConfig,
+            ScorerClassification=m("lightly.active_learning.scorers.classification").ScorerClassification,
+            SamplingMethod=m("lightly.openapi_generated.swagger_client.models.sampling_method").SamplingMethod,
+            BitMask=m("lightly.api.bitmask").BitMask,
+            LightlyDataset=m("lightly.data.dataset").LightlyDataset,
+            save_embeddings=m("lightly.utils.io").save_embeddings,
+            ApiException=m("lightly.openapi_generated.swagger_client.rest").ApiException,
+            version=client_version(),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The server process
+
+_LISTEN_RE = re.compile(r"listening on (https?://[^\s]+)")
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class ServerProcess:
+    """A real `lightly-server serve` process on 127.0.0.1, port 0, with its own data dir.
+
+    The data dir is a fresh temporary directory unless one is given; a temporary one is
+    removed by stop(). The server's stdout/stderr are collected in `self.log` (a list of
+    lines) for diagnostics.
+    """
+
+    def __init__(self, binary: str, data_dir: str | None = None, host: str = "127.0.0.1",
+                 startup_timeout: float = 30.0):
+        self.binary = os.path.abspath(binary)
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="lightly-conformance-")
+        self.host = host
+        self.startup_timeout = startup_timeout
+        self.url = None
+        self.proc = None
+        self.log = []
+        self.exit_code = None
+        self._readers = []
+
+    # -- lifecycle
+    def start(self) -> "ServerProcess":
+        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--host", self.host, "--port", "0"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True, bufsize=1)
+        found = threading.Event()
+
+        def pump(stream, tag):
+            for line in stream:
+                line = line.rstrip("\n")
+                self.log.append(f"[{tag}] {line}")
+                if self.url is None:
+                    match = _LISTEN_RE.search(line)
+                    if match:
+                        self.url = match.group(1).rstrip("/")
+                        found.set()
+            found.set() if self.proc.poll() is not None else None
+
+        for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
+            t = threading.Thread(target=pump, args=(stream, tag), daemon=True)
+            t.start()
+            self._readers.append(t)
+        deadline = time.monotonic() + self.startup_timeout
+        while self.url is None:
+            if self.proc.poll() is not None:
+                time.sleep(0.1)  # let the readers drain
+                raise ServerError(f"server exited with {self.proc.returncode} before listening:\n"
+                                  + "\n".join(self.log[-40:]))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError("no 'listening on http://...' line within "
+                                  f"{self.startup_timeout}s:\n" + "\n".join(self.log[-40:]))
+            found.wait(0.05)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM the server and wait. Returns its exit code (SIGKILL after `timeout`,
+        which is reported as -9)."""
+        if self.proc is not None and self.exit_code is None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    self.log.append(f"[harness] no exit {timeout}s after SIGTERM: killed")
+            for t in self._readers:
+                t.join(2)
+            self.exit_code = self.proc.returncode
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return self.exit_code
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- helpers
+    def create_token(self, name: str) -> str:
+        """Create a user/token with the CLI (works while the server runs)."""
+        res = subprocess.run([self.binary, "token", "create", "--data-dir", self.data_dir, "--name", name],
+                             capture_output=True, text=True, timeout=60)
+        if res.returncode != 0:
+            raise ServerError(f"token create exited {res.returncode}: {res.stderr.strip()}")
+        lines = [line.strip() for line in res.stdout.splitlines() if line.strip()]
+        if len(lines) != 1:
+            raise ServerError(f"token create should print the token alone, got: {res.stdout!r}")
+        return lines[0]
+
+    def client_env(self, token: str | None = None, base: dict | None = None) -> dict:
+        """Environment for a client process pointed at this server."""
+        env = dict(os.environ if base is None else base)
+        for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+            env.pop(k, None)
+        env["LIGHTLY_SERVER_LOCATION"] = self.url
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        if token is not None:
+            env["LIGHTLY_TOKEN"] = token
+        return env

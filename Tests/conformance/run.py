@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Conformance runner: the real `lightly` pip client (1.1.x / 1.2.x) against a real
+lightly-server process. Stdlib only; runs with any python3 >= 3.9.
+
+For every client version: create (or reuse) a venv under .build/conformance/venvs/<version>
+(spec §13.1), then for every scenario that applies to the version: start a fresh server
+(`serve --port 0 --data-dir <temp>`), create two tokens (t1, t2), run the scenario script
+inside the venv, SIGTERM the server and require exit status 0.
+
+Usage (see README.md):
+    python3 Tests/conformance/run.py --server-binary .build/debug/lightly-server \
+        --versions 1.1.23 --scenario seed
+Closing line: `conformance: N passed, M failed` (exit status 1 if M > 0 or on setup errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from lightly_harness import ServerError, ServerProcess, parse_version, pip_requirements  # noqa: E402
+
+DEFAULT_VERSIONS = ["1.1.2", "1.1.8", "1.1.16", "1.1.23", "1.2.10"]
+
+# name -> (script under scenarios/, first version, last version (inclusive), what it checks)
+SCENARIOS = {
+    "upload": ("upload.py", "1.1.2", "1.2.99",
+               "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download"),
+    "seed": ("seed.py", "1.1.2", "1.2.99",
+             "seed workflow: CORESET 100 -> CORAL 200 -> agent re-init gives the same 200"),
+    "exactness": ("exactness.py", "1.1.2", "1.2.99",
+                  "CORESET tags equal numpy greedy k-center, with and without a preselected tag"),
+    "failures": ("failures.py", "1.1.2", "1.2.99",
+                 "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
+}
+SCENARIO_TIMEOUT = 900  # seconds, per scenario script
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# venvs
+
+
+def venv_python(venv: str) -> str:
+    return os.path.join(venv, "bin", "python")
+
+
+def ensure_venv(version: str, root: str, python: str) -> str:
+    """Create the venv for `version` unless a marker says an identical one is complete."""
+    venv = os.path.join(root, version)
+    marker = os.path.join(venv, ".conformance-ok")
+    want = json.dumps({"python": python, "steps": pip_requirements(version)}, sort_keys=True)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, f".{version}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if os.path.exists(marker) and open(marker).read() == want and os.path.exists(venv_python(venv)):
+                return venv
+            log(f"[{version}] creating venv {venv}")
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([python, "-m", "venv", venv], check=True)
+            for step in pip_requirements(version):
+                cmd = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "-q", *step]
+                res = subprocess.run(cmd, capture_output=True, text=True)
+                if res.returncode != 0:
+                    raise RuntimeError(f"pip install {' '.join(step)} failed:\n{res.stdout}\n{res.stderr}")
+            with open(marker, "w") as f:
+                f.write(want)
+            return venv
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# scenarios
+
+
+def applies(scenario: str, version: str) -> bool:
+    _, first, last, _ = SCENARIOS[scenario]
+    return parse_version(first) <= parse_version(version) <= parse_version(last)
+
+
+def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: bool) -> tuple:
+    """Returns (ok, output text)."""
+    script = os.path.join(HERE, "scenarios", SCENARIOS[scenario][0])
+    out = []
+    server = ServerProcess(binary)
+    workdir = tempfile.mkdtemp(prefix=f"lightly-conf-{scenario}-")
+    ok = False
+    try:
+        server.start()
+        token1 = server.create_token("t1")
+        token2 = server.create_token("t2")
+        env = server.client_env(token1)
+        env.update({
+            "CONFORMANCE_TOKEN": token1,
+            "CONFORMANCE_TOKEN2": token2,
+            "CONFORMANCE_WORKDIR": workdir,
+            "CONFORMANCE_VERSION": version,
+            "PYTHONPATH": os.pathsep.join([HERE, os.path.join(HERE, "scenarios")]),
+            "PYTHONUNBUFFERED": "1",
+            "LIGHTLY_DID_VERSION_CHECK": "True",
+        })
+        try:
+            res = subprocess.run([venv_python(venv), script], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 timeout=SCENARIO_TIMEOUT)
+            out.append(res.stdout)
+            ok = res.returncode == 0
+            if not ok:
+                out.append(f"scenario script exited {res.returncode}")
+        except subprocess.TimeoutExpired as e:
+            out.append((e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""))
+            out.append(f"scenario script timed out after {SCENARIO_TIMEOUT}s")
+    except ServerError as e:
+        out.append(f"server: {e}")
+    finally:
+        code = server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    if server.proc is not None and code != 0:
+        ok = False
+        out.append(f"server exit status after SIGTERM: {code} (expected 0)")
+    if not ok or verbose:
+        out.append("--- server log (last 60 lines) ---")
+        out.extend(server.log[-60:])
+    return ok, "\n".join(s.rstrip("\n") for s in out if s)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--server-binary", help="path to the built lightly-server executable")
+    p.add_argument("--versions", nargs="+", help="client versions (space or comma separated); "
+                   "default: $LIGHTLY_CONFORMANCE_VERSIONS or " + " ".join(DEFAULT_VERSIONS))
+    p.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
+                   help="run only this scenario (repeatable); default: all that apply")
+    p.add_argument("--venv-root", default=os.path.join(REPO, ".build", "conformance", "venvs"))
+    p.add_argument("--python", default=os.environ.get("LIGHTLY_CONFORMANCE_PYTHON", sys.executable),
+                   help="interpreter for the venvs (default: this one)")
+    p.add_argument("--setup-only", action="store_true", help="only create the venvs and check the imports")
+    p.add_argument("--verbose", "-v", action="store_true", help="print script output also for passing scenarios")
+    args = p.parse_args(argv)
+
+    raw = args.versions or os.environ.get("LIGHTLY_CONFORMANCE_VERSIONS", "").split() or DEFAULT_VERSIONS
+    versions = [v for item in raw for v in item.replace(",", " ").split()]
+    scenarios = args.scenario or list(SCENARIOS)
+    if not args.setup_only and not args.server_binary:
+        p.error("--server-binary is required (unless --setup-only)")
+    if args.server_binary and not os.access(args.server_binary, os.X_OK):
+        p.error(f"not an executable: {args.server_binary}")
+
+    passed = failed = 0
+    started = time.monotonic()
+    for version in versions:
+        try:
+            venv = ensure_venv(version, args.venv_root, args.python)
+            check = subprocess.run([venv_python(venv), os.path.join(HERE, "scenarios", "check_import.py")],
+                                   env={**os.environ, "PYTHONPATH": HERE}, capture_output=True, text=True)
+            if check.returncode != 0:
+                raise RuntimeError("importing the client failed:\n" + check.stdout + check.stderr)
+        except Exception as e:  # noqa: BLE001 - report any setup failure as a failed version
+            failed += 1
+            log(f"FAIL {version} setup: {e}")
+            continue
+        if args.setup_only:
+            passed += 1
+            log(f"ok   {version} setup ({check.stdout.strip()})")
+            continue
+        for scenario in scenarios:
+            if not applies(scenario, version):
+                log(f"skip {version} {scenario} (not applicable)")
+                continue
+            t0 = time.monotonic()
+            ok, text = run_scenario(version, venv, scenario, args.server_binary, args.verbose)
+            dt = time.monotonic() - t0
+            if ok:
+                passed += 1
+                log(f"ok   {version} {scenario} ({dt:.1f}s)")
+                if args.verbose:
+                    log(_indent(text))
+            else:
+                failed += 1
+                log(f"FAIL {version} {scenario} ({dt:.1f}s)\n{_indent(text)}")
+    log(f"(took {time.monotonic() - started:.1f}s)")
+    log(f"conformance: {passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
