@@ -87,5 +87,7 @@ let package = Package(
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
         .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"],
                     exclude: ["Fixtures"]),
+        // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
+        .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),
     ]
 )

@@ -6,8 +6,8 @@ run inside a client venv can import it. The API is deliberately small:
     install_torch_stubs()        -> None    make torch & co. importable as mocks (spec §13.2)
     import_lightly()             -> Lightly namespace of the client classes (calls the above)
     client_version()             -> (major, minor, patch) of the installed lightly
-    ServerProcess(binary, data_dir=None)
-        .start() / .stop()       start `serve --port 0`, read the port; SIGTERM, wait
+    ServerProcess(binary, data_dir=None, extra_args=())
+        .start() / .stop()       start `serve --port 0 [extra_args]`, read the port; SIGTERM, wait
         .url                     "http://127.0.0.1:<port>" (no trailing slash)
         .create_token(name)      `lightly-server token create --data-dir DIR --name NAME`
         .client_env(token)       env vars for a client subprocess (LIGHTLY_SERVER_LOCATION, NO_PROXY, ...)
@@ -67,6 +67,8 @@ def pip_requirements(version: str) -> list:
     steps = [base, ["--no-deps", f"lightly=={version}"]]
     if v >= (1, 1, 8):
         steps.append(["--no-deps", "lightly-utils==0.0.2"])
+    if v >= (1, 2, 11):  # the client module imports lightly.cli, which needs yaml
+        steps.append(["pyyaml"])
     return steps
 
 
@@ -76,11 +78,37 @@ def pip_requirements(version: str) -> list:
 _STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
 
 
-class _StubLoader(importlib.abc.Loader):
-    def create_module(self, spec):
-        from unittest import mock
+def _stub_classes():
+    """MagicMock with one addition: used as a base class (`class BYOL(nn.Module, Mixin)`, which
+    lightly 1.2.11+ reach at import through lightly.cli) it stands in for a real, permissive
+    class instead of causing a metaclass conflict (PEP 560 `__mro_entries__`)."""
+    import abc
+    from unittest import mock
 
-        module = mock.MagicMock(name=spec.name)
+    class StubMeta(abc.ABCMeta):
+        def __getattr__(cls, name):
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            return StubMock(name=f"{cls.__name__}.{name}")
+
+    class StubBase(metaclass=StubMeta):
+        def __init__(self, *args, **kwargs):
+            pass
+
+    class StubMock(mock.MagicMock):
+        def __mro_entries__(self, bases):
+            return (StubBase,)
+
+    return StubMock
+
+
+class _StubLoader(importlib.abc.Loader):
+    _mock_class = None
+
+    def create_module(self, spec):
+        if _StubLoader._mock_class is None:
+            _StubLoader._mock_class = _stub_classes()
+        module = _StubLoader._mock_class(name=spec.name)
         module.__path__ = []
         module.__spec__ = spec
         module.__name__ = spec.name
@@ -100,7 +128,8 @@ class _StubFinder(importlib.abc.MetaPathFinder):
 
 def install_torch_stubs() -> None:
     """Put a meta-path finder first that answers every torch/torchvision/pytorch_lightning/
-    hydra/omegaconf import with an empty package-like MagicMock, and set the builtin
+    hydra/omegaconf import with an empty package-like MagicMock (one that can also serve as a
+    base class), and set the builtin
     `__LIGHTLY_SETUP__` so `import lightly` skips its heavy sub-packages and the import-time
     version check. Idempotent."""
     if not any(isinstance(f, _StubFinder) for f in sys.meta_path):
@@ -129,7 +158,12 @@ def import_lightly() -> types.SimpleNamespace:
     # `import lightly` prints a "partial import" line, and `lightly.__init__` is imported a
     # second time under that name by the client module: keep both quiet.
     with contextlib.redirect_stdout(io.StringIO()):
-        m("lightly")
+        package = m("lightly")
+        # Defined only outside setup mode; 1.2.11+ call it at import (lightly.embedding).
+        if not hasattr(package, "_is_prefetch_generator_available"):
+            package._is_prefetch_generator_available = lambda: False
+        if client_version() >= (1, 2, 11):
+            m("lightly.cli")  # the order of a full import; the client module alone is circular
         return types.SimpleNamespace(
             ApiWorkflowClient=m("lightly.api.api_workflow_client").ApiWorkflowClient,
             ActiveLearningAgent=m("lightly.active_learning.agents.agent").ActiveLearningAgent,
@@ -158,17 +192,19 @@ class ServerProcess:
     """A real `lightly-server serve` process on 127.0.0.1, port 0, with its own data dir.
 
     The data dir is a fresh temporary directory unless one is given; a temporary one is
-    removed by stop(). The server's stdout/stderr are collected in `self.log` (a list of
-    lines) for diagnostics.
+    removed by stop(). `extra_args` are appended to the `serve` command line (for example
+    `["--job-poll-wait", "0"]`). The server's stdout/stderr are collected in `self.log` (a
+    list of lines) for diagnostics.
     """
 
     def __init__(self, binary: str, data_dir: str | None = None, host: str = "127.0.0.1",
-                 startup_timeout: float = 30.0):
+                 startup_timeout: float = 30.0, extra_args=()):
         self.binary = os.path.abspath(binary)
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lightly-conformance-")
         self.host = host
         self.startup_timeout = startup_timeout
+        self.extra_args = list(extra_args)
         self.url = None
         self.proc = None
         self.log = []
@@ -177,7 +213,8 @@ class ServerProcess:
 
     # -- lifecycle
     def start(self) -> "ServerProcess":
-        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--host", self.host, "--port", "0"]
+        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--host", self.host, "--port", "0",
+               *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, text=True, bufsize=1)
         found = threading.Event()
@@ -191,7 +228,6 @@ class ServerProcess:
                     if match:
                         self.url = match.group(1).rstrip("/")
                         found.set()
-            found.set() if self.proc.poll() is not None else None
 
         for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
             t = threading.Thread(target=pump, args=(stream, tag), daemon=True)

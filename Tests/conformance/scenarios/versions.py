@@ -1,0 +1,30 @@
+"""Scenario `versions` (all versions), against a server started with
+`--minimum-client-version 99.0.0`: every ApiWorkflowClient constructor must refuse with
+ValueError (spec §5.1); the version endpoints answer X.Y.Z strings without a token."""
+
+import importlib
+
+from common import L, URL, check, expect_raises, http, main, ok, vstr
+
+
+def scenario():
+    r = http("GET", URL + "/v1/versions/pip/minimum")
+    check(r.status == 200 and r.json() == "99.0.0", "GET /v1/versions/pip/minimum (no token) -> \"99.0.0\"", r)
+    r = http("GET", URL + f"/v1/versions/pip/latest?currentVersion={vstr()}")
+    latest = r.json() if r.status == 200 else None
+    check(isinstance(latest, str) and len(latest.split(".")) == 3 and all(p.isdigit() for p in latest.split(".")),
+          "GET /v1/versions/pip/latest (no token) -> an X.Y.Z string", r)
+
+    e = expect_raises(lambda: L.ApiWorkflowClient(token="whatever"), ValueError)
+    check("ncompatible" in str(e), f"ApiWorkflowClient refuses: {str(e)[:100]}")
+
+    checking = importlib.import_module("lightly.api.version_checking")
+    if hasattr(checking, "do_version_check"):  # 1.1.22+: latest, then minimum, under a 1 s alarm
+        checking.do_version_check(vstr())
+        ok("do_version_check runs against the server without raising")
+    else:
+        check(checking.get_latest_version(vstr()) == latest, "get_latest_version reads the server's answer")
+
+
+if __name__ == "__main__":
+    main(scenario)
