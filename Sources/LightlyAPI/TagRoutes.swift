@@ -14,6 +14,7 @@ extension LightlyApplication {
         r.post("/v1/datasets/:datasetId/tags/initial") { ctx in try ctx.app.createInitialTag(ctx) }
         r.post("/v1/datasets/:datasetId/tags/upsize") { ctx in try ctx.app.upsizeTags(ctx) }
         r.post("/v1/datasets/:datasetId/tags/arithmetics") { ctx in try ctx.app.tagArithmetics(ctx) }
+        r.post("/v1/datasets/:datasetId/tags/arithmetics/bitmask") { ctx in try ctx.app.tagArithmeticsBitmask(ctx) }
         r.get("/v1/datasets/:datasetId/tags/:tagId") { ctx in
             let (ds, tag) = try ctx.app.ownedTag(ctx)
             var wire = tag.wire
@@ -167,6 +168,22 @@ extension LightlyApplication {
 
     /// UNION / INTERSECTION / DIFFERENCE; answers both `bitMaskData` and `id` (spec §5.6.4).
     private func tagArithmetics(_ ctx: RequestContext) throws -> HTTPResponse {
+        let (mask, id, created) = try arithmetics(ctx, storeNewTag: true)
+        return try .json(TagArithmeticsResponse(bitMaskData: mask.hexString, id: id), status: created ? .created : .ok)
+    }
+
+    /// `POST .../tags/arithmetics/bitmask` (1.2.1+, `get_filenames_in_tag(exclude_parent_tag=True)`):
+    /// the same arithmetic, answered as `TagBitMaskResponse`; never creates a tag.
+    private func tagArithmeticsBitmask(_ ctx: RequestContext) throws -> HTTPResponse {
+        let (mask, _, _) = try arithmetics(ctx, storeNewTag: false)
+        return try .json(TagBitMaskResponse(bitMaskData: mask.hexString))
+    }
+
+    /// UNION / INTERSECTION / DIFFERENCE of two tags of the dataset; with `newTagName` (and
+    /// `storeNewTag`) the result is stored as a tag whose parent is `tagId1`.
+    /// - Returns: the bitmask, the new tag's id (a fresh unused id when none was created), and
+    ///   whether a tag was created.
+    private func arithmetics(_ ctx: RequestContext, storeNewTag: Bool) throws -> (BitMask, String, Bool) {
         let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagArithmeticsRequest.self)
@@ -177,18 +194,19 @@ extension LightlyApplication {
         case .difference: compute = { $0.subtracting($1) }
         default: throw APIError.malformed("operation must be UNION, INTERSECTION or DIFFERENCE, got \"\(req.operation.rawValue)\"")
         }
-        if let n = req.newTagName { _ = try validName(n, what: "tag") }
-        let (mask, id, created) = try database.write { conn -> (BitMask, String, Bool) in
-            let d = try requireDataset(ds, for: user, conn: conn)
-            let t1 = try requireTag(req.tagId1, datasetId: ds, conn: conn)
-            let t2 = try requireTag(req.tagId2, datasetId: ds, conn: conn)
+        let newName = storeNewTag ? req.newTagName : nil
+        if let n = newName { _ = try validName(n, what: "tag") }
+        let work = { (conn: Connection) throws -> (BitMask, String, Bool) in
+            let d = try self.requireDataset(ds, for: user, conn: conn)
+            let t1 = try self.requireTag(req.tagId1, datasetId: ds, conn: conn)
+            let t2 = try self.requireTag(req.tagId2, datasetId: ds, conn: conn)
             let result = try compute(t1.bitmask, t2.bitmask)
-            guard let newName = req.newTagName else { return (result, newID(), false) }
-            let id = try insertTag(conn: conn, datasetId: ds, name: newName, prevTagId: t1.id, bitmask: result,
-                                   totSize: d.nSamples, creator: req.creator ?? .unknown)
+            guard let newName else { return (result, self.newID(), false) }
+            let id = try Self.insertTag(conn: conn, datasetId: ds, name: newName, prevTagId: t1.id, bitmask: result,
+                                        totSize: d.nSamples, creator: req.creator ?? .unknown)
             return (result, id, true)
         }
-        return try .json(TagArithmeticsResponse(bitMaskData: mask.hexString, id: id), status: created ? .created : .ok)
+        return newName == nil ? try database.read(work) : try database.write(work)
     }
 
     /// `POST .../tags` (TagCreateRequest; used by 1.2.x).

@@ -118,6 +118,13 @@ import Testing
         #expect(tag.bitMaskData == expected)
         #expect(tag.prevTagId == a)
         #expect(tag.totSize == 8)
+        // 1.2.x: POST …/tags/arithmetics/bitmask answers the bitmask alone and never creates a tag.
+        let before = try t.tags(ds, token: tok).count
+        let bm = try t.call(.POST, "/v1/datasets/\(ds)/tags/arithmetics/bitmask", token: tok,
+                            json: #"{"tagId1":"\#(a)","tagId2":"\#(b)","operation":"\#(op)","newTagName":"ignored"}"#)
+        #expect(bm.status == 200)
+        #expect(try bm.decode(TagBitMaskResponse.self).bitMaskData == expected)
+        #expect(try t.tags(ds, token: tok).count == before)
     }
 
     @Test func arithmeticsRejectsUnknownTagsAndOperations() throws {

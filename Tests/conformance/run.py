@@ -88,11 +88,14 @@ def venv_python(venv: str) -> str:
     return os.path.join(venv, "bin", "python")
 
 
-def ensure_venv(version: str, root: str, python: str) -> str:
-    """Create the venv for `version` unless a marker says an identical one is complete."""
+def ensure_venv(version: str, root: str, python: str, steps=None) -> str:
+    """Create the venv `root/version` unless a marker says an identical one is complete.
+
+    `steps` are pip install argument lists, by default the client version's requirements."""
+    steps = steps if steps is not None else pip_requirements(version)
     venv = os.path.join(root, version)
     marker = os.path.join(venv, ".conformance-ok")
-    want = json.dumps({"python": python, "steps": pip_requirements(version)}, sort_keys=True)
+    want = json.dumps({"python": python, "steps": steps}, sort_keys=True)
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, f".{version}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -102,7 +105,7 @@ def ensure_venv(version: str, root: str, python: str) -> str:
             log(f"[{version}] creating venv {venv}")
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([python, "-m", "venv", venv], check=True)
-            for step in pip_requirements(version):
+            for step in steps:
                 cmd = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "-q", *step]
                 res = subprocess.run(cmd, capture_output=True, text=True)
                 if res.returncode != 0:

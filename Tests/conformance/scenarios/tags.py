@@ -93,11 +93,9 @@ def scenario():
         check(sorted(client.get_filenames_in_tag(grow)) == sorted(files[i] for i in bits3),
               "get_filenames_in_tag(random-grow)")
         if "perform_tag_arithmetics_bitmask" in inspect.getsource(type(client).get_filenames_in_tag):
-            with soft("get_filenames_in_tag(exclude_parent_tag=True) (POST tags/arithmetics/bitmask)",
-                      known_issue="POST /v1/datasets/{id}/tags/arithmetics/bitmask is not routed (404)"):
-                added = client.get_filenames_in_tag(grow, exclude_parent_tag=True)
-                check(sorted(added) == sorted(files[i] for i in set(bits3) - set(bits1)),
-                      "get_filenames_in_tag(exclude_parent_tag=True): the 5 samples added to random-a", added)
+            added = client.get_filenames_in_tag(grow, exclude_parent_tag=True)   # POST tags/arithmetics/bitmask
+            check(sorted(added) == sorted(files[i] for i in set(bits3) - set(bits1)),
+                  "get_filenames_in_tag(exclude_parent_tag=True): the 5 samples added to random-a", added)
         else:  # 1.2.0 reads bitMaskData from its CreateEntityResponse model: broken in the client
             ok("get_filenames_in_tag(exclude_parent_tag=True) skipped: broken in this client version")
     if hasattr(client, "create_tag_from_filenames"):
