@@ -5,6 +5,7 @@ import Foundation
 #endif
 import COpenSSL
 import HTTPKit
+import LightlyStorage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -55,7 +56,7 @@ public struct URLSigner: Sendable {
 
     /// Hex HMAC-SHA256 over `METHOD \n path \n expires`.
     public func signature(method: HTTPMethod, path: String, expires: Int64) -> String {
-        hex(mac(method: method, path: path, expires: expires))
+        Crypto.hex(mac(method: method, path: path, expires: expires))
     }
 
     private func mac(method: HTTPMethod, path: String, expires: Int64) -> [UInt8] {
@@ -86,7 +87,7 @@ public struct URLSigner: Sendable {
     /// wrong, or when the URL has expired (the message says so).
     public func verify(method: HTTPMethod, path: String, expires: String?, sig: String?,
                        now: Int64 = Timestamp.nowSeconds()) throws {
-        guard let expires, let exp = Int64(expires), let sig, let given = unhex(sig) else {
+        guard let expires, let exp = Int64(expires), let sig, !sig.isEmpty, let given = Crypto.unhex(sig) else {
             throw APIError.forbidden("signed URL is missing a valid expires/sig")
         }
         let expected = mac(method: method, path: path, expires: exp)
@@ -96,34 +97,4 @@ public struct URLSigner: Sendable {
         guard ok else { throw APIError.forbidden("signed URL signature does not match") }
         guard exp >= now else { throw APIError.forbidden("signed URL expired at \(exp) (now \(now))") }
     }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xf)]) }
-    return String(decoding: out, as: UTF8.self)
-}
-
-func unhex(_ s: String) -> [UInt8]? {
-    let u = Array(s.utf8)
-    guard u.count % 2 == 0, !u.isEmpty else { return nil }
-    func v(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: c - 48
-        case 97...102: c - 87
-        case 65...70: c - 55
-        default: nil
-        }
-    }
-    var out = [UInt8]()
-    out.reserveCapacity(u.count / 2)
-    var i = 0
-    while i < u.count {
-        guard let h = v(u[i]), let l = v(u[i + 1]) else { return nil }
-        out.append(h << 4 | l)
-        i += 2
-    }
-    return out
 }

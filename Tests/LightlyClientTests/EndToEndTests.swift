@@ -8,7 +8,7 @@ import LightlyWire
 @Suite(.serialized) struct EndToEndTests {
     /// 300 samples in 3 well-separated clusters of 100, 8-d, with the CSV rows shuffled.
     static func dataset() -> (names: [String], rows: [[Float]]) {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var names = [String](), rows = [[Float]]()
         for i in 0..<300 {
             let c = Float(i % 3) * 10
@@ -28,7 +28,7 @@ import LightlyWire
         #expect(try await client.createDataset(name: "seed-swift") == datasetId)   // reuses by name
         let (names, rows) = Self.dataset()
         var order = Array(0..<names.count)
-        var rng = SplitMix(seed: 3)
+        var rng = SplitMix64(seed: 3)
         order.shuffle(using: &rng)
         try await client.uploadEmbeddings(order.map { rows[$0] }, filenames: order.map { names[$0] }, name: "default")
         // The CSV created the samples in CSV order, and an initial tag holding all of them.
@@ -53,7 +53,7 @@ import LightlyWire
 
         // CORAL with classification scores for the whole query set (mapping order).
         let query = try await agent.querySet
-        var prng = SplitMix(seed: 11)
+        var prng = SplitMix64(seed: 11)
         let predictions = query.map { _ -> [Double] in
             let raw = (0..<4).map { _ in prng.unit() + 0.01 }
             let s = raw.reduce(0, +)
@@ -123,16 +123,7 @@ import LightlyWire
     }
 }
 
-/// A tiny deterministic generator for test data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// A uniform Double in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
