@@ -1,13 +1,9 @@
 // The error body of every non-2xx answer (spec §1.6).
 
 /// `ApiErrorCode` (spec §1.6): the union over 1.1.x; later versions only add values.
-public struct ApiErrorCode: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct ApiErrorCode: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
-    public var description: String { rawValue }
 
     public static let badRequest: Self = "BAD_REQUEST"
     public static let notImplemented: Self = "NOT_IMPLEMENTED"

@@ -7,15 +7,9 @@
 
 /// The state of an asynchronous job (spec §3.3 `JobState`). The client keeps polling on
 /// `UNKNOWN`, `WAITING` and `RUNNING`.
-public struct JobState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct JobState: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let unknown = JobState(rawValue: "UNKNOWN")
     public static let waiting = JobState(rawValue: "WAITING")
@@ -28,15 +22,9 @@ public struct JobState: RawRepresentable, Hashable, Sendable, Codable, CustomStr
 }
 
 /// What a job produces (spec §3.3 `JobResultType`).
-public struct JobResultType: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct JobResultType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let datasetProcessing = JobResultType(rawValue: "DATASET_PROCESSING")
     public static let sampling = JobResultType(rawValue: "SAMPLING")

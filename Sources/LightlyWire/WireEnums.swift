@@ -6,25 +6,32 @@
 // Job-related enums (JobState, JobResultType, SamplingMethod, DimensionalityReductionMethod)
 // live in JobWire.swift.
 
+/// An open set of wire strings: known values are `static let` constants, and any other value
+/// decodes, compares and round-trips as itself. Codable comes from the standard library's
+/// support for `String`-backed `RawRepresentable` types.
+public protocol WireEnum: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral,
+                          CustomStringConvertible where RawValue == String {
+    init(rawValue: String)
+}
+
+extension WireEnum {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+    public var description: String { rawValue }
+}
+
 /// `DatasetType` (spec §3.3): `Images`; 1.2.x adds `Videos`, `Crops`.
-public struct DatasetType: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct DatasetType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
     public static let images: Self = "Images"
     public static let videos: Self = "Videos"
     public static let crops: Self = "Crops"
 }
 
 /// `ImageType` (spec §3.3), lowercase: `full`, `thumbnail`, `meta`.
-public struct ImageType: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct ImageType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
     public static let full: Self = "full"
     public static let thumbnail: Self = "thumbnail"
     public static let meta: Self = "meta"
@@ -33,12 +40,9 @@ public struct ImageType: RawRepresentable, Codable, Hashable, Sendable, Expressi
 }
 
 /// `TagCreator` (spec §3.3, enum since 1.1.2).
-public struct TagCreator: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct TagCreator: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
     public static let unknown: Self = "UNKNOWN"
     public static let userWebapp: Self = "USER_WEBAPP"
     public static let userPip: Self = "USER_PIP"
@@ -49,36 +53,27 @@ public struct TagCreator: RawRepresentable, Codable, Hashable, Sendable, Express
 }
 
 /// `TagArithmeticsOperation` (spec §3.3, 1.1.6+).
-public struct TagArithmeticsOperation: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct TagArithmeticsOperation: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
     public static let union: Self = "UNION"
     public static let intersection: Self = "INTERSECTION"
     public static let difference: Self = "DIFFERENCE"
 }
 
 /// `JobStatusUploadMethod` (spec §3.3, 1.1.17+).
-public struct JobStatusUploadMethod: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct JobStatusUploadMethod: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
     public static let userWebapp: Self = "USER_WEBAPP"
     public static let userPip: Self = "USER_PIP"
     public static let `internal`: Self = "INTERNAL"
 }
 
 /// `SampleType` (1.2.x requires `type` on SampleData; spec §10).
-public struct SampleType: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct SampleType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
     public static let image: Self = "IMAGE"
     public static let videoFrame: Self = "VIDEO_FRAME"
 }
