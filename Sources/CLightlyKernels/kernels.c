@@ -10,7 +10,9 @@ int lk_dist16_available(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0
 
 /// Per-row accumulator before the horizontal reduction (Kernels.rowAcc for d % 16 == 0).
 LK_T __m512 row_acc(const float *x, const float *c, long d) {
-#define DF(j) _mm512_sub_ps(_mm512_loadu_ps(x + (j)), _mm512_loadu_ps(c + (j)))
+    // x − c as fma(x, 1, −c): one rounding of the exact x − c, so bit-identical to the
+    // subtraction, but it issues on the FMA pipes and leaves the add pipes to the reduction.
+#define DF(j) _mm512_fmadd_ps(_mm512_loadu_ps(x + (j)), _mm512_set1_ps(1.0f), _mm512_sub_ps(_mm512_setzero_ps(), _mm512_loadu_ps(c + (j))))
 #define SQ(a, j) do { __m512 e_ = DF(j); a = _mm512_add_ps(a, _mm512_mul_ps(e_, e_)); } while (0)
     if (d == 16) { __m512 e = DF(0); return _mm512_mul_ps(e, e); }
     if (d == 32) { __m512 e0 = DF(0), e1 = DF(16); return _mm512_add_ps(_mm512_mul_ps(e0, e0), _mm512_mul_ps(e1, e1)); }
