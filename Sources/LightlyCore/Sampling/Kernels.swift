@@ -354,25 +354,19 @@ import Darwin
             let useC = E.self == F32Row.self && d & 15 == 0 && d <= 64 && Kernels.cDist16Available
             var p = lo
             if useC, case .diversity = objective {
-                withUnsafeMutableBytes(of: &bV) { vb in
-                    withUnsafeMutableBytes(of: &bI) { ib in
+                // Copies, so that bV/bI stay in registers in the Swift loop below.
+                var cV = bV, cI = bI
+                withUnsafeMutableBytes(of: &cV) { vb in
+                    withUnsafeMutableBytes(of: &cI) { ib in
                         // Locals, never nil.
                         p = lk_pass_diversity_f32(ctx.base.assumingMemoryBound(to: Float.self), ctx.rowOf, c, d, m, lo, hi,
                                                   vb.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self),
                                                   ib.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Int32.self))
                     }
                 }
+                bV = cV; bI = cI
             }
             while p &+ 16 <= hi {
-                let dd: SIMD16<Float>
-                if useC {
-                    var out = SIMD16<Float>()
-                    withUnsafeMutableBytes(of: &out) { raw in
-                        lk_dist16_f32(ctx.base.assumingMemoryBound(to: Float.self), ctx.rowOf, p, c, d,
-                                      raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
-                    }
-                    dd = out
-                } else {
                 var tails = SIMD16<Float>()
                 var t = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
                          SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
@@ -385,8 +379,7 @@ import Darwin
                     }
                 }
                 let u0 = combine(t.0, t.1), u1 = combine(t.2, t.3), u2 = combine(t.4, t.5), u3 = combine(t.6, t.7)
-                dd = combine(combine(u0, u1), combine(u2, u3)) + tails
-                }
+                let dd = combine(combine(u0, u1), combine(u2, u3)) + tails
                 let mv = pointwiseMin(mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self), dd)
                 mr.storeBytes(of: mv, toByteOffset: p &* 4, as: SIMD16<Float>.self)
                 switch objective {
