@@ -33,7 +33,9 @@ let package = Package(
 
         // MARK: - Libraries
         // Domain models and samplers. No I/O.
-        .target(name: "LightlyCore",
+        // Hand-vectorised distance kernels (AVX-512, chosen at run time; no flags needed).
+        .target(name: "CLightlyKernels"),
+        .target(name: "LightlyCore", dependencies: ["CLightlyKernels"],
                 swiftSettings: [.unsafeFlags(kernelFlags, .when(configuration: .release))]),
         // Codable wire types shared by the server and the client.
         .target(name: "LightlyWire", dependencies: ["LightlyCore"]),

@@ -4,6 +4,7 @@
 #if canImport(Dispatch)
 import Dispatch
 #endif
+import CLightlyKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -296,6 +297,23 @@ import Darwin
         return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
 
+    /// Whether the C kernels (`lk_dist16_f32`, `lk_pass_diversity_f32`; AVX-512) run on this
+    /// CPU; checked once.
+    static let cDist16Available: Bool = lk_dist16_available() != 0
+
+    /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without AVX-512 or when
+    /// d % 16 ≠ 0). For tests: they must equal `F32Row.dist2` bit for bit.
+    static func cDist16(_ base: UnsafePointer<Float>, rowOf: UnsafePointer<UInt32>?, p: Int,
+                        center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
+        guard cDist16Available, d > 0, d & 15 == 0 else { return nil }
+        var out = SIMD16<Float>()
+        withUnsafeMutableBytes(of: &out) { raw in
+            lk_dist16_f32(base, rowOf, p, center, d,
+                          raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
+        }
+        return out
+    }
+
     // MARK: - Fused pass
 
     /// One chunk of a fused pass: for each untaken position in `lo ..< hi`, update
@@ -330,7 +348,24 @@ import Darwin
             let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
             let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             let mr = UnsafeMutableRawPointer(m)
+            // float32 rows with d ∈ {16, 32, 48, 64} on an AVX-512 CPU: the C kernel (same
+            // summation order). Above 64 it measured slower than this loop on one thread
+            // (100k×128: 1.78 vs 1.25 s CPU), so larger d stays here.
+            let useC = E.self == F32Row.self && d & 15 == 0 && d <= 64 && Kernels.cDist16Available
             var p = lo
+            if useC, case .diversity = objective {
+                // Copies, so that bV/bI stay in registers in the Swift loop below.
+                var cV = bV, cI = bI
+                withUnsafeMutableBytes(of: &cV) { vb in
+                    withUnsafeMutableBytes(of: &cI) { ib in
+                        // Locals, never nil.
+                        p = lk_pass_diversity_f32(ctx.base.assumingMemoryBound(to: Float.self), ctx.rowOf, c, d, m, lo, hi,
+                                                  vb.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self),
+                                                  ib.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Int32.self))
+                    }
+                }
+                bV = cV; bI = cI
+            }
             while p &+ 16 <= hi {
                 var tails = SIMD16<Float>()
                 var t = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),

@@ -1,0 +1,21 @@
+// Hand-vectorised distance kernels for LightlyCore's greedy samplers (design §2.3).
+#ifndef LIGHTLY_KERNELS_H
+#define LIGHTLY_KERNELS_H
+#include <stdint.h>
+
+/// 1 when this CPU runs `lk_dist16_f32` (x86-64 with AVX-512F), else 0.
+int lk_dist16_available(void);
+
+/// Squared distances of the 16 float32 rows at positions p ..< p+16 to `c`, written to
+/// `out[0..15]`. Row q is `base + row(q)·d·4` with row(q) = rowOf[q] (or q when rowOf is
+/// NULL). `d` must be a positive multiple of 16. The summation order is exactly that of
+/// Kernels.rowAcc + Kernels.hsum in Swift (bit-identical results).
+void lk_dist16_f32(const float *base, const uint32_t *rowOf, long p, const float *c, long d, float *out);
+
+/// CORESET pass over the 16-row blocks of positions lo ..< hi (stops before a partial
+/// block): m[q] = min(m[q], dist2(row(q), c)), and per lane l of `bestV`/`bestI` (16 each,
+/// in/out) the first position with the largest m (strict >; taken rows hold m = −1).
+/// Returns the first position not processed. Same arithmetic as Kernels.passChunk.
+long lk_pass_diversity_f32(const float *base, const uint32_t *rowOf, const float *c, long d, float *m,
+                           long lo, long hi, float *bestV, int32_t *bestI);
+#endif
