@@ -112,7 +112,27 @@ enum FileIO {
         defer { close(fd) }
         var out: [UInt8] = []
         if let n = fileSize(path) { out.reserveCapacity(n) }
-        try withUnsafeTemporaryAllocation(byteCount: 1 << 16, alignment: 16) { buf in
+        try readChunks(fd, path: path, chunkSize: 1 << 16) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Copies `from` into the open descriptor `fd` (used when a rename crosses filesystems).
+    static func copy(from: String, to fd: Int32, toPath: String) throws -> Int {
+        let src = try open(from, O_RDONLY)
+        defer { close(src) }
+        var total = 0
+        try readChunks(src, path: from, chunkSize: 1 << 20) { chunk in
+            try writeAll(fd, chunk, path: toPath)
+            total += chunk.count
+        }
+        return total
+    }
+
+    /// Reads `fd` to its end in chunks of at most `chunkSize` bytes, retrying on EINTR, and
+    /// hands each chunk to `body` (valid only during the call).
+    private static func readChunks(_ fd: Int32, path: String, chunkSize: Int,
+                                   _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try withUnsafeTemporaryAllocation(byteCount: chunkSize, alignment: 16) { buf in
             while true {
                 #if canImport(Glibc)
                 let n = Glibc.read(fd, buf.baseAddress, buf.count)
@@ -124,33 +144,8 @@ enum FileIO {
                     throw FileIOError.last("read", path)
                 }
                 if n == 0 { break }
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                try body(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
             }
         }
-        return out
-    }
-
-    /// Copies `from` into the open descriptor `fd` (used when a rename crosses filesystems).
-    static func copy(from: String, to fd: Int32, toPath: String) throws -> Int {
-        let src = try open(from, O_RDONLY)
-        defer { close(src) }
-        var total = 0
-        try withUnsafeTemporaryAllocation(byteCount: 1 << 20, alignment: 16) { buf in
-            while true {
-                #if canImport(Glibc)
-                let n = Glibc.read(src, buf.baseAddress, buf.count)
-                #else
-                let n = Darwin.read(src, buf.baseAddress, buf.count)
-                #endif
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileIOError.last("read", from)
-                }
-                if n == 0 { break }
-                try writeAll(fd, UnsafeRawBufferPointer(rebasing: buf[0..<n]), path: toPath)
-                total += n
-            }
-        }
-        return total
     }
 }
