@@ -30,4 +30,19 @@ import Testing
             }
         }
     }
+
+    /// Regression (found while testing cluster skipping): with float16 storage and d ≡ 16 (mod 32),
+    /// portable builds (no LIGHTLY_FMA, e.g. debug) put the last 16 dimensions in the scalar
+    /// tail of `F16Row.rowAcc`, which the 16-row block reduction dropped for d % 16 == 0.
+    /// Small integer data: every distance is exact in float16 and float32, so the plain pass
+    /// must equal the brute-force oracle exactly (ties by index on both sides).
+    @Test(arguments: [16, 48, 80])
+    func float16PlainPassMatchesOracle(d: Int) throws {
+        var rng = Xoshiro256StarStar(seed: UInt64(d))
+        let n = 100
+        let v = (0 ..< n * d).map { _ in Float(Int(rng.uniformBelow(17)) - 8) }
+        let x = EmbeddingMatrix(rows: n, dimension: d, values: v, storage: .float16)
+        let r = SamplingRequest(method: .coreset, nSamples: 30)
+        #expect(try Sampler.select(r, embeddings: x).picked == Oracle.select(r, x))
+    }
 }

@@ -172,6 +172,15 @@ import Darwin
             a4 = addSquare(a4, e4); a5 = addSquare(a5, e5)
             j &+= 32
         }
+        // A 16-element remainder (plain lane order in the center) goes to a vector
+        // accumulator, so `tail` is 0 whenever d % 16 == 0: the 16-row block reduction in
+        // `passChunk` ignores tails then (it dropped these 16 dimensions before).
+        if j &+ 16 <= d {
+            let h = x.loadUnaligned(fromByteOffset: j &* 2, as: SIMD16<UInt16>.self)
+            a6 = addSquare(a6, convert(SIMD16<UInt32>(truncatingIfNeeded: h))
+                               - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self))
+            j &+= 16
+        }
         var tail: Float = 0
         while j < d {
             let e = load1(x, j) - c[j]
