@@ -4,7 +4,7 @@
 ///
 /// Per candidate it keeps `m` (4 B, squared distance to the selected set, −1 = taken), the
 /// candidate's row (4 B, only when C is not all rows, plus the plan's 4 B list) and, for
-/// CORAL, its weight (8 B): ≤ 20 B per sample.
+/// CORAL, its weight (8 B): ≤ 20 B per sample; cluster skipping adds 4 B (≤ 24 B).
 struct GreedySelection {
     let plan: Plan
     let matrix: EmbeddingMatrix
@@ -61,6 +61,13 @@ struct GreedySelection {
         }
         let ctx = PassContext(base: base, d: d, rowOf: UnsafePointer(rowOf), m: m,
                               w: UnsafePointer(wpos), count: n, results: results)
+        // Cluster skipping (PrunedGreedy.swift, design §3 item 6): nil = plain passes.
+        var stats = SamplingStats()
+        stats.candidates = n
+        stats.rowBytes = rowBytes
+        stats.centerBytes = d * 4
+        let pruner = ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
+                                        storage: matrix.storage, chunks: chunks)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
 
@@ -131,7 +138,7 @@ struct GreedySelection {
             }
         } else {
             let r = Kernels.pass(ctx, storage: matrix.storage, center: nil, objective: objective(), chunks: chunks)
-            guard r.pos >= 0 else { return SamplingResult(preselected: pre, picked: []) }
+            guard r.pos >= 0 else { return SamplingResult(preselected: pre, picked: [], stats: stats) }
             pos = r.pos
         }
 
@@ -170,10 +177,17 @@ struct GreedySelection {
                 D = 0
                 if nu.count >= 2 { for v in nu { D += Double(v) } }
             }
-            let r = Kernels.pass(ctx, storage: matrix.storage, center: center, objective: objective(), chunks: chunks)
+            let r: ChunkBest
+            if let pruner {
+                r = pruner.pass(ctx, center: center, objective: objective(), chunks: chunks, stats: &stats)
+            } else {
+                r = Kernels.pass(ctx, storage: matrix.storage, center: center, objective: objective(), chunks: chunks)
+                stats.passes += 1
+                stats.rowsScanned += n
+            }
             guard r.pos >= 0 else { break }
             pos = r.pos
         }
-        return SamplingResult(preselected: pre, picked: picked, stoppedByMinDistance: stopped)
+        return SamplingResult(preselected: pre, picked: picked, stoppedByMinDistance: stopped, stats: stats)
     }
 }

@@ -53,6 +53,9 @@ public struct SamplingRequest: Sendable, Equatable {
     public var coralStrengths: CoralStrengths
     /// Worker threads; 0 = all cores. Results do not depend on it.
     public var threads: Int
+    /// Cluster skipping in the CORESET/CORAL passes (PrunedGreedy.swift). Results do not
+    /// depend on it; not part of the request JSON.
+    public var pruning: ClusterPruning = .auto
 
     public init(method: SamplingMethod, nSamples: Double = -1, minDistance: Double = 0,
                 preselected: [Int] = [], query: [Int]? = nil, weights: [Double]? = nil,
@@ -81,11 +84,20 @@ public struct SamplingResult: Sendable, Equatable {
     /// True when the selection ended because the chosen candidate was closer than
     /// `minDistance` to the selected set (before reaching `nSamples`).
     public var stoppedByMinDistance: Bool
+    /// Work counters of the greedy passes (zero for RANDOM/ACTIVE_LEARNING and no-ops).
+    /// Not part of equality: two results are equal when they select the same samples.
+    public var stats: SamplingStats
 
-    public init(preselected: [Int], picked: [Int], stoppedByMinDistance: Bool = false) {
+    public init(preselected: [Int], picked: [Int], stoppedByMinDistance: Bool = false,
+                stats: SamplingStats = SamplingStats()) {
         self.preselected = preselected
         self.picked = picked
         self.stoppedByMinDistance = stoppedByMinDistance
+        self.stats = stats
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.preselected == b.preselected && a.picked == b.picked && a.stoppedByMinDistance == b.stoppedByMinDistance
     }
 }
 

@@ -1,0 +1,490 @@
+// Exact triangle-inequality cluster skipping for the greedy passes (design/sampling.md §3
+// item 6, target S1). The picks are identical to the plain fused pass; only the number of
+// rows whose distance to the new center is computed changes.
+#if canImport(Dispatch)
+import Dispatch
+#endif
+
+/// Whether CORESET/CORAL passes skip rows that the triangle inequality proves unaffected by
+/// the new center. Never changes the result, only the work. Not part of the request JSON.
+public enum ClusterPruning: String, Sendable, Equatable, CaseIterable {
+    /// Prune when the job is large enough to pay (many picks, many rows), and switch back to
+    /// the plain pass for good when too few rows are skipped (e.g. isotropic data).
+    case auto
+    /// Always the plain fused pass.
+    case off
+    /// Always the pruned pass, however little it skips (for tests and benchmarks).
+    case on
+}
+
+/// How much work the greedy passes did (design §5 S1 counters).
+///
+/// A plain pass reads all |C| candidate rows of X; a pruned pass reads only the rows it
+/// scans plus one float32 copy of every live center (for the center-to-center distances).
+public struct SamplingStats: Sendable, Equatable {
+    /// Fused passes with a new center (one per pick after the first).
+    public var passes = 0
+    /// Passes that ran with cluster skipping.
+    public var prunedPasses = 0
+    /// Row distances computed in the passes (plain passes count every candidate).
+    public var rowsScanned = 0
+    /// Center-to-center distances computed by the pruned passes.
+    public var centerDistances = 0
+    /// Candidates |C| per pass.
+    public var candidates = 0
+    /// Bytes of one stored row (d · element size).
+    public var rowBytes = 0
+    /// Bytes of one float32 center copy (d · 4).
+    public var centerBytes = 0
+    /// The pass (1-based) at which `.auto` gave up pruning, if it did.
+    public var pruningStoppedAtPass: Int? = nil
+
+    public init() {}
+
+    /// Bytes of embeddings read by the passes: scanned rows plus center copies.
+    public var bytesRead: Int { rowsScanned * rowBytes + centerDistances * centerBytes }
+    /// What plain greedy reads: passes · |C| · d · b (the k·n·d·b of design §3).
+    public var plainBytes: Int { passes * candidates * rowBytes }
+    /// `plainBytes / bytesRead` (1 for plain runs, > 1 when pruning saved reads).
+    public var readReduction: Double { bytesRead > 0 ? Double(plainBytes) / Double(bytesRead) : 1 }
+    /// Fraction of candidate rows scanned over all passes.
+    public var scannedFraction: Double {
+        passes > 0 && candidates > 0 ? Double(rowsScanned) / Double(passes * candidates) : 1
+    }
+}
+
+/// Cluster-skipping state of one greedy job.
+///
+/// Every candidate position i keeps `assign[i]`, the 1-based index of the center whose
+/// direct-kernel distance set `m[i]` (0 = none: m came from the preselected init or is
+/// still +inf). Each center j keeps an upper bound `r2[j]` of `m` over its cluster. A new
+/// center c cannot lower `m[i]` for a member i of cluster j when
+/// `dist2(c, c_j) ≥ 4·r2[j]·(1+δ)²`: in exact arithmetic ‖x−c‖ ≥ ‖c−c_j‖ − ‖x−c_j‖ ≥ r_j ≥
+/// ‖x−c_j‖, and δ (≥ 1e-3, growing with d) absorbs the relative error (≤ (d+2)·2⁻²⁴) of
+/// the three computed squared distances, so the computed `dd ≥ m[i]` and the plain pass
+/// (which updates only when `dd < m`) would leave the row unchanged. Such rows are not read.
+///
+/// Rows are scattered over clusters, so skipping is per row: each worker walks its range in
+/// windows of `window` positions, lists the rows of active clusters (and unassigned rows),
+/// computes their distances in blocks of 16 through that list (same summation tree as the
+/// plain pass, hence bit-identical values), and then runs the argmax over the whole window
+/// of `m` with the plain pass's tie rules. Radii of scanned (active) clusters are
+/// recomputed exactly during the pass; the others keep their stale upper bounds.
+///
+/// Memory: 4 B per candidate (`assign`) on top of the plain path's ≤ 20 B, plus
+/// O(k·(d + threads)) for the centers, radii and per-thread partial radii, plus
+/// O(threads·window) for the position lists.
+final class ClusterPruner {
+    /// Positions per list window: 4 KiB of m and of assign, L1-resident for the argmax.
+    static let window = 1024
+    /// `.auto`: fewest picks for which pruning is tried at all (design §3: on clustered
+    /// data nothing is skipped before ≈ 100 centers, and little before ≈ 300).
+    static let autoMinNeed = 500
+    /// `.auto`: fewest candidates (smaller problems are cache-resident and cheap anyway).
+    static let autoMinCandidates = 16_384
+    /// `.auto`: passes between checks of the recent scanned fraction.
+    static let checkInterval = 32
+    /// `.auto`: stop pruning when more than this fraction of rows was scanned over the
+    /// last `checkInterval` passes (the bookkeeping then costs about what it saves)…
+    static let giveUpFraction = 0.9
+    /// …once at least this many pruned passes ran (and at least need/16, which bounds the
+    /// overhead spent on data where nothing can be skipped).
+    static let minPassesBeforeGivingUp = 128
+
+    let mode: ClusterPruning
+    let n: Int
+    let d: Int
+    let need: Int
+    let storage: EmbeddingStorage
+    private(set) var enabled = true
+    /// 1-based center index per candidate position; 0 = unassigned. n entries.
+    let assign: UnsafeMutablePointer<UInt32>
+    /// Float32 centers in the storage type's center layout (`RowElement.loadCenter`),
+    /// row j−1 for center j.
+    private var centers: [Float] = []
+    /// r2[j]: upper bound of m over cluster j (r2[0] unused).
+    private var r2: [Float] = [0]
+    /// active[j] ≠ 0: cluster j must be scanned in this pass. active[0] = 1 (unassigned).
+    private var active: [UInt8] = [1]
+    /// Clusters with r2 > 0, ascending (clusters with r2 = 0 can never change again).
+    private var live: [Int32] = []
+    private var activeList: [Int32] = []
+    /// Per worker: partial radii (capacity `partialCap` each), position lists, scratch.
+    private var partials: UnsafeMutablePointer<Float>
+    private var partialCap: Int
+    private let lists: UnsafeMutablePointer<Int32>
+    private let scratch: UnsafeMutableRawPointer
+    private let workerResults: UnsafeMutablePointer<PruneWorkerResult>
+    private let maxChunks: Int
+    private let scratchFloats: Int
+    private let delta2: Double
+    private var windowScanned = 0
+    private var windowPasses = 0
+
+    /// The pruner for a job, or nil when the mode (or `.auto`'s size rule) says plain passes.
+    static func make(mode: ClusterPruning, candidates n: Int, dimension d: Int, need: Int,
+                     storage: EmbeddingStorage, chunks: Int) -> ClusterPruner? {
+        switch mode {
+        case .off: return nil
+        case .auto:
+            guard need >= autoMinNeed, n >= autoMinCandidates else { return nil }
+        case .on: break
+        }
+        guard n > 0, d > 0 else { return nil }
+        return ClusterPruner(mode: mode, n: n, d: d, need: need, storage: storage, chunks: chunks)
+    }
+
+    private init(mode: ClusterPruning, n: Int, d: Int, need: Int, storage: EmbeddingStorage, chunks: Int) {
+        self.mode = mode
+        self.n = n
+        self.d = d
+        self.need = need
+        self.storage = storage
+        assign = .allocate(capacity: n)
+        assign.initialize(repeating: 0, count: n)
+        maxChunks = max(1, chunks)
+        partialCap = 64
+        partials = .allocate(capacity: maxChunks * partialCap)
+        lists = .allocate(capacity: maxChunks * (Self.window + 16))
+        scratchFloats = (d + 15) & ~15
+        scratch = .allocate(byteCount: maxChunks * scratchFloats * 4, alignment: 64)
+        workerResults = .allocate(capacity: maxChunks)
+        workerResults.initialize(repeating: PruneWorkerResult(), count: maxChunks)
+        // Relative error bound of one computed dist2 (positive terms, any summation order),
+        // with slack; δ covers three such errors with a wide margin (see the type comment).
+        let eps = Double(d + 2) * 0x1p-24
+        let delta = max(1e-3, 8 * eps)
+        delta2 = (1 + delta) * (1 + delta)
+        centers.reserveCapacity(min(need, 1 << 16) * d)
+    }
+
+    deinit {
+        assign.deallocate()
+        partials.deallocate()
+        lists.deallocate()
+        scratch.deallocate()
+        workerResults.deallocate()
+    }
+
+    /// The fused pass for the center just picked: updates `m` exactly like
+    /// `Kernels.pass(ctx, center:)`, keeps the clusters, and returns the same argmax.
+    ///
+    /// - Parameters:
+    ///   - center: the new center in the storage type's center layout (`loadCenter`).
+    ///   - chunks: the job's fixed worker count (≤ the count given to `make`).
+    func pass(_ ctx: PassContext, center: UnsafePointer<Float>, objective: Objective, chunks: Int,
+              stats: inout SamplingStats) -> ChunkBest {
+        stats.passes += 1
+        guard enabled else {
+            stats.rowsScanned += ctx.count
+            return Kernels.pass(ctx, storage: storage, center: center, objective: objective, chunks: chunks)
+        }
+        stats.prunedPasses += 1
+        precondition(chunks <= maxChunks && ctx.count == n, "ClusterPruner: job shape changed")
+
+        // New cluster J, then the clusters the new center may affect.
+        let newID = r2.count
+        for j in 0 ..< d { centers.append(center[j]) }
+        r2.append(0)
+        active.append(0)
+        for j in activeList { active[Int(j)] = 0 }
+        activeList.removeAll(keepingCapacity: true)
+        centers.withUnsafeBufferPointer { cb in
+            guard let cbase = cb.baseAddress else { return }
+            let cs = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Float.self)
+            for j in live {
+                let cj = UnsafeRawPointer(cbase + (Int(j) - 1) * d)
+                let cc = F32Row.dist2(cj, center, d, scratch: cs)
+                if Double(cc) < 4 * Double(r2[Int(j)]) * delta2 {
+                    active[Int(j)] = 1
+                    activeList.append(j)
+                }
+            }
+        }
+        stats.centerDistances += live.count
+
+        // Per-worker partial radii for the clusters that are rescanned (active ones and J).
+        if newID >= partialCap {
+            partials.deallocate()
+            partialCap = max(newID + 1, partialCap * 2)
+            partials = .allocate(capacity: maxChunks * partialCap)
+        }
+        for t in 0 ..< chunks {
+            let p = partials + t * partialCap
+            for j in activeList { p[Int(j)] = 0 }
+            p[newID] = 0
+            p[0] = 0
+        }
+
+        let best: ChunkBest = active.withUnsafeBufferPointer { ab in
+            let pc = PruneContext(pass: ctx, center: center, assign: assign,
+                                  active: ab.baseAddress.unsafelyUnwrapped,   // never empty: active[0]
+                                  newID: UInt32(newID), partials: partials, partialCap: partialCap,
+                                  lists: lists, scratch: scratch, scratchFloats: scratchFloats,
+                                  results: workerResults)
+            let storage = self.storage
+            let n = self.n
+            let body: @Sendable (Int) -> Void = { t in
+                let lo = (n * t / chunks) & ~15, hi = t == chunks - 1 ? n : (n * (t + 1) / chunks) & ~15
+                let r: PruneWorkerResult
+                switch storage {
+                case .float32: r = Self.dispatch(F32Row.self, pc, objective: objective, t: t, lo: lo, hi: hi)
+                case .float16: r = Self.dispatch(F16Row.self, pc, objective: objective, t: t, lo: lo, hi: hi)
+                }
+                pc.results[t] = r
+            }
+            if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
+            // Same reduction as Kernels.pass: chunk order, strict improvement.
+            var best = ChunkBest()
+            for t in 0 ..< chunks {
+                let r = workerResults[t].best
+                guard r.pos >= 0 else { continue }
+                switch objective {
+                case .diversity: if best.pos < 0 || r.m > best.m { best = r }
+                default: if best.pos < 0 || r.obj > best.obj { best = r }
+                }
+            }
+            return best
+        }
+
+        // Exact radii of the rescanned clusters; drop clusters that can no longer change.
+        var scanned = 0
+        for t in 0 ..< chunks { scanned += workerResults[t].scanned }
+        for j in activeList.lazy.map(Int.init) + [newID] {
+            var v: Float = 0
+            for t in 0 ..< chunks { v = max(v, partials[t * partialCap + j]) }
+            r2[j] = v
+        }
+        live.removeAll { r2[Int($0)] == 0 }
+        if r2[newID] > 0 { live.append(Int32(newID)) }
+        stats.rowsScanned += scanned
+
+        if mode == .auto {
+            windowScanned += scanned
+            windowPasses += 1
+            if windowPasses == Self.checkInterval {
+                let fraction = Double(windowScanned) / Double(windowPasses * n)
+                if stats.prunedPasses >= max(Self.minPassesBeforeGivingUp, need / 16) && fraction > Self.giveUpFraction {
+                    enabled = false
+                    stats.pruningStoppedAtPass = stats.passes
+                }
+                windowScanned = 0
+                windowPasses = 0
+            }
+        }
+        return best
+    }
+
+    // MARK: - Worker
+
+    static func dispatch<E: RowElement>(_: E.Type, _ pc: PruneContext, objective: Objective,
+                                        t: Int, lo: Int, hi: Int) -> PruneWorkerResult {
+        switch pc.pass.d {
+        case 32: return worker(E.self, pc, d: 32, objective: objective, t: t, lo: lo, hi: hi)
+        case 64: return worker(E.self, pc, d: 64, objective: objective, t: t, lo: lo, hi: hi)
+        case 128: return worker(E.self, pc, d: 128, objective: objective, t: t, lo: lo, hi: hi)
+        case 256: return worker(E.self, pc, d: 256, objective: objective, t: t, lo: lo, hi: hi)
+        case 512: return worker(E.self, pc, d: 512, objective: objective, t: t, lo: lo, hi: hi)
+        default: return worker(E.self, pc, d: pc.pass.d, objective: objective, t: t, lo: lo, hi: hi)
+        }
+    }
+
+    /// One worker's range `lo ..< hi` of positions (see the type comment).
+    @inline(__always) static func worker<E: RowElement>(_: E.Type, _ pc: PruneContext, d: Int, objective: Objective,
+                                                       t: Int, lo: Int, hi: Int) -> PruneWorkerResult {
+        let ctx = pc.pass
+        let m = ctx.m, asg = pc.assign, act = pc.active, c = pc.center
+        let newID = pc.newID
+        let part = pc.partials + t * pc.partialCap
+        let list = pc.lists + t * (window + 16)
+        let scratch = (pc.scratch + t * pc.scratchFloats * 4).assumingMemoryBound(to: Float.self)
+        let rowBytes = d &* E.size
+        var arg = ArgmaxState()
+        var scanned = 0
+        var s = lo
+        while s < hi {
+            let e = min(hi, s &+ window)
+            // 1. Positions that need a distance: untaken, m > 0 (m cannot fall below 0), and
+            //    unassigned or in an active cluster. Branch-free append.
+            var cnt = 0
+            for p in s ..< e {
+                list[cnt] = Int32(truncatingIfNeeded: p)
+                let need = m[p] > 0 && act[Int(asg[p])] != 0
+                cnt &+= need ? 1 : 0
+            }
+            scanned &+= cnt
+            // 2. Their distances, 16 at a time through the list; the last block is padded
+            //    with its final position (padded lanes are ignored).
+            if cnt > 0 {
+                let last = list[cnt &- 1]
+                var q = cnt
+                while q & 15 != 0 { list[q] = last; q &+= 1 }
+            }
+            var q = 0
+            while q < cnt {
+                @inline(__always) func acc(_ k: Int) -> (SIMD16<Float>, Float) {
+                    let p = Int(list[k])
+                    let r = ctx.rowOf.map { Int($0[p]) } ?? p
+                    return E.rowAcc(ctx.base + r &* rowBytes, c, d, scratch: scratch)
+                }
+                // The plain pass's transposed reduction (Kernels.passChunk), so every lane
+                // equals hsum(rowAcc) + tail of its row bit for bit.
+                var tails = SIMD16<Float>()
+                var tv = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                          SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                withUnsafeMutableBytes(of: &tv) { raw in
+                    let tp = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
+                    for i in 0 ..< 8 {
+                        let (v0, s0) = acc(q &+ 2 &* i), (v1, s1) = acc(q &+ 2 &* i &+ 1)
+                        tp[i] = Kernels.combine(v0, v1)
+                        if d & 15 != 0 { tails[2 * i] = s0; tails[2 * i + 1] = s1 }
+                    }
+                }
+                let u0 = Kernels.combine(tv.0, tv.1), u1 = Kernels.combine(tv.2, tv.3)
+                let u2 = Kernels.combine(tv.4, tv.5), u3 = Kernels.combine(tv.6, tv.7)
+                let dd = Kernels.combine(Kernels.combine(u0, u1), Kernels.combine(u2, u3)) + tails
+                let valid = min(16, cnt &- q)
+                for l in 0 ..< valid {
+                    let p = Int(list[q &+ l])
+                    var mv = m[p]
+                    if dd[l] < mv { mv = dd[l]; m[p] = mv; asg[p] = newID }   // the plain pass's strict update
+                    let a = Int(asg[p])                                       // 0: unassigned (slot unused)
+                    if mv > part[a] { part[a] = mv }
+                }
+                q &+= 16
+            }
+            // 3. Argmax over the whole window of m (skipped rows keep their m).
+            arg.scan(objective, ctx, lo: s, hi: e)
+            s = e
+        }
+        var r = PruneWorkerResult()
+        r.best = arg.result(objective, m)
+        r.scanned = scanned
+        return r
+    }
+}
+
+/// One worker's outcome of a pruned pass.
+struct PruneWorkerResult {
+    var best = ChunkBest()
+    var scanned = 0
+}
+
+/// Raw pointers shared by the workers of one pruned pass.
+///
+/// `@unchecked Sendable` is safe for the same reason as `PassContext`: worker t writes only
+/// `m`/`assign` in its own contiguous range, its own partial-radius row, list, scratch and
+/// `results[t]`; `active`, the center and X are read-only during `concurrentPerform`.
+struct PruneContext: @unchecked Sendable {
+    var pass: PassContext
+    var center: UnsafePointer<Float>
+    var assign: UnsafeMutablePointer<UInt32>
+    var active: UnsafePointer<UInt8>
+    var newID: UInt32
+    var partials: UnsafeMutablePointer<Float>
+    var partialCap: Int
+    var lists: UnsafeMutablePointer<Int32>
+    var scratch: UnsafeMutableRawPointer
+    var scratchFloats: Int
+    var results: UnsafeMutablePointer<PruneWorkerResult>
+}
+
+/// Running argmax of a pass objective over ascending position windows, with the plain pass's
+/// rules (`Kernels.passChunk`): untaken rows only (m ≥ 0), larger value wins, the lowest
+/// position wins ties; CORESET maximises m, CORAL its objective in float64 (the product form
+/// vectorised with the same operations, the log form scalar).
+struct ArgmaxState {
+    var bV = SIMD16<Float>(repeating: -1)
+    var bI = SIMD16<Int32>(repeating: -1)
+    var oLo = SIMD8<Double>(repeating: -.infinity), oHi = SIMD8<Double>(repeating: -.infinity)
+    var iLo = SIMD8<Int64>(repeating: -1), iHi = SIMD8<Int64>(repeating: -1)
+    // Scalar candidate (tails and the log form).
+    var sPos = -1
+    var sM: Float = -1
+    var sObj = -Double.infinity
+
+    @inline(__always) mutating func scan(_ objective: Objective, _ ctx: PassContext, lo: Int, hi: Int) {
+        let m = ctx.m
+        let mr = UnsafeRawPointer(m)
+        var p = lo
+        switch objective {
+        case .diversity:
+            let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            while p &+ 16 <= hi {
+                let mv = mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self)
+                let better = mv .> bV
+                bV.replace(with: mv, where: better)
+                bI.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: p)) &+ lane, where: better)
+                p &+= 16
+            }
+            while p < hi {
+                let mv = m[p]
+                if mv >= 0 && (sPos < 0 || mv > sM) { sM = mv; sPos = p }
+                p &+= 1
+            }
+        case let .product(W, D):
+            let wr = UnsafeRawPointer(ctx.w.unsafelyUnwrapped)
+            let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
+            while p &+ 16 <= hi {
+                let mv = mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self)
+                let mlo = Kernels.toDouble(mv.lowHalf), mhi = Kernels.toDouble(mv.highHalf)
+                var olo = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: p &* 8, as: SIMD8<Double>.self))
+                    * (SIMD8(repeating: D) + mlo)
+                var ohi = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: (p &+ 8) &* 8, as: SIMD8<Double>.self))
+                    * (SIMD8(repeating: D) + mhi)
+                olo.replace(with: -.infinity, where: mlo .< 0)
+                ohi.replace(with: -.infinity, where: mhi .< 0)
+                let blo = olo .> oLo, bhi = ohi .> oHi
+                oLo.replace(with: olo, where: blo)
+                oHi.replace(with: ohi, where: bhi)
+                let base64 = SIMD8<Int64>(repeating: Int64(p))
+                iLo.replace(with: base64 &+ lane8, where: blo)
+                iHi.replace(with: base64 &+ lane8 &+ 8, where: bhi)
+                p &+= 16
+            }
+            while p < hi {
+                let mv = m[p]
+                if mv >= 0 {
+                    let o = (W + ctx.w.unsafelyUnwrapped[p]) * (D + Double(mv))
+                    if sPos < 0 || o > sObj { sObj = o; sPos = p }
+                }
+                p &+= 1
+            }
+        case let .logs(W, D, alpha, beta):
+            while p < hi {
+                let mv = m[p]
+                if mv >= 0 {
+                    let o = Kernels.logTerm(alpha, W + ctx.w.unsafelyUnwrapped[p]) + Kernels.logTerm(beta, D + Double(mv))
+                    if sPos < 0 || o > sObj { sObj = o; sPos = p }
+                }
+                p &+= 1
+            }
+        }
+    }
+
+    /// The winner over everything scanned: larger value, then lower position.
+    func result(_ objective: Objective, _ m: UnsafeMutablePointer<Float>) -> ChunkBest {
+        var best = ChunkBest()
+        var bestM: Float = -1, bestObj = -Double.infinity, bestPos = -1
+        switch objective {
+        case .diversity:
+            for l in 0 ..< 16 where bI[l] >= 0 {
+                let v = bV[l], i = Int(bI[l])
+                if bestPos < 0 || v > bestM || (v == bestM && i < bestPos) { bestM = v; bestPos = i }
+            }
+            if sPos >= 0 && (bestPos < 0 || sM > bestM || (sM == bestM && sPos < bestPos)) { bestPos = sPos }
+        case .product, .logs:
+            for l in 0 ..< 16 {
+                let i = Int(l < 8 ? iLo[l] : iHi[l - 8]), v = l < 8 ? oLo[l] : oHi[l - 8]
+                if i >= 0 && (bestPos < 0 || v > bestObj || (v == bestObj && i < bestPos)) { bestObj = v; bestPos = i }
+            }
+            if sPos >= 0 && (bestPos < 0 || sObj > bestObj || (sObj == bestObj && sPos < bestPos)) {
+                bestObj = sObj; bestPos = sPos
+            }
+        }
+        best.pos = bestPos
+        best.m = bestPos >= 0 ? m[bestPos] : -1
+        best.obj = bestObj
+        return best
+    }
+}
