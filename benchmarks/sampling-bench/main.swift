@@ -25,6 +25,7 @@ struct Options {
     var bandwidth = true
     var initN = 1_000_000, initP = 10_000
     var only = false            // skip the main table (with --init-only)
+    var prune: PruneOptions? = nil   // --prune: only the cluster-skipping (S1) comparison
 }
 
 func parseOptions() -> Options {
@@ -53,11 +54,24 @@ func parseOptions() -> Options {
         case "--init-p": o.initP = Int(it.next() ?? "") ?? o.initP
         case "--init-only": o.only = true; o.bandwidth = false
         case "--quick": o.sizes = [(10_000, 32), (100_000, 128)]; o.initBench = false
+        // Cluster skipping (Prune.swift): --prune [--prune-size 100000x128] [--prune-k 3000]
+        // [--prune-intrinsic 16] [--prune-clusters 100] [--prune-coral]
+        case "--prune": o.prune = o.prune ?? PruneOptions()
+        case "--prune-size":
+            o.prune = o.prune ?? PruneOptions()
+            let p = (it.next() ?? "").split(separator: "x")
+            if p.count == 2, let n = Int(p[0]), let d = Int(p[1]) { o.prune?.n = n; o.prune?.d = d }
+        case "--prune-k": o.prune = o.prune ?? PruneOptions(); o.prune?.k = Int(it.next() ?? "") ?? 3000
+        case "--prune-intrinsic": o.prune = o.prune ?? PruneOptions(); o.prune?.intrinsic = Int(it.next() ?? "") ?? 16
+        case "--prune-clusters": o.prune = o.prune ?? PruneOptions(); o.prune?.clusters = Int(it.next() ?? "") ?? 100
+        case "--prune-coral": o.prune = o.prune ?? PruneOptions(); o.prune?.coral = true
         default:
             print("""
             usage: sampling-bench [--sizes 10000x32,100000x128,...] [--k 1000] [--big] [--quick]
                                   [--no-python] [--no-init] [--no-fp16] [--no-coral] [--no-1t]
                                   [--no-bandwidth] [--budget s] [--repeats r] [--threads t]
+                                  [--prune [--prune-size 100000x128] [--prune-k 3000] [--prune-intrinsic 16]
+                                           [--prune-clusters 100] [--prune-coral]]
             """)
             exit(a == "--help" || a == "-h" ? 0 : 2)
         }
@@ -260,6 +274,10 @@ func compare(_ ours: [Int], _ ref: [Int], x: EmbeddingMatrix, pre: [Int]) -> Str
 func run() {
     let o = parseOptions()
     let threads = o.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : o.threads
+    if let p = o.prune {
+        runPruneBench(p, threads: o.threads, repeats: o.repeats)
+        return
+    }
     print("sampling-bench: \(threads) threads, load average \(loadAverage()), k = \(o.k)")
     // The bandwidth test runs after the cases (its 1 GiB buffer would otherwise dominate
     // the peak-RSS readings); the ratio columns are filled in afterwards.

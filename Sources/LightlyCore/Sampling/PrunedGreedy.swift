@@ -63,20 +63,32 @@ public struct SamplingStats: Sendable, Equatable {
 /// ‖x−c_j‖, and δ (≥ 1e-3, growing with d) absorbs the relative error (≤ (d+2)·2⁻²⁴) of
 /// the three computed squared distances, so the computed `dd ≥ m[i]` and the plain pass
 /// (which updates only when `dd < m`) would leave the row unchanged. Such rows are not read.
+/// Members only ever leave a cluster (to the newest center), and the m of those that stay
+/// does not change, so a radius bound never becomes invalid, only loose.
 ///
-/// Rows are scattered over clusters, so skipping is per row: each worker walks its range in
-/// windows of `window` positions, lists the rows of active clusters (and unassigned rows),
-/// computes their distances in blocks of 16 through that list (same summation tree as the
-/// plain pass, hence bit-identical values), and then runs the argmax over the whole window
-/// of `m` with the plain pass's tie rules. Radii of scanned (active) clusters are
-/// recomputed exactly during the pass; the others keep their stale upper bounds.
+/// Two kinds of pass, chosen from the exact cluster sizes:
+/// - **sparse** (rows to scan < `denseFraction`·n): rows are scattered over clusters, so
+///   each worker lists the rows of active clusters (and unassigned rows) per window of
+///   `window` positions, computes them 16 at a time through that list (the plain pass's
+///   reduction tree, hence bit-identical values), recomputes the radii of the active
+///   clusters exactly, and runs the argmax over the whole window of `m`.
+/// - **dense** (most rows must be scanned anyway, e.g. early on or on isotropic data): the
+///   plain pass over all rows with vector updates of m and assign; radii are tightened
+///   (one scalar scatter per row) only every `tightenEvery`-th dense pass.
+/// The argmax follows the plain pass's rules exactly (see `ArgmaxState`).
 ///
 /// Memory: 4 B per candidate (`assign`) on top of the plain path's ≤ 20 B, plus
-/// O(k·(d + threads)) for the centers, radii and per-thread partial radii, plus
+/// O(k·(d + threads)) for centers, radii, sizes and per-thread partials, plus
 /// O(threads·window) for the position lists.
 final class ClusterPruner {
     /// Positions per list window: 4 KiB of m and of assign, L1-resident for the argmax.
     static let window = 1024
+    /// Dense pass when at least this fraction of rows would be scanned: the sparse pass's
+    /// per-row bookkeeping (≈ +50 % per scanned row, plus a classification of every row)
+    /// then costs more than it saves.
+    static let denseFraction = 0.6
+    /// Dense passes recompute all radii every this many dense passes.
+    static let tightenEvery = 4
     /// `.auto`: fewest picks for which pruning is tried at all (design §3: on clustered
     /// data nothing is skipped before ≈ 100 centers, and little before ≈ 300).
     static let autoMinNeed = 500
@@ -104,13 +116,19 @@ final class ClusterPruner {
     private var centers: [Float] = []
     /// r2[j]: upper bound of m over cluster j (r2[0] unused).
     private var r2: [Float] = [0]
+    /// sizes[j]: positions assigned to j (taken ones included); sizes[0]: unassigned.
+    private var sizes: [Int] = [0]
     /// active[j] ≠ 0: cluster j must be scanned in this pass. active[0] = 1 (unassigned).
     private var active: [UInt8] = [1]
     /// Clusters with r2 > 0, ascending (clusters with r2 = 0 can never change again).
     private var live: [Int32] = []
     private var activeList: [Int32] = []
-    /// Per worker: partial radii (capacity `partialCap` each), position lists, scratch.
+    /// Clusters whose partials are reset and merged in this pass.
+    private var touched: [Int32] = []
+    /// Per worker: partial radii and size deltas (capacity `partialCap` each), position
+    /// lists, scratch.
     private var partials: UnsafeMutablePointer<Float>
+    private var deltas: UnsafeMutablePointer<Int32>
     private var partialCap: Int
     private let lists: UnsafeMutablePointer<Int32>
     private let scratch: UnsafeMutableRawPointer
@@ -118,6 +136,7 @@ final class ClusterPruner {
     private let maxChunks: Int
     private let scratchFloats: Int
     private let delta2: Double
+    private var denseCount = 0
     private var windowScanned = 0
     private var windowPasses = 0
 
@@ -142,9 +161,11 @@ final class ClusterPruner {
         self.storage = storage
         assign = .allocate(capacity: n)
         assign.initialize(repeating: 0, count: n)
+        sizes[0] = n
         maxChunks = max(1, chunks)
         partialCap = 64
         partials = .allocate(capacity: maxChunks * partialCap)
+        deltas = .allocate(capacity: maxChunks * partialCap)
         lists = .allocate(capacity: maxChunks * (Self.window + 16))
         scratchFloats = (d + 15) & ~15
         scratch = .allocate(byteCount: maxChunks * scratchFloats * 4, alignment: 64)
@@ -161,6 +182,7 @@ final class ClusterPruner {
     deinit {
         assign.deallocate()
         partials.deallocate()
+        deltas.deallocate()
         lists.deallocate()
         scratch.deallocate()
         workerResults.deallocate()
@@ -186,9 +208,11 @@ final class ClusterPruner {
         let newID = r2.count
         for j in 0 ..< d { centers.append(center[j]) }
         r2.append(0)
+        sizes.append(0)
         active.append(0)
         for j in activeList { active[Int(j)] = 0 }
         activeList.removeAll(keepingCapacity: true)
+        var toScan = sizes[0]
         centers.withUnsafeBufferPointer { cb in
             guard let cbase = cb.baseAddress else { return }
             let cs = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Float.self)
@@ -198,28 +222,38 @@ final class ClusterPruner {
                 if Double(cc) < 4 * Double(r2[Int(j)]) * delta2 {
                     active[Int(j)] = 1
                     activeList.append(j)
+                    toScan += sizes[Int(j)]
                 }
             }
         }
         stats.centerDistances += live.count
+        let dense = Double(toScan) >= Self.denseFraction * Double(n)
+        let tightenAll = dense && denseCount % Self.tightenEvery == 0
+        if dense { denseCount += 1 }
 
-        // Per-worker partial radii for the clusters that are rescanned (active ones and J).
+        // Per-worker partials for the clusters this pass can change: rows leave only active
+        // clusters (or the unassigned pool) and join only J.
         if newID >= partialCap {
             partials.deallocate()
+            deltas.deallocate()
             partialCap = max(newID + 1, partialCap * 2)
             partials = .allocate(capacity: maxChunks * partialCap)
+            deltas = .allocate(capacity: maxChunks * partialCap)
         }
+        touched.removeAll(keepingCapacity: true)
+        touched.append(0)
+        touched.append(contentsOf: tightenAll ? live : activeList)
+        touched.append(Int32(newID))
         for t in 0 ..< chunks {
-            let p = partials + t * partialCap
-            for j in activeList { p[Int(j)] = 0 }
-            p[newID] = 0
-            p[0] = 0
+            let p = partials + t * partialCap, q = deltas + t * partialCap
+            for j in touched { p[Int(j)] = 0; q[Int(j)] = 0 }
         }
 
         let best: ChunkBest = active.withUnsafeBufferPointer { ab in
             let pc = PruneContext(pass: ctx, center: center, assign: assign,
                                   active: ab.baseAddress.unsafelyUnwrapped,   // never empty: active[0]
-                                  newID: UInt32(newID), partials: partials, partialCap: partialCap,
+                                  newID: UInt32(newID), dense: dense, tighten: !dense || tightenAll,
+                                  partials: partials, deltas: deltas, partialCap: partialCap,
                                   lists: lists, scratch: scratch, scratchFloats: scratchFloats,
                                   results: workerResults)
             let storage = self.storage
@@ -247,13 +281,16 @@ final class ClusterPruner {
             return best
         }
 
-        // Exact radii of the rescanned clusters; drop clusters that can no longer change.
+        // Sizes; exact radii of the clusters whose rows were all seen (a dense pass without
+        // tightening knows only J's); drop clusters that can no longer change.
         var scanned = 0
         for t in 0 ..< chunks { scanned += workerResults[t].scanned }
-        for j in activeList.lazy.map(Int.init) + [newID] {
-            var v: Float = 0
-            for t in 0 ..< chunks { v = max(v, partials[t * partialCap + j]) }
-            r2[j] = v
+        let exact = !dense || tightenAll
+        for j in touched.lazy.map(Int.init) {
+            var v: Float = 0, dn = 0
+            for t in 0 ..< chunks { v = max(v, partials[t * partialCap + j]); dn += Int(deltas[t * partialCap + j]) }
+            sizes[j] += dn
+            if j != 0 && (exact || j == newID) { r2[j] = v }
         }
         live.removeAll { r2[Int($0)] == 0 }
         if r2[newID] > 0 { live.append(Int32(newID)) }
@@ -289,6 +326,32 @@ final class ClusterPruner {
         }
     }
 
+    /// Distances of 16 rows (`row(l)` = sample row of lane l) with the plain pass's
+    /// transposed reduction (Kernels.passChunk), so every lane equals hsum(rowAcc) + tail of
+    /// its row bit for bit.
+    @inline(__always) static func block16<E: RowElement>(_: E.Type, _ ctx: PassContext, d: Int, rowBytes: Int,
+                                                         center c: UnsafePointer<Float>,
+                                                         scratch: UnsafeMutablePointer<Float>,
+                                                         _ row: (Int) -> Int) -> SIMD16<Float> {
+        @inline(__always) func acc(_ l: Int) -> (SIMD16<Float>, Float) {
+            E.rowAcc(ctx.base + row(l) &* rowBytes, c, d, scratch: scratch)
+        }
+        var tails = SIMD16<Float>()
+        var tv = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                  SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+        withUnsafeMutableBytes(of: &tv) { raw in
+            let tp = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
+            for i in 0 ..< 8 {
+                let (v0, s0) = acc(2 &* i), (v1, s1) = acc(2 &* i &+ 1)
+                tp[i] = Kernels.combine(v0, v1)
+                if d & 15 != 0 { tails[2 * i] = s0; tails[2 * i + 1] = s1 }
+            }
+        }
+        let u0 = Kernels.combine(tv.0, tv.1), u1 = Kernels.combine(tv.2, tv.3)
+        let u2 = Kernels.combine(tv.4, tv.5), u3 = Kernels.combine(tv.6, tv.7)
+        return Kernels.combine(Kernels.combine(u0, u1), Kernels.combine(u2, u3)) + tails
+    }
+
     /// One worker's range `lo ..< hi` of positions (see the type comment).
     @inline(__always) static func worker<E: RowElement>(_: E.Type, _ pc: PruneContext, d: Int, objective: Objective,
                                                        t: Int, lo: Int, hi: Int) -> PruneWorkerResult {
@@ -296,67 +359,104 @@ final class ClusterPruner {
         let m = ctx.m, asg = pc.assign, act = pc.active, c = pc.center
         let newID = pc.newID
         let part = pc.partials + t * pc.partialCap
+        let delta = pc.deltas + t * pc.partialCap
         let list = pc.lists + t * (window + 16)
         let scratch = (pc.scratch + t * pc.scratchFloats * 4).assumingMemoryBound(to: Float.self)
         let rowBytes = d &* E.size
+        let tighten = pc.tighten
+        @inline(__always) func rowOf(_ p: Int) -> Int { ctx.rowOf.map { Int($0[p]) } ?? p }
         var arg = ArgmaxState()
-        var scanned = 0
+        var scanned = 0, joined: Int32 = 0
+        var rJ = SIMD16<Float>()
         var s = lo
         while s < hi {
             let e = min(hi, s &+ window)
-            // 1. Positions that need a distance: untaken, m > 0 (m cannot fall below 0), and
-            //    unassigned or in an active cluster. Branch-free append.
-            var cnt = 0
-            for p in s ..< e {
-                list[cnt] = Int32(truncatingIfNeeded: p)
-                let need = m[p] > 0 && act[Int(asg[p])] != 0
-                cnt &+= need ? 1 : 0
-            }
-            scanned &+= cnt
-            // 2. Their distances, 16 at a time through the list; the last block is padded
-            //    with its final position (padded lanes are ignored).
-            if cnt > 0 {
-                let last = list[cnt &- 1]
-                var q = cnt
-                while q & 15 != 0 { list[q] = last; q &+= 1 }
-            }
-            var q = 0
-            while q < cnt {
-                @inline(__always) func acc(_ k: Int) -> (SIMD16<Float>, Float) {
-                    let p = Int(list[k])
-                    let r = ctx.rowOf.map { Int($0[p]) } ?? p
-                    return E.rowAcc(ctx.base + r &* rowBytes, c, d, scratch: scratch)
-                }
-                // The plain pass's transposed reduction (Kernels.passChunk), so every lane
-                // equals hsum(rowAcc) + tail of its row bit for bit.
-                var tails = SIMD16<Float>()
-                var tv = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
-                          SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-                withUnsafeMutableBytes(of: &tv) { raw in
-                    let tp = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
-                    for i in 0 ..< 8 {
-                        let (v0, s0) = acc(q &+ 2 &* i), (v1, s1) = acc(q &+ 2 &* i &+ 1)
-                        tp[i] = Kernels.combine(v0, v1)
-                        if d & 15 != 0 { tails[2 * i] = s0; tails[2 * i + 1] = s1 }
+            if pc.dense {
+                // Every row, like the plain pass; m and assign updated as vectors.
+                let mr = UnsafeMutableRawPointer(m), ar = UnsafeMutableRawPointer(asg)
+                var p = s
+                while p &+ 16 <= e {
+                    let dd = block16(E.self, ctx, d: d, rowBytes: rowBytes, center: c, scratch: scratch) { rowOf(p &+ $0) }
+                    let mo = mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self)
+                    let ao = ar.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<UInt32>.self)
+                    let upd = dd .< mo                          // the plain pass's strict update
+                    let mn = mo.replacing(with: dd, where: upd)
+                    if any(upd) {
+                        mr.storeBytes(of: mn, toByteOffset: p &* 4, as: SIMD16<Float>.self)
+                        ar.storeBytes(of: ao.replacing(with: newID, where: upd), toByteOffset: p &* 4, as: SIMD16<UInt32>.self)
+                        rJ = pointwiseMax(rJ, mn.replacing(with: 0, where: .!upd))
+                        for l in 0 ..< 16 where upd[l] { delta[Int(ao[l])] &-= 1; joined &+= 1 }
                     }
+                    if tighten {
+                        for l in 0 ..< 16 where !upd[l] {
+                            let a = Int(ao[l])
+                            if mn[l] > part[a] { part[a] = mn[l] }
+                        }
+                    }
+                    p &+= 16
                 }
-                let u0 = Kernels.combine(tv.0, tv.1), u1 = Kernels.combine(tv.2, tv.3)
-                let u2 = Kernels.combine(tv.4, tv.5), u3 = Kernels.combine(tv.6, tv.7)
-                let dd = Kernels.combine(Kernels.combine(u0, u1), Kernels.combine(u2, u3)) + tails
-                let valid = min(16, cnt &- q)
-                for l in 0 ..< valid {
-                    let p = Int(list[q &+ l])
-                    var mv = m[p]
-                    if dd[l] < mv { mv = dd[l]; m[p] = mv; asg[p] = newID }   // the plain pass's strict update
-                    let a = Int(asg[p])                                       // 0: unassigned (slot unused)
-                    if mv > part[a] { part[a] = mv }
+                scanned &+= p &- s
+                while p < e {   // fewer than 16 rows at the very end
+                    let mv = m[p]
+                    if mv > 0 {
+                        scanned &+= 1
+                        let dd = E.dist2(ctx.base + rowOf(p) &* rowBytes, c, d, scratch: scratch)
+                        if dd < mv {
+                            m[p] = dd
+                            delta[Int(asg[p])] &-= 1; joined &+= 1
+                            asg[p] = newID
+                            rJ[0] = max(rJ[0], dd)
+                        } else if tighten {
+                            let a = Int(asg[p])
+                            if mv > part[a] { part[a] = mv }
+                        }
+                    }
+                    p &+= 1
                 }
-                q &+= 16
+            } else {
+                // 1. Positions that need a distance: untaken, m > 0 (m cannot fall below 0),
+                //    and unassigned or in an active cluster. Branch-free append.
+                var cnt = 0
+                for p in s ..< e {
+                    list[cnt] = Int32(truncatingIfNeeded: p)
+                    let need = m[p] > 0 && act[Int(asg[p])] != 0
+                    cnt &+= need ? 1 : 0
+                }
+                scanned &+= cnt
+                // 2. Their distances, 16 at a time through the list; the last block is
+                //    padded with its final position (padded lanes are ignored).
+                if cnt > 0 {
+                    let last = list[cnt &- 1]
+                    var q = cnt
+                    while q & 15 != 0 { list[q] = last; q &+= 1 }
+                }
+                var q = 0
+                while q < cnt {
+                    let dd = block16(E.self, ctx, d: d, rowBytes: rowBytes, center: c, scratch: scratch) {
+                        rowOf(Int(list[q &+ $0]))
+                    }
+                    let valid = min(16, cnt &- q)
+                    for l in 0 ..< valid {
+                        let p = Int(list[q &+ l])
+                        var mv = m[p]
+                        if dd[l] < mv {                         // the plain pass's strict update
+                            mv = dd[l]; m[p] = mv
+                            delta[Int(asg[p])] &-= 1; joined &+= 1
+                            asg[p] = newID
+                        }
+                        let a = Int(asg[p])                     // 0: unassigned (slot unused)
+                        if mv > part[a] { part[a] = mv }
+                    }
+                    q &+= 16
+                }
             }
             // 3. Argmax over the whole window of m (skipped rows keep their m).
             arg.scan(objective, ctx, lo: s, hi: e)
             s = e
         }
+        delta[Int(newID)] &+= joined
+        let rmax = rJ.max()
+        if rmax > part[Int(newID)] { part[Int(newID)] = rmax }
         var r = PruneWorkerResult()
         r.best = arg.result(objective, m)
         r.scanned = scanned
@@ -381,7 +481,11 @@ struct PruneContext: @unchecked Sendable {
     var assign: UnsafeMutablePointer<UInt32>
     var active: UnsafePointer<UInt8>
     var newID: UInt32
+    var dense: Bool
+    /// Recompute radii: exact for every cluster whose rows are all seen in this pass.
+    var tighten: Bool
     var partials: UnsafeMutablePointer<Float>
+    var deltas: UnsafeMutablePointer<Int32>
     var partialCap: Int
     var lists: UnsafeMutablePointer<Int32>
     var scratch: UnsafeMutableRawPointer
