@@ -99,9 +99,12 @@ final class ClusterPruner {
     /// `.auto`: stop pruning when more than this fraction of rows was scanned over the
     /// last `checkInterval` passes (the bookkeeping then costs about what it saves)…
     static let giveUpFraction = 0.9
-    /// …once at least this many pruned passes ran (and at least need/16, which bounds the
-    /// overhead spent on data where nothing can be skipped).
-    static let minPassesBeforeGivingUp = 128
+    /// …once at least this many pruned passes ran, and at least `need/giveUpDivisor`.
+    /// Clustered data scan ~100 % for the first few hundred passes before skipping starts
+    /// (design §3; sampling-bench --prune-clusters 1000 gave up wrongly at need/16), while
+    /// dense passes on unskippable data cost only a few % over plain, so patience is cheap.
+    static let minPassesBeforeGivingUp = 256
+    static let giveUpDivisor = 4
 
     let mode: ClusterPruning
     let n: Int
@@ -301,7 +304,7 @@ final class ClusterPruner {
             windowPasses += 1
             if windowPasses == Self.checkInterval {
                 let fraction = Double(windowScanned) / Double(windowPasses * n)
-                if stats.prunedPasses >= max(Self.minPassesBeforeGivingUp, need / 16) && fraction > Self.giveUpFraction {
+                if stats.prunedPasses >= max(Self.minPassesBeforeGivingUp, need / Self.giveUpDivisor) && fraction > Self.giveUpFraction {
                     enabled = false
                     stats.pruningStoppedAtPass = stats.passes
                 }
