@@ -18,4 +18,14 @@ void lk_dist16_f32(const float *base, const uint32_t *rowOf, long p, const float
 /// Returns the first position not processed. Same arithmetic as Kernels.passChunk.
 long lk_pass_diversity_f32(const float *base, const uint32_t *rowOf, const float *c, long d, float *m,
                            long lo, long hi, float *bestV, int32_t *bestI);
+/* Returns freed heap memory to the system (glibc `malloc_trim(0)`); a no-op elsewhere.
+   After a large embedding upload the heap holds freed small allocations the job would
+   otherwise sit on top of (design/sampling.md P8). */
+#if defined(__GLIBC__)
+#include <malloc.h>
+static inline void lightly_release_free_heap(void) { (void)malloc_trim(0); }
+#else
+static inline void lightly_release_free_heap(void) {}
+#endif
+
 #endif

@@ -101,10 +101,12 @@ public enum EmbeddingIngest {
     public static func ingest(source: EmbeddingCSVSource, datasetId: String, embeddingId: String,
                               database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
+                              windowBytes: Int = 16 << 20,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
         // The dataset's samples in mapping order (empty: the CSV will create them).
         let samples = try database.read { conn in try SampleSlots.load(datasetId: datasetId, conn) }
-        let parsed = try parse(source, samples: samples, limits: limits, threads: parseThreads, maxSamples: maxSamples)
+        let parsed = try parse(source, samples: samples, limits: limits, threads: parseThreads, maxSamples: maxSamples,
+                               windowBytes: windowBytes)
         let n = parsed.rows, d = parsed.dimension
         let matrix = parsed.matrix
 
@@ -173,7 +175,7 @@ public enum EmbeddingIngest {
     /// Streams the CSV into a mapping-order matrix, validating everything (file order first,
     /// then the mapping: the first unknown CSV filename, then the first sample without a row).
     static func parse(_ source: EmbeddingCSVSource, samples: SampleSlots, limits: EmbeddingCSV.Limits, threads: Int,
-                      maxSamples: Int) throws -> Parsed {
+                      maxSamples: Int, windowBytes: Int) throws -> Parsed {
         let totalBytes: Int
         var fd: Int32 = -1
         var path = ""
@@ -265,10 +267,10 @@ public enum EmbeddingIngest {
         let rows: Int
         do {
             if creating {
-                rows = try EmbeddingCSV.parseStream(limits: limits, threads: threads, seen: &seen, read: read,
+                rows = try EmbeddingCSV.parseStream(limits: limits, threads: threads, windowBytes: windowBytes, seen: &seen, read: read,
                                                     header: onHeader, rows: onRows)
             } else {
-                rows = try EmbeddingCSV.parseStream(limits: limits, threads: threads, seen: &index, read: read,
+                rows = try EmbeddingCSV.parseStream(limits: limits, threads: threads, windowBytes: windowBytes, seen: &index, read: read,
                                                     header: onHeader, rows: onRows)
             }
         } catch let e as EmbeddingCSVError {

@@ -152,6 +152,9 @@ extension LightlyApplication {
             case .bytes(let data): outcome = try data.withUnsafeBytes { try ingest(.bytes($0)) }
             case .file(let path, _): outcome = try ingest(.file(path: path))
             }
+            // The ingest's filename index and batches were many small allocations: give the freed
+            // heap back now, before a sampling job loads the matrix (design/sampling.md P8).
+            releaseFreedHeap()
             // After the commit: the new matrix replaces any cached one, the old CSV goes.
             jobs.embeddingChanged(t.objectId)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }

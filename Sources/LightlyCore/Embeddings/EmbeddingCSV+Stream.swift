@@ -55,7 +55,18 @@ extension EmbeddingCSV {
         header: (EmbeddingCSVHeader) throws -> Void,
         rows: (EmbeddingCSVBatch) throws -> Void
     ) throws -> Int {
-        var w = StreamWindow(capacity: max(windowBytes, 4096))
+        try parseStream(limits: limits, threads: threads, windowBytes: windowBytes, minParallelBytes: 1 << 20,
+                        seen: &seen, read: read, header: header, rows: rows)
+    }
+
+    /// `parseStream` with the smallest window segment parsed in parallel made explicit (tests use 0).
+    static func parseStream<Seen: EmbeddingCSVFilenameIndex>(
+        limits: Limits, threads: Int, windowBytes: Int, minParallelBytes: Int, seen: inout Seen,
+        read: (UnsafeMutableRawBufferPointer) throws -> Int,
+        header: (EmbeddingCSVHeader) throws -> Void,
+        rows: (EmbeddingCSVBatch) throws -> Void
+    ) throws -> Int {
+        var w = StreamWindow(capacity: max(windowBytes, 16))
         defer { w.deallocate() }
         try w.fill(read)
         if w.filled == 0 { throw EmbeddingCSVError(kind: .empty, message: "the embedding CSV is empty") }
@@ -64,8 +75,11 @@ extension EmbeddingCSV {
         // The header: its whole line must be in the window.
         var headerEnd: Int
         while true {
-            if w.eof && CSVParse.onlyLineBreaks(w.base + w.pos, w.base + w.filled) {
-                throw EmbeddingCSVError(kind: .empty, message: "the embedding CSV is empty")
+            if CSVParse.onlyLineBreaks(w.base + w.pos, w.base + w.filled) {
+                if w.eof { throw EmbeddingCSVError(kind: .empty, message: "the embedding CSV is empty") }
+                try w.makeRoom(limits: limits, row: 0, line: 1)
+                try w.fill(read)
+                continue
             }
             if let e = StreamWindow.firstRowEnd(w.base, from: w.pos, to: w.filled) { headerEnd = e; break }
             if w.eof { headerEnd = w.filled; break }
@@ -92,7 +106,8 @@ extension EmbeddingCSV {
             if cut > w.pos {
                 let isLast = w.eof && cut == w.filled
                 try parseWindow(UnsafePointer(w.base + w.pos), UnsafePointer(w.base + cut), isLast: isLast, layout: layout,
-                                limits: limits, threads: threads, line: &line, row: &row, seen: &seen, rows)
+                                limits: limits, threads: threads, minParallelBytes: minParallelBytes,
+                                line: &line, row: &row, seen: &seen, rows)
                 w.pos = cut
             }
             if w.eof && w.pos == w.filled { break }
@@ -106,13 +121,14 @@ extension EmbeddingCSV {
     /// (or when a piece fails, so the error is the sequential one) sequentially.
     private static func parseWindow<Seen: EmbeddingCSVFilenameIndex>(
         _ s: UnsafePointer<UInt8>, _ e: UnsafePointer<UInt8>, isLast: Bool, layout: CSVLayout, limits: Limits,
-        threads: Int, line: inout Int, row: inout Int, seen: inout Seen, _ emit: (EmbeddingCSVBatch) throws -> Void
+        threads: Int, minParallelBytes: Int, line: inout Int, row: inout Int, seen: inout Seen,
+        _ emit: (EmbeddingCSVBatch) throws -> Void
     ) throws {
         let nExtra = layout.header.extraColumns.count
         func batch(_ r: CSVRows, first: Int) -> EmbeddingCSVBatch {
             EmbeddingCSVBatch(firstRow: first, filenames: r.filenames, values: r.values, labels: r.labels, extraValues: r.extra)
         }
-        if threads > 1, e - s >= 1 << 20 {
+        if threads > 1, e - s >= max(minParallelBytes, 1) {
             let splits = CSVParse.splitPoints(s, e, parts: threads)
             if splits.count > 1, let parts = parallelParts(layout: layout, splits: splits, end: e, isLast: isLast, limits: limits) {
                 let total = parts.reduce(0) { $0 + $1.rows.filenames.count }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLightlyKernels
 
 /// Builds a float32 ``EmbeddingMatrix`` row by row, in place, when rows arrive out of order
 /// or their number is known only at the end (a streamed CSV upload).
@@ -81,3 +82,8 @@ public struct EmbeddingMatrixBuilderError: Error, CustomStringConvertible {
     public let code: Int32
     public var description: String { "cannot reserve \(bytes) bytes for an embedding matrix: \(String(cString: strerror(code)))" }
 }
+
+/// Returns freed heap memory to the system (glibc `malloc_trim`): call after a burst of many
+/// small allocations (an embedding upload's filename index) so that the process's RSS goes
+/// back down before the next large one (a sampling job's matrix).
+public func releaseFreedHeap() { lightly_release_free_heap() }
