@@ -39,4 +39,14 @@ long lk_pass_product_f32(const float *base, const uint32_t *rowOf, const float *
 long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const float *c, long d, float *m,
                          const double *w, double W, double D, double wmax, long lo, long hi,
                          double *bestO, int64_t *bestI);
+/* Returns freed heap memory to the system (glibc `malloc_trim(0)`); a no-op elsewhere.
+   After a large embedding upload the heap holds freed small allocations the job would
+   otherwise sit on top of (design/sampling.md P8). */
+#if defined(__GLIBC__)
+#include <malloc.h>
+static inline void lightly_release_free_heap(void) { (void)malloc_trim(0); }
+#else
+static inline void lightly_release_free_heap(void) {}
+#endif
+
 #endif
