@@ -139,7 +139,7 @@ LK_PASS_DIV(pass_div_f16, uint16_t, dist16_f16)
 // the first position with the largest o (strict >). Lanes 0–7 hold rows p..p+7, 8–15 the rest.
 #define LK_PASS_PROD(NAME, T, DIST)                                                          \
 LK_T long NAME(const T *base, const uint32_t *rowOf, const float *c, long D, float *m,        \
-               const double *w, double W, double Dsum, double wmax, long lo, long hi,        \
+               const double *w, double W, double Dsum, long lo, long hi,        \
                double *bestO, int64_t *bestI) {                                              \
     __m512d oLo = _mm512_loadu_pd(bestO), oHi = _mm512_loadu_pd(bestO + 8);                  \
     __m512i iLo = _mm512_loadu_si512(bestI), iHi = _mm512_loadu_si512(bestI + 8);            \
@@ -203,18 +203,18 @@ long lk_pass_diversity_f16(const uint16_t *base, const uint32_t *rowOf, const fl
 
 __attribute__((target("avx512f")))
 long lk_pass_product_f32(const float *base, const uint32_t *rowOf, const float *c, long d, float *m,
-                         const double *w, double W, double D, double wmax, long lo, long hi,
+                         const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI) {
-#define CALL(DIM) pass_prod_f32(base, rowOf, c, DIM, m, w, W, D, wmax, lo, hi, bestO, bestI)
+#define CALL(DIM) pass_prod_f32(base, rowOf, c, DIM, m, w, W, D, lo, hi, bestO, bestI)
     LK_SPECIALISE(CALL)
 #undef CALL
 }
 
 __attribute__((target("avx512f")))
 long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const float *c, long d, float *m,
-                         const double *w, double W, double D, double wmax, long lo, long hi,
+                         const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI) {
-#define CALL(DIM) pass_prod_f16(base, rowOf, c, DIM, m, w, W, D, wmax, lo, hi, bestO, bestI)
+#define CALL(DIM) pass_prod_f16(base, rowOf, c, DIM, m, w, W, D, lo, hi, bestO, bestI)
     LK_SPECIALISE(CALL)
 #undef CALL
 }
@@ -241,16 +241,16 @@ long lk_pass_diversity_f16(const uint16_t *base, const uint32_t *rowOf, const fl
     return lo;
 }
 long lk_pass_product_f32(const float *base, const uint32_t *rowOf, const float *c, long d, float *m,
-                         const double *w, double W, double D, double wmax, long lo, long hi,
+                         const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI) {
-    (void)base; (void)rowOf; (void)c; (void)d; (void)m; (void)w; (void)W; (void)D; (void)wmax; (void)hi;
+    (void)base; (void)rowOf; (void)c; (void)d; (void)m; (void)w; (void)W; (void)D; (void)hi;
     (void)bestO; (void)bestI;
     return lo;
 }
 long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const float *c, long d, float *m,
-                         const double *w, double W, double D, double wmax, long lo, long hi,
+                         const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI) {
-    (void)base; (void)rowOf; (void)c; (void)d; (void)m; (void)w; (void)W; (void)D; (void)wmax; (void)hi;
+    (void)base; (void)rowOf; (void)c; (void)d; (void)m; (void)w; (void)W; (void)D; (void)hi;
     (void)bestO; (void)bestI;
     return lo;
 }

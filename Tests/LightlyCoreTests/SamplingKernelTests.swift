@@ -48,8 +48,7 @@ import Testing
         /// Every row equals row 0 and every weight is 1: all untaken rows tie for the maximum,
         /// so the lowest position must win.
         case all
-        /// Identical rows, weights 1 + j·2⁻⁴⁰: objectives differ in the last bits, so any
-        /// block skipped too eagerly by the CORAL kernel changes the winner.
+        /// Identical rows, weights 1 + j·2⁻⁴⁰: objectives differ only in the last bits.
         case near
     }
 
@@ -86,8 +85,7 @@ import Testing
                 k.c.withUnsafeBufferPointer { cb in
                     (k.rowOf ?? []).withUnsafeBufferPointer { rb in
                         let ctx = PassContext(base: rows, d: k.d, rowOf: k.rowOf == nil ? nil : rb.baseAddress,
-                                              m: mb.baseAddress!, w: wb.baseAddress, count: k.n, results: results,
-                                              wMax: k.w.max() ?? .infinity)
+                                              m: mb.baseAddress!, w: wb.baseAddress, count: k.n, results: results)
                         return Kernels.passChunk(E.self, ctx, d: k.d, center: cb.baseAddress!, objective: objective,
                                                  lo: 0, hi: k.n, cPolicy: policy)
                     }

@@ -31,14 +31,14 @@ long lk_pass_diversity_f16(const uint16_t *base, const uint32_t *rowOf, const fl
 /// o = (W + w[q])·(D + m[q]) in float64 (−inf for taken rows), tracked per lane in
 /// `bestO`/`bestI` (16 each, in/out; lane l < 8 sees positions ≡ l mod 16, lane 8 + l
 /// positions ≡ 8 + l) as the first position with the largest o (strict >).
-/// `wmax` must be ≥ every w[q] (it lets the kernel skip blocks that cannot win; pass +inf to
-/// evaluate every row). Returns the first position not processed.
+/// Returns the first position not processed.
 long lk_pass_product_f32(const float *base, const uint32_t *rowOf, const float *c, long d, float *m,
-                         const double *w, double W, double D, double wmax, long lo, long hi,
+                         const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI);
 long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const float *c, long d, float *m,
-                         const double *w, double W, double D, double wmax, long lo, long hi,
+                         const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI);
+
 /* Returns freed heap memory to the system (glibc `malloc_trim(0)`); a no-op elsewhere.
    After a large embedding upload the heap holds freed small allocations the job would
    otherwise sit on top of (design/sampling.md P8). */

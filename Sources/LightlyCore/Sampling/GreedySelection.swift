@@ -39,14 +39,12 @@ struct GreedySelection {
         }
         var wpos: UnsafeMutablePointer<Double>? = nil
         var allCandidateWeightsZero = true
-        var wMax = 0.0
         if let w = weights {
             let b = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
             for i in 0 ..< n {
                 let v = w[rowOf.map { Int($0[i]) } ?? i]
                 b[i] = v
                 if v != 0 { allCandidateWeightsZero = false }
-                wMax = max(wMax, v)
             }
             wpos = b
         }
@@ -60,7 +58,7 @@ struct GreedySelection {
             results.deallocate(); centerRaw.deallocate()
         }
         let ctx = PassContext(base: base, d: d, rowOf: UnsafePointer(rowOf), m: m,
-                              w: UnsafePointer(wpos), count: n, results: results, wMax: wMax)
+                              w: UnsafePointer(wpos), count: n, results: results)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
 

@@ -226,9 +226,6 @@ import Darwin
     var w: UnsafePointer<Double>?
     var count: Int
     var results: UnsafeMutablePointer<ChunkBest>
-    /// An upper bound of every weight in `w` (lets the CORAL C kernel skip blocks that
-    /// cannot win); +inf disables that.
-    var wMax: Double = .infinity
 }
 
 @usableFromInline enum Kernels {
@@ -427,8 +424,8 @@ import Darwin
                             let ov = ob.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Double.self)
                             let iv = ib.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Int64.self)
                             switch kind {
-                            case .f32: p = lk_pass_product_f32(f32, ctx.rowOf, c, d, m, w, W, D, ctx.wMax, lo, hi, ov, iv)
-                            case .f16: p = lk_pass_product_f16(f16, ctx.rowOf, c, d, m, w, W, D, ctx.wMax, lo, hi, ov, iv)
+                            case .f32: p = lk_pass_product_f32(f32, ctx.rowOf, c, d, m, w, W, D, lo, hi, ov, iv)
+                            case .f16: p = lk_pass_product_f16(f16, ctx.rowOf, c, d, m, w, W, D, lo, hi, ov, iv)
                             }
                         }
                     }
