@@ -1,3 +1,5 @@
+import LightlyCore
+
 /// Server settings that the API layer reads. All have working defaults.
 public struct APISettings: Sendable {
     /// Base of minted signed URLs, e.g. `https://lightly.example.com` (no trailing slash).
@@ -30,5 +32,14 @@ public struct APISettings: Sendable {
         self.maxJSONBodyBytes = maxJSONBodyBytes
         self.maxUploadBytes = maxUploadBytes
         self.maxCSVBytes = maxCSVBytes
+    }
+
+    /// Caps on an uploaded embedding CSV: the parser's defaults, but up to 2^29 values
+    /// (a 2 GiB float32 matrix, 1M × 512: design/sampling.md P9). The streamed ingest holds
+    /// the matrix once, never the file or a copy, so this is the memory an upload may cost.
+    public var embeddingCSVLimits: EmbeddingCSV.Limits {
+        var l = EmbeddingCSV.Limits.default
+        l.maxValues = 1 << 29
+        return l
     }
 }

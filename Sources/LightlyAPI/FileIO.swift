@@ -116,6 +116,20 @@ enum FileIO {
         return out
     }
 
+    /// One `read` into `buffer`, retrying on EINTR. - Returns: bytes read, 0 at the end.
+    static func readSome(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+        while true {
+            #if canImport(Glibc)
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            #else
+            let n = Darwin.read(fd, buffer.baseAddress, buffer.count)
+            #endif
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw FileIOError.last("read", path)
+        }
+    }
+
     /// Copies `from` into the open descriptor `fd` (used when a rename crosses filesystems).
     static func copy(from: String, to fd: Int32, toPath: String) throws -> Int {
         let src = try open(from, O_RDONLY)

@@ -126,6 +126,85 @@ import Testing
         #expect(m.row(0) == [5, 6] && m.row(1) == [3, 4])
     }
 
+    /// A file streamed through a small window: rows have been handed over before the bad last
+    /// row is read, and still nothing may be stored.
+    func streamed(_ f: JobsFixture, _ csv: String, embeddingId: String) throws -> EmbeddingIngestOutcome {
+        let path = f.dir + "/upload-\(UInt32.random(in: 0 ... .max)).csv"
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try EmbeddingIngest.ingest(source: .file(path: path), datasetId: f.datasetId, embeddingId: embeddingId,
+                                          database: f.db, parseThreads: 2, now: 10, scratchDirectory: f.dir,
+                                          windowBytes: 4096) { blob, conn in
+            if case .reorderedFile(let p) = blob { #expect(FileManager.default.fileExists(atPath: p)) }
+            let id = ObjectID.generate(seconds: 1)
+            try conn.run("INSERT INTO blobs(id, dataset_id, kind, size, created_at) VALUES (?, ?, 'csv', 0, 0)", id, f.datasetId)
+            return id
+        }
+    }
+
+    @Test(arguments: [
+        ("bad number", "img_2999.jpg,1,x,3,4,0\n", "row 3000 (line 3001): column embedding_1"),
+        ("not finite", "img_2999.jpg,1,2,inf,4,0\n", "row 3000 (line 3001)"),
+        ("ragged", "img_2999.jpg,1,2,3,0\n", "row 3000 (line 3001)"),
+        ("duplicate", "img_005.jpg,1,2,3,4,0\n", "row 3000 (line 3001): duplicate filename \"img_005.jpg\" (also in row "),
+        ("unknown", "nope.jpg,1,2,3,4,0\n", "row 3000: filename \"nope.jpg\" is not a sample"),
+        ("missing", "", "filename \"img_2999.jpg\" is missing"),
+    ])
+    func badLastRowOfALargeStreamedFileChangesNothing(_ c: (String, String, String)) throws {
+        let n = 3000, d = 4
+        let f = try JobsFixture.make(samples: n)
+        defer { f.cleanup() }
+        let pts = testPoints(n: n, d: d, seed: 3)
+        // Shuffled (the mapping path), all good rows but the last.
+        let order = (0 ..< n - 1).map { ($0 * 7) % (n - 1) }
+        let csv = embeddingCSV(order.map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) }) + c.1
+        let e = try newEmbedding(f)
+        let error = #expect(throws: EmbeddingIngestError.self) { try streamed(f, csv, embeddingId: e.id) }
+        guard case .invalid(let message)? = error else { Issue.record("\(c.0): \(String(describing: error))"); return }
+        #expect(message.contains(c.2), "\(c.0): \(message)")
+        let stored = try f.db.read { conn in try EmbeddingStore.get(id: e.id, conn) }
+        #expect(stored?.isProcessed == false && stored?.csvBlobId == nil)
+        let chunks = try f.db.read { conn in try conn.queryOne("SELECT count(*) FROM embedding_chunks WHERE embedding_id = ?", e.id)?.int(0) }
+        #expect(chunks == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.dir).filter { $0.hasPrefix("embedding-") }
+        #expect(leftovers.isEmpty, "reordered CSV left behind: \(leftovers)")
+    }
+
+    @Test func largeStreamedFileIsStoredInMappingOrder() throws {
+        let n = 3000, d = 4
+        let f = try JobsFixture.make(samples: n)
+        defer { f.cleanup() }
+        let pts = testPoints(n: n, d: d, seed: 3)
+        let order = (0 ..< n).map { ($0 * 7) % n }
+        let csv = embeddingCSV(order.map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) })
+        let e = try newEmbedding(f)
+        let out = try streamed(f, csv, embeddingId: e.id)
+        #expect(out.rows == n && out.dimension == d)
+        let m = try f.db.read { conn in try EmbeddingStore.loadMatrix(embeddingId: e.id, rows: n, dimension: d, conn) }
+        for i in 0 ..< n { #expect(m.row(i) == Array(pts[(i * d) ..< (i * d + d)])) }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.dir).filter { $0.hasPrefix("embedding-") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func badLastRowOnEmptyDatasetCreatesNoSamples() throws {
+        let f = try JobsFixture.make(samples: 0, initialTag: false)
+        defer { f.cleanup() }
+        let n = 3000
+        var csv = embeddingCSV((0 ..< n - 1).map { ("f\($0).jpg", [Float($0), 1, 2]) })
+        csv += "last.jpg,1,2,3,4,0\n"
+        let e = try newEmbedding(f)
+        #expect(throws: EmbeddingIngestError.invalid("row 3000 (line 3001): more than the header's columns (1 extra)")) {
+            try streamed(f, csv, embeddingId: e.id)
+        }
+        let count = try f.db.read { conn in try conn.queryOne("SELECT count(*) FROM samples")?.int(0) }
+        #expect(count == 0)
+        // The same file without the bad row creates the samples in CSV order.
+        let out = try streamed(f, embeddingCSV((0 ..< n - 1).map { ("f\($0).jpg", [Float($0), 1, 2]) }), embeddingId: e.id)
+        #expect(out.createdSamples == n - 1)
+        let m = try f.db.read { conn in try EmbeddingStore.loadMatrix(embeddingId: e.id, rows: n - 1, dimension: 3, conn) }
+        #expect(m.row(2998) == [2998, 1, 2])
+    }
+
     @Test func largeMatrixSpansSeveralChunks() throws {
         let n = 3000, d = 128        // 1.5 MiB: two chunks
         let f = try JobsFixture.make(samples: n)

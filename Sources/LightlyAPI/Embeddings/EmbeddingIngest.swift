@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LightlyCore
 import LightlyStorage
 
@@ -29,23 +34,37 @@ public struct EmbeddingIngestOutcome: Sendable, Equatable {
     public var csvBlobId: String
 }
 
-/// The bytes to keep for `readCSVUrl` (spec §5.7: same header and columns, mapping order).
+/// Where an uploaded embedding CSV is read from.
+public enum EmbeddingCSVSource {
+    /// A body held in memory.
+    case bytes(UnsafeRawBufferPointer)
+    /// A body spooled to a file (read in windows, never mapped or loaded whole).
+    case file(path: String)
+}
+
+/// The CSV to keep for `readCSVUrl` (spec §5.7: same header and columns, mapping order).
 public enum EmbeddingCSVBlob {
     /// The upload was already in mapping order: keep it byte for byte.
-    case verbatim(UnsafeRawBufferPointer)
-    /// The upload was shuffled: this is it re-emitted in mapping order.
-    case reordered([UInt8])
+    case verbatim
+    /// The upload was shuffled: this temporary file holds it re-emitted in mapping order.
+    /// Move it into the store; it is deleted after `storeCSV` returns if it is still there.
+    case reorderedFile(String)
 }
 
 /// Stores an uploaded embedding CSV (the signed PUT of spec §5.7, §6.4).
 ///
 /// The whole file is validated before anything is stored: the CSV itself (header, one
-/// dimension, finite floats, unique filenames: `EmbeddingCSV.parse`), then the filenames
-/// against the dataset (each sample exactly once). Rows are reordered into mapping order and
-/// written as float32 chunks, the embedding is marked processed, and the CSV is kept for
-/// `readCSVUrl`, all in **one** write transaction. Any violation throws before the
-/// transaction writes, or rolls it back, so samples, the embedding row and an earlier
-/// matrix stay as they were.
+/// dimension, finite floats, unique filenames: the rules of `EmbeddingCSV.parse`), then the
+/// filenames against the dataset (each sample exactly once). Nothing is committed until the
+/// whole file has been read, so a bad last row still changes nothing: the embedding is
+/// marked processed, its float32 chunks written and the CSV kept for `readCSVUrl` in **one**
+/// write transaction, and any violation throws before it or rolls it back.
+///
+/// **Memory** (design/sampling.md §5, P8/P9): the file is read in windows of 16 MiB
+/// (`EmbeddingCSV.parseStream`) and each row is copied straight into its final, mapping-order
+/// row of one float32 matrix (``EmbeddingMatrixBuilder``), so the peak is the n×d matrix plus
+/// O(n) filename bookkeeping, not the file, a parsed copy and a reordered copy. A shuffled
+/// upload is re-emitted in mapping order into a temporary file, a few thousand rows at a time.
 ///
 /// **Empty datasets** (server choice): when the dataset has no samples yet, the CSV's
 /// filenames become its samples, in CSV order, with `metaData` `{}` and size 0, and the
@@ -53,37 +72,62 @@ public enum EmbeddingCSVBlob {
 /// then the CSV order. This serves users who keep their images offline: embeddings alone make
 /// a dataset that the agent can select from.
 public enum EmbeddingIngest {
-    /// - Parameters:
-    ///   - bytes: the whole uploaded file.
-    ///   - datasetId, embeddingId: what the signed URL was minted for.
-    ///   - maxSamples: the dataset quota (only checked when samples are created).
-    ///   - storeCSV: persists the CSV blob inside the transaction and returns its blob id
-    ///     (it must insert the `blobs` row with `conn`).
-    /// - Throws: ``EmbeddingIngestError``, or storage errors.
-    /// - Complexity: O(file size + n·d).
+    /// `ingest(source:…)` over bytes in memory.
     public static func ingest(_ bytes: UnsafeRawBufferPointer, datasetId: String, embeddingId: String,
                               database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
-                              maxSamples: Int = .max, now: Int,
+                              maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
-        let parsed: ParsedEmbeddingCSV
-        do {
-            parsed = try EmbeddingCSV.parse(bytes, limits: limits, threads: parseThreads)
-        } catch {
-            throw EmbeddingIngestError.invalid(error.message)
+        try ingest(source: .bytes(bytes), datasetId: datasetId, embeddingId: embeddingId, database: database,
+                   limits: limits, parseThreads: parseThreads, maxSamples: maxSamples, now: now,
+                   scratchDirectory: scratchDirectory, storeCSV: storeCSV)
+    }
+
+    /// `$TMPDIR` or `/tmp`: where tests put the reordered CSV (the server uses `<data>/tmp`).
+    public static var defaultScratchDirectory: String {
+        if let t = getenv("TMPDIR"), t.pointee != 0 { return String(cString: t) }
+        return "/tmp"
+    }
+
+    /// - Parameters:
+    ///   - source: the uploaded file.
+    ///   - datasetId, embeddingId: what the signed URL was minted for.
+    ///   - maxSamples: the dataset quota (only checked when samples are created).
+    ///   - scratchDirectory: where a reordered CSV is written before `storeCSV` moves it.
+    ///   - storeCSV: persists the CSV blob inside the transaction and returns its blob id
+    ///     (it must insert the `blobs` row with `conn`).
+    /// - Throws: ``EmbeddingIngestError``, or storage and I/O errors.
+    /// - Complexity: O(file size + n·d) time; n·d·4 bytes for the matrix plus O(n) for the
+    ///   filenames, independent of the file size.
+    public static func ingest(source: EmbeddingCSVSource, datasetId: String, embeddingId: String,
+                              database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
+                              maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
+                              windowBytes: Int = 16 << 20,
+                              storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
+        // The dataset's samples in mapping order (empty: the CSV will create them).
+        let samples = try database.read { conn in try SampleSlots.load(datasetId: datasetId, conn) }
+        let parsed = try parse(source, samples: samples, limits: limits, threads: parseThreads, maxSamples: maxSamples,
+                               windowBytes: windowBytes)
+        let n = parsed.rows, d = parsed.dimension
+        let matrix = parsed.matrix
+
+        // A shuffled upload is re-emitted in mapping order before the transaction.
+        var reorderedPath: String? = nil
+        defer { if let reorderedPath { FileIO.unlink(reorderedPath) } }
+        if !parsed.inOrder {
+            reorderedPath = try writeReordered(parsed, names: samples.names, directory: scratchDirectory)
         }
-        let n = parsed.rowCount, d = parsed.dimension
-        guard n > 0 else { throw EmbeddingIngestError.invalid("the embedding CSV has a header but no rows") }
 
         return try database.write { conn in
             guard let embedding = try EmbeddingStore.get(id: embeddingId, datasetId: datasetId, conn) else {
                 throw EmbeddingIngestError.unknownEmbedding(embeddingId)
             }
-            let samples = try conn.query("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx", datasetId)
-                .map { try $0.string(0) }
-            // perm[mapping index] = CSV row (0-based).
-            var perm: [Int]
+            let count = try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+            guard count == samples.names.count else {
+                throw EmbeddingIngestError.invalid(
+                    "the dataset's samples changed during the upload (\(samples.names.count) → \(count)); upload the embeddings again")
+            }
             var created = 0
-            if samples.isEmpty {
+            if samples.names.isEmpty {
                 // Tags of an empty dataset have totSize 0; new samples would break that invariant.
                 if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ?", datasetId) != nil {
                     throw EmbeddingIngestError.invalid("the dataset has tags but no samples; upload the samples before the embeddings")
@@ -91,33 +135,21 @@ public enum EmbeddingIngest {
                 guard n <= maxSamples else {
                     throw EmbeddingIngestError.invalid("the CSV has \(n) rows but a dataset may hold at most \(maxSamples) samples")
                 }
-                try createSamples(parsed.filenames, datasetId: datasetId, now: now, conn)
+                try createSamples(parsed.createdNames, datasetId: datasetId, now: now, conn)
                 // …and the initial tag over all of them (imgType `meta`: there are no images), so the
                 // dataset is ready for an ActiveLearningAgent straight away.
                 try LightlyApplication.insertTag(conn: conn, datasetId: datasetId, name: initialTagName, prevTagId: nil,
                                                  bitmask: .full(count: n), totSize: n, creator: "USER_PIP", now: Int64(now))
                 try conn.run("UPDATE datasets SET img_type = 'meta' WHERE id = ?", datasetId)
                 created = n
-                perm = Array(0 ..< n)
-            } else {
-                perm = try mappingPermutation(csv: parsed.filenames, samples: samples)
             }
-            try parsed.values.withUnsafeBufferPointer { values in
+            try matrix.withUnsafeMutableFloats { values in
+                guard let base = values.baseAddress else { return }
                 try EmbeddingStore.storeMatrix(embeddingId: embeddingId, rows: n, dimension: d, conn) { i, dst in
-                    let src = perm[i] * d
-                    for j in 0 ..< d { dst[j] = values[src + j] }
+                    dst.baseAddress?.update(from: base + i * d, count: d)
                 }
             }
-            let inOrder = perm.indices.allSatisfy { perm[$0] == $0 }
-            let blob: EmbeddingCSVBlob
-            if inOrder {
-                blob = .verbatim(bytes)
-            } else {
-                // Same header, columns (extra ones too) and values, rows in mapping order.
-                do { blob = .reordered(try parsed.reordered(toMapping: samples).csvBytes()) }
-                catch { throw EmbeddingIngestError.invalid("\(error)") }
-            }
-            let blobId = try storeCSV(blob, conn)
+            let blobId = try storeCSV(reorderedPath.map { .reorderedFile($0) } ?? .verbatim, conn)
             try conn.run("UPDATE embeddings SET csv_blob_id = ? WHERE id = ?", blobId, embeddingId)
             try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, datasetId)
             return EmbeddingIngestOutcome(rows: n, dimension: d, createdSamples: created,
@@ -125,28 +157,174 @@ public enum EmbeddingIngest {
         }
     }
 
-    /// Matches CSV filenames with the dataset's samples (each exactly once).
-    /// - Returns: `perm[i]` = the CSV row (0-based) of sample `i`.
-    /// - Throws: ``EmbeddingIngestError/invalid(_:)`` naming the first offending row
-    ///   (rows are 1-based data rows, the header being row 0, like `EmbeddingCSV`).
-    static func mappingPermutation(csv: [String], samples: [String]) throws -> [Int] {
-        var index = [String: Int](minimumCapacity: samples.count)
-        for (i, name) in samples.enumerated() { index[name] = i }
-        var perm = [Int](repeating: -1, count: samples.count)
-        for (r, name) in csv.enumerated() {
-            guard let i = index[name] else {
-                throw EmbeddingIngestError.invalid("row \(r + 1): filename \"\(name)\" is not a sample of this dataset")
-            }
-            guard perm[i] < 0 else {
-                throw EmbeddingIngestError.invalid("row \(r + 1): duplicate filename \"\(name)\" (first in row \(perm[i] + 1))")
-            }
-            perm[i] = r
+    /// A fully validated upload: the matrix in mapping order and what the CSV re-emission needs.
+    struct Parsed {
+        var rows: Int
+        var dimension: Int
+        var matrix: EmbeddingMatrix
+        var header: EmbeddingCSVHeader
+        /// Row i of the CSV is sample i.
+        var inOrder: Bool
+        /// The CSV's filenames in order when it creates the samples (empty dataset), else empty.
+        var createdNames: [String]
+        /// Per sample (mapping order), when the CSV has such columns.
+        var labels: [Int]
+        var extraValues: [[String]]
+    }
+
+    /// Streams the CSV into a mapping-order matrix, validating everything (file order first,
+    /// then the mapping: the first unknown CSV filename, then the first sample without a row).
+    static func parse(_ source: EmbeddingCSVSource, samples: SampleSlots, limits: EmbeddingCSV.Limits, threads: Int,
+                      maxSamples: Int, windowBytes: Int) throws -> Parsed {
+        let totalBytes: Int
+        var fd: Int32 = -1
+        var path = ""
+        switch source {
+        case .bytes(let b): totalBytes = b.count
+        case .file(let p):
+            path = p
+            fd = try FileIO.open(p, O_RDONLY)
+            totalBytes = FileIO.fileSize(p) ?? 0
         }
-        if let missing = perm.firstIndex(of: -1) {
+        defer { if fd >= 0 { FileIO.close(fd) } }
+        var offset = 0
+        func read(_ into: UnsafeMutableRawBufferPointer) throws -> Int {
+            switch source {
+            case .file: return try FileIO.readSome(fd, into: into, path: path)
+            case .bytes(let b):
+                let k = min(into.count, b.count - offset)
+                if k > 0, let src = b.baseAddress, let dst = into.baseAddress { dst.copyMemory(from: src + offset, byteCount: k) }
+                offset += k
+                return k
+            }
+        }
+
+        let creating = samples.names.isEmpty
+        var header: EmbeddingCSVHeader? = nil
+        var builder: EmbeddingMatrixBuilder? = nil
+        var d = 0
+        var hasLabels = false
+        var inOrder = true
+        var createdNames: [String] = []
+        var labels: [Int] = []
+        var extraValues: [[String]] = []
+        var firstUnknown: String? = nil
+        var index = samples        // becomes the duplicate detector when the dataset has samples
+        // The batch handler runs while `parseStream` holds `index` inout: it reads this shared
+        // (copy-on-write, never mutated) dictionary instead.
+        let slotOf = samples.slotOf
+        var seen: [String: Int] = [:]
+
+        func onHeader(_ h: EmbeddingCSVHeader) throws {
+            header = h
+            d = h.embeddingColumns.count
+            hasLabels = h.labelColumn != nil
+            let capacity: Int
+            if creating {
+                // A row is at least one byte per column plus its separators and line break, so
+                // this bounds the rows; the pages of rows never written cost nothing.
+                capacity = min(maxSamples, totalBytes / (h.names.count + d) + 1, limits.maxRows)
+            } else {
+                capacity = samples.names.count
+            }
+            builder = try EmbeddingMatrixBuilder(dimension: d, capacityRows: capacity)
+            let slots = creating ? 0 : capacity
+            if h.labelColumn != nil { labels = [Int](repeating: 0, count: slots) }
+            extraValues = Array(repeating: creating ? [] : [String](repeating: "", count: slots), count: h.extraColumns.count)
+        }
+        func onRows(_ batch: EmbeddingCSVBatch) {
+            guard let b = builder else { return }
+            batch.values.withUnsafeBufferPointer { v in
+                guard let src = v.baseAddress else { return }
+                for i in 0 ..< batch.count {
+                    let r = batch.firstRow + i
+                    let slot: Int
+                    if creating {
+                        slot = r - 1
+                        createdNames.append(batch.filenames[i])
+                        if hasLabels { labels.append(batch.labels[i]) }
+                        for c in extraValues.indices { extraValues[c].append(batch.extraValues[c][i]) }
+                        // Rows above the quota are counted but not kept; the quota error follows.
+                        guard slot < b.capacityRows else { continue }
+                    } else {
+                        guard let s = slotOf[batch.filenames[i]].map({ Int($0) }) else {
+                            if firstUnknown == nil {
+                                firstUnknown = "row \(r): filename \"\(batch.filenames[i])\" is not a sample of this dataset"
+                            }
+                            inOrder = false
+                            continue
+                        }
+                        slot = s
+                        if !labels.isEmpty { labels[slot] = batch.labels[i] }
+                        for c in extraValues.indices { extraValues[c][slot] = batch.extraValues[c][i] }
+                    }
+                    if slot != r - 1 { inOrder = false }
+                    b.row(slot).update(from: src + i * d, count: d)
+                }
+            }
+        }
+
+        let rows: Int
+        do {
+            if creating {
+                rows = try EmbeddingCSV.parseStream(limits: limits, threads: threads, windowBytes: windowBytes, seen: &seen, read: read,
+                                                    header: onHeader, rows: onRows)
+            } else {
+                rows = try EmbeddingCSV.parseStream(limits: limits, threads: threads, windowBytes: windowBytes, seen: &index, read: read,
+                                                    header: onHeader, rows: onRows)
+            }
+        } catch let e as EmbeddingCSVError {
+            throw EmbeddingIngestError.invalid(e.message)
+        } catch let e as EmbeddingMatrixBuilderError {
+            throw EmbeddingIngestError.invalid("the embedding matrix does not fit in memory: \(e)")
+        }
+        guard rows > 0, let header, let builder else {
+            throw EmbeddingIngestError.invalid("the embedding CSV has a header but no rows")
+        }
+        if let firstUnknown { throw EmbeddingIngestError.invalid(firstUnknown) }
+        if !creating, let missing = index.firstEmptySlot() {
             throw EmbeddingIngestError.invalid(
-                "filename \"\(samples[missing])\" is missing: the CSV has \(csv.count) rows but the dataset has \(samples.count) samples, and every sample needs exactly one row")
+                "filename \"\(samples.names[missing])\" is missing: the CSV has \(rows) rows but the dataset has \(samples.names.count) samples, and every sample needs exactly one row")
         }
-        return perm
+        guard rows <= builder.capacityRows || (creating && rows > maxSamples) else {
+            throw EmbeddingIngestError.invalid("internal: \(rows) rows above the estimated \(builder.capacityRows)")
+        }
+        let kept = min(rows, builder.capacityRows)
+        return Parsed(rows: creating ? rows : samples.names.count, dimension: d, matrix: builder.finish(rows: kept),
+                      header: header, inOrder: inOrder, createdNames: createdNames, labels: labels, extraValues: extraValues)
+    }
+
+    /// Writes the upload re-emitted in mapping order (header as uploaded, Python `repr`
+    /// floats, `\n` line ends) to a new file in `directory`, a few thousand rows at a time.
+    static func writeReordered(_ p: Parsed, names: [String], directory: String) throws -> String {
+        let path = "\(directory)/embedding-\(ObjectID.generate(seconds: 0)).csv"
+        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        do {
+            let hasLabels = p.header.labelColumn != nil
+            let head = EmbeddingCSV.write(header: p.header, filenames: [], values: [], labels: hasLabels ? [] : nil,
+                                          extraValues: p.header.extraColumns.map { _ in [] })
+            try head.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path) }
+            let step = max(1, (4 << 20) / max(1, p.dimension * 4))
+            try p.matrix.withUnsafeMutableFloats { values in
+                var a = 0
+                while a < p.rows {
+                    let b = min(p.rows, a + step)
+                    let bytes = EmbeddingCSV.write(
+                        header: p.header, filenames: Array(names[a ..< b]),
+                        values: Array(values[(a * p.dimension) ..< (b * p.dimension)]),
+                        labels: hasLabels ? Array(p.labels[a ..< b]) : nil,
+                        extraValues: p.extraValues.map { Array($0[a ..< b]) }, includeHeader: false)
+                    try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path) }
+                    a = b
+                }
+            }
+            FileIO.close(fd)
+        } catch {
+            FileIO.close(fd)
+            FileIO.unlink(path)
+            throw error
+        }
+        return path
     }
 
     /// Creates one sample per filename, in order, as the dataset's first samples.
@@ -170,3 +348,49 @@ public enum EmbeddingIngest {
     }
 }
 
+
+/// The dataset's samples in mapping order, indexed by filename, and which CSV row claimed
+/// each one: the duplicate detector of the streamed parse when the dataset has samples (so
+/// the filenames are hashed once, not in a second dictionary).
+struct SampleSlots: EmbeddingCSVFilenameIndex {
+    /// File names in mapping order.
+    var names: [String] = []
+    var slotOf: [String: Int32] = [:]
+    /// The 1-based CSV row of each sample, 0 when none yet.
+    var rowOf: [Int32] = []
+    /// CSV filenames that are not samples (only in uploads that will be refused).
+    var unknown: [String: Int] = [:]
+
+    static func load(datasetId: String, _ conn: Connection) throws -> SampleSlots {
+        var s = SampleSlots()
+        let n = try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+        s.names.reserveCapacity(n)
+        s.slotOf.reserveCapacity(n)
+        let stmt = try conn.prepare("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx")
+        defer { stmt.reset() }
+        try stmt.bind([.text(datasetId)])
+        while try stmt.step() {
+            guard case .text(let name) = stmt.value(at: 0) else { continue }
+            s.slotOf[name] = Int32(truncatingIfNeeded: s.names.count)
+            s.names.append(name)
+        }
+        s.rowOf = [Int32](repeating: 0, count: s.names.count)
+        return s
+    }
+
+    mutating func insert(_ filename: String, row: Int) -> Int? {
+        guard let s = slotOf[filename] else { return unknown.updateValue(row, forKey: filename) }
+        let prev = rowOf[Int(s)]
+        if prev != 0 { return Int(prev) }
+        rowOf[Int(s)] = Int32(truncatingIfNeeded: row)
+        return nil
+    }
+
+    mutating func remove(_ filename: String) {
+        if let s = slotOf[filename] { rowOf[Int(s)] = 0 } else { unknown.removeValue(forKey: filename) }
+    }
+
+    mutating func reserve(_ count: Int) {}
+
+    func firstEmptySlot() -> Int? { rowOf.firstIndex(of: 0) }
+}

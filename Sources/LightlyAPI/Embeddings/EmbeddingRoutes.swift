@@ -123,17 +123,21 @@ extension LightlyApplication {
         guard t.variant == "csv" else { throw APIError.notFound(.notFound, "unknown CSV variant \(t.variant)") }
         var newBlob: String?
         do {
-            let outcome = try ctx.request.body.withMappedBytes(limit: settings.maxCSVBytes) { raw in
-                try EmbeddingIngest.ingest(raw, datasetId: t.datasetId, embeddingId: t.objectId, database: database,
-                                           parseThreads: 2, maxSamples: settings.maxDatasetSamples,
-                                           now: Int(Timestamp.now())) { content, conn in
+            guard ctx.request.body.count <= settings.maxCSVBytes else {
+                throw APIError.tooLarge("request body exceeds \(settings.maxCSVBytes) bytes")
+            }
+            func ingest(_ source: EmbeddingCSVSource) throws -> EmbeddingIngestOutcome {
+                try EmbeddingIngest.ingest(source: source, datasetId: t.datasetId, embeddingId: t.objectId, database: database,
+                                           limits: settings.embeddingCSVLimits, parseThreads: 2,
+                                           maxSamples: settings.maxDatasetSamples, now: Int(Timestamp.now()),
+                                           scratchDirectory: blobs.tmpDirectory) { content, conn in
                     let stored: StoredBlob
                     switch content {
                     case .verbatim:
                         // Already in mapping order: keep the upload itself (a temp file is renamed).
                         stored = try blobs.store(ctx.request.body, maxBytes: settings.maxCSVBytes)
-                    case .reordered(let bytes):
-                        stored = try blobs.store(bytes: bytes)
+                    case .reorderedFile(let path):
+                        stored = try blobs.store(movingFile: path)
                     }
                     newBlob = stored.id
                     try conn.run("INSERT INTO blobs(id, dataset_id, kind, size, created_at) VALUES (?, ?, 'csv', ?, ?)",
@@ -141,6 +145,16 @@ extension LightlyApplication {
                     return stored.id
                 }
             }
+            // A spooled body is read in windows (neither mapped nor loaded whole).
+            let outcome: EmbeddingIngestOutcome
+            switch ctx.request.body {
+            case .empty: outcome = try ingest(.bytes(UnsafeRawBufferPointer(start: nil, count: 0)))
+            case .bytes(let data): outcome = try data.withUnsafeBytes { try ingest(.bytes($0)) }
+            case .file(let path, _): outcome = try ingest(.file(path: path))
+            }
+            // The ingest's filename index and batches were many small allocations: give the freed
+            // heap back now, before a sampling job loads the matrix (design/sampling.md P8).
+            releaseFreedHeap()
             // After the commit: the new matrix replaces any cached one, the old CSV goes.
             jobs.embeddingChanged(t.objectId)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }

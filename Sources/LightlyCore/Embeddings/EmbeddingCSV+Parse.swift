@@ -66,6 +66,28 @@ extension EmbeddingCSV {
     }
 }
 
+// MARK: - Duplicate detection
+
+/// Where the parser records each row's filename to reject duplicates. A dictionary
+/// (filename → 1-based row) is the default; a caller that already holds an index of the
+/// expected filenames (the dataset's samples) can use it instead of a second dictionary.
+public protocol EmbeddingCSVFilenameIndex {
+    /// Records `filename` at data row `row` (1-based).
+    /// - Returns: the row that already holds `filename` (then nothing is recorded), or nil.
+    mutating func insert(_ filename: String, row: Int) -> Int?
+    /// Forgets `filename` (undoing an `insert` whose rows are parsed again).
+    mutating func remove(_ filename: String)
+    /// A hint: about `count` filenames will be inserted.
+    mutating func reserve(_ count: Int)
+}
+
+extension Dictionary: EmbeddingCSVFilenameIndex where Key == String, Value == Int {
+    @inline(__always)
+    public mutating func insert(_ filename: String, row: Int) -> Int? { updateValue(row, forKey: filename) }
+    public mutating func remove(_ filename: String) { removeValue(forKey: filename) }
+    public mutating func reserve(_ count: Int) { if count > capacity { reserveCapacity(count) } }
+}
+
 // MARK: - Implementation
 
 /// Column roles, encoded for the row loop: ≥ 0 is the embedding slot; the rest are below.
@@ -465,8 +487,8 @@ struct RowCursor {
     ///   - isLast: whether `end` is the end of the file (trailing empty lines are allowed).
     ///   - checkDuplicates: detect duplicate filenames with `seen` (off for parallel chunks,
     ///     which are checked when merged).
-    mutating func readRows(layout: CSVLayout, into rows: inout CSVRows, isLast: Bool,
-                           seen: inout [String: Int], checkDuplicates: Bool = true) throws(EmbeddingCSVError) {
+    mutating func readRows<Seen: EmbeddingCSVFilenameIndex>(layout: CSVLayout, into rows: inout CSVRows, isLast: Bool,
+                           seen: inout Seen, checkDuplicates: Bool = true) throws(EmbeddingCSVError) {
         let d = layout.dimension
         let ncols = layout.roles.count
         let names = layout.header.names
@@ -537,7 +559,7 @@ struct RowCursor {
                     }
                     try endRow(row: r, lineAtStart: l)
                     if checkDuplicates {
-                        if let prev = seen.updateValue(r, forKey: filename) {
+                        if let prev = seen.insert(filename, row: r) {
                             throw error(.duplicateFilename, row: r, line: l, column: nil,
                                         "duplicate filename \"\(filename)\" (also in row \(prev))")
                         }
@@ -549,7 +571,7 @@ struct RowCursor {
                         rows.values.reserveCapacity(estimate * d)
                         rows.filenames.reserveCapacity(estimate)
                         if layout.header.labelColumn != nil { rows.labels.reserveCapacity(estimate) }
-                        if checkDuplicates { seen.reserveCapacity(estimate) }
+                        if checkDuplicates { seen.reserve(estimate) }
                     }
                     rows.filenames.append(filename)
                     rows.values.append(contentsOf: UnsafeBufferPointer(rowBuffer))

@@ -30,8 +30,9 @@ extension EmbeddingCSV {
     }
 
     /// Writes rows under a given header (column names and positions as uploaded).
-    static func write(header: EmbeddingCSVHeader, filenames: [String], values: [Float], labels: [Int]?,
-                      extraValues: [[String]]) -> [UInt8] {
+    /// - Parameter includeHeader: false writes only the rows (for a file written in batches).
+    public static func write(header: EmbeddingCSVHeader, filenames: [String], values: [Float], labels: [Int]?,
+                             extraValues: [[String]], includeHeader: Bool = true) -> [UInt8] {
         let n = filenames.count
         let d = header.embeddingColumns.count
         let ncols = header.names.count
@@ -53,11 +54,13 @@ extension EmbeddingCSV {
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
             guard let base = buffer.baseAddress else { count = 0; return }
             var w = base
-            for (c, name) in header.names.enumerated() {
-                if c > 0 { w.pointee = UInt8(ascii: ","); w += 1 }
-                w = writeField(name, at: w)
+            if includeHeader {
+                for (c, name) in header.names.enumerated() {
+                    if c > 0 { w.pointee = UInt8(ascii: ","); w += 1 }
+                    w = writeField(name, at: w)
+                }
+                w.pointee = UInt8(ascii: "\n"); w += 1
             }
-            w.pointee = UInt8(ascii: "\n"); w += 1
             PythonFloatRepr.powersOfFive.withUnsafeBufferPointer { p5buf in
                 values.withUnsafeBufferPointer { vbuf in
                     guard let p5 = p5buf.baseAddress, let v = vbuf.baseAddress else { return }

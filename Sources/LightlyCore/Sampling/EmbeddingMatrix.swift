@@ -28,6 +28,8 @@ public final class EmbeddingMatrix: @unchecked Sendable {
     public let storage: EmbeddingStorage
     /// 64-byte aligned; `rows·dimension·storage.elementSize` bytes (at least 64 allocated).
     @usableFromInline let base: UnsafeMutableRawPointer
+    /// Non-zero when `base` is an anonymous mapping of this many bytes (``EmbeddingMatrixBuilder``).
+    let mappedBytes: Int
 
     /// A zero-filled matrix.
     /// - Complexity: O(rows·dimension).
@@ -42,6 +44,16 @@ public final class EmbeddingMatrix: @unchecked Sendable {
         let alloc = max(64, (bytes + 63) & ~63)
         base = UnsafeMutableRawPointer.allocate(byteCount: alloc, alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: alloc)
+        mappedBytes = 0
+    }
+
+    /// Adopts a page-aligned anonymous mapping of `mappedBytes` (float32, unmapped in deinit).
+    init(adoptingMapping base: UnsafeMutableRawPointer, mappedBytes: Int, rows: Int, dimension: Int) {
+        self.rows = rows
+        self.dimension = dimension
+        self.storage = .float32
+        self.base = base
+        self.mappedBytes = mappedBytes
     }
 
     /// A matrix filled from `values` (row-major, `rows·dimension` floats).
@@ -61,7 +73,9 @@ public final class EmbeddingMatrix: @unchecked Sendable {
         }
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        if mappedBytes > 0 { EmbeddingMatrixBuilder.unmap(base, mappedBytes) } else { base.deallocate() }
+    }
 
     /// Bytes of embedding storage (excluding the allocation's rounding).
     public var byteCount: Int { rows * dimension * storage.elementSize }

@@ -53,9 +53,7 @@ struct GreedySelection {
         results.initialize(repeating: ChunkBest(), count: chunks)
         let centerRaw = UnsafeMutableRawPointer.allocate(byteCount: max(64, ((d + 15) & ~15) * 4), alignment: 64)
         let center = centerRaw.assumingMemoryBound(to: Float.self)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(16, d))
         defer {
-            scratch.deallocate()
             m.deallocate(); rowOf?.deallocate(); wpos?.deallocate()
             results.deallocate(); centerRaw.deallocate()
         }
@@ -90,15 +88,16 @@ struct GreedySelection {
         // CORAL set state: S in selection order, nu[s] = squared distance to the nearest
         // other member of S, W = Σ w_S, D = Σ nu.
         var selRows: [Int] = []
+        var selRows32: [UInt32] = []   // the same rows, for the pass over S
         var nu: [Float] = []
         var W = plan.preselectedWeight
         var D = 0.0
         if coral {
             selRows = pre
+            selRows32 = pre.map { UInt32(truncatingIfNeeded: $0) }
             nu = [Float](repeating: .infinity, count: pre.count)   // +inf until S has 2 members
             if pre.count >= 2 {
-                let pr = pre.map { UInt32($0) }
-                let ok = pr.withUnsafeBufferPointer { pb in
+                let ok = selRows32.withUnsafeBufferPointer { pb in
                     nu.withUnsafeMutableBufferPointer { nb -> Bool in
                         guard let nbase = nb.baseAddress else { return true }   // non-empty: |P| ≥ 2
                         switch matrix.storage {
@@ -163,16 +162,23 @@ struct GreedySelection {
             }
             if coral {
                 if let wp = wpos { W += wp[pos] }
-                for s in 0 ..< selRows.count {
-                    let xs = base + selRows[s] * rowBytes
-                    let dd: Float
-                    switch matrix.storage {
-                    case .float32: dd = F32Row.dist2(xs, center, d, scratch: scratch)
-                    case .float16: dd = F16Row.dist2(xs, center, d, scratch: scratch)
+                // nu[s] = min(nu[s], dist2(x_s, x_c)) for every earlier member: a fused pass
+                // over S (same distances as the main pass, its argmax unused).
+                selRows32.withUnsafeBufferPointer { rb in
+                    nu.withUnsafeMutableBufferPointer { nb in
+                        guard let nbase = nb.baseAddress else { return }   // S is empty before the first pick
+                        let sctx = PassContext(base: base, d: d, rowOf: rb.baseAddress, m: nbase, w: nil,
+                                               count: nb.count, results: results)
+                        switch matrix.storage {
+                        case .float32:
+                            _ = Kernels.passDispatch(F32Row.self, sctx, center: center, objective: .diversity, lo: 0, hi: nb.count)
+                        case .float16:
+                            _ = Kernels.passDispatch(F16Row.self, sctx, center: center, objective: .diversity, lo: 0, hi: nb.count)
+                        }
                     }
-                    if dd < nu[s] { nu[s] = dd }
                 }
                 selRows.append(row)
+                selRows32.append(UInt32(truncatingIfNeeded: row))
                 nu.append(mc)                 // +inf for the very first member
                 D = 0
                 if nu.count >= 2 { for v in nu { D += Double(v) } }

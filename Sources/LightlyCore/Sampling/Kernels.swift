@@ -310,6 +310,38 @@ import Darwin
     /// CPU; checked once.
     static let cDist16Available: Bool = lk_dist16_available() != 0
 
+    /// Which C kernel serves rows of `E` with dimension `d`, or nil for the Swift loop.
+    ///
+    /// The C kernels need AVX-512F (checked at run time) and d % 16 == 0. float32 rows always
+    /// take them then (one thread, 100k×128: 0.79 s against 1.17 s for the Swift loop; 10k×32
+    /// equal). float16 rows take them only in builds where the Swift float16 path converts
+    /// each row to float32 first (LIGHTLY_FMA), so that both paths give bit-identical
+    /// distances; the portable build's float16 summation order differs.
+    /// `policy` is for tests: `.never` forces the Swift loop, `.force` the C kernel wherever
+    /// the CPU and d allow it (for float16 also in builds whose Swift order differs).
+    static func cKernel<E: RowElement>(_: E.Type, d: Int, policy: CKernelPolicy = .auto) -> CKernelElement? {
+        guard policy != .never, cDist16Available, d > 0, d & 15 == 0 else { return nil }
+        if E.self == F32Row.self { return .f32 }
+        if policy == .force && E.self == F16Row.self { return .f16 }
+        #if LIGHTLY_FMA
+        if E.self == F16Row.self { return .f16 }
+        #endif
+        return nil
+    }
+
+    /// The C kernel's 16 distances for float16 rows `p ..< p+16` (nil without AVX-512 or when
+    /// d % 16 ≠ 0). For tests: they must equal the Swift float16 distance bit for bit.
+    static func cDist16(_ base: UnsafePointer<UInt16>, rowOf: UnsafePointer<UInt32>?, p: Int,
+                        center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
+        guard cDist16Available, d > 0, d & 15 == 0 else { return nil }
+        var out = SIMD16<Float>()
+        withUnsafeMutableBytes(of: &out) { raw in
+            lk_dist16_f16(base, rowOf, p, center, d,
+                          raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
+        }
+        return out
+    }
+
     /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without AVX-512 or when
     /// d % 16 ≠ 0). For tests: they must equal `F32Row.dist2` bit for bit.
     static func cDist16(_ base: UnsafePointer<Float>, rowOf: UnsafePointer<UInt32>?, p: Int,
@@ -325,6 +357,11 @@ import Darwin
 
     // MARK: - Fused pass
 
+    /// Element type of a C kernel call.
+    enum CKernelElement { case f32, f16 }
+    /// Whether a pass may use the C kernels (tests compare both paths).
+    enum CKernelPolicy { case auto, never, force }
+
     /// One chunk of a fused pass: for each untaken position in `lo ..< hi`, update
     /// `m = min(m, dist2(x, center))` (when `center` is given) and track the argmax of the
     /// objective. Ties keep the earlier (lower) position. Rows with m = 0 skip the distance:
@@ -332,12 +369,21 @@ import Darwin
     @inline(__always) static func passChunk<E: RowElement>(_: E.Type, _ ctx: PassContext, d: Int,
                                                            center: UnsafePointer<Float>?,
                                                            objective: Objective,
-                                                           lo: Int, hi: Int) -> ChunkBest {
-        let m = ctx.m
-        let rowBytes = d &* E.size
+                                                           lo: Int, hi: Int, cPolicy: CKernelPolicy = .auto) -> ChunkBest {
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(64, d &* 4), alignment: 64)
             .assumingMemoryBound(to: Float.self)
         defer { scratch.deallocate() }
+        return passChunkBody(E.self, ctx, d: d, center: center, objective: objective, lo: lo, hi: hi, cPolicy: cPolicy,
+                             scratch: scratch)
+    }
+
+    @inline(__always) static func passChunkBody<E: RowElement>(_: E.Type, _ ctx: PassContext, d: Int,
+                                                           center: UnsafePointer<Float>?,
+                                                           objective: Objective,
+                                                           lo: Int, hi: Int, cPolicy: CKernelPolicy,
+                                                               scratch: UnsafeMutablePointer<Float>) -> ChunkBest {
+        let m = ctx.m
+        let rowBytes = d &* E.size
         var best = ChunkBest()
         var bestM: Float = -1, bestPos = -1
         var bestObj = -Double.infinity
@@ -357,23 +403,45 @@ import Darwin
             let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
             let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             let mr = UnsafeMutableRawPointer(m)
-            // float32 rows with d ∈ {16, 32, 48, 64} on an AVX-512 CPU: the C kernel (same
-            // summation order). Above 64 it measured slower than this loop on one thread
-            // (100k×128: 1.78 vs 1.25 s CPU), so larger d stays here.
-            let useC = E.self == F32Row.self && d & 15 == 0 && d <= 64 && Kernels.cDist16Available
+            // The AVX-512 C kernels where they apply (same arithmetic; see `cKernel`).
             var p = lo
-            if useC, case .diversity = objective {
-                // Copies, so that bV/bI stay in registers in the Swift loop below.
-                var cV = bV, cI = bI
-                withUnsafeMutableBytes(of: &cV) { vb in
-                    withUnsafeMutableBytes(of: &cI) { ib in
-                        // Locals, never nil.
-                        p = lk_pass_diversity_f32(ctx.base.assumingMemoryBound(to: Float.self), ctx.rowOf, c, d, m, lo, hi,
-                                                  vb.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self),
-                                                  ib.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Int32.self))
+            if let kind = Kernels.cKernel(E.self, d: d, policy: cPolicy) {
+                let f32 = ctx.base.assumingMemoryBound(to: Float.self)
+                let f16 = ctx.base.assumingMemoryBound(to: UInt16.self)
+                switch objective {
+                case .diversity:
+                    // Copies, so that bV/bI stay in registers in the Swift loop below.
+                    var cV = bV, cI = bI
+                    withUnsafeMutableBytes(of: &cV) { vb in
+                        withUnsafeMutableBytes(of: &cI) { ib in
+                            // Locals, never nil.
+                            let v = vb.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self)
+                            let i = ib.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Int32.self)
+                            switch kind {
+                            case .f32: p = lk_pass_diversity_f32(f32, ctx.rowOf, c, d, m, lo, hi, v, i)
+                            case .f16: p = lk_pass_diversity_f16(f16, ctx.rowOf, c, d, m, lo, hi, v, i)
+                            }
+                        }
                     }
+                    bV = cV; bI = cI
+                case let .product(W, D):
+                    var o = (oLo, oHi), ix = (iLo, iHi)
+                    let w = ctx.w.unsafelyUnwrapped
+                    withUnsafeMutableBytes(of: &o) { ob in
+                        withUnsafeMutableBytes(of: &ix) { ib in
+                            // Locals, never nil.
+                            let ov = ob.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Double.self)
+                            let iv = ib.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Int64.self)
+                            switch kind {
+                            case .f32: p = lk_pass_product_f32(f32, ctx.rowOf, c, d, m, w, W, D, lo, hi, ov, iv)
+                            case .f16: p = lk_pass_product_f16(f16, ctx.rowOf, c, d, m, w, W, D, lo, hi, ov, iv)
+                            }
+                        }
+                    }
+                    (oLo, oHi) = o; (iLo, iHi) = ix
+                case .logs:
+                    break
                 }
-                bV = cV; bI = cI
             }
             while p &+ 16 <= hi {
                 var tails = SIMD16<Float>()

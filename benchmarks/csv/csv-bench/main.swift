@@ -1,6 +1,6 @@
 // csv-bench: times EmbeddingCSV.parse (+ reorder to a mapping, + write) on one file.
 //
-//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE] [--pca] [--parse-only]
+//   csv-bench FILE [--threads N] [--repeat K] [--mapping FILE] [--pca] [--parse-only] [--stream]
 //
 // --mapping names a file with one filename per line (the dataset's mapping order); without
 // it the mapping is the CSV's filenames sorted. Prints one `key=value` line per measurement
@@ -46,7 +46,7 @@ func cpuNow() -> Double {
 func run() {
     var args = Array(CommandLine.arguments.dropFirst())
     var threads = 1, repeats = 3
-    var pca = false, parseOnly = false
+    var pca = false, parseOnly = false, stream = false
     var mappingPath: String? = nil
     var path: String? = nil
     while !args.isEmpty {
@@ -57,6 +57,7 @@ func run() {
         case "--mapping": mappingPath = args.isEmpty ? nil : args.removeFirst()
         case "--pca": pca = true
         case "--parse-only": parseOnly = true
+        case "--stream": stream = true
         default: path = a
         }
     }
@@ -77,6 +78,39 @@ func run() {
         bestCPU = min(bestCPU, cpuNow() - c0)
     }
     guard let parsed else { fail("no result") }
+    if stream {
+        // What the server's ingest does: 16 MiB windows, each row copied into its final slot.
+        var bestStream = Double.infinity
+        let d = parsed.dimension
+        var matrix = [Float](repeating: 0, count: parsed.rowCount * d)
+        for _ in 0..<max(1, repeats) {
+            let t0 = now()
+            var offset = 0
+            var seen: [String: Int] = [:]
+            do {
+                _ = try bytes.withUnsafeBytes { src in
+                    try matrix.withUnsafeMutableBufferPointer { dst in
+                        try EmbeddingCSV.parseStream(threads: threads, seen: &seen, read: { buf in
+                            let k = min(buf.count, src.count - offset)
+                            if k > 0, let s = src.baseAddress, let b = buf.baseAddress { b.copyMemory(from: s + offset, byteCount: k) }
+                            offset += k
+                            return k
+                        }, header: { _ in }, rows: { batch in
+                            batch.values.withUnsafeBufferPointer { v in
+                                if let s = v.baseAddress, let t = dst.baseAddress {
+                                    (t + (batch.firstRow - 1) * d).update(from: s, count: v.count)
+                                }
+                            }
+                        })
+                    }
+                }
+            } catch { fail("stream parse failed: \(error)") }
+            bestStream = min(bestStream, now() - t0)
+        }
+        let same = matrix.elementsEqual(parsed.values, by: { $0.bitPattern == $1.bitPattern })
+        print("parse_s=\(best) parse_mb_s=\(mb / best) stream_s=\(bestStream) stream_mb_s=\(mb / bestStream) stream_equal=\(same)")
+        return
+    }
     if parseOnly {
         print("parse_s=\(best) parse_mb_s=\(mb / best) parse_cpu_s=\(bestCPU)")
         return
