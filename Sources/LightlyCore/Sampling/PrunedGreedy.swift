@@ -4,6 +4,7 @@
 #if canImport(Dispatch)
 import Dispatch
 #endif
+import CLightlyKernels
 
 /// Whether CORESET/CORAL passes skip rows that the triangle inequality proves unaffected by
 /// the new center. Never changes the result, only the work. Not part of the request JSON.
@@ -336,6 +337,23 @@ final class ClusterPruner {
                                                          center c: UnsafePointer<Float>,
                                                          scratch: UnsafeMutablePointer<Float>,
                                                          _ row: (Int) -> Int) -> SIMD16<Float> {
+        if let kind = Kernels.cKernel(E.self, d: d) {
+            // The plain pass's C kernel (same arithmetic) over these 16 rows.
+            var rows = SIMD16<UInt32>(), out = SIMD16<Float>()
+            for l in 0 ..< 16 { rows[l] = UInt32(truncatingIfNeeded: row(l)) }
+            withUnsafeBytes(of: &rows) { rb in
+                withUnsafeMutableBytes(of: &out) { ob in
+                    // Locals, never nil.
+                    let r = rb.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt32.self)
+                    let o = ob.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self)
+                    switch kind {
+                    case .f32: lk_dist16_f32(ctx.base.assumingMemoryBound(to: Float.self), r, 0, c, d, o)
+                    case .f16: lk_dist16_f16(ctx.base.assumingMemoryBound(to: UInt16.self), r, 0, c, d, o)
+                    }
+                }
+            }
+            return out
+        }
         @inline(__always) func acc(_ l: Int) -> (SIMD16<Float>, Float) {
             E.rowAcc(ctx.base + row(l) &* rowBytes, c, d, scratch: scratch)
         }
