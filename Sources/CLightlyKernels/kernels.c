@@ -221,12 +221,16 @@ long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const floa
 
 __attribute__((target("avx512f")))
 void lk_dist16_f32(const float *base, const uint32_t *rowOf, long p, const float *c, long d, float *out) {
-    _mm512_storeu_ps(out, dist16_f32(base, rowOf, p, c, d));
+#define CALL(D) (_mm512_storeu_ps(out, dist16_f32(base, rowOf, p, c, D)), (void)0)
+    LK_SPECIALISE(CALL)
+#undef CALL
 }
 
 __attribute__((target("avx512f")))
 void lk_dist16_f16(const uint16_t *base, const uint32_t *rowOf, long p, const float *c, long d, float *out) {
-    _mm512_storeu_ps(out, dist16_f16(base, rowOf, p, c, d));
+#define CALL(D) (_mm512_storeu_ps(out, dist16_f16(base, rowOf, p, c, D)), (void)0)
+    LK_SPECIALISE(CALL)
+#undef CALL
 }
 #else
 int lk_dist16_available(void) { return 0; }

@@ -26,6 +26,7 @@ struct Options {
     var initN = 1_000_000, initP = 10_000
     var only = false            // skip the main table (with --init-only)
     var prune: PruneOptions? = nil   // --prune: only the cluster-skipping (S1) comparison
+    var pruning: ClusterPruning = .auto   // --pruning auto|on|off for the main table
 }
 
 func parseOptions() -> Options {
@@ -56,6 +57,7 @@ func parseOptions() -> Options {
         case "--quick": o.sizes = [(10_000, 32), (100_000, 128)]; o.initBench = false
         // Cluster skipping (Prune.swift): --prune [--prune-size 100000x128] [--prune-k 3000]
         // [--prune-intrinsic 16] [--prune-clusters 100] [--prune-coral]
+        case "--pruning": o.pruning = ClusterPruning(rawValue: it.next() ?? "") ?? o.pruning
         case "--prune": o.prune = o.prune ?? PruneOptions()
         case "--prune-size":
             o.prune = o.prune ?? PruneOptions()
@@ -69,7 +71,7 @@ func parseOptions() -> Options {
             print("""
             usage: sampling-bench [--sizes 10000x32,100000x128,...] [--k 1000] [--big] [--quick]
                                   [--no-python] [--no-init] [--no-fp16] [--no-coral] [--no-1t]
-                                  [--no-bandwidth] [--budget s] [--repeats r] [--threads t]
+                                  [--no-bandwidth] [--budget s] [--repeats r] [--threads t] [--pruning auto|on|off]
                                   [--prune [--prune-size 100000x128] [--prune-k 3000] [--prune-intrinsic 16]
                                            [--prune-clusters 100] [--prune-coral]]
             """)
@@ -300,6 +302,7 @@ func run() {
         let passes = Double(c.pre > 0 ? c.k - c.pre : c.k)
         let pre = c.pre > 0 ? (0 ..< c.pre).map { $0 * (c.n / c.pre) } : []
         var req = SamplingRequest(method: .coreset, nSamples: Double(c.k), preselected: pre, threads: o.threads)
+        req.pruning = o.pruning
         let rss0 = max(currentRSSMiB(), maxRSSMiB())
         let (t2, r2) = timeSampler(req, x, repeats: repeats)
         var t1 = Double.nan, cpu1 = Double.nan

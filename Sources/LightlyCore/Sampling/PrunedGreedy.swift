@@ -337,23 +337,6 @@ final class ClusterPruner {
                                                          center c: UnsafePointer<Float>,
                                                          scratch: UnsafeMutablePointer<Float>,
                                                          _ row: (Int) -> Int) -> SIMD16<Float> {
-        if let kind = Kernels.cKernel(E.self, d: d) {
-            // The plain pass's C kernel (same arithmetic) over these 16 rows.
-            var rows = SIMD16<UInt32>(), out = SIMD16<Float>()
-            for l in 0 ..< 16 { rows[l] = UInt32(truncatingIfNeeded: row(l)) }
-            withUnsafeBytes(of: &rows) { rb in
-                withUnsafeMutableBytes(of: &out) { ob in
-                    // Locals, never nil.
-                    let r = rb.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt32.self)
-                    let o = ob.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self)
-                    switch kind {
-                    case .f32: lk_dist16_f32(ctx.base.assumingMemoryBound(to: Float.self), r, 0, c, d, o)
-                    case .f16: lk_dist16_f16(ctx.base.assumingMemoryBound(to: UInt16.self), r, 0, c, d, o)
-                    }
-                }
-            }
-            return out
-        }
         @inline(__always) func acc(_ l: Int) -> (SIMD16<Float>, Float) {
             E.rowAcc(ctx.base + row(l) &* rowBytes, c, d, scratch: scratch)
         }
@@ -393,46 +376,46 @@ final class ClusterPruner {
         while s < hi {
             let e = min(hi, s &+ window)
             if pc.dense {
-                // Every row, like the plain pass; m and assign updated as vectors.
+                // Every row: the plain pass's min update over the window (its C kernel where
+                // it applies; its argmax is not used, step 3 below does that), then the rows
+                // whose m dropped join the new cluster. The old m of the window is kept in
+                // this worker's list buffer (unused by dense passes).
+                let old = UnsafeMutableRawPointer(list)
+                UnsafeMutableRawPointer(old).copyMemory(from: m + s, byteCount: (e &- s) &* 4)
+                _ = Kernels.passDispatch(E.self, ctx, center: c, objective: .diversity, lo: s, hi: e)
+                scanned &+= e &- s
                 let mr = UnsafeMutableRawPointer(m), ar = UnsafeMutableRawPointer(asg)
                 var p = s
-                while p &+ 16 <= e {
-                    let dd = block16(E.self, ctx, d: d, rowBytes: rowBytes, center: c, scratch: scratch) { rowOf(p &+ $0) }
-                    let mo = mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self)
-                    let ao = ar.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<UInt32>.self)
-                    let upd = dd .< mo                          // the plain pass's strict update
-                    let mn = mo.replacing(with: dd, where: upd)
+                while p < e {
+                    let mo: SIMD16<Float>, mn: SIMD16<Float>, ao: SIMD16<UInt32>, lanes: Int
+                    if p &+ 16 <= e {
+                        mo = old.loadUnaligned(fromByteOffset: (p &- s) &* 4, as: SIMD16<Float>.self)
+                        mn = mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self)
+                        ao = ar.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<UInt32>.self)
+                        lanes = 16
+                    } else {                                    // fewer than 16 rows at the very end
+                        var a = SIMD16<Float>(repeating: -1), b = a, u = SIMD16<UInt32>()
+                        for l in 0 ..< e &- p {
+                            a[l] = old.load(fromByteOffset: (p &- s &+ l) &* 4, as: Float.self)
+                            b[l] = m[p &+ l]; u[l] = asg[p &+ l]
+                        }
+                        mo = a; mn = b; ao = u; lanes = e &- p
+                    }
+                    let upd = mn .< mo                          // the plain pass's strict update
                     if any(upd) {
-                        mr.storeBytes(of: mn, toByteOffset: p &* 4, as: SIMD16<Float>.self)
-                        ar.storeBytes(of: ao.replacing(with: newID, where: upd), toByteOffset: p &* 4, as: SIMD16<UInt32>.self)
-                        rJ = pointwiseMax(rJ, mn.replacing(with: 0, where: .!upd))
-                        for l in 0 ..< 16 where upd[l] { delta[Int(ao[l])] &-= 1; joined &+= 1 }
+                        for l in 0 ..< lanes where upd[l] {
+                            delta[Int(ao[l])] &-= 1; joined &+= 1
+                            asg[p &+ l] = newID
+                            rJ[0] = max(rJ[0], mn[l])
+                        }
                     }
                     if tighten {
-                        for l in 0 ..< 16 where !upd[l] {
+                        for l in 0 ..< lanes where !upd[l] && mn[l] >= 0 {
                             let a = Int(ao[l])
                             if mn[l] > part[a] { part[a] = mn[l] }
                         }
                     }
                     p &+= 16
-                }
-                scanned &+= p &- s
-                while p < e {   // fewer than 16 rows at the very end
-                    let mv = m[p]
-                    if mv > 0 {
-                        scanned &+= 1
-                        let dd = E.dist2(ctx.base + rowOf(p) &* rowBytes, c, d, scratch: scratch)
-                        if dd < mv {
-                            m[p] = dd
-                            delta[Int(asg[p])] &-= 1; joined &+= 1
-                            asg[p] = newID
-                            rJ[0] = max(rJ[0], dd)
-                        } else if tighten {
-                            let a = Int(asg[p])
-                            if mv > part[a] { part[a] = mv }
-                        }
-                    }
-                    p &+= 1
                 }
             } else {
                 // 1. Positions that need a distance: untaken, m > 0 (m cannot fall below 0),
