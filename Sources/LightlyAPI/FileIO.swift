@@ -148,15 +148,7 @@ enum FileIO {
                                    _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         try withUnsafeTemporaryAllocation(byteCount: chunkSize, alignment: 16) { buf in
             while true {
-                #if canImport(Glibc)
-                let n = Glibc.read(fd, buf.baseAddress, buf.count)
-                #else
-                let n = Darwin.read(fd, buf.baseAddress, buf.count)
-                #endif
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileIOError.last("read", path)
-                }
+                let n = try readSome(fd, into: buf, path: path)
                 if n == 0 { break }
                 try body(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
             }

@@ -329,28 +329,24 @@ import Darwin
         return nil
     }
 
-    /// The C kernel's 16 distances for float16 rows `p ..< p+16` (nil without AVX-512 or when
-    /// d % 16 ≠ 0). For tests: they must equal the Swift float16 distance bit for bit.
-    static func cDist16(_ base: UnsafePointer<UInt16>, rowOf: UnsafePointer<UInt32>?, p: Int,
-                        center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
-        guard cDist16Available, d > 0, d & 15 == 0 else { return nil }
-        var out = SIMD16<Float>()
-        withUnsafeMutableBytes(of: &out) { raw in
-            lk_dist16_f16(base, rowOf, p, center, d,
-                          raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
-        }
-        return out
-    }
-
     /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without AVX-512 or when
     /// d % 16 ≠ 0). For tests: they must equal `F32Row.dist2` bit for bit.
     static func cDist16(_ base: UnsafePointer<Float>, rowOf: UnsafePointer<UInt32>?, p: Int,
                         center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
+        cDist16(d: d) { lk_dist16_f32(base, rowOf, p, center, d, $0) }
+    }
+
+    /// The same for float16 rows (equal to float32 rows holding the converted values).
+    static func cDist16(_ base: UnsafePointer<UInt16>, rowOf: UnsafePointer<UInt32>?, p: Int,
+                        center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
+        cDist16(d: d) { lk_dist16_f16(base, rowOf, p, center, d, $0) }
+    }
+
+    private static func cDist16(d: Int, _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> SIMD16<Float>? {
         guard cDist16Available, d > 0, d & 15 == 0 else { return nil }
         var out = SIMD16<Float>()
         withUnsafeMutableBytes(of: &out) { raw in
-            lk_dist16_f32(base, rowOf, p, center, d,
-                          raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
+            kernel(raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
         }
         return out
     }
@@ -400,7 +396,6 @@ import Darwin
             var bI = SIMD16<Int32>(repeating: -1)
             var oLo = SIMD8<Double>(repeating: -.infinity), oHi = oLo
             var iLo = SIMD8<Int64>(repeating: -1), iHi = iLo
-            let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
             let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             let mr = UnsafeMutableRawPointer(m)
             // The AVX-512 C kernels where they apply (same arithmetic; see `cKernel`).
@@ -465,22 +460,8 @@ import Darwin
                     bV.replace(with: mv, where: better)
                     bI.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: p)) &+ lane, where: better)
                 case let .product(W, D):
-                    // Vectorised in float64: o = (W + w)(D + m), −inf for taken rows; per lane
-                    // the strict `>` keeps the earliest row, lanes are merged below.
-                    let wr = UnsafeRawPointer(ctx.w.unsafelyUnwrapped)
-                    let mlo = toDouble(mv.lowHalf), mhi = toDouble(mv.highHalf)
-                    var olo = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: p &* 8, as: SIMD8<Double>.self))
-                        * (SIMD8(repeating: D) + mlo)
-                    var ohi = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: (p &+ 8) &* 8, as: SIMD8<Double>.self))
-                        * (SIMD8(repeating: D) + mhi)
-                    olo.replace(with: -.infinity, where: mlo .< 0)
-                    ohi.replace(with: -.infinity, where: mhi .< 0)
-                    let blo = olo .> oLo, bhi = ohi .> oHi
-                    oLo.replace(with: olo, where: blo)
-                    oHi.replace(with: ohi, where: bhi)
-                    let base64 = SIMD8<Int64>(repeating: Int64(p))
-                    iLo.replace(with: base64 &+ lane8, where: blo)
-                    iHi.replace(with: base64 &+ lane8 &+ 8, where: bhi)
+                    productLanes(mv, w: UnsafeRawPointer(ctx.w.unsafelyUnwrapped), p: p, W: W, D: D,
+                                 oLo: &oLo, oHi: &oHi, iLo: &iLo, iHi: &iHi)
                 case let .logs(W, D, alpha, beta):
                     for l in 0 ..< 16 where mv[l] >= 0 {
                         let o = logTerm(alpha, W + ctx.w.unsafelyUnwrapped[p &+ l]) + logTerm(beta, D + Double(mv[l]))
@@ -526,6 +507,29 @@ import Darwin
         best.m = bestPos >= 0 ? m[bestPos] : -1
         best.obj = bestObj
         return best
+    }
+
+    /// CORAL's product objective for the 16-row block at position p, vectorised in float64:
+    /// o = (W + w)(D + m), −inf for taken rows (m < 0). Per lane the strict `>` keeps the
+    /// earliest row (lanes 0–7 in `oLo`/`iLo`, 8–15 in `oHi`/`iHi`); callers merge the lanes.
+    /// The C kernel `lk_pass_product_*` does exactly these operations.
+    @inline(__always) static func productLanes(_ mv: SIMD16<Float>, w wr: UnsafeRawPointer, p: Int, W: Double, D: Double,
+                                               oLo: inout SIMD8<Double>, oHi: inout SIMD8<Double>,
+                                               iLo: inout SIMD8<Int64>, iHi: inout SIMD8<Int64>) {
+        let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
+        let mlo = toDouble(mv.lowHalf), mhi = toDouble(mv.highHalf)
+        var olo = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: p &* 8, as: SIMD8<Double>.self))
+            * (SIMD8(repeating: D) + mlo)
+        var ohi = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: (p &+ 8) &* 8, as: SIMD8<Double>.self))
+            * (SIMD8(repeating: D) + mhi)
+        olo.replace(with: -.infinity, where: mlo .< 0)
+        ohi.replace(with: -.infinity, where: mhi .< 0)
+        let blo = olo .> oLo, bhi = ohi .> oHi
+        oLo.replace(with: olo, where: blo)
+        oHi.replace(with: ohi, where: bhi)
+        let base64 = SIMD8<Int64>(repeating: Int64(p))
+        iLo.replace(with: base64 &+ lane8, where: blo)
+        iHi.replace(with: base64 &+ lane8 &+ 8, where: bhi)
     }
 
     /// `coef·ln(x)` with `0·ln(·) = 0` (a zero strength removes the factor).

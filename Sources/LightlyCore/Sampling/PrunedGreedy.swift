@@ -532,22 +532,9 @@ struct ArgmaxState {
             }
         case let .product(W, D):
             let wr = UnsafeRawPointer(ctx.w.unsafelyUnwrapped)
-            let lane8 = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
             while p &+ 16 <= hi {
                 let mv = mr.loadUnaligned(fromByteOffset: p &* 4, as: SIMD16<Float>.self)
-                let mlo = Kernels.toDouble(mv.lowHalf), mhi = Kernels.toDouble(mv.highHalf)
-                var olo = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: p &* 8, as: SIMD8<Double>.self))
-                    * (SIMD8(repeating: D) + mlo)
-                var ohi = (SIMD8(repeating: W) + wr.loadUnaligned(fromByteOffset: (p &+ 8) &* 8, as: SIMD8<Double>.self))
-                    * (SIMD8(repeating: D) + mhi)
-                olo.replace(with: -.infinity, where: mlo .< 0)
-                ohi.replace(with: -.infinity, where: mhi .< 0)
-                let blo = olo .> oLo, bhi = ohi .> oHi
-                oLo.replace(with: olo, where: blo)
-                oHi.replace(with: ohi, where: bhi)
-                let base64 = SIMD8<Int64>(repeating: Int64(p))
-                iLo.replace(with: base64 &+ lane8, where: blo)
-                iHi.replace(with: base64 &+ lane8 &+ 8, where: bhi)
+                Kernels.productLanes(mv, w: wr, p: p, W: W, D: D, oLo: &oLo, oHi: &oHi, iLo: &iLo, iHi: &iHi)
                 p &+= 16
             }
             while p < hi {
