@@ -122,11 +122,18 @@ LK_T long NAME(const T *base, const uint32_t *rowOf, const float *c, long D, flo
     __m512i bI = _mm512_loadu_si512(bestI);                                                  \
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); \
     long p = lo;                                                                             \
-    for (; p + 16 <= hi; p += 16) {                                                          \
-        __m512 mv = update_min(m, p, DIST(base, rowOf, p, c, D));                            \
-        __mmask16 better = _mm512_cmp_ps_mask(mv, bV, _CMP_GT_OQ);                           \
-        bV = _mm512_mask_mov_ps(bV, better, mv);                                             \
-        bI = _mm512_mask_mov_epi32(bI, better, _mm512_add_epi32(_mm512_set1_epi32((int32_t)p), lane)); \
+    while (p + 16 <= hi) {                                                                   \
+        /* Runs of up to 16 blocks: distances and min updates, then the argmax from m (in    \
+           L1), as in the CORAL pass. */                                                     \
+        long e = p + ((hi - p) / 16 < 16 ? (hi - p) / 16 : 16) * 16;                         \
+        for (long q = p; q < e; q += 16) update_min(m, q, DIST(base, rowOf, q, c, D));       \
+        for (long q = p; q < e; q += 16) {                                                   \
+            __m512 mv = _mm512_loadu_ps(m + q);                                              \
+            __mmask16 better = _mm512_cmp_ps_mask(mv, bV, _CMP_GT_OQ);                       \
+            bV = _mm512_mask_mov_ps(bV, better, mv);                                         \
+            bI = _mm512_mask_mov_epi32(bI, better, _mm512_add_epi32(_mm512_set1_epi32((int32_t)q), lane)); \
+        }                                                                                    \
+        p = e;                                                                               \
     }                                                                                        \
     _mm512_storeu_ps(bestV, bV);                                                             \
     _mm512_storeu_si512(bestI, bI);                                                          \
@@ -147,23 +154,30 @@ LK_T long NAME(const T *base, const uint32_t *rowOf, const float *c, long D, flo
     const __m512d vW = _mm512_set1_pd(W), vD = _mm512_set1_pd(Dsum);                         \
     const __m512d ninf = _mm512_set1_pd(-__builtin_inf());                                      \
     long p = lo;                                                                             \
-    for (; p + 16 <= hi; p += 16) {                                                          \
-        __m512 mv = update_min(m, p, DIST(base, rowOf, p, c, D));                            \
-        /* The halves are re-read from m (just stored): loads instead of a lane extract. */   \
-        __m512d mlo = _mm512_cvtps_pd(_mm256_loadu_ps(m + p));                               \
-        __m512d mhi = _mm512_cvtps_pd(_mm256_loadu_ps(m + p + 8));                           \
-        __mmask16 taken = _mm512_cmp_ps_mask(mv, _mm512_setzero_ps(), _CMP_LT_OQ);           \
-        __m512d olo = _mm512_mul_pd(_mm512_add_pd(vW, _mm512_loadu_pd(w + p)), _mm512_add_pd(vD, mlo));     \
-        __m512d ohi = _mm512_mul_pd(_mm512_add_pd(vW, _mm512_loadu_pd(w + p + 8)), _mm512_add_pd(vD, mhi)); \
-        olo = _mm512_mask_mov_pd(olo, (__mmask8)taken, ninf);                                \
-        ohi = _mm512_mask_mov_pd(ohi, (__mmask8)(taken >> 8), ninf);                         \
-        __mmask8 blo = _mm512_cmp_pd_mask(olo, oLo, _CMP_GT_OQ);                             \
-        __mmask8 bhi = _mm512_cmp_pd_mask(ohi, oHi, _CMP_GT_OQ);                             \
-        oLo = _mm512_mask_mov_pd(oLo, blo, olo);                                             \
-        oHi = _mm512_mask_mov_pd(oHi, bhi, ohi);                                             \
-        __m512i b = _mm512_add_epi64(_mm512_set1_epi64(p), lane8);                           \
-        iLo = _mm512_mask_mov_epi64(iLo, blo, b);                                            \
-        iHi = _mm512_mask_mov_epi64(iHi, bhi, _mm512_add_epi64(b, _mm512_set1_epi64(8)));    \
+    while (p + 16 <= hi) {                                                                   \
+        /* Runs of up to 16 blocks: first the distances and min updates, then the objective  \
+           from m (now in L1). Two loops keep the register pressure of each low; the result \
+           is the same as one fused loop (every lane still sees its positions in order). */ \
+        long e = p + ((hi - p) / 16 < 16 ? (hi - p) / 16 : 16) * 16;                         \
+        for (long q = p; q < e; q += 16) update_min(m, q, DIST(base, rowOf, q, c, D));       \
+        for (long q = p; q < e; q += 16) {                                                   \
+            __m512 mv = _mm512_loadu_ps(m + q);                                              \
+            __mmask16 taken = _mm512_cmp_ps_mask(mv, _mm512_setzero_ps(), _CMP_LT_OQ);       \
+            __m512d mlo = _mm512_cvtps_pd(_mm512_castps512_ps256(mv));                       \
+            __m512d mhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(mv), 1))); \
+            __m512d olo = _mm512_mul_pd(_mm512_add_pd(vW, _mm512_loadu_pd(w + q)), _mm512_add_pd(vD, mlo));     \
+            __m512d ohi = _mm512_mul_pd(_mm512_add_pd(vW, _mm512_loadu_pd(w + q + 8)), _mm512_add_pd(vD, mhi)); \
+            olo = _mm512_mask_mov_pd(olo, (__mmask8)taken, ninf);                            \
+            ohi = _mm512_mask_mov_pd(ohi, (__mmask8)(taken >> 8), ninf);                     \
+            __mmask8 blo = _mm512_cmp_pd_mask(olo, oLo, _CMP_GT_OQ);                         \
+            __mmask8 bhi = _mm512_cmp_pd_mask(ohi, oHi, _CMP_GT_OQ);                         \
+            oLo = _mm512_mask_mov_pd(oLo, blo, olo);                                         \
+            oHi = _mm512_mask_mov_pd(oHi, bhi, ohi);                                         \
+            __m512i b = _mm512_add_epi64(_mm512_set1_epi64(q), lane8);                       \
+            iLo = _mm512_mask_mov_epi64(iLo, blo, b);                                        \
+            iHi = _mm512_mask_mov_epi64(iHi, bhi, _mm512_add_epi64(b, _mm512_set1_epi64(8))); \
+        }                                                                                    \
+        p = e;                                                                               \
     }                                                                                        \
     _mm512_storeu_pd(bestO, oLo); _mm512_storeu_pd(bestO + 8, oHi);                          \
     _mm512_storeu_si512(bestI, iLo); _mm512_storeu_si512(bestI + 8, iHi);                    \
