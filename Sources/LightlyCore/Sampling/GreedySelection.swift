@@ -87,13 +87,11 @@ struct GreedySelection {
 
         // CORAL set state: S in selection order, nu[s] = squared distance to the nearest
         // other member of S, W = Σ w_S, D = Σ nu.
-        var selRows: [Int] = []
-        var selRows32: [UInt32] = []   // the same rows, for the pass over S
+        var selRows32: [UInt32] = []   // the rows of S, for the pass over S
         var nu: [Float] = []
         var W = plan.preselectedWeight
         var D = 0.0
         if coral {
-            selRows = pre
             selRows32 = pre.map { UInt32(truncatingIfNeeded: $0) }
             nu = [Float](repeating: .infinity, count: pre.count)   // +inf until S has 2 members
             if pre.count >= 2 {
@@ -177,7 +175,6 @@ struct GreedySelection {
                         }
                     }
                 }
-                selRows.append(row)
                 selRows32.append(UInt32(truncatingIfNeeded: row))
                 nu.append(mc)                 // +inf for the very first member
                 D = 0
