@@ -233,18 +233,27 @@ long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const floa
 #undef CALL
 }
 
-__attribute__((target("avx512f")))
-void lk_dist16_f32(const float *base, const uint32_t *rowOf, long p, const float *c, long d, float *out) {
-#define CALL(D) (_mm512_storeu_ps(out, dist16_f32(base, rowOf, p, c, D)), (void)0)
+// lk_dist16_*: the specialised block distance, stored once (a void function cannot
+// `return` the specialised call the way the passes do).
+LK_T __m512 dist16_any_f32(const float *base, const uint32_t *rowOf, long p, const float *c, long d) {
+#define CALL(D) dist16_f32(base, rowOf, p, c, D)
+    LK_SPECIALISE(CALL)
+#undef CALL
+}
+LK_T __m512 dist16_any_f16(const uint16_t *base, const uint32_t *rowOf, long p, const float *c, long d) {
+#define CALL(D) dist16_f16(base, rowOf, p, c, D)
     LK_SPECIALISE(CALL)
 #undef CALL
 }
 
 __attribute__((target("avx512f")))
+void lk_dist16_f32(const float *base, const uint32_t *rowOf, long p, const float *c, long d, float *out) {
+    _mm512_storeu_ps(out, dist16_any_f32(base, rowOf, p, c, d));
+}
+
+__attribute__((target("avx512f")))
 void lk_dist16_f16(const uint16_t *base, const uint32_t *rowOf, long p, const float *c, long d, float *out) {
-#define CALL(D) (_mm512_storeu_ps(out, dist16_f16(base, rowOf, p, c, D)), (void)0)
-    LK_SPECIALISE(CALL)
-#undef CALL
+    _mm512_storeu_ps(out, dist16_any_f16(base, rowOf, p, c, d));
 }
 #else
 int lk_dist16_available(void) { return 0; }
