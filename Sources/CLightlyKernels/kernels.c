@@ -288,3 +288,71 @@ void lk_dist16_f16(const uint16_t *base, const uint32_t *rowOf, long p, const fl
     (void)base; (void)rowOf; (void)p; (void)c; (void)d; (void)out;
 }
 #endif
+
+// Lazy-step filters (LazyGreedy.swift): the first position whose bound reaches t. The bound
+// of the product is computed with the same float64 operations as the Swift side (no
+// contraction), so both agree bit for bit.
+static long next_ge_f32_scalar(const float *m, long p, long hi, float t) {
+    for (; p < hi; p++)
+        if (m[p] >= t) return p;
+    return hi;
+}
+
+static long next_ge_product_scalar(const float *m, const double *w, double W, double D, long p, long hi,
+                                   double t) {
+    for (; p < hi; p++)
+        if ((W + w[p]) * (D + (double)m[p]) >= t) return p;
+    return hi;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static long next_ge_f32_avx512(const float *m, long p, long hi, float t) {
+    const __m512 vt = _mm512_set1_ps(t);
+    while (p + 64 <= hi) {
+        __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps(m + p), vt, _CMP_GE_OQ);
+        __mmask16 b = _mm512_cmp_ps_mask(_mm512_loadu_ps(m + p + 16), vt, _CMP_GE_OQ);
+        __mmask16 c = _mm512_cmp_ps_mask(_mm512_loadu_ps(m + p + 32), vt, _CMP_GE_OQ);
+        __mmask16 e = _mm512_cmp_ps_mask(_mm512_loadu_ps(m + p + 48), vt, _CMP_GE_OQ);
+        if (a | b | c | e) break;
+        p += 64;
+    }
+    while (p + 16 <= hi) {
+        __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps(m + p), vt, _CMP_GE_OQ);
+        if (a) return p + __builtin_ctz(a);
+        p += 16;
+    }
+    return next_ge_f32_scalar(m, p, hi, t);
+}
+
+__attribute__((target("avx512f")))
+static long next_ge_product_avx512(const float *m, const double *w, double W, double D, long p, long hi,
+                                   double t) {
+    const __m512d vW = _mm512_set1_pd(W), vD = _mm512_set1_pd(D), vt = _mm512_set1_pd(t);
+    while (p + 16 <= hi) {
+        __m512d mlo = _mm512_cvtps_pd(_mm256_loadu_ps(m + p));
+        __m512d mhi = _mm512_cvtps_pd(_mm256_loadu_ps(m + p + 8));
+        __m512d olo = _mm512_mul_pd(_mm512_add_pd(vW, _mm512_loadu_pd(w + p)), _mm512_add_pd(vD, mlo));
+        __m512d ohi = _mm512_mul_pd(_mm512_add_pd(vW, _mm512_loadu_pd(w + p + 8)), _mm512_add_pd(vD, mhi));
+        unsigned a = (unsigned)_mm512_cmp_pd_mask(olo, vt, _CMP_GE_OQ)
+                   | ((unsigned)_mm512_cmp_pd_mask(ohi, vt, _CMP_GE_OQ) << 8);
+        if (a) return p + __builtin_ctz(a);
+        p += 16;
+    }
+    return next_ge_product_scalar(m, w, W, D, p, hi, t);
+}
+#endif
+
+long lk_next_ge_f32(const float *m, long p, long hi, float t) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) return next_ge_f32_avx512(m, p, hi, t);
+#endif
+    return next_ge_f32_scalar(m, p, hi, t);
+}
+
+long lk_next_ge_product(const float *m, const double *w, double W, double D, long p, long hi, double t) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) return next_ge_product_avx512(m, w, W, D, p, hi, t);
+#endif
+    return next_ge_product_scalar(m, w, W, D, p, hi, t);
+}

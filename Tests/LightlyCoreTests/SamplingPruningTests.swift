@@ -183,7 +183,9 @@ import Testing
 
     @Test func autoStaysPlainForSmallJobs() throws {
         let x = Self.clustered(n: 3000, d: 32, intrinsic: 3, clusters: 30, seed: 61)
-        let r = try Sampler.select(SamplingRequest(method: .coreset, nSamples: 400, threads: 1), embeddings: x)
+        var request = SamplingRequest(method: .coreset, nSamples: 400, threads: 1)
+        request.lazy = .off
+        let r = try Sampler.select(request, embeddings: x)
         #expect(r.stats.prunedPasses == 0)
         #expect(r.stats.passes == 399)
         #expect(r.stats.readReduction == 1)

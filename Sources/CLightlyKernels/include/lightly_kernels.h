@@ -39,6 +39,12 @@ long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const floa
                          const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI);
 
+/// Lazy greedy steps: the first position q in p ..< hi with m[q] ≥ t, or hi.
+long lk_next_ge_f32(const float *m, long p, long hi, float t);
+/// The same for CORAL's product bound: the first q with (W + w[q])·(D + m[q]) ≥ t in float64
+/// (the operations of Kernels.productLanes, without contraction), or hi.
+long lk_next_ge_product(const float *m, const double *w, double W, double D, long p, long hi, double t);
+
 /* Returns freed heap memory to the system (glibc `malloc_trim(0)`); a no-op elsewhere.
    After a large embedding upload the heap holds freed small allocations the job would
    otherwise sit on top of (design/sampling.md P8). */

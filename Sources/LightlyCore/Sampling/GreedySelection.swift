@@ -64,9 +64,20 @@ struct GreedySelection {
         stats.candidates = n
         stats.rowBytes = rowBytes
         stats.centerBytes = d * 4
-        let pruner = ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
-                                        storage: matrix.storage, chunks: chunks)
+        // Lazy steps (LazyGreedy.swift) when they apply, else cluster skipping or plain passes.
+        // The objective's kind is fixed for the job: W changes only by weights of picks, and
+        // those are all 0 when `allCandidateWeightsZero`.
+        let alpha = request.coralStrengths.scores, beta = request.coralStrengths.diversity
+        let objectiveKind: Objective = !coral || (plan.preselectedWeight == 0 && allCandidateWeightsZero) ? .diversity
+            : alpha == beta && alpha > 0 ? .product(w: 0, d: 0) : .logs(w: 0, d: 0, alpha: alpha, beta: beta)
+        let lazy = LazyGreedy.make(mode: request.lazy, pruning: request.pruning, objective: objectiveKind,
+                                   candidates: n, dimension: d, need: need, storage: matrix.storage,
+                                   threads: chunks > 1 ? plan.threads : 1)
+        var lazyActive = lazy != nil
+        let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
+                                                            storage: matrix.storage, chunks: chunks)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
+
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
 
         // Preselected centers: one blocked pass instead of |P| streaming passes.
@@ -114,7 +125,6 @@ struct GreedySelection {
             }
             if nu.count >= 2 { for v in nu { D += Double(v) } }
         }
-        let alpha = request.coralStrengths.scores, beta = request.coralStrengths.diversity
         func objective() -> Objective {
             guard coral, !(W == 0 && allCandidateWeightsZero) else { return .diversity }
             if alpha == beta && alpha > 0 { return .product(w: W, d: D) }
@@ -181,12 +191,28 @@ struct GreedySelection {
                 if nu.count >= 2 { for v in nu { D += Double(v) } }
             }
             let r: ChunkBest
-            if let pruner {
+            if lazyActive, let lazy {
+                let listed = lazy.append(center)
+                if listed && !lazy.shouldGiveUp {
+                    r = lazy.step(ctx, objective: objective(), stats: &stats)
+                } else {
+                    // List full, or not saving: bring every row up to date (this center
+                    // included when it was listed) and continue with plain passes.
+                    lazy.settle(ctx, objective: objective(), stats: &stats)
+                    lazyActive = false
+                    stats.lazyStoppedAtPass = stats.passes + 1
+                    r = Kernels.pass(ctx, storage: matrix.storage, center: listed ? nil : center,
+                                     objective: objective(), chunks: chunks)
+                    stats.passes += 1
+                    if !listed { stats.rowsScanned += n; stats.distances += n }
+                }
+            } else if let pruner {
                 r = pruner.pass(ctx, center: center, objective: objective(), chunks: chunks, stats: &stats)
             } else {
                 r = Kernels.pass(ctx, storage: matrix.storage, center: center, objective: objective(), chunks: chunks)
                 stats.passes += 1
                 stats.rowsScanned += n
+                stats.distances += n
             }
             guard r.pos >= 0 else { break }
             pos = r.pos

@@ -27,6 +27,11 @@ public struct SamplingStats: Sendable, Equatable {
     public var passes = 0
     /// Passes that ran with cluster skipping.
     public var prunedPasses = 0
+    /// Passes that ran lazily (LazyGreedy.swift): only rows that could win were updated.
+    public var lazyPasses = 0
+    /// Row–center distances computed by the passes (a plain pass computes |C|; a lazy step
+    /// may compute several per row it reads, against centers held in cache).
+    public var distances = 0
     /// Row distances computed in the passes (plain passes count every candidate).
     public var rowsScanned = 0
     /// Center-to-center distances computed by the pruned passes.
@@ -39,6 +44,8 @@ public struct SamplingStats: Sendable, Equatable {
     public var centerBytes = 0
     /// The pass (1-based) at which `.auto` gave up pruning, if it did.
     public var pruningStoppedAtPass: Int? = nil
+    /// The pass (1-based) from which plain passes replaced lazy steps, if they did.
+    public var lazyStoppedAtPass: Int? = nil
 
     public init() {}
 
@@ -203,6 +210,7 @@ final class ClusterPruner {
         stats.passes += 1
         guard enabled else {
             stats.rowsScanned += ctx.count
+            stats.distances += ctx.count
             return Kernels.pass(ctx, storage: storage, center: center, objective: objective, chunks: chunks)
         }
         stats.prunedPasses += 1
@@ -299,6 +307,7 @@ final class ClusterPruner {
         live.removeAll { r2[Int($0)] == 0 }
         if r2[newID] > 0 { live.append(Int32(newID)) }
         stats.rowsScanned += scanned
+        stats.distances += scanned
 
         if mode == .auto {
             windowScanned += scanned

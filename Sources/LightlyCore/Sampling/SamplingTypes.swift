@@ -56,6 +56,9 @@ public struct SamplingRequest: Sendable, Equatable {
     /// Cluster skipping in the CORESET/CORAL passes (PrunedGreedy.swift). Results do not
     /// depend on it; not part of the request JSON.
     public var pruning: ClusterPruning = .auto
+    /// Lazy application of new centers in the CORESET/CORAL passes (LazyGreedy.swift).
+    /// Results do not depend on it; not part of the request JSON.
+    public var lazy: LazyEvaluation = .auto
 
     public init(method: SamplingMethod, nSamples: Double = -1, minDistance: Double = 0,
                 preselected: [Int] = [], query: [Int]? = nil, weights: [Double]? = nil,
