@@ -142,6 +142,23 @@ import Testing
         }
     }
 
+    /// Clustered data: the first picks (one per blob) need nearly every row, so `.auto`
+    /// pauses lazy steps for plain passes, then resumes them with an empty center list once
+    /// they pay again. The picks must not notice.
+    @Test func autoPausesAndResumesOnClusteredData() throws {
+        let x = SamplingPruningTests.clustered(n: 8000, d: 32, intrinsic: 8, clusters: 60, seed: 71)
+        var r = SamplingRequest(method: .coreset, nSamples: 1200, threads: 1)
+        let auto = try Sampler.select(r, embeddings: x)
+        r.lazy = .off
+        r.pruning = .off
+        let plain = try Sampler.select(r, embeddings: x)
+        #expect(auto.picked == plain.picked)
+        let stopped = try #require(auto.stats.lazyStoppedAtPass)
+        // Resumed: most passes after the pause are lazy again, and they saved most distances.
+        #expect(auto.stats.lazyPasses > auto.stats.passes - stopped - 200, "\(auto.stats)")
+        #expect(Double(auto.stats.distances) < 0.5 * Double(plain.stats.distances), "\(auto.stats)")
+    }
+
     // MARK: - Modes
 
     @Test func autoIsLazyByDefault() throws {

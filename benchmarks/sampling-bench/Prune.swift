@@ -1,6 +1,6 @@
 // sampling-bench --prune: cluster skipping (design/sampling.md §3 item 6, §5 row S1).
-// Runs the plain and the pruned greedy pass on the same data, checks that the picks are
-// identical, and prints bytes read, the read reduction and times.
+// Runs the plain and the pruned greedy pass and the default (lazy steps) on the same data,
+// checks that the picks are identical, and prints bytes read, the read reduction and times.
 import Foundation
 import Dispatch
 import LightlyCore
@@ -54,7 +54,8 @@ struct PruneOptions {
     var coral = false
 }
 
-/// One dataset: plain (`.off`), forced pruning (`.on`) and the default (`.auto`).
+/// One dataset: plain (`.off`), forced pruning (`.on`) and the default (`.auto`, which runs
+/// lazy steps, LazyGreedy.swift, where they apply).
 func pruneCase(label: String, x: EmbeddingMatrix, k: Int, method: SamplingMethod, threads: Int,
                repeats: Int) -> String {
     var req = SamplingRequest(method: method, nSamples: Double(k), threads: threads)
@@ -77,7 +78,11 @@ func pruneCase(label: String, x: EmbeddingMatrix, k: Int, method: SamplingMethod
         let same = r.picked == plain.picked ? "identical" : "DIFFERENT"
         if r.picked != plain.picked { print("!! \(label): \(mode) picks differ from plain") }
         let s = r.stats
-        let stop = s.pruningStoppedAtPass.map { ", off at pass \($0)" } ?? ""
+        var stop = s.pruningStoppedAtPass.map { ", off at pass \($0)" } ?? ""
+        if s.lazyPasses > 0 {
+            stop += ", lazy: distances \(fmt(100 * Double(s.distances) / Double(max(1, s.passes * s.candidates)), 1)) %"
+                + (s.lazyStoppedAtPass.map { ", plain from pass \($0)" } ?? "")
+        }
         cells.append("\(fmt(Double(s.bytesRead) / 1e9)) GB (\(fmt(s.readReduction, 2))×, scanned \(fmt(100 * s.scannedFraction, 1)) %\(stop)) \(fmt(t)) s (\(fmt(t / results[0].1, 2))×), CPU \(fmt(cpu[i])) s (\(fmt(cpu[i] / cpu[0], 2))×) \(same)")
     }
     let line = "| \(label) | \(fmt(Double(plain.stats.plainBytes) / 1e9)) GB \(fmt(results[0].1)) s, CPU \(fmt(cpu[0])) s | \(cells.joined(separator: " | ")) |"
@@ -98,7 +103,7 @@ func runPruneBench(_ p: PruneOptions, threads: Int, repeats: Int?) {
     let iso = makeData(n: p.n, d: p.d, seed: 42)
     lines.append(pruneCase(label: "isotropic Gaussian CORESET", x: iso, k: p.k, method: .coreset, threads: threads, repeats: reps))
     print("")
-    print("| data | plain: bytes read, time, CPU | pruning .on: bytes read (reduction, scanned), time, CPU | .auto (default) |")
+    print("| data | plain: bytes read, time, CPU | pruning .on: bytes read (reduction, scanned), time, CPU | default (.auto: lazy steps) |")
     print("|---|---|---|---|")
     for l in lines { print(l) }
     print("bytes read = scanned rows · d · 4 B + center copies (d · 4 B per center-to-center distance); plain = passes · n · d · 4 B")

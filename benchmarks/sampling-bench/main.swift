@@ -27,6 +27,8 @@ struct Options {
     var only = false            // skip the main table (with --init-only)
     var prune: PruneOptions? = nil   // --prune: only the cluster-skipping (S1) comparison
     var pruning: ClusterPruning = .auto   // --pruning auto|on|off for the main table
+    var lazy: LazyEvaluation = .auto      // --lazy auto|on|off for the main table
+    var plain = true                      // --no-plain: skip the plain-pass columns
 }
 
 func parseOptions() -> Options {
@@ -47,6 +49,7 @@ func parseOptions() -> Options {
         case "--no-fp16": o.fp16 = false
         case "--no-coral": o.coral = false
         case "--no-1t": o.oneThread = false
+        case "--no-plain": o.plain = false
         case "--no-bandwidth": o.bandwidth = false
         case "--budget": o.budget = Double(it.next() ?? "") ?? o.budget
         case "--repeats": o.repeats = Int(it.next() ?? "")
@@ -58,6 +61,7 @@ func parseOptions() -> Options {
         // Cluster skipping (Prune.swift): --prune [--prune-size 100000x128] [--prune-k 3000]
         // [--prune-intrinsic 16] [--prune-clusters 100] [--prune-coral]
         case "--pruning": o.pruning = ClusterPruning(rawValue: it.next() ?? "") ?? o.pruning
+        case "--lazy": o.lazy = LazyEvaluation(rawValue: it.next() ?? "") ?? o.lazy
         case "--prune": o.prune = o.prune ?? PruneOptions()
         case "--prune-size":
             o.prune = o.prune ?? PruneOptions()
@@ -71,7 +75,8 @@ func parseOptions() -> Options {
             print("""
             usage: sampling-bench [--sizes 10000x32,100000x128,...] [--k 1000] [--big] [--quick]
                                   [--no-python] [--no-init] [--no-fp16] [--no-coral] [--no-1t]
-                                  [--no-bandwidth] [--budget s] [--repeats r] [--threads t] [--pruning auto|on|off]
+                                  [--no-bandwidth] [--no-plain] [--budget s] [--repeats r] [--threads t]
+                                  [--pruning auto|on|off] [--lazy auto|on|off]
                                   [--prune [--prune-size 100000x128] [--prune-k 3000] [--prune-intrinsic 16]
                                            [--prune-clusters 100] [--prune-coral]]
             """)
@@ -289,7 +294,7 @@ func run() {
 
     var rows: [String] = []
     var initLine = ""
-    var pending: [(label: String, bytes: Double, passes: Double, t2: Double, rest: String, head: String)] = []
+    var pending: [(label: String, bytes: Double, passes: Double, t2: Double, rest: String, head: String, plain: Double)] = []
     var cpuRows: [String] = []
     var cases: [(n: Int, d: Int, k: Int, pre: Int)] = o.sizes.map { ($0.n, $0.d, o.k, 0) }
     if o.big { cases.append((1_000_000, 128, 10_000, 1000)) }
@@ -303,6 +308,7 @@ func run() {
         let pre = c.pre > 0 ? (0 ..< c.pre).map { $0 * (c.n / c.pre) } : []
         var req = SamplingRequest(method: .coreset, nSamples: Double(c.k), preselected: pre, threads: o.threads)
         req.pruning = o.pruning
+        req.lazy = o.lazy
         let rss0 = max(currentRSSMiB(), maxRSSMiB())
         let (t2, r2) = timeSampler(req, x, repeats: repeats)
         var t1 = Double.nan, cpu1 = Double.nan
@@ -313,6 +319,23 @@ func run() {
             cpu1 = lastCPU
             if r1 != r2 { print("!! 1-thread result differs from \(threads)-thread result") }
             req.threads = o.threads
+        }
+        // The plain fused pass (every center applied to every row): the streaming kernel that
+        // the bandwidth bound (P1) and the fp16 ratio (P5) are about.
+        var tp = Double.nan, cpup = Double.nan, tph = Double.nan, cpuph = Double.nan
+        var plainReq = req
+        plainReq.lazy = .off
+        plainReq.pruning = .off
+        if o.plain && c.pre == 0 {
+            let (t, rp) = timeSampler(plainReq, x, repeats: repeats)
+            tp = t
+            if rp != r2 { print("!! plain-pass result differs from the default (lazy) result") }
+            if o.oneThread {
+                var p1 = plainReq
+                p1.threads = 1
+                _ = timeSampler(p1, x, repeats: repeats)
+                cpup = lastCPU
+            }
         }
         var tc = Double.nan, cpuc = Double.nan
         if o.coral && c.pre == 0 {
@@ -336,8 +359,17 @@ func run() {
             r1.threads = 1
             _ = timeSampler(r1, h, repeats: repeats)
             cpuh = lastCPU
+            if o.plain {
+                tph = timeSampler(plainReq, h, repeats: repeats).0
+                if o.oneThread {
+                    var p1 = plainReq
+                    p1.threads = 1
+                    _ = timeSampler(p1, h, repeats: repeats)
+                    cpuph = lastCPU
+                }
+            }
         }
-        cpuRows.append("| \(c.n / 1000)k×\(c.d) | \(fmt(cpu1)) | \(fmt(cpuc)) (\(fmt(cpuc / cpu1, 2))) | \(fmt(cpuh)) (\(fmt(cpuh / cpu1, 2))) |")
+        cpuRows.append("| \(c.n / 1000)k×\(c.d) | \(fmt(cpu1)) | \(fmt(cpuc)) (\(fmt(cpuc / cpu1, 2))) | \(fmt(cpuh)) (\(fmt(cpuh / cpu1, 2))) | \(fmt(cpup)) | \(fmt(cpuph)) (\(fmt(cpuph / cpup, 2))) |")
         var direct: RefResult? = nil, normtrick: RefResult? = nil
         if o.python {
             let path = tmp.appendingPathComponent("x.f32").path
@@ -367,9 +399,15 @@ func run() {
         let label = "\(c.n / 1000)k×\(c.d) k=\(c.k)" + (c.pre > 0 ? " |P|=\(c.pre)" : "")
         let coralRatio = tc.isFinite ? fmt(tc / t2, 2) : "–"
         let fp16Ratio = th.isFinite ? fmt(th / t2, 2) : "–"
-        let rest = "| \(refCell(direct)) | \(ratio(direct)) | \(refCell(normtrick)) | \(ratio(normtrick)) | \(fmt(tc)) (\(coralRatio)) | \(fmt(th)) (\(fp16Ratio)) | \(fmt(extra, 1)) | \(match.isEmpty ? "–" : match) |"
-        pending.append((label, xBytes, passes, t2, rest, "| \(label) | \(fmt(xBytes / 1e6, 1)) MB"))
-        print("\(label): ours \(fmt(t2)) s (1T \(fmt(t1))) \(rest)")
+        let plainFp16Ratio = tph.isFinite ? fmt(tph / tp, 2) : "–"
+        let st = r2?.stats ?? SamplingStats()
+        let work = st.lazyPasses > 0
+            ? "\(fmt(100 * st.scannedFraction, 2)) % / \(fmt(100 * Double(st.distances) / Double(max(1, st.passes * st.candidates)), 1)) %"
+              + (st.lazyStoppedAtPass.map { " (plain from pass \($0))" } ?? "")
+            : "plain"
+        let rest = "| \(work) | \(refCell(direct)) | \(ratio(direct)) | \(refCell(normtrick)) | \(ratio(normtrick)) | \(fmt(tc)) (\(coralRatio)) | \(fmt(th)) (\(fp16Ratio)) | \(fmt(tph)) (\(plainFp16Ratio)) | \(fmt(extra, 1)) | \(match.isEmpty ? "–" : match) |"
+        pending.append((label, xBytes, passes, t2, rest, "| \(label) | \(fmt(xBytes / 1e6, 1)) MB", tp))
+        print("\(label): ours \(fmt(t2)) s (1T \(fmt(t1))), plain pass \(fmt(tp)) s \(rest)")
     }
     if o.initBench {
         let n = o.initN, d = 128, p = o.initP
@@ -387,17 +425,19 @@ func run() {
     }
     for p in pending {
         let bound = p.passes * p.bytes / bw
-        rows.append("\(p.head) | \(fmt(bound)) | \(fmt(p.t2)) | \(fmt(p.t2 / bound, 2))× \(p.rest)")
+        rows.append("\(p.head) | \(fmt(bound)) | \(fmt(p.plain)) | \(fmt(p.plain / bound, 2))× | \(fmt(p.t2)) \(p.rest)")
     }
     print("")
-    print("| case | X | bound s | ours \(threads)T s | ours/bound | numpy-direct s | speed-up | numpy-normtrick s | speed-up | CORAL s (÷CORESET) | fp16 s (÷fp32) | job peak ΔRSS MiB | picks vs refs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | X | bound s | plain pass \(threads)T s | plain/bound | ours \(threads)T s | rows read / distances | numpy-direct s | speed-up | numpy-normtrick s | speed-up | CORAL s (÷CORESET) | fp16 s (÷fp32) | plain fp16 s (÷plain fp32) | job peak ΔRSS MiB | picks vs refs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows { print(r) }
     print("")
     print("single-thread CPU seconds (robust to a loaded machine):")
-    print("| case | CORESET fp32 | CORAL (÷CORESET) | CORESET fp16 (÷fp32) |")
-    print("|---|---|---|---|")
+    print("| case | CORESET fp32 | CORAL (÷CORESET) | CORESET fp16 (÷fp32) | plain pass fp32 | plain pass fp16 (÷fp32) |")
+    print("|---|---|---|---|---|---|")
     for r in cpuRows { print(r) }
+    print("ours = the default (lazy steps, LazyGreedy.swift); plain pass = every center applied to every row (--lazy off --pruning off)")
+    print("rows read / distances = share of the plain passes' row reads and row–center distances that ours needed")
     print("bound = k·n·d·4 B / \(fmt(bw / 1e9)) GB/s (measured); * = extrapolated from ≥ 15 iterations; '= k' = identical picks")
 
     if !initLine.isEmpty { print(initLine) }

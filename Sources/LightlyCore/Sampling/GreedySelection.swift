@@ -74,6 +74,7 @@ struct GreedySelection {
                                    candidates: n, dimension: d, need: need, storage: matrix.storage,
                                    threads: chunks > 1 ? plan.threads : 1)
         var lazyActive = lazy != nil
+        var lazyResumeAt = 0, lazyBackoff = 32   // picks; see the give-up branch below
         let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
                                                             storage: matrix.storage, chunks: chunks)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
@@ -191,16 +192,25 @@ struct GreedySelection {
                 if nu.count >= 2 { for v in nu { D += Double(v) } }
             }
             let r: ChunkBest
-            if lazyActive, let lazy {
+            if let lazy, lazyActive, picked.count >= lazyResumeAt {
+                if lazy.isPaused { lazy.resume() }   // all rows are up to date after plain passes
                 let listed = lazy.append(center)
                 if listed && !lazy.shouldGiveUp {
                     r = lazy.step(ctx, objective: objective(), stats: &stats)
                 } else {
-                    // List full, or not saving: bring every row up to date (this center
-                    // included when it was listed) and continue with plain passes.
+                    // Not saving (or the list is full): bring every row up to date (this
+                    // center included when it was listed) and run plain passes for a while,
+                    // twice as long after each failed try. Early picks on clustered data need
+                    // nearly every row; later ones often need very few.
                     lazy.settle(ctx, objective: objective(), stats: &stats)
-                    lazyActive = false
-                    stats.lazyStoppedAtPass = stats.passes + 1
+                    lazy.pause()
+                    if listed {
+                        lazyResumeAt = picked.count + lazyBackoff
+                        lazyBackoff *= 2
+                    } else {
+                        lazyActive = false
+                    }
+                    stats.lazyStoppedAtPass = stats.lazyStoppedAtPass ?? stats.passes + 1
                     r = Kernels.pass(ctx, storage: matrix.storage, center: listed ? nil : center,
                                      objective: objective(), chunks: chunks)
                     stats.passes += 1

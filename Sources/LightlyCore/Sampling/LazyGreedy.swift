@@ -19,7 +19,7 @@ import CLightlyKernels
 public enum LazyEvaluation: String, Sendable, Equatable, CaseIterable {
     /// Lazy when it applies (CORESET, CORAL with equal strengths, picks ≤ half the
     /// candidates) and the request does not ask for a specific pass (`pruning` `.auto`);
-    /// switches to plain passes for good when it stops saving distances.
+    /// switches to plain passes when it does not save distances, and tries again later.
     case auto
     /// Never: the plain fused pass (or cluster skipping, as `pruning` says).
     case off
@@ -141,7 +141,22 @@ final class LazyGreedy: @unchecked Sendable {
         return true
     }
 
-    /// `.auto`, and the lazy steps so far computed more than `giveUpFraction` of the
+    /// Plain passes run (after `settle`) until `resume`.
+    private(set) var isPaused = false
+
+    func pause() { isPaused = true }
+
+    /// Starts an empty center list: valid once plain passes brought every row up to date.
+    func resume() {
+        applied.update(repeating: 0, count: n)
+        count = 0
+        hints = []
+        steps = 0
+        distanceTotal = 0
+        isPaused = false
+    }
+
+    /// `.auto`, and the lazy steps since the last (re)start computed more than `giveUpFraction` of the
     /// distances plain passes would have: they do not pay. The test is cumulative on
     /// purpose: giving up costs the deferred distances (`settle`), which are few only while
     /// lazy steps have saved little; a late burst of work is cheaper to ride out.

@@ -44,7 +44,7 @@ public struct SamplingStats: Sendable, Equatable {
     public var centerBytes = 0
     /// The pass (1-based) at which `.auto` gave up pruning, if it did.
     public var pruningStoppedAtPass: Int? = nil
-    /// The pass (1-based) from which plain passes replaced lazy steps, if they did.
+    /// The pass (1-based) at which plain passes first replaced lazy steps, if they did.
     public var lazyStoppedAtPass: Int? = nil
 
     public init() {}
