@@ -255,8 +255,20 @@ __attribute__((target("avx512f")))
 void lk_dist16_f16(const uint16_t *base, const uint32_t *rowOf, long p, const float *c, long d, float *out) {
     _mm512_storeu_ps(out, dist16_any_f16(base, rowOf, p, c, d));
 }
+/// Lazy steps: the smallest distance from x to the float32 centers j ..< j + lim (lim ≤ 16),
+/// with the plain pass's arithmetic (the center list is read as the "rows", x as the center:
+/// c − x rounds like x − c).
+__attribute__((target("avx512f")))
+float lk_min_dist16_f32(const float *centers, long j, const float *x, long d, long lim) {
+    __m512 v = dist16_any_f32(centers, NULL, j, x, d);
+    return _mm512_mask_reduce_min_ps((__mmask16)((1u << lim) - 1u), v);
+}
 #else
 int lk_dist16_available(void) { return 0; }
+float lk_min_dist16_f32(const float *centers, long j, const float *x, long d, long lim) {
+    (void)centers; (void)j; (void)x; (void)d; (void)lim;
+    return __builtin_inff();
+}
 long lk_pass_diversity_f32(const float *base, const uint32_t *rowOf, const float *c, long d, float *m,
                            long lo, long hi, float *bestV, int32_t *bestI) {
     (void)base; (void)rowOf; (void)c; (void)d; (void)m; (void)hi; (void)bestV; (void)bestI;
@@ -355,4 +367,9 @@ long lk_next_ge_product(const float *m, const double *w, double W, double D, lon
     if (__builtin_cpu_supports("avx512f")) return next_ge_product_avx512(m, w, W, D, p, hi, t);
 #endif
     return next_ge_product_scalar(m, w, W, D, p, hi, t);
+}
+
+void lk_prefetch(const void *p, long bytes) {
+    const char *c = (const char *)p;
+    for (long i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
 }

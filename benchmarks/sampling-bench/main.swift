@@ -309,6 +309,9 @@ func run() {
         var req = SamplingRequest(method: .coreset, nSamples: Double(c.k), preselected: pre, threads: o.threads)
         req.pruning = o.pruning
         req.lazy = o.lazy
+        // CORAL's scores are an input of the job, like X: made before the RSS baseline.
+        var wrng = Xoshiro256StarStar(seed: 7)
+        let coralWeights = o.coral && c.pre == 0 ? (0 ..< c.n).map { _ in Double(wrng.next() >> 11) * 0x1p-53 } : []
         let rss0 = max(currentRSSMiB(), maxRSSMiB())
         let (t2, r2) = timeSampler(req, x, repeats: repeats)
         var t1 = Double.nan, cpu1 = Double.nan
@@ -339,11 +342,9 @@ func run() {
         }
         var tc = Double.nan, cpuc = Double.nan
         if o.coral && c.pre == 0 {
-            var rng = Xoshiro256StarStar(seed: 7)
-            let w = (0 ..< c.n).map { _ in Double(rng.next() >> 11) * 0x1p-53 }
             var cr = req
             cr.method = .coral
-            cr.weights = w
+            cr.weights = coralWeights
             cr.threads = 1
             _ = timeSampler(cr, x, repeats: repeats)
             cpuc = lastCPU

@@ -39,11 +39,19 @@ long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const floa
                          const double *w, double W, double D, long lo, long hi,
                          double *bestO, int64_t *bestI);
 
+/// Lazy greedy steps: min over the float32 centers j ..< j+lim (1 ≤ lim ≤ 16; rows j ..< j+16
+/// must be readable) of their squared distance to x, bit-identical to lk_dist16_f32 per
+/// distance. AVX-512 only (see lk_dist16_available); elsewhere returns +inf.
+float lk_min_dist16_f32(const float *centers, long j, const float *x, long d, long lim);
+
 /// Lazy greedy steps: the first position q in p ..< hi with m[q] ≥ t, or hi.
 long lk_next_ge_f32(const float *m, long p, long hi, float t);
 /// The same for CORAL's product bound: the first q with (W + w[q])·(D + m[q]) ≥ t in float64
 /// (the operations of Kernels.productLanes, without contraction), or hi.
 long lk_next_ge_product(const float *m, const double *w, double W, double D, long p, long hi, double t);
+
+/// Asks the CPU to load `bytes` bytes from `p` into the caches (a hint; no effect on results).
+void lk_prefetch(const void *p, long bytes);
 
 /* Returns freed heap memory to the system (glibc `malloc_trim(0)`); a no-op elsewhere.
    After a large embedding upload the heap holds freed small allocations the job would

@@ -72,8 +72,7 @@ struct GreedySelection {
             : alpha == beta && alpha > 0 ? .product(w: 0, d: 0) : .logs(w: 0, d: 0, alpha: alpha, beta: beta)
         let lazy = LazyGreedy.make(mode: request.lazy, pruning: request.pruning, objective: objectiveKind,
                                    candidates: n, dimension: d, need: need, storage: matrix.storage,
-                                   threads: chunks > 1 ? plan.threads : 1)
-        var lazyActive = lazy != nil
+                                   threads: chunks > 1 ? plan.threads : 1, listCapacity: request.lazyListCapacity)
         var lazyResumeAt = 0, lazyBackoff = 32   // picks; see the give-up branch below
         let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
                                                             storage: matrix.storage, chunks: chunks)
@@ -192,29 +191,27 @@ struct GreedySelection {
                 if nu.count >= 2 { for v in nu { D += Double(v) } }
             }
             let r: ChunkBest
-            if let lazy, lazyActive, picked.count >= lazyResumeAt {
+            if let lazy, picked.count >= lazyResumeAt {
                 if lazy.isPaused { lazy.resume() }   // all rows are up to date after plain passes
-                let listed = lazy.append(center)
-                if listed && !lazy.shouldGiveUp {
+                if !lazy.append(center) {
+                    // The list is full: bring every row up to date and start an empty one.
+                    lazy.settle(ctx, objective: objective(), stats: &stats)
+                    lazy.resume()
+                    _ = lazy.append(center)          // capacity ≥ 1
+                }
+                if !lazy.shouldGiveUp {
                     r = lazy.step(ctx, objective: objective(), stats: &stats)
                 } else {
-                    // Not saving (or the list is full): bring every row up to date (this
-                    // center included when it was listed) and run plain passes for a while,
-                    // twice as long after each failed try. Early picks on clustered data need
-                    // nearly every row; later ones often need very few.
+                    // Not saving: bring every row up to date (this center included) and run
+                    // plain passes for a while, twice as long after each failed try. Early
+                    // picks on clustered data need nearly every row; later ones often very few.
                     lazy.settle(ctx, objective: objective(), stats: &stats)
                     lazy.pause()
-                    if listed {
-                        lazyResumeAt = picked.count + lazyBackoff
-                        lazyBackoff *= 2
-                    } else {
-                        lazyActive = false
-                    }
+                    lazyResumeAt = picked.count + lazyBackoff
+                    lazyBackoff *= 2
                     stats.lazyStoppedAtPass = stats.lazyStoppedAtPass ?? stats.passes + 1
-                    r = Kernels.pass(ctx, storage: matrix.storage, center: listed ? nil : center,
-                                     objective: objective(), chunks: chunks)
+                    r = Kernels.pass(ctx, storage: matrix.storage, center: nil, objective: objective(), chunks: chunks)
                     stats.passes += 1
-                    if !listed { stats.rowsScanned += n; stats.distances += n }
                 }
             } else if let pruner {
                 r = pruner.pass(ctx, center: center, objective: objective(), chunks: chunks, stats: &stats)

@@ -47,9 +47,10 @@ struct LazyTop {
 /// Lazy greedy state of one job (see the file comment).
 ///
 /// Per candidate position it keeps `applied[i]` (4 B): how many centers of the list have been
-/// applied to `m[i]`. The list holds every center picked since lazy evaluation started, as
-/// float32 rows in the storage type's center layout: O(k·d). With the plain path's ≤ 20 B
-/// this keeps a job at ≤ 24 B per sample (cluster skipping is not used at the same time).
+/// applied to `m[i]`. The list holds the centers picked since lazy evaluation (re)started, as
+/// float32 rows in the storage type's center layout: O(k·d), at most `listBytes`. With the
+/// plain path's ≤ 20 B this keeps a job at ≤ 24 B per sample (cluster skipping is not used at
+/// the same time).
 ///
 /// `@unchecked Sendable`: during a step's or a settle's `concurrentPerform`, worker t writes
 /// only `m`/`applied` at positions of its own range, its `tops[t]` and its scratch slice;
@@ -64,6 +65,8 @@ final class LazyGreedy: @unchecked Sendable {
     static let rowsPerWorker = 1 << 15
     /// Seeds kept for the next step (each costs its pending distances).
     static let maxHints = 4
+    /// Bytes of the center list at most (32 MiB: 65 536 centers at d = 128).
+    static let listBytes = 32 << 20
 
     let mode: LazyEvaluation
     let n: Int
@@ -86,7 +89,8 @@ final class LazyGreedy: @unchecked Sendable {
 
     /// The lazy state for a job, or nil when plain (or pruned) passes should run.
     static func make(mode: LazyEvaluation, pruning: ClusterPruning, objective: Objective, candidates n: Int,
-                     dimension d: Int, need: Int, storage: EmbeddingStorage, threads: Int) -> LazyGreedy? {
+                     dimension d: Int, need: Int, storage: EmbeddingStorage, threads: Int,
+                     listCapacity: Int? = nil) -> LazyGreedy? {
         switch mode {
         case .off: return nil
         case .auto: guard pruning == .auto else { return nil }
@@ -96,12 +100,13 @@ final class LazyGreedy: @unchecked Sendable {
         case .diversity, .product: break
         case .logs: return nil          // ln is not guaranteed monotone bit for bit
         }
-        guard n > 0, d > 0, need >= 2, need <= max(2, n / 2) else { return nil }
+        guard n > 0, d > 0, need >= 2 else { return nil }
         let chunks = max(1, min(threads, n / rowsPerWorker))
-        return LazyGreedy(mode: mode, n: n, d: d, need: need, storage: storage, chunks: chunks)
+        let capacity = max(1, min(need, listCapacity ?? listBytes / (d * 4)))
+        return LazyGreedy(mode: mode, n: n, d: d, capacity: capacity, storage: storage, chunks: chunks)
     }
 
-    private init(mode: LazyEvaluation, n: Int, d: Int, need: Int, storage: EmbeddingStorage, chunks: Int) {
+    private init(mode: LazyEvaluation, n: Int, d: Int, capacity: Int, storage: EmbeddingStorage, chunks: Int) {
         self.mode = mode
         self.n = n
         self.d = d
@@ -113,15 +118,16 @@ final class LazyGreedy: @unchecked Sendable {
         }
         applied = .allocate(capacity: n)
         applied.initialize(repeating: 0, count: n)
-        // One center per pick after the first, plus 16 zero rows read past the end by the
-        // 16-center kernel (their distances are ignored).
-        capacity = need
+        // One center per pick after the first, at most `listBytes` (a full list is flushed
+        // by `settle`), plus 16 zero rows read past the end by the 16-center kernel (their
+        // distances are ignored).
+        self.capacity = capacity
         let bytes = (capacity + 16) * d * 4
         centers = .allocate(byteCount: bytes, alignment: 64)
         centers.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         tops = .allocate(capacity: chunks)
         tops.initialize(repeating: LazyTop(), count: chunks)
-        scratchFloats = ((d + 15) & ~15) * 2 + 16
+        scratchFloats = ((d + 15) & ~15) * 2
         scratch = .allocate(byteCount: chunks * scratchFloats * 4, alignment: 64)
     }
 
@@ -133,7 +139,8 @@ final class LazyGreedy: @unchecked Sendable {
     }
 
     /// Adds the center just picked (in the layout of `loadCenter`). Returns false when the
-    /// list is full (the caller then settles and continues with plain passes).
+    /// list is full (the caller then settles, which brings every row up to date, and resumes
+    /// with an empty list).
     func append(_ center: UnsafePointer<Float>) -> Bool {
         guard count < capacity else { return false }
         (centers + count * d * 4).copyMemory(from: center, byteCount: d * 4)
@@ -174,6 +181,7 @@ final class LazyGreedy: @unchecked Sendable {
         // brought up to date; without seeds the scan starts from −inf.
         var floor = -Double.infinity
         var rows = 0, distances = 0
+        for p in hints where ctx.m[p] >= 0 && Int(applied[p]) < count { prefetchRow(ctx, p) }
         for p in hints where ctx.m[p] >= 0 {
             let t = refreshOne(ctx, objective: objective, p: p, threshold: -.infinity)
             rows += t.rows; distances += t.distances
@@ -197,6 +205,7 @@ final class LazyGreedy: @unchecked Sendable {
             if p >= 0 && p != best.pos && next.count < Self.maxHints && !next.contains(p) { next.append(p) }
         }
         for t in 0 ..< workers { add(tops[t].pos); add(tops[t].pos2) }
+        for p in hints where ctx.m[p] >= 0 && Int(applied[p]) < count { prefetchRow(ctx, p) }
         for p in hints where ctx.m[p] >= 0 { add(p) }
         hints = next
         distanceTotal += distances
@@ -252,18 +261,26 @@ final class LazyGreedy: @unchecked Sendable {
         var top = LazyTop()
         var T = floor
         let m = ctx.m
-        var q = lo
-        while true {
-            // The next position whose bound reaches T (vectorised in C; taken rows, m = −1,
-            // pass only while T = −inf and are skipped below).
+        // The next position from p whose bound reaches T (vectorised in C; taken rows, m = −1,
+        // pass only while T = −inf and are skipped below).
+        @inline(__always) func next(_ p: Int) -> Int {
             switch objective {
-            case .diversity: q = lk_next_ge_f32(m, q, hi, Float(T))   // T is −inf or a Double(m): exact
-            case let .product(W, D): q = lk_next_ge_product(m, ctx.w, W, D, q, hi, T)
-            case .logs: q = hi
+            case .diversity: return lk_next_ge_f32(m, p, hi, Float(T))   // T is −inf or a Double(m): exact
+            case let .product(W, D): return lk_next_ge_product(m, ctx.w, W, D, p, hi, T)
+            case .logs: return hi
             }
-            if q >= hi { break }
-            defer { q &+= 1 }
-            if m[q] < 0 { continue }
+        }
+        var q = next(lo)
+        while q < hi {
+            // Find the following candidate first and prefetch its row, so that its (random)
+            // DRAM access overlaps this row's distances. T may rise meanwhile: candidates
+            // are re-checked against it below, and none between q and that one is missed
+            // (their bounds are below the older, lower T).
+            let following = next(q &+ 1)
+            if following < hi && Int(applied[following]) < count { prefetchRow(ctx, following) }
+            defer { q = following }
+            let mq = m[q]
+            if mq < 0 || bound(ctx, objective, q, mq) < T { continue }
             if Int(applied[q]) < count {
                 let r = refreshOne(ctx, objective: objective, p: q, threshold: T, worker: worker)
                 top.rows += r.rows; top.distances += r.distances
@@ -274,6 +291,12 @@ final class LazyGreedy: @unchecked Sendable {
             if v > T { T = v }
         }
         return top
+    }
+
+    @inline(__always) private func prefetchRow(_ ctx: PassContext, _ p: Int) {
+        let r = ctx.rowOf.map { Int($0[p]) } ?? p
+        let bytes = d &* storage.elementSize
+        lk_prefetch(ctx.base + r &* bytes, bytes)
     }
 
     private func refreshOne(_ ctx: PassContext, objective: Objective, p: Int, threshold: Double,
@@ -298,9 +321,8 @@ final class LazyGreedy: @unchecked Sendable {
         let r = ctx.rowOf.map { Int($0[p]) } ?? p
         let x = ctx.base + r &* (d &* E.size)
         let sf = (scratch + worker &* scratchFloats &* 4).assumingMemoryBound(to: Float.self)
-        let xf = sf                                    // the row as float32 (C path)
-        let out = sf + ((d + 15) & ~15)                // 16 distances (C path)
-        let tmp = out + 16                             // dist2's float16 staging
+        var xf = UnsafePointer(sf)                     // the row as float32 (C path)
+        let tmp = sf + ((d + 15) & ~15)                // dist2's float16 staging
         let cf = centers.assumingMemoryBound(to: Float.self)
         var mv = ctx.m[p]
         var j = Int(applied[p])
@@ -312,10 +334,14 @@ final class LazyGreedy: @unchecked Sendable {
         var staged = false
         while j < count {
             if useC && count &- j >= 8 {
-                if !staged { E.loadCenter(x, d, into: xf); staged = true }
-                lk_dist16_f32(cf, nil, j, xf, d, out)
+                if !staged {
+                    // float32 rows are used in place; float16 rows converted once.
+                    xf = E.self == F32Row.self ? x.assumingMemoryBound(to: Float.self) : UnsafePointer(sf)
+                    if E.self != F32Row.self { E.loadCenter(x, d, into: sf) }
+                    staged = true
+                }
                 let lim = min(16, count &- j)
-                for l in 0 ..< lim where out[l] < mv { mv = out[l] }
+                mv = Swift.min(mv, lk_min_dist16_f32(cf, j, xf, d, lim))
                 j &+= lim
             } else {
                 let dd = E.dist2(x, cf + j &* d, d, scratch: tmp)

@@ -59,6 +59,8 @@ public struct SamplingRequest: Sendable, Equatable {
     /// Lazy application of new centers in the CORESET/CORAL passes (LazyGreedy.swift).
     /// Results do not depend on it; not part of the request JSON.
     public var lazy: LazyEvaluation = .auto
+    /// Tests: the most centers the lazy list holds before it is flushed (default: 32 MiB).
+    var lazyListCapacity: Int? = nil
 
     public init(method: SamplingMethod, nSamples: Double = -1, minDistance: Double = 0,
                 preselected: [Int] = [], query: [Int]? = nil, weights: [Double]? = nil,
