@@ -370,7 +370,7 @@ func run() {
                 }
             }
         }
-        cpuRows.append("| \(c.n / 1000)k×\(c.d) | \(fmt(cpu1)) | \(fmt(cpuc)) (\(fmt(cpuc / cpu1, 2))) | \(fmt(cpuh)) (\(fmt(cpuh / cpu1, 2))) | \(fmt(cpup)) | \(fmt(cpuph)) (\(fmt(cpuph / cpup, 2))) |")
+        if c.pre == 0 { cpuRows.append("| \(c.n / 1000)k×\(c.d) | \(fmt(cpu1)) | \(fmt(cpuc)) (\(fmt(cpuc / cpu1, 2))) | \(fmt(cpuh)) (\(fmt(cpuh / cpu1, 2))) | \(fmt(cpup)) | \(fmt(cpuph)) (\(fmt(cpuph / cpup, 2))) |") }
         var direct: RefResult? = nil, normtrick: RefResult? = nil
         if o.python {
             let path = tmp.appendingPathComponent("x.f32").path
