@@ -1,10 +1,11 @@
-// CORESET and CORAL: the greedy loop around the fused pass (design §2.3, §2.4).
+// CORESET and CORAL: the greedy loop around the lazy steps or the fused pass (design §2.3, §2.4).
 
 /// State of one greedy k-center / CORAL run. Owns its buffers (freed by `run`).
 ///
 /// Per candidate it keeps `m` (4 B, squared distance to the selected set, −1 = taken), the
 /// candidate's row (4 B, only when C is not all rows, plus the plan's 4 B list) and, for
-/// CORAL, its weight (8 B): ≤ 20 B per sample; cluster skipping adds 4 B (≤ 24 B).
+/// CORAL, its weight (8 B): ≤ 20 B per sample; lazy steps or cluster skipping (never both)
+/// add 4 B (≤ 24 B).
 struct GreedySelection {
     let plan: Plan
     let matrix: EmbeddingMatrix
@@ -59,7 +60,6 @@ struct GreedySelection {
         }
         let ctx = PassContext(base: base, d: d, rowOf: UnsafePointer(rowOf), m: m,
                               w: UnsafePointer(wpos), count: n, results: results)
-        // Cluster skipping (PrunedGreedy.swift, design §3 item 6): nil = plain passes.
         var stats = SamplingStats()
         stats.candidates = n
         stats.rowBytes = rowBytes
@@ -74,6 +74,8 @@ struct GreedySelection {
                                    candidates: n, dimension: d, need: need, storage: matrix.storage,
                                    threads: chunks > 1 ? plan.threads : 1, listCapacity: request.lazyListCapacity)
         var lazyResumeAt = 0, lazyBackoff = 32   // picks; see the give-up branch below
+        // Cluster skipping (PrunedGreedy.swift, design §3 item 6) where lazy steps do not
+        // apply; nil = plain passes.
         let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
                                                             storage: matrix.storage, chunks: chunks)
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
