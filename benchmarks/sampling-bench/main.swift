@@ -100,6 +100,19 @@ func maxRSSMiB() -> Double {
     return Double(u.ru_maxrss) / 1024
 }
 
+/// Peak RSS since the last `resetPeakRSS()` (VmHWM), or nil where /proc does not have it.
+func peakRSSSinceResetMiB() -> Double? {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return nil }
+    return kb / 1024
+}
+
+/// Resets VmHWM to the current RSS (Linux: `echo 5 > /proc/self/clear_refs`).
+func resetPeakRSS() -> Bool {
+    FileManager.default.createFile(atPath: "/proc/self/clear_refs", contents: Data("5".utf8))
+}
+
 func currentRSSMiB() -> Double {
     guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let f = s.split(separator: " ")
@@ -312,7 +325,11 @@ func run() {
         // CORAL's scores are an input of the job, like X: made before the RSS baseline.
         var wrng = Xoshiro256StarStar(seed: 7)
         let coralWeights = o.coral && c.pre == 0 ? (0 ..< c.n).map { _ in Double(wrng.next() >> 11) * 0x1p-53 } : []
-        let rss0 = max(currentRSSMiB(), maxRSSMiB())
+        // Job memory = growth of the peak RSS over this case (VmHWM reset here when the
+        // kernel allows it; otherwise the process peak, which earlier cases may mask).
+        let resettable = resetPeakRSS() && peakRSSSinceResetMiB() != nil
+        let rss0 = resettable ? currentRSSMiB() : max(currentRSSMiB(), maxRSSMiB())
+        func peakNow() -> Double { resettable ? (peakRSSSinceResetMiB() ?? maxRSSMiB()) : maxRSSMiB() }
         let (t2, r2) = timeSampler(req, x, repeats: repeats)
         var t1 = Double.nan, cpu1 = Double.nan
         if o.oneThread && threads > 1 && c.pre == 0 {
@@ -351,7 +368,7 @@ func run() {
             cr.threads = o.threads
             tc = timeSampler(cr, x, repeats: repeats).0
         }
-        let extra = max(0, maxRSSMiB() - rss0)   // CORESET and CORAL jobs (CORAL holds more)
+        let extra = max(0, peakNow() - rss0)   // CORESET and CORAL jobs (CORAL holds more)
         var th = Double.nan, cpuh = Double.nan
         if o.fp16 && c.pre == 0 {
             let h = makeData(n: c.n, d: c.d, seed: 42, storage: .float16)
