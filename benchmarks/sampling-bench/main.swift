@@ -7,6 +7,7 @@
 import Foundation
 import Dispatch
 import LightlyCore
+import CLightlyKernels
 
 // MARK: - Options
 
@@ -327,6 +328,7 @@ func run() {
         let coralWeights = o.coral && c.pre == 0 ? (0 ..< c.n).map { _ in Double(wrng.next() >> 11) * 0x1p-53 } : []
         // Job memory = growth of the peak RSS over this case (VmHWM reset here when the
         // kernel allows it; otherwise the process peak, which earlier cases may mask).
+        lightly_release_free_heap()   // earlier cases' freed heap would otherwise hide this job's growth
         let resettable = resetPeakRSS() && peakRSSSinceResetMiB() != nil
         let rss0 = resettable ? currentRSSMiB() : max(currentRSSMiB(), maxRSSMiB())
         func peakNow() -> Double { resettable ? (peakRSSSinceResetMiB() ?? maxRSSMiB()) : maxRSSMiB() }
