@@ -204,6 +204,24 @@ import Testing
         try Self.both(r, x)
     }
 
+    /// Bringing every row up to date can be long (a full list's worth of passes), so it asks
+    /// the progress callback between row blocks and stops when told to.
+    @Test func settleCanBeCancelled() throws {
+        let n = LazyGreedy.settleBlock + 5000
+        let x = SamplingTestData.gaussian(n: n, d: 16, seed: 91, normalise: true)
+        var r = SamplingRequest(method: .coreset, nSamples: 40, threads: 1)
+        r.lazyListCapacity = 4
+        let calls = Calls()
+        #expect(throws: SamplingError.cancelled) {
+            _ = try Sampler.select(r, embeddings: x) { done, _ in
+                calls.record(done)
+                return done == 0   // the init may go on; the first settle (at 5 picks) stops
+            }
+        }
+        #expect(calls.values.contains(5), "\(calls.values)")
+        #expect(calls.values.allSatisfy { $0 < Sampler.progressInterval })
+    }
+
     // MARK: - Modes
 
     @Test func autoIsLazyByDefault() throws {
@@ -235,4 +253,10 @@ import Testing
         #expect(auto.picked == Array(0 ..< 200))   // all tied: the lowest index wins each time
         try Self.both(SamplingRequest(method: .coreset, nSamples: 200, threads: 1), x)
     }
+}
+
+/// Progress values seen by a callback (called from the sampling thread only).
+private final class Calls: @unchecked Sendable {
+    private(set) var values: [Int] = []
+    func record(_ v: Int) { values.append(v) }
 }

@@ -81,6 +81,7 @@ struct GreedySelection {
         func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
 
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
+        func keepGoingAt(_ done: Int) -> () -> Bool { { progress?(done, need) ?? true } }
 
         // Preselected centers: one blocked pass instead of |P| streaming passes.
         if !pre.isEmpty {
@@ -197,7 +198,8 @@ struct GreedySelection {
                 if lazy.isPaused { lazy.resume() }   // all rows are up to date after plain passes
                 if !lazy.append(center) {
                     // The list is full: bring every row up to date and start an empty one.
-                    lazy.settle(ctx, objective: objective(), stats: &stats)
+                    guard lazy.settle(ctx, objective: objective(), stats: &stats, shouldContinue: keepGoingAt(picked.count))
+                    else { throw SamplingError.cancelled }
                     lazy.resume()
                     _ = lazy.append(center)          // capacity ≥ 1
                 }
@@ -207,7 +209,8 @@ struct GreedySelection {
                     // Not saving: bring every row up to date (this center included) and run
                     // plain passes for a while, twice as long after each failed try. Early
                     // picks on clustered data need nearly every row; later ones often very few.
-                    lazy.settle(ctx, objective: objective(), stats: &stats)
+                    guard lazy.settle(ctx, objective: objective(), stats: &stats, shouldContinue: keepGoingAt(picked.count))
+                    else { throw SamplingError.cancelled }
                     lazy.pause()
                     lazyResumeAt = picked.count + lazyBackoff
                     lazyBackoff *= 2

@@ -67,6 +67,8 @@ final class LazyGreedy: @unchecked Sendable {
     static let maxHints = 4
     /// Bytes of the center list at most (32 MiB: 65 536 centers at d = 128).
     static let listBytes = 32 << 20
+    /// Rows per block of `settle` (cancellation is checked between blocks).
+    static let settleBlock = 1 << 16
 
     let mode: LazyEvaluation
     let n: Int
@@ -217,23 +219,34 @@ final class LazyGreedy: @unchecked Sendable {
         return ChunkBest(pos: best.pos, m: ctx.m[best.pos], obj: best.value)
     }
 
-    /// Applies every pending center to every untaken row, so that plain passes can follow.
-    func settle(_ ctx: PassContext, objective: Objective, stats: inout SamplingStats) {
+    /// Applies every pending center to every untaken row, so that plain passes can follow
+    /// (or the list can start again). This is the work the lazy steps deferred, up to a full
+    /// list's worth of passes, so it runs in blocks of `settleBlock` rows and asks
+    /// `shouldContinue` between them. Returns false when that asked to stop.
+    func settle(_ ctx: PassContext, objective: Objective, stats: inout SamplingStats,
+                shouldContinue: () -> Bool = { true }) -> Bool {
         let workers = chunks
-        let body: @Sendable (Int) -> Void = { [self] t in
-            let lo = n * t / workers, hi = n * (t + 1) / workers
-            var top = LazyTop()
-            for p in lo ..< hi where ctx.m[p] >= 0 && Int(applied[p]) < count {
-                let r = refreshOne(ctx, objective: objective, p: p, threshold: -.infinity, worker: t)
-                top.rows += r.rows; top.distances += r.distances
+        var start = 0
+        while start < n {
+            if start > 0 && !shouldContinue() { return false }
+            let end = min(n, start + Self.settleBlock), size = end - start
+            let body: @Sendable (Int) -> Void = { [self, start] t in
+                let lo = start + size * t / workers, hi = start + size * (t + 1) / workers
+                var top = LazyTop()
+                for p in lo ..< hi where ctx.m[p] >= 0 && Int(applied[p]) < count {
+                    let r = refreshOne(ctx, objective: objective, p: p, threshold: -.infinity, worker: t)
+                    top.rows += r.rows; top.distances += r.distances
+                }
+                tops[t] = top
             }
-            tops[t] = top
+            if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
+            for t in 0 ..< workers {
+                stats.rowsScanned += tops[t].rows
+                stats.distances += tops[t].distances
+            }
+            start = end
         }
-        if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
-        for t in 0 ..< workers {
-            stats.rowsScanned += tops[t].rows
-            stats.distances += tops[t].distances
-        }
+        return true
     }
 
     // MARK: - Pieces

@@ -42,7 +42,8 @@ public enum Sampler {
     ///   - request: what to select (validated here; see ``SamplingRequest``).
     ///   - embeddings: the n×d matrix; row i is sample i.
     ///   - progress: called with (picks done, picks wanted) between P chunks of the
-    ///     initialisation and every ``progressInterval`` picks; return false to cancel.
+    ///     initialisation, every ``progressInterval`` picks and between row blocks when lazy
+    ///     steps bring every row up to date; return false to cancel.
     /// - Returns: the preselected samples (ascending) and the picks in pick order.
     /// - Throws: ``SamplingError`` for invalid requests, never traps on request data;
     ///   `.cancelled` when `progress` returns false.
