@@ -57,16 +57,9 @@ import Testing
     @discardableResult
     static func both(_ request: SamplingRequest, _ x: EmbeddingMatrix,
                      sourceLocation: SourceLocation = #_sourceLocation) throws -> (on: SamplingResult, off: SamplingResult) {
-        var r = request
-        r.pruning = .off
-        let off = try Sampler.select(r, embeddings: x)
-        r.pruning = .on
-        let on = try Sampler.select(r, embeddings: x)
-        #expect(on.picked == off.picked, sourceLocation: sourceLocation)
-        #expect(on.preselected == off.preselected, sourceLocation: sourceLocation)
-        #expect(on.stoppedByMinDistance == off.stoppedByMinDistance, sourceLocation: sourceLocation)
+        let (on, off) = try SameSelection.run(request, x, plain: { $0.pruning = .off }, variant: { $0.pruning = .on },
+                                              sourceLocation: sourceLocation)
         #expect(off.stats.prunedPasses == 0, sourceLocation: sourceLocation)
-        #expect(on.stats.passes == off.stats.passes, sourceLocation: sourceLocation)
         #expect(on.stats.prunedPasses == on.stats.passes, sourceLocation: sourceLocation)
         #expect(off.stats.rowsScanned == off.stats.passes * off.stats.candidates, sourceLocation: sourceLocation)
         return (on, off)

@@ -42,6 +42,26 @@ enum SamplingTestData {
     }
 }
 
+/// Two runs of one request that differ only in how the work is done (pass strategy): the
+/// selections must be identical, pick order included, with the same number of passes.
+enum SameSelection {
+    static func run(_ request: SamplingRequest, _ x: EmbeddingMatrix,
+                    plain: (inout SamplingRequest) -> Void, variant: (inout SamplingRequest) -> Void,
+                    sourceLocation: SourceLocation) throws -> (variant: SamplingResult, plain: SamplingResult) {
+        var r = request
+        plain(&r)
+        let p = try Sampler.select(r, embeddings: x)
+        r = request
+        variant(&r)
+        let v = try Sampler.select(r, embeddings: x)
+        #expect(v.picked == p.picked, sourceLocation: sourceLocation)
+        #expect(v.preselected == p.preselected, sourceLocation: sourceLocation)
+        #expect(v.stoppedByMinDistance == p.stoppedByMinDistance, sourceLocation: sourceLocation)
+        #expect(v.stats.passes == p.stats.passes, sourceLocation: sourceLocation)
+        return (v, p)
+    }
+}
+
 /// Brute-force oracle for tiny inputs: recomputes every distance from scratch in Double,
 /// straight from design §2.3/§2.4 (no incremental state, no blocking, no threads).
 enum Oracle {
