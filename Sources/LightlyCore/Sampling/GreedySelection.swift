@@ -73,7 +73,6 @@ struct GreedySelection {
         let lazy = LazyGreedy.make(mode: request.lazy, pruning: request.pruning, objective: objectiveKind,
                                    candidates: n, dimension: d, need: need, storage: matrix.storage,
                                    threads: chunks > 1 ? plan.threads : 1, listCapacity: request.lazyListCapacity)
-        var lazyResumeAt = 0, lazyBackoff = 32   // picks; see the give-up branch below
         // Cluster skipping (PrunedGreedy.swift, design §3 item 6) where lazy steps do not
         // apply; nil = plain passes.
         let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
@@ -194,7 +193,7 @@ struct GreedySelection {
                 if nu.count >= 2 { for v in nu { D += Double(v) } }
             }
             let r: ChunkBest
-            if let lazy, picked.count >= lazyResumeAt {
+            if let lazy, lazy.isActive(afterPicks: picked.count) {
                 if lazy.isPaused { lazy.resume() }   // all rows are up to date after plain passes
                 if !lazy.append(center) {
                     // The list is full: bring every row up to date and start an empty one.
@@ -207,13 +206,11 @@ struct GreedySelection {
                     r = lazy.step(ctx, objective: objective(), stats: &stats)
                 } else {
                     // Not saving: bring every row up to date (this center included) and run
-                    // plain passes for a while, twice as long after each failed try. Early
-                    // picks on clustered data need nearly every row; later ones often very few.
+                    // plain passes for a while (`pause`). Early picks on clustered data need
+                    // nearly every row; later ones often very few.
                     guard lazy.settle(ctx, objective: objective(), stats: &stats, shouldContinue: keepGoingAt(picked.count))
                     else { throw SamplingError.cancelled }
-                    lazy.pause()
-                    lazyResumeAt = picked.count + lazyBackoff
-                    lazyBackoff *= 2
+                    lazy.pause(afterPicks: picked.count)
                     stats.lazyStoppedAtPass = stats.lazyStoppedAtPass ?? stats.passes + 1
                     r = Kernels.pass(ctx, storage: matrix.storage, center: nil, objective: objective(), chunks: chunks)
                     stats.passes += 1

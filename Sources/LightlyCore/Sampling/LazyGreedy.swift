@@ -152,8 +152,19 @@ final class LazyGreedy: @unchecked Sendable {
 
     /// Plain passes run (after `settle`) until `resume`.
     private(set) var isPaused = false
+    /// While paused: the pick count from which lazy steps are tried again; the pause after
+    /// the next failed try lasts `backoff` picks (32, then twice as long each time).
+    private var resumeAt = 0, backoff = 32
 
-    func pause() { isPaused = true }
+    /// Whether the step after `picks` picks should be lazy (not while a pause lasts).
+    func isActive(afterPicks picks: Int) -> Bool { picks >= resumeAt }
+
+    /// Plain passes for the next `backoff` picks (the caller has settled every row).
+    func pause(afterPicks picks: Int) {
+        isPaused = true
+        resumeAt = picks + backoff
+        backoff *= 2
+    }
 
     /// Starts an empty center list: valid once plain passes brought every row up to date.
     func resume() {
@@ -165,10 +176,10 @@ final class LazyGreedy: @unchecked Sendable {
         isPaused = false
     }
 
-    /// `.auto`, and the lazy steps since the last (re)start computed more than `giveUpFraction` of the
-    /// distances plain passes would have: they do not pay. The test is cumulative on
-    /// purpose: giving up costs the deferred distances (`settle`), which are few only while
-    /// lazy steps have saved little; a late burst of work is cheaper to ride out.
+    /// `.auto`, and the lazy steps since the last (re)start computed more than
+    /// `giveUpFraction` of the distances plain passes would have: they do not pay. The test is
+    /// cumulative on purpose: giving up costs the deferred distances (`settle`), which are few
+    /// only while lazy steps have saved little; a late burst of work is cheaper to ride out.
     var shouldGiveUp: Bool {
         mode == .auto && steps >= Self.minSteps
             && Double(distanceTotal) > Self.giveUpFraction * Double(steps) * Double(n)
@@ -207,7 +218,6 @@ final class LazyGreedy: @unchecked Sendable {
             if p >= 0 && p != best.pos && next.count < Self.maxHints && !next.contains(p) { next.append(p) }
         }
         for t in 0 ..< workers { add(tops[t].pos); add(tops[t].pos2) }
-        for p in hints where ctx.m[p] >= 0 && Int(applied[p]) < count { prefetchRow(ctx, p) }
         for p in hints where ctx.m[p] >= 0 { add(p) }
         hints = next
         distanceTotal += distances
