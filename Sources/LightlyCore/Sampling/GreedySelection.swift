@@ -77,7 +77,7 @@ struct GreedySelection {
         // apply; nil = plain passes.
         let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
                                                             storage: matrix.storage, chunks: chunks)
-        func rowAt(_ pos: Int) -> Int { rowOf.map { Int($0[pos]) } ?? pos }
+        func rowAt(_ pos: Int) -> Int { ctx.row(pos) }
 
         let keepGoing: () -> Bool = { progress?(0, need) ?? true }
         func keepGoingAt(_ done: Int) -> () -> Bool { { progress?(done, need) ?? true } }

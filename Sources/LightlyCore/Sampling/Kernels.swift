@@ -235,6 +235,9 @@ import Darwin
     var w: UnsafePointer<Double>?
     var count: Int
     var results: UnsafeMutablePointer<ChunkBest>
+
+    /// The sample row of candidate position `p`.
+    @inline(__always) func row(_ p: Int) -> Int { rowOf.map { Int($0[p]) } ?? p }
 }
 
 @usableFromInline enum Kernels {
@@ -389,7 +392,7 @@ import Darwin
             // update and (for CORESET) the argmax as 16-lane vector operations. Taken rows
             // hold m = −1, which min() keeps and the strict `>` never selects.
             @inline(__always) func acc(_ q: Int) -> (SIMD16<Float>, Float) {
-                let r = ctx.rowOf.map { Int($0[q]) } ?? q
+                let r = ctx.row(q)
                 return E.rowAcc(ctx.base + r &* rowBytes, c, d, scratch: scratch)
             }
             var bV = SIMD16<Float>(repeating: -1)
@@ -488,7 +491,7 @@ import Darwin
             var mv = m[p]
             if mv < 0 { continue }                     // taken
             if let c = center, mv > 0 {
-                let r = ctx.rowOf.map { Int($0[p]) } ?? p
+                let r = ctx.row(p)
                 let dd = E.dist2(ctx.base + r &* rowBytes, c, d, scratch: scratch)
                 if dd < mv { mv = dd; m[p] = dd }
             }

@@ -317,7 +317,7 @@ final class LazyGreedy: @unchecked Sendable {
     }
 
     @inline(__always) private func prefetchRow(_ ctx: PassContext, _ p: Int) {
-        let r = ctx.rowOf.map { Int($0[p]) } ?? p
+        let r = ctx.row(p)
         let bytes = d &* storage.elementSize
         lk_prefetch(ctx.base + r &* bytes, bytes)
     }
@@ -335,13 +335,13 @@ final class LazyGreedy: @unchecked Sendable {
     /// has applied so far is recorded, the rest waits).
     ///
     /// Distances are bit-identical to the plain pass: the Swift path calls the same `dist2`;
-    /// the C path computes 16 centers against the row with `lk_dist16_f32`, with the row as
-    /// "center" — |c − x| rounds like |x − c|, and the per-distance summation order is the
-    /// plain pass's (`Kernels.cKernel` decides the same way for both).
+    /// the C path takes the min over 16 centers against the row with `lk_min_dist16_f32`,
+    /// with the row as "center" — c − x rounds like x − c, and the per-distance summation
+    /// order is the plain pass's (`Kernels.cKernel` decides the same way for both).
     @inline(__always)
     private func refresh<E: RowElement>(_: E.Type, _ ctx: PassContext, objective: Objective, p: Int,
                                         threshold: Double, worker: Int) -> (rows: Int, distances: Int) {
-        let r = ctx.rowOf.map { Int($0[p]) } ?? p
+        let r = ctx.row(p)
         let x = ctx.base + r &* (d &* E.size)
         let sf = (scratch + worker &* scratchFloats &* 4).assumingMemoryBound(to: Float.self)
         var xf = UnsafePointer(sf)                     // the row as float32 (C path)
@@ -359,8 +359,7 @@ final class LazyGreedy: @unchecked Sendable {
             if useC && count &- j >= 8 {
                 if !staged {
                     // float32 rows are used in place; float16 rows converted once.
-                    xf = E.self == F32Row.self ? x.assumingMemoryBound(to: Float.self) : UnsafePointer(sf)
-                    if E.self != F32Row.self { E.loadCenter(x, d, into: sf) }
+                    if E.self == F32Row.self { xf = x.assumingMemoryBound(to: Float.self) } else { E.loadCenter(x, d, into: sf) }
                     staged = true
                 }
                 let lim = min(16, count &- j)

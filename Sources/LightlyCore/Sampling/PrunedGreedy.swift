@@ -377,7 +377,6 @@ final class ClusterPruner {
         let scratch = (pc.scratch + t * pc.scratchFloats * 4).assumingMemoryBound(to: Float.self)
         let rowBytes = d &* E.size
         let tighten = pc.tighten
-        @inline(__always) func rowOf(_ p: Int) -> Int { ctx.rowOf.map { Int($0[p]) } ?? p }
         var arg = ArgmaxState()
         var scanned = 0, joined: Int32 = 0
         var rJ = SIMD16<Float>()
@@ -446,7 +445,7 @@ final class ClusterPruner {
                 var q = 0
                 while q < cnt {
                     let dd = block16(E.self, ctx, d: d, rowBytes: rowBytes, center: c, scratch: scratch) {
-                        rowOf(Int(list[q &+ $0]))
+                        ctx.row(Int(list[q &+ $0]))
                     }
                     let valid = min(16, cnt &- q)
                     for l in 0 ..< valid {
