@@ -175,6 +175,15 @@ extension LightlyApplication {
         return try TagRow(row: row)
     }
 
+    /// The dataset of tag `id` if that dataset is visible to `user`, else `nil`: a tag of another
+    /// user's dataset is indistinguishable from a missing one (no existence oracle).
+    public func visibleTagDataset(_ id: String, for user: User, conn: Connection) throws -> String? {
+        try conn.queryOne("""
+            SELECT t.dataset_id FROM tags t JOIN datasets d ON d.id = t.dataset_id
+            WHERE t.id = ? AND d.user_id = ?
+            """, id, user.id)?.string(0)
+    }
+
     /// A sample of this dataset, or 404 `SAMPLE_UNKNOWN`.
     public func requireSample(_ id: String, datasetId: String, conn: Connection) throws -> SampleRow {
         guard let row = try conn.queryOne("SELECT \(SampleRow.columns) FROM samples WHERE id = ? AND dataset_id = ?", id, datasetId) else {
