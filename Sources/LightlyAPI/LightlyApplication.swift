@@ -135,7 +135,7 @@ public final class LightlyApplication: Sendable {
         }
     }
 
-    // MARK: - Error mapping (the only place errors become responses, STYLE §2.4)
+    // MARK: - Error mapping (the only place errors become responses)
 
     func errorResponse(for error: any Error, request: HTTPRequest, requestID: String, logger: Logger) -> HTTPResponse {
         let apiError: APIError
@@ -146,6 +146,15 @@ public final class LightlyApplication: Sendable {
             apiError = .conflict(.badRequest, "the request conflicts with an existing entity")
         case let e as StorageError where e.isForeignKeyViolation:
             apiError = .notFound(.notFound, "a referenced entity does not exist (any more)")
+        case let e as StorageError where e.isBusy:
+            logger.warning("database busy", metadata: ["error": "\(e)"])
+            apiError = .databaseBusy
+        case _ where APIError.isDiskFull(error):
+            logger.error("storage full", metadata: [
+                "error": "\(String(reflecting: error))",
+                "http.method": "\(request.method)", "http.path": "\(request.rawPath)",
+            ])
+            apiError = .insufficientStorage
         case is DecodingError, is JSONSyntaxError:
             apiError = .malformed("invalid request body: \(WireJSON.describe(error))")
         default:
