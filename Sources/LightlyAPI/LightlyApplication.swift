@@ -93,6 +93,7 @@ public final class LightlyApplication: Sendable {
         registerTagRoutes(&r)
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
+        registerCollaborationRoutes(&r)
         return r
     }
 

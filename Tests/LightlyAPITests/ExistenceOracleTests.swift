@@ -19,6 +19,8 @@ struct UserWorld {
     let embedding: String
     let score: String
     let job: String
+    /// The dataset's access config (shared with nobody).
+    let share: String
 
     static func make(_ t: TestApp, user: String) throws -> UserWorld {
         let token = try t.makeUser(user)
@@ -40,8 +42,10 @@ struct UserWorld {
         let job = try t.call(.POST, "/v1/datasets/\(ds)/embeddings/\(w.embeddingId)/sampling", token: token,
                              json: #"{"newTagName":"picked","method":"RANDOM","config":{"stoppingCondition":{"nSamples":2}}}"#)
             .decode(AsyncTaskData.self).jobId
+        let share = try t.call(.POST, "/v1/datasets/\(ds)/collaboration/access", token: token,
+                               json: #"{"accessType":"WRITE","users":[]}"#).decode(CreateEntityResponse.self).id
         return UserWorld(token: token, dataset: ds, sample: samples[0], initialTag: initial, tag: tag,
-                     embedding: w.embeddingId, score: score, job: job)
+                         embedding: w.embeddingId, score: score, job: job, share: share)
     }
 }
 
@@ -96,6 +100,8 @@ private struct Probe: CustomStringConvertible {
             (.GET, "/embeddings/\(b.embedding)/readCSVUrl", nil), (.GET, "/embeddings/\(b.embedding)/2d", nil),
             (.POST, "/embeddings/\(b.embedding)/trigger2dEmbeddingsJob", "{}"),
             (.POST, "/embeddings/\(b.embedding)/sampling", sampling("")),
+            (.POST, "/collaboration/access", #"{"accessType":"WRITE","users":["x@y.z"]}"#),
+            (.GET, "/collaboration/access", nil), (.DELETE, "/collaboration/access/\(b.share)", nil),
         ]
         for (m, rest, body) in dsRoutes {
             let pattern = "/v1/datasets/:datasetId" + Self.generalize(rest, b)
@@ -134,6 +140,9 @@ private struct Probe: CustomStringConvertible {
             }
         }
         add(.GET, "/v1/jobs/:jobId", "jobId", "job") { id in ("/v1/jobs/\(id)", nil) }
+        add(.DELETE, "/v1/datasets/:datasetId/collaboration/access/:accessConfigId", "accessConfigId", "share") { id in
+            ("/v1/datasets/\(ds)/collaboration/access/\(id)", nil)
+        }
         // Alice's tag ids in the body of Bob's requests on his own dataset.
         let emb = "/v1/datasets/\(ds)/embeddings/\(b.embedding)/sampling"
         let samplingPattern = "/v1/datasets/:datasetId/embeddings/:embeddingId/sampling"
@@ -163,7 +172,8 @@ private struct Probe: CustomStringConvertible {
     private static func generalize(_ rest: String, _ b: UserWorld) -> String {
         var s = String(rest.split(separator: "?", maxSplits: 1).first ?? "")
         for (id, name) in [(b.tag, ":tagId"), (b.initialTag, ":tagId"), (b.score, ":scoreId"),
-                           (b.sample, ":sampleId"), (b.embedding, ":embeddingId")] {
+                           (b.sample, ":sampleId"), (b.embedding, ":embeddingId"),
+                           (b.share, ":accessConfigId")] {
             s = s.replacingOccurrences(of: id, with: name)
         }
         return s
@@ -178,7 +188,7 @@ private struct Probe: CustomStringConvertible {
         let alice = try UserWorld.make(t, user: "alice")
         let bob = try UserWorld.make(t, user: "bob")
         let aliceIds = ["dataset": alice.dataset, "tag": alice.tag, "sample": alice.sample,
-                        "embedding": alice.embedding, "job": alice.job, "score": alice.score]
+                        "embedding": alice.embedding, "job": alice.job, "score": alice.score, "share": alice.share]
         let probes = Self.probes(bob: bob)
         for probe in probes {
             let foreign = try #require(aliceIds[probe.kind])
