@@ -94,13 +94,18 @@ struct SeededRandom {
             let op = Task { [server] in
                 switch kind {
                 case "upload":
-                    // A new sample (acknowledged on its own), then its image.
-                    guard let sid = ServerProcess.id(await server.call("POST", "/v1/datasets/\(images)/samples",
-                                                                       json: #"{"fileName":"r\#(round).png","metaData":{}}"#).body) else { return }
-                    let w = await server.call("GET", "/v1/datasets/\(images)/samples/\(sid)/writeurl")
-                    guard let url = try? JSONDecoder().decode(String.self, from: w.body) else { return }
-                    let data = Data((0 ..< size).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ round) })
-                    if await server.call("PUT", url, body: data).status == 200 { ack.images.append((sid, data)); ack.completedRounds += 1 }
+                    // A small image (usually acknowledged before the kill), then a large one
+                    // (usually cut), each on a new sample.
+                    for (part, n) in [(0, min(size, 48 << 10)), (1, size)] {
+                        guard let sid = ServerProcess.id(await server.call("POST", "/v1/datasets/\(images)/samples",
+                                                                           json: #"{"fileName":"r\#(round)-\#(part).png","metaData":{}}"#).body) else { return }
+                        let w = await server.call("GET", "/v1/datasets/\(images)/samples/\(sid)/writeurl")
+                        guard let url = try? JSONDecoder().decode(String.self, from: w.body) else { return }
+                        let data = Data((0 ..< n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ round &+ part) })
+                        guard await server.call("PUT", url, body: data).status == 200 else { return }
+                        ack.images.append((sid, data))
+                    }
+                    ack.completedRounds += 1
                 case "ingest":
                     guard let w = await writeURL("r\(round)") else { return }
                     if await server.call("PUT", w.url, body: Self.csv(seed: round, shuffle: round % 8 == 1)).status == 200 {
