@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
         .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage", "ServerConfig"]),
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
-        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "lightly-server", "lightly-cli"],
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli"],
                     exclude: ["Fixtures"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
         .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),

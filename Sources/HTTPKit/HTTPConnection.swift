@@ -301,8 +301,7 @@ final class HTTPConnection: @unchecked Sendable {
             }
             return true
         } catch {
-            context.logger.error("cannot store request body", metadata: ["error": "\(error)"])
-            sendError(.internalServerError, code: HTTPErrorCode.internalError, message: "could not store request body")
+            bodyStorageFailed(error)
             return false
         }
     }
@@ -315,11 +314,23 @@ final class HTTPConnection: @unchecked Sendable {
             do {
                 try bytes.withUnsafeBytes { try s.write($0) }
             } catch {
-                context.logger.error("cannot store request body", metadata: ["error": "\(error)"])
-                sendError(.internalServerError, code: HTTPErrorCode.internalError, message: "could not store request body")
+                bodyStorageFailed(error)
             }
         } else {
             memoryBody.append(contentsOf: bytes)
+        }
+    }
+
+    /// A spilled body could not be written: 507 when the disk, the quota or the file-size limit
+    /// is reached, else 500. The
+    /// partial file is removed by `sendError`.
+    private func bodyStorageFailed(_ error: any Error) {
+        context.logger.error("cannot store request body", metadata: ["error": "\(error)"])
+        if let e = error as? SocketError, e.code == ENOSPC || e.code == EDQUOT || e.code == EFBIG {
+            sendError(.insufficientStorage, code: HTTPErrorCode.insufficientStorage,
+                      message: "the server's storage is full; the request body could not be stored")
+        } else {
+            sendError(.internalServerError, code: HTTPErrorCode.internalError, message: "could not store request body")
         }
     }
 

@@ -83,4 +83,6 @@ public enum HTTPErrorCode {
     public static let serviceUnavailable = "SERVICE_UNAVAILABLE"
     /// 500: the handler threw, or the server could not store a body or open a response file.
     public static let internalError = "INTERNAL_ERROR"
+    /// 507: a spilled request body did not fit on the disk (`ENOSPC`, `EDQUOT`, `EFBIG`).
+    public static let insufficientStorage = "INSUFFICIENT_STORAGE"
 }

@@ -1,4 +1,5 @@
 import HTTPKit
+import LightlyStorage
 import LightlyWire
 
 /// An error that knows its HTTP status and wire code. The error mapping in
@@ -45,6 +46,29 @@ public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
     /// 413: the body is larger than the configured limit.
     public static func tooLarge(_ message: String) -> APIError {
         APIError(status: .contentTooLarge, code: .payloadTooLarge, message: message)
+    }
+
+    /// 507 `INSUFFICIENT_STORAGE`: the disk or the quota is full. Every write rolls back or
+    /// removes its partial files, so the request changed nothing; it can be retried once space
+    /// is freed. Reads keep working.
+    public static let insufficientStorage = APIError(
+        status: .insufficientStorage, code: .insufficientStorage,
+        message: "the server's storage is full; nothing was changed. Retry after space is freed")
+
+    /// 503 `SERVICE_UNAVAILABLE`: the database stayed locked past the busy timeout; retry.
+    public static let databaseBusy = APIError(
+        status: .serviceUnavailable, code: .serviceUnavailable,
+        message: "the database is busy; retry the request", headers: ["Retry-After": "1"])
+
+    /// True when `error` says the disk or the quota is full: `StorageError.isDiskFull`
+    /// (`SQLITE_FULL`, or `ENOSPC`/`EDQUOT`/`EFBIG` behind an I/O error) or a file operation
+    /// (`FileIOError`) that failed with one of `StorageError.diskFullErrnos`.
+    public static func isDiskFull(_ error: any Error) -> Bool {
+        switch error {
+        case let e as StorageError: return e.isDiskFull
+        case let e as FileIOError: return StorageError.diskFullErrnos.contains(e.code)
+        default: return false
+        }
     }
 
     public static func datasetUnknown(_ id: String) -> APIError {

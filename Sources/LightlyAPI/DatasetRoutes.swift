@@ -26,12 +26,18 @@ extension LightlyApplication {
         }
     }
 
+    /// The user's own datasets; with `shared=true` the datasets other users shared with them.
     private func listDatasets(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
-        // No sharing between users: `shared=True` lists nothing.
-        if try ctx.queryBool("shared", default: false) { return try .json([DatasetData]()) }
+        let shared = try ctx.queryBool("shared", default: false)
         let rows = try database.read { conn in
-            try conn.query("SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? ORDER BY created_at, id", user.id)
+            if shared {
+                return try conn.query("""
+                    SELECT \(DatasetRow.columns) FROM datasets d
+                    WHERE d.user_id <> ? AND \(Self.datasetVisibleSQL) ORDER BY d.created_at, d.id
+                    """, user.id, user.id, user.id)
+            }
+            return try conn.query("SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? ORDER BY created_at, id", user.id)
         }
         return try .json(rows.map { try DatasetRow(row: $0).wire })
     }
@@ -65,7 +71,7 @@ extension LightlyApplication {
         let name = try validName(req.name, what: "dataset")
         do {
             try database.write { conn in
-                _ = try requireDataset(id, for: user, conn: conn)
+                _ = try requireOwnedDataset(id, for: user, conn: conn)
                 try conn.run("UPDATE datasets SET name = ?, last_modified_at = ? WHERE id = ?", name, Timestamp.now(), id)
             }
         } catch let e as StorageError where e.isUniqueViolation {
@@ -80,7 +86,7 @@ extension LightlyApplication {
         let user = try ctx.requireUser()
         let id = try ctx.params.require("datasetId")
         let blobIds = try database.write { conn -> [String] in
-            _ = try requireDataset(id, for: user, conn: conn)
+            _ = try requireOwnedDataset(id, for: user, conn: conn)
             let ids = try conn.query("SELECT id FROM blobs WHERE dataset_id = ?", id).map { try $0.string(0) }
             try conn.run("DELETE FROM datasets WHERE id = ?", id)
             mappings.invalidate(id)

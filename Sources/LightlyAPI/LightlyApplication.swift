@@ -93,6 +93,7 @@ public final class LightlyApplication: Sendable {
         registerTagRoutes(&r)
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
+        registerCollaborationRoutes(&r)
         return r
     }
 
@@ -146,6 +147,15 @@ public final class LightlyApplication: Sendable {
             apiError = .conflict(.badRequest, "the request conflicts with an existing entity")
         case let e as StorageError where e.isForeignKeyViolation:
             apiError = .notFound(.notFound, "a referenced entity does not exist (any more)")
+        case let e as StorageError where e.isBusy:
+            logger.warning("database busy", metadata: ["error": "\(e)"])
+            apiError = .databaseBusy
+        case _ where APIError.isDiskFull(error):
+            logger.error("storage full", metadata: [
+                "error": "\(String(reflecting: error))",
+                "http.method": "\(request.method)", "http.path": "\(request.rawPath)",
+            ])
+            apiError = .insufficientStorage
         case is DecodingError, is JSONSyntaxError:
             apiError = .malformed("invalid request body: \(WireJSON.describe(error))")
         default:

@@ -137,8 +137,17 @@ extension BitMask {
 // MARK: - Lookups and ownership
 
 extension LightlyApplication {
-    /// The dataset if it exists AND belongs to `user`; otherwise 404 `DATASET_UNKNOWN`
-    /// (another user's dataset is indistinguishable from a missing one: never 403).
+    /// SQL condition: the dataset aliased `d` is visible to the user bound twice after it
+    /// (`user.id, user.id`): owned by them, or shared with their e-mail.
+    public static let datasetVisibleSQL = """
+        (d.user_id = ? OR EXISTS (SELECT 1 FROM dataset_share_users su JOIN users u ON u.email = su.email
+                                  WHERE su.dataset_id = d.id AND u.id = ?))
+        """
+
+    /// The dataset if it exists AND `user` owns it or it is shared with them; otherwise 404
+    /// `DATASET_UNKNOWN` (another user's dataset is indistinguishable from a missing one: never
+    /// 403). A user the dataset is shared with may read and change everything in it; only the
+    /// owner renames, deletes or shares it (``requireOwnedDataset(_:for:conn:)``).
     ///
     /// ```swift
     /// let ds = try ctx.app.database.read { conn in
@@ -146,11 +155,20 @@ extension LightlyApplication {
     /// }
     /// ```
     public func requireDataset(_ id: String, for user: User, conn: Connection) throws -> DatasetRow {
-        guard let row = try conn.queryOne("SELECT \(DatasetRow.columns) FROM datasets WHERE id = ?", id) else {
+        guard let row = try conn.queryOne("SELECT \(DatasetRow.columns) FROM datasets d WHERE d.id = ? AND \(Self.datasetVisibleSQL)",
+                                          id, user.id, user.id) else {
             throw APIError.datasetUnknown(id)
         }
-        let ds = try DatasetRow(row: row)
-        guard ds.userId == user.id else { throw APIError.datasetUnknown(id) }
+        return try DatasetRow(row: row)
+    }
+
+    /// The dataset if `user` owns it: 404 `DATASET_UNKNOWN` when they cannot see it, 403
+    /// `FORBIDDEN` when it is only shared with them (they know it exists).
+    public func requireOwnedDataset(_ id: String, for user: User, conn: Connection) throws -> DatasetRow {
+        let ds = try requireDataset(id, for: user, conn: conn)
+        guard ds.userId == user.id else {
+            throw APIError.forbidden("only the owner of dataset \(id) can do this")
+        }
         return ds
     }
 
@@ -173,6 +191,15 @@ extension LightlyApplication {
             throw APIError.tagUnknown(id, dataset: datasetId)
         }
         return try TagRow(row: row)
+    }
+
+    /// The dataset of tag `id` if that dataset is visible to `user`, else `nil`: a tag of a
+    /// dataset the user cannot see is indistinguishable from a missing one (no existence oracle).
+    public func visibleTagDataset(_ id: String, for user: User, conn: Connection) throws -> String? {
+        try conn.queryOne("""
+            SELECT t.dataset_id FROM tags t JOIN datasets d ON d.id = t.dataset_id
+            WHERE t.id = ? AND \(Self.datasetVisibleSQL)
+            """, id, user.id, user.id)?.string(0)
     }
 
     /// A sample of this dataset, or 404 `SAMPLE_UNKNOWN`.

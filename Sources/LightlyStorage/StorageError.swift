@@ -41,7 +41,8 @@ public enum SQLiteCode {
 /// Every error the storage layer throws: an SQLite failure (extended result code, message, SQL)
 /// or one of the storage layer's own conditions (`kind`).
 ///
-/// The API maps `isUniqueViolation` to 409, `isBusy` to 503, everything else to 500.
+/// The API maps `isUniqueViolation` to 409, `isBusy` to 503, `isDiskFull` to 507, everything
+/// else to 500.
 ///
 /// ```swift
 /// do { try conn.run("INSERT INTO users(id, name, created_at) VALUES (?, ?, ?)", id, name, now) }
@@ -78,13 +79,16 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     public var message: String
     /// The SQL that failed, if any.
     public var sql: String?
+    /// `errno` of the system call behind an SQLite I/O error (`sqlite3_system_errno`), or 0.
+    public var systemErrno: Int32
 
     /// A new error.
-    public init(kind: Kind = .sqlite, code: Int32, message: String, sql: String? = nil) {
+    public init(kind: Kind = .sqlite, code: Int32, message: String, sql: String? = nil, systemErrno: Int32 = 0) {
         self.kind = kind
         self.code = code
         self.message = message
         self.sql = sql
+        self.systemErrno = systemErrno
     }
 
     /// The primary result code (the low byte of the extended code).
@@ -97,8 +101,25 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     public var isForeignKeyViolation: Bool { kind == .sqlite && code == SQLiteCode.constraintForeignKey }
     /// Any constraint failed (UNIQUE, FOREIGN KEY, NOT NULL, CHECK, …).
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
-    /// The database stayed locked by another connection past the busy timeout.
+    /// The database stayed locked by another connection past the busy timeout (the API answers 503).
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    /// The disk or the quota is full: `SQLITE_FULL`, an SQLite I/O error whose system call failed
+    /// with `ENOSPC`/`EDQUOT` (or `EFBIG`: a file-size limit), or a file operation of this layer
+    /// that did (the API answers 507).
+    /// `errno` values that mean "no space": `ENOSPC`, `EDQUOT`, and `EFBIG` (RLIMIT_FSIZE).
+    public static let diskFullErrnos: Set<Int32> = [ENOSPC, EDQUOT, EFBIG]
+
+    public var isDiskFull: Bool {
+        switch kind {
+        case .sqlite:
+            return primaryCode == SQLITE_FULL
+                || (primaryCode == SQLITE_IOERR && StorageError.diskFullErrnos.contains(systemErrno))
+        case .io:
+            return StorageError.diskFullErrnos.contains(code)
+        default:
+            return false
+        }
+    }
 
     public var description: String {
         var s: String
@@ -118,7 +139,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
         if let db, let c = sqlite3_errmsg(db) { msg = String(cString: c) }
         else if let c = sqlite3_errstr(code) { msg = String(cString: c) }
         else { msg = "unknown error" }
-        return StorageError(kind: .sqlite, code: code, message: msg, sql: sql)
+        return StorageError(kind: .sqlite, code: code, message: msg, sql: sql,
+                            systemErrno: db.map { sqlite3_system_errno($0) } ?? 0)
     }
 
     static func conversion(_ message: String) -> StorageError {

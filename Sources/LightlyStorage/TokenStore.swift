@@ -57,7 +57,7 @@ public struct TokenStore: Sendable {
     /// `last_used_at` is written at most this often per token.
     public static let lastUsedInterval: Int64 = 60_000
 
-    private let database: Database
+    let database: Database
     private let clock: @Sendable () -> Int64
     private let lastWrites: LastUsedThrottle
 

@@ -65,6 +65,10 @@ extension ApiErrorCode {
     public static let methodNotAllowed: Self = "METHOD_NOT_ALLOWED"
     /// Not in the Lightly list: a request body above the configured limit (413).
     public static let payloadTooLarge: Self = "PAYLOAD_TOO_LARGE"
+    /// Not in the Lightly list: the server's disk (or quota) is full (507); nothing was changed.
+    public static let insufficientStorage: Self = "INSUFFICIENT_STORAGE"
+    /// Not in the Lightly list: the database stayed locked past the busy timeout (503); retry.
+    public static let serviceUnavailable: Self = "SERVICE_UNAVAILABLE"
 }
 
 extension ApiErrorCode {

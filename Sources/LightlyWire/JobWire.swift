@@ -112,21 +112,29 @@ public struct JobsData: Codable, Sendable, Equatable {
 
 // MARK: - Sampling
 
-/// `config.stoppingCondition` of a sampling request. Both numbers may arrive as JSON ints
-/// (`100`, `-1`) or floats (`0.05`); `JSONDecoder` reads either into `Double`.
+/// `config.stoppingCondition` of a sampling request. Both numbers are optional (as in the
+/// Lightly API) and may arrive as JSON ints (`100`, `-1`) or floats (`0.05`).
 public struct SamplingStoppingCondition: Codable, Sendable, Equatable {
     /// Total size of the result, preselected samples included; (0, 1) is a fraction of the
-    /// dataset; ≤ 0 means no count limit.
-    public var nSamples: Double
-    /// Stop when the chosen candidate is closer than this to the selected set; ≤ 0 disables it.
-    public var minDistance: Double
-    public init(nSamples: Double, minDistance: Double) { self.nSamples = nSamples; self.minDistance = minDistance }
+    /// dataset; absent or ≤ 0 means no count limit.
+    public var nSamples: Double?
+    /// Stop when the chosen candidate is closer than this to the selected set; absent or ≤ 0
+    /// means no distance stop.
+    public var minDistance: Double?
+    public init(nSamples: Double? = nil, minDistance: Double? = nil) { self.nSamples = nSamples; self.minDistance = minDistance }
 }
 
-/// `config` of a sampling request.
+/// `config` of a sampling request. `stoppingCondition` may be absent (no stop: every candidate).
 public struct SamplingConfig: Codable, Sendable, Equatable {
     public var stoppingCondition: SamplingStoppingCondition
-    public init(stoppingCondition: SamplingStoppingCondition) { self.stoppingCondition = stoppingCondition }
+    public init(stoppingCondition: SamplingStoppingCondition = SamplingStoppingCondition()) {
+        self.stoppingCondition = stoppingCondition
+    }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stoppingCondition = try c.decodeIfPresent(SamplingStoppingCondition.self, forKey: .stoppingCondition)
+            ?? SamplingStoppingCondition()
+    }
 }
 
 /// Body of `POST /v1/datasets/{datasetId}/embeddings/{embeddingId}/sampling` (docs/openapi.yaml).

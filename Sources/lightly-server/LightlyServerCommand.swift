@@ -21,7 +21,7 @@ struct LightlyServerCommand: ParsableCommand {
             The first `serve` on an empty data folder prints an API token once.
             """,
         version: LightlyServerCommand.version,
-        subcommands: [Serve.self, Token.self, Migrate.self, Backup.self, Healthcheck.self, Settings.self],
+        subcommands: [Serve.self, Token.self, UserCommand.self, Migrate.self, Backup.self, Healthcheck.self, Settings.self],
         defaultSubcommand: nil
     )
 
@@ -93,16 +93,36 @@ struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a token and print it (alone on stdout). It is shown only this once.")
         @OptionGroup var data: DataOptions
-        @Option(help: "Token and user name (1-64 of A-Z a-z 0-9 - _ . @).") var name: String
+        @Option(help: "Token name (1-64 of A-Z a-z 0-9 - _ . @). Without --user, also the user's name (created if needed).")
+        var name: String?
+        @Option(help: ArgumentHelp("E-mail of an existing user (`user create`) to issue the token for; the token name defaults to the user's name.", valueName: "email"))
+        var user: String?
+
+        func validate() throws {
+            if name == nil && user == nil { throw ValidationError("pass --name NAME, or --user EMAIL") }
+        }
 
         func run() throws {
             let (_, db) = try DataFolder.open(try data.settings().dataDir, create: true)
             defer { db.close() }
+            var tokenName = name ?? ""
             do {
-                Output.line(try TokenStore(database: db).create(name: name))
+                let tokens = TokenStore(database: db)
+                if let user {
+                    let email = try UserStore.normalize(email: user)
+                    if name == nil {
+                        guard let u = try UserStore(database: db).list().first(where: { $0.email == email }) else {
+                            throw StorageError.notFound("no user with e-mail '\(email)' (create it with `lightly-server user create --email`)")
+                        }
+                        tokenName = u.name
+                    }
+                    Output.line(try tokens.create(name: tokenName, forUserWithEmail: email))
+                } else {
+                    Output.line(try tokens.create(name: tokenName))
+                }
             } catch let e as StorageError where e.isUniqueViolation {
-                throw CLIError("a token named '\(name)' already exists (revoke it first to issue a new one)")
-            } catch let e as StorageError where e.kind == .invalidArgument {
+                throw CLIError("a token named '\(tokenName)' already exists (revoke it first, or pass another --name)")
+            } catch let e as StorageError where e.kind == .invalidArgument || e.kind == .notFound {
                 throw CLIError(e.message)
             }
         }
@@ -145,6 +165,61 @@ struct Token: ParsableCommand {
                 throw CLIError("no active token named '\(name)'")
             }
             Output.line("revoked token '\(name)'")
+        }
+    }
+}
+
+// MARK: - user
+
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Create and list users with an e-mail (datasets are shared with users by e-mail).",
+        subcommands: [Create.self, List.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user with an e-mail; then `token create --user EMAIL` issues its token.")
+        @OptionGroup var data: DataOptions
+        @Option(help: ArgumentHelp("The user's e-mail (stored lowercased, unique).", valueName: "email")) var email: String
+        @Option(help: "The user's name (default: the e-mail; 1-64 of A-Z a-z 0-9 - _ . @).") var name: String?
+
+        func run() throws {
+            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: true)
+            defer { db.close() }
+            do {
+                let id = try UserStore(database: db).create(email: email, name: name)
+                Output.line("created user \(name ?? email.lowercased()) <\(email.lowercased())> (id \(id))")
+            } catch let e as StorageError where e.isUniqueViolation || e.kind == .invalidArgument {
+                throw CLIError(e.message)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users: name, e-mail, created, active tokens.")
+        @OptionGroup var data: DataOptions
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: false)
+            defer { db.close() }
+            let users = try UserStore(database: db).list()
+            if json {
+                struct Item: Encodable { var id: String; var name: String; var email: String?; var createdAt: Date; var activeTokens: Int }
+                let encoder = JSONEncoder()
+                encoder.dateEncodingStrategy = .iso8601
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let items = users.map { Item(id: $0.id, name: $0.name, email: $0.email, createdAt: $0.createdAt, activeTokens: $0.activeTokens) }
+                Output.line(String(decoding: try encoder.encode(items), as: UTF8.self))
+                return
+            }
+            var rows = [["NAME", "EMAIL", "CREATED", "TOKENS"]]
+            for u in users { rows.append([u.name, u.email ?? "-", u.createdAt.iso8601, "\(u.activeTokens)"]) }
+            let widths = (0..<4).map { c in rows.map { $0[c].count }.max() ?? 0 }
+            for r in rows {
+                Output.line(r.enumerated().map { i, v in i == 3 ? v : v.padding(to: widths[i]) }.joined(separator: "  "))
+            }
         }
     }
 }

@@ -62,6 +62,9 @@ struct Serve: ParsableCommand {
     func run() throws {
         // A client that disconnects mid-response must cost one connection, not the process (exit 141).
         signal(SIGPIPE, SIG_IGN)
+        // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG (answered 507), not
+        // kill the server.
+        signal(SIGXFSZ, SIG_IGN)
         let settings: ServerSettings
         do { settings = try data.settings(extraFlags: flags) } catch let e as ConfigError {
             throw ValidationError(e.description)

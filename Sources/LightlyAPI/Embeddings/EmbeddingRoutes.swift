@@ -70,10 +70,21 @@ extension LightlyApplication {
             let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let embeddingId = try ctx.params.require("embeddingId")
-            // The body is optional in practice (`{}` or absent means PCA).
+            // The body and its field are optional (absent, `{}` or `null` mean PCA); a body that
+            // is not a JSON object, or a method that is not a string, is a 400.
             var method = "PCA"
-            if ctx.request.body.count > 0, let b = try? ctx.decode(EmbeddingIdTrigger2dEmbeddingsJobBody.self) {
-                method = b.dimensionalityReductionMethod
+            if ctx.request.body.count > 0 {
+                let body = try JSONValue.parse(try ctx.bodyBytes(limit: ctx.app.settings.maxJSONBodyBytes))
+                switch body {
+                case .null: break
+                case .object:
+                    switch body["dimensionalityReductionMethod"] {
+                    case nil, .null?: break
+                    case .string(let m)?: method = m
+                    default: throw APIError.malformed("dimensionalityReductionMethod must be a string")
+                    }
+                default: throw APIError.malformed("the body must be a JSON object")
+                }
             }
             guard ["PCA", "TSNE", "UMAP"].contains(method) else {
                 throw APIError.badRequest("dimensionalityReductionMethod must be PCA, TSNE or UMAP, not \(method)")

@@ -108,7 +108,7 @@ extension LightlyApplication {
             throw APIError.badRequest("unknown sampling method \(body.method): expected RANDOM, CORESET, CORAL or ACTIVE_LEARNING")
         }
         let stop = body.config.stoppingCondition
-        guard stop.nSamples.isFinite, stop.minDistance.isFinite else {
+        guard stop.nSamples?.isFinite ?? true, stop.minDistance?.isFinite ?? true else {
             throw APIError.badRequest("config.stoppingCondition.nSamples and minDistance must be finite numbers")
         }
         guard !body.newTagName.isEmpty else { throw APIError.badRequest("newTagName must not be empty") }
@@ -123,7 +123,8 @@ extension LightlyApplication {
         for (id, role, code) in [(body.queryTagId, "queryTagId", ApiErrorCode.tagQuerytagNotInDataset),
                                  (body.preselectedTagId, "preselectedTagId", ApiErrorCode.tagPreselectedtagNotInDataset)] {
             guard let id else { continue }
-            guard let owner = try conn.queryOne("SELECT dataset_id FROM tags WHERE id = ?", id)?.string(0) else {
+            // A tag the user cannot see (another user's) answers exactly like an unknown one.
+            guard let owner = try visibleTagDataset(id, for: user, conn: conn) else {
                 throw APIError.notFound(.tagUnknown, "\(role) \(id): tag not found")
             }
             guard owner == datasetId else {

@@ -169,6 +169,10 @@ public final class JobRunner: Sendable {
                 log.info("job interrupted by shutdown; it will run again after the next start")
                 return
             }
+            if APIError.isDiskFull(error) {
+                fail(job, "the server's storage is full; free space and run the job again", log)
+                return
+            }
             fail(job, "internal error: \(error)", log)
         }
     }

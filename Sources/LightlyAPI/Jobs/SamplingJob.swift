@@ -92,8 +92,8 @@ public struct SamplingJobExecutor: JobExecutor {
             try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
         }
         let samplingRequest = SamplingRequest(
-            method: effective, nSamples: req.config.stoppingCondition.nSamples,
-            minDistance: req.config.stoppingCondition.minDistance, preselected: inputs.preselected,
+            method: effective, nSamples: req.config.stoppingCondition.nSamples ?? -1,
+            minDistance: req.config.stoppingCondition.minDistance ?? -1, preselected: inputs.preselected,
             query: inputs.query, weights: weights, seed: effective == .random ? randomSeed : nil, threads: threads)
         let result: SamplingResult
         do {

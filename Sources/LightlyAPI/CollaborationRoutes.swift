@@ -1,0 +1,90 @@
+import HTTPKit
+import LightlyStorage
+import LightlyWire
+
+/// The most e-mails one dataset can be shared with.
+let maxSharedUsers = 1000
+
+extension LightlyApplication {
+    /// Team datasets (the collaboration API of lightly 1.4+: `share_dataset_only_with`,
+    /// `get_shared_users`). Only the owner manages sharing; a user the dataset is shared with
+    /// gets 403, anyone else 404 `DATASET_UNKNOWN`.
+    ///
+    /// - `POST …/collaboration/access` `{"accessType": "WRITE", "users": [e-mails]}` → 201 `{"id"}`:
+    ///   replaces the list (an empty list revokes every share).
+    /// - `GET  …/collaboration/access` → `[SharedAccessConfigData]` (empty when never shared).
+    /// - `DELETE …/collaboration/access/{accessConfigId}` → `{}`: revokes every share.
+    func registerCollaborationRoutes(_ r: inout Router) {
+        r.post("/v1/datasets/:datasetId/collaboration/access") { ctx in
+            let user = try ctx.requireUser()
+            let ds = try ctx.params.require("datasetId")
+            let req = try ctx.decode(SharedAccessConfigCreateRequest.self)
+            guard req.accessType == "WRITE" else {
+                throw APIError.badRequest("accessType must be WRITE, got \"\(req.accessType)\"")
+            }
+            guard (req.teams ?? []).isEmpty else {
+                throw APIError.badRequest("sharing with teams is not supported; share with users by e-mail")
+            }
+            var emails: [String] = []
+            for raw in req.users ?? [] {
+                let e: String
+                do { e = try UserStore.normalize(email: raw) } catch let err as StorageError {
+                    throw APIError.badRequest(err.message)
+                }
+                if !emails.contains(e) { emails.append(e) }
+            }
+            guard emails.count <= maxSharedUsers else {
+                throw APIError.badRequest("a dataset can be shared with at most \(maxSharedUsers) users")
+            }
+            let id = try ctx.app.database.write { conn -> String in
+                _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
+                let now = Timestamp.now()
+                let id: String
+                if let existing = try conn.queryOne("SELECT id FROM dataset_shares WHERE dataset_id = ?", ds)?.string(0) {
+                    id = existing
+                    try conn.run("UPDATE dataset_shares SET last_modified_at = ? WHERE dataset_id = ?", now, ds)
+                    try conn.run("DELETE FROM dataset_share_users WHERE dataset_id = ?", ds)
+                } else {
+                    id = ctx.app.newID()
+                    try conn.run("INSERT INTO dataset_shares (dataset_id, id, created_at, last_modified_at) VALUES (?, ?, ?, ?)",
+                                 ds, id, now, now)
+                }
+                for (i, e) in emails.enumerated() {
+                    try conn.run("INSERT INTO dataset_share_users (dataset_id, email, position) VALUES (?, ?, ?)", ds, e, i)
+                }
+                return id
+            }
+            ctx.logger.info("dataset sharing changed", metadata: ["dataset.id": "\(ds)", "share.users": "\(emails.count)"])
+            return try .json(CreateEntityResponse(id: id), status: .created)
+        }
+
+        r.get("/v1/datasets/:datasetId/collaboration/access") { ctx in
+            let user = try ctx.requireUser()
+            let ds = try ctx.params.require("datasetId")
+            let configs = try ctx.app.database.read { conn -> [SharedAccessConfigData] in
+                let d = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
+                guard let row = try conn.queryOne("SELECT id, created_at, last_modified_at FROM dataset_shares WHERE dataset_id = ?", ds) else {
+                    return []
+                }
+                let users = try conn.query("SELECT email FROM dataset_share_users WHERE dataset_id = ? ORDER BY position", ds)
+                    .map { try $0.string(0) }
+                return [SharedAccessConfigData(id: try row.string(0), owner: d.userId, users: users,
+                                               createdAt: try row.int64(1), lastModifiedAt: try row.int64(2))]
+            }
+            return try .json(configs)
+        }
+
+        r.delete("/v1/datasets/:datasetId/collaboration/access/:accessConfigId") { ctx in
+            let user = try ctx.requireUser()
+            let ds = try ctx.params.require("datasetId")
+            let configId = try ctx.params.require("accessConfigId")
+            try ctx.app.database.write { conn in
+                _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
+                guard try conn.run("DELETE FROM dataset_shares WHERE dataset_id = ? AND id = ?", ds, configId) > 0 else {
+                    throw APIError.notFound(.notFound, "access config \(configId) not found on dataset \(ds)")
+                }
+            }
+            return .emptyObject()
+        }
+    }
+}
