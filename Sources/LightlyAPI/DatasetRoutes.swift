@@ -7,6 +7,9 @@ extension LightlyApplication {
     func registerDatasetRoutes(_ r: inout Router) {
         r.get("/v1/datasets") { ctx in try ctx.app.listDatasets(ctx) }
         r.get("/v1/datasets/enriched") { ctx in try ctx.app.listDatasets(ctx) }
+        // `dataset_name_exists`, `get_datasets_by_name`, `set_dataset_id_by_name` (1.2.36+):
+        // always a list, `[]` when nothing matches (a 404 breaks `create_dataset`).
+        r.get("/v1/datasets/query/name/:datasetName") { ctx in try ctx.app.queryDatasetsByName(ctx) }
         // `/v1/datasets/` (1.1.0–1.1.16) collapses to the same path segments.
         r.post("/v1/datasets") { ctx in try ctx.app.createDataset(ctx) }
         r.get("/v1/datasets/:datasetId") { ctx in
@@ -26,20 +29,66 @@ extension LightlyApplication {
         }
     }
 
-    /// The user's own datasets; with `shared=true` the datasets other users shared with them.
+    /// Which datasets a list request covers. `shared=True` lists the datasets other users
+    /// shared with the caller; `getAssetsOfTeam=True` ("the team's rather than the user's")
+    /// lists nothing, as this server has no teams; otherwise the caller's own
+    /// (`getAssetsOfTeamInclusiveSelf=True` included). Every flag is validated (400 on a bad
+    /// spelling), and `excludePlayground` changes nothing.
+    private enum Listing { case own, sharedWithMe, nothing }
+
+    private func listing(_ ctx: RequestContext) throws -> Listing {
+        let shared = try ctx.queryBool("shared", default: false)
+        let team = try ctx.queryBool("getAssetsOfTeam", default: false)
+        _ = try ctx.queryBool("getAssetsOfTeamInclusiveSelf", default: false)
+        _ = try ctx.queryBool("excludePlayground", default: false)
+        if team { return .nothing }
+        return shared ? .sharedWithMe : .own
+    }
+
+    /// The datasets `listing` covers for `user`, with an extra SQL condition on `d` (and its
+    /// bindings), by (createdAt, id), one page.
+    private func datasets(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
+                          page: PageRequest) throws -> [DatasetData] {
+        let scope: String, scopeArgs: [SQLValue]
+        switch listing {
+        case .nothing: return []
+        case .own: (scope, scopeArgs) = ("d.user_id = ?", [.text(user.id)])
+        case .sharedWithMe:
+            (scope, scopeArgs) = ("d.user_id <> ? AND \(Self.datasetVisibleSQL)", [.text(user.id), .text(user.id), .text(user.id)])
+        }
+        let (limit, offset) = page.sqlLimitOffset
+        let rows = try database.read { conn in
+            try conn.query("SELECT \(DatasetRow.columns) FROM datasets d WHERE \(scope) AND (\(extra)) ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
+                           arguments: scopeArgs + extraArgs + [.integer(limit), .integer(offset)])
+        }
+        return try rows.map { try DatasetRow(row: $0).wire }
+    }
+
+    /// `GET /v1/datasets` (and `/enriched`): by (createdAt, id), paged.
     private func listDatasets(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
-        let shared = try ctx.queryBool("shared", default: false)
-        let rows = try database.read { conn in
-            if shared {
-                return try conn.query("""
-                    SELECT \(DatasetRow.columns) FROM datasets d
-                    WHERE d.user_id <> ? AND \(Self.datasetVisibleSQL) ORDER BY d.created_at, d.id
-                    """, user.id, user.id, user.id)
-            }
-            return try conn.query("SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? ORDER BY created_at, id", user.id)
+        var page = try ctx.paging()
+        // `/enriched` of 1.1.x also knows a deprecated `limit` (= pageSize).
+        if page.size == nil, let raw = ctx.query("limit") {
+            guard let v = Int(raw), v >= 1 else { throw APIError.malformed("limit must be an integer ≥ 1, got \"\(raw)\"") }
+            page.size = v
         }
-        return try .json(rows.map { try DatasetRow(row: $0).wire })
+        return try .json(datasets(listing(ctx), user: user, page: page))
+    }
+
+    /// `GET /v1/datasets/query/name/{datasetName}`: `exact=True` → the datasets with exactly
+    /// that name; otherwise every dataset whose name starts with it (what
+    /// `create_new_dataset_with_unique_name` relies on). Paged like the list.
+    private func queryDatasetsByName(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let name = try ctx.params.require("datasetName")
+        let exact = try ctx.queryBool("exact", default: false)
+        let page = try ctx.paging()
+        // Prefix match without LIKE's wildcards: compare the leading characters.
+        let (condition, args): (String, [SQLValue]) = exact
+            ? ("d.name = ?", [.text(name)])
+            : ("substr(d.name, 1, length(?)) = ?", [.text(name), .text(name)])
+        return try .json(datasets(listing(ctx), user: user, where: condition, args, page: page))
     }
 
     private func createDataset(_ ctx: RequestContext) throws -> HTTPResponse {
