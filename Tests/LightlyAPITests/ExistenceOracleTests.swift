@@ -77,6 +77,9 @@ private struct Probe: CustomStringConvertible {
             p.append(Probe(method: m, pattern: pattern, param: param, kind: kind, request: r))
         }
         // Alice's dataset id in the path of every dataset route.
+        let exports = ["/export/basic/filenames", "/export/basic/filenamesAndReadUrls", "/export/LabelStudio/tasks",
+                       "/export/LabelStudioTasks", "/export/LabelBox/datarows", "/export/LabelBoxDataRows",
+                       "/export/LabelBoxV4/datarows"]
         let dsRoutes: [(HTTPMethod, String, String?)] = [
             (.GET, "", nil), (.PUT, "", #"{"name":"stolen"}"#), (.DELETE, "", nil),
             (.GET, "/datasource", nil),
@@ -102,7 +105,8 @@ private struct Probe: CustomStringConvertible {
             (.POST, "/embeddings/\(b.embedding)/sampling", sampling("")),
             (.POST, "/collaboration/access", #"{"accessType":"WRITE","users":["x@y.z"]}"#),
             (.GET, "/collaboration/access", nil), (.DELETE, "/collaboration/access/\(b.share)", nil),
-        ]
+            (.GET, "/samples/partial?mode=ids", nil),
+        ] + exports.map { (.GET, "/tags/\(b.tag)\($0)", nil) }
         for (m, rest, body) in dsRoutes {
             let pattern = "/v1/datasets/:datasetId" + Self.generalize(rest, b)
             add(m, pattern, "datasetId", "dataset") { id in ("/v1/datasets/\(id)\(rest)", body) }
@@ -112,7 +116,7 @@ private struct Probe: CustomStringConvertible {
             (.GET, "", nil), (.PUT, "", #"{"name":"x"}"#), (.DELETE, "", nil), (.GET, "/filenames", nil),
             (.GET, "/scores", nil), (.POST, "/scores", #"{"scoreType":"s","scores":[0.5]}"#),
             (.GET, "/scores/\(b.score)", nil),
-        ]
+        ] + exports.map { (.GET, $0, nil) }
         for (m, rest, body) in tagRoutes {
             add(m, "/v1/datasets/:datasetId/tags/:tagId" + Self.generalize(rest, b), "tagId", "tag") { id in
                 ("/v1/datasets/\(ds)/tags/\(id)\(rest)", body)
@@ -212,11 +216,32 @@ private struct Probe: CustomStringConvertible {
         #expect(try t.tags(alice.dataset, token: alice.token).map(\.name) == ["initial-tag", "sub"])
     }
 
+    /// The name query is probed by name: Bob asking for Alice's dataset name, exactly or as a
+    /// prefix, gets what he gets for a name nobody uses (an empty list), not her dataset.
+    private static let nameQueryKey = "GET /v1/datasets/query/name/:datasetName datasetName"
+
+    @Test func anotherUsersDatasetNameAnswersLikeAnUnknownName() throws {
+        let t = try TestApp.make()
+        let alice = try UserWorld.make(t, user: "alice")
+        let bob = try UserWorld.make(t, user: "bob")
+        for query in ["?exact=True", "?exact=False", ""] {
+            let foreign = try t.call(.GET, "/v1/datasets/query/name/alice-data\(query)", token: bob.token)
+            let unknown = try t.call(.GET, "/v1/datasets/query/name/nobody-data\(query)", token: bob.token)
+            #expect(foreign.status == 200 && unknown.status == 200)
+            #expect(foreign.text == unknown.text, "\(query): \(foreign.text) vs \(unknown.text)")
+            #expect(foreign.text == "[]")
+        }
+        // Alice herself finds it, so the probe would see a leak.
+        let own = try t.call(.GET, "/v1/datasets/query/name/alice-data?exact=True", token: alice.token)
+        #expect(own.text.contains(alice.dataset))
+    }
+
     /// Every route with an id parameter is probed, so a new route cannot skip the audit.
     @Test func everyRouteWithAnIdIsProbed() throws {
         let t = try TestApp.make()
         let bob = try UserWorld.make(t, user: "bob")
         let probed = Set(Self.probes(bob: bob).map { "\($0.method.rawValue) \($0.pattern) \($0.param)" })
+            .union([Self.nameQueryKey])
         for (method, pattern) in t.app.routeTable where !pattern.hasPrefix("/signed/") {
             for segment in pattern.split(separator: "/") where segment.hasPrefix(":") {
                 let key = "\(method) \(pattern) \(segment.dropFirst())"
