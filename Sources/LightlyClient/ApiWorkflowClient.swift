@@ -380,6 +380,7 @@ public final class ApiWorkflowClient: Sendable {
     /// - Throws: `invalidArgument` if a tag named `config.name` exists or the dataset has no
     ///   tags; `jobFailed` with the server's error text; `timeout`; `CancellationError` when
     ///   the task is cancelled.
+    @discardableResult
     public func selection(_ config: SelectionConfig, preselectedTagId: String? = nil, queryTagId: String? = nil,
                           scoreType: String? = nil, timeout: Duration = .seconds(3600)) async throws -> TagData {
         let dataset = try requireDatasetId()
@@ -403,6 +404,7 @@ public final class ApiWorkflowClient: Sendable {
     }
 
     /// `selection` under its name before the Python client 1.2.14 (`sampling`).
+    @discardableResult
     public func sampling(_ config: SamplerConfig, preselectedTagId: String? = nil, queryTagId: String? = nil,
                          scoreType: String? = nil, timeout: Duration = .seconds(3600)) async throws -> TagData {
         try await selection(config, preselectedTagId: preselectedTagId, queryTagId: queryTagId, scoreType: scoreType, timeout: timeout)
