@@ -16,39 +16,6 @@ public struct ExportedFile: Codable, Hashable, Sendable {
     }
 }
 
-/// A Label Studio task (`{"id": …, "data": {"image": …, …}}`), the format Label Studio imports.
-public struct LabelStudioTask: Codable, Hashable, Sendable {
-    /// What Label Studio shows for one task.
-    public struct TaskData: Codable, Hashable, Sendable {
-        /// A URL from which the image can be read.
-        public var image: String
-        /// The sample's file name in the dataset.
-        public var lightlyFileName: String?
-        /// The sample as the API describes it, when the server sends it.
-        public var lightlyMetaInfo: JSONValue?
-
-        public init(image: String, lightlyFileName: String? = nil, lightlyMetaInfo: JSONValue? = nil) {
-            self.image = image; self.lightlyFileName = lightlyFileName; self.lightlyMetaInfo = lightlyMetaInfo
-        }
-    }
-
-    /// The task's id for the import.
-    public var id: Int
-    public var data: TaskData
-
-    public init(id: Int, data: TaskData) { self.id = id; self.data = data }
-}
-
-/// How the filenames export writes each sample (the API's `FileNameFormat`).
-public enum FileNameFormat: String, Sendable, CaseIterable {
-    /// The file name within the dataset, e.g. `car/green/frame0.png`.
-    case name = "NAME"
-    /// The full location in the datasource, e.g. `s3://bucket/datasets/car/green/frame0.png`.
-    case datasourceFull = "DATASOURCE_FULL"
-    /// A URL of the API that redirects to a signed read URL.
-    case redirectedReadUrl = "REDIRECTED_READ_URL"
-}
-
 extension ApiWorkflowClient {
     func tagPath(_ tagId: String) throws -> String {
         Self.ds(try requireDatasetId()) + "/tags/\(Transport.pathEncode(tagId))"
@@ -77,7 +44,7 @@ extension ApiWorkflowClient {
     /// - Throws: `invalidResponse` if the three exports differ in length.
     public func exportFilenamesAndReadUrlsByTagId(_ tagId: String) async throws -> [ExportedFile] {
         let names = try await exportFilenamesByTagId(tagId, format: .name)
-        let readUrls = try await exportFilenamesByTagId(tagId, format: .redirectedReadUrl)
+        let readUrls = try await exportFilenamesByTagId(tagId, format: .redirectedReadURL)
         let datasourceUrls = try await exportFilenamesByTagId(tagId, format: .datasourceFull)
         if names.isEmpty && readUrls.isEmpty && datasourceUrls.isEmpty { return [] }
         let n = names.split(separator: "\n", omittingEmptySubsequences: false)
@@ -94,8 +61,8 @@ extension ApiWorkflowClient {
         try await exportFilenamesAndReadUrlsByTagId(tag(named: tagName).id)
     }
 
-    /// A tag's samples as Label Studio tasks (`GET …/tags/{tagId}/export/LabelStudio/tasks`,
-    /// pages of 2500 as the Python client 1.5 asks for).
+    /// A tag's samples as Label Studio tasks, `{"id": …, "data": {"image": <read URL>, …}}`
+    /// (`GET …/tags/{tagId}/export/LabelStudio/tasks`, pages of 2500 as the Python client 1.5 asks for).
     public func exportLabelStudioTasksByTagId(_ tagId: String) async throws -> [LabelStudioTask] {
         try await paginate(try tagPath(tagId) + "/export/LabelStudio/tasks", pageSize: Self.labelStudioPageSize) { $0 }
     }
