@@ -139,11 +139,23 @@ public final class ApiWorkflowClient: Sendable {
             setDatasetId(existing.id)
             return existing.id
         }
-        return try await createDatasetWithoutCheck(name: name)
+        return try await createDatasetWithoutCheck(name: name, reuseExisting: reuseExisting)
     }
 
-    func createDatasetWithoutCheck(name: String) async throws -> String {
-        let created: CreateEntityResponse = try await transport.post("/v1/datasets", DatasetCreateRequest(name: name, type: .images))
+    /// `POST /v1/datasets`. A 409 means another client created the name since it was looked
+    /// up: reuse that dataset or fail as if the lookup had found it.
+    func createDatasetWithoutCheck(name: String, reuseExisting: Bool = false) async throws -> String {
+        let created: CreateEntityResponse
+        do {
+            created = try await transport.post("/v1/datasets", DatasetCreateRequest(name: name, type: .images))
+        } catch let e as LightlyClientError where e.status == 409 {
+            guard let existing = try await getDatasetsByName(name).first else { throw e }
+            guard reuseExisting else {
+                throw LightlyClientError.invalidArgument("a dataset named \"\(name)\" already exists (\(existing.id)); use setDatasetIdByName to reuse it")
+            }
+            setDatasetId(existing.id)
+            return existing.id
+        }
         setDatasetId(created.id)
         return created.id
     }

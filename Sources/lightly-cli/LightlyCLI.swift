@@ -94,7 +94,7 @@ struct Datasets: AsyncParsableCommand {
                     print(existing.id)
                     return
                 }
-                print(try await client.createDataset(name: name))
+                print(try await client.createDataset(name: name, reuseExisting: ifNotExists))
             }
         }
     }

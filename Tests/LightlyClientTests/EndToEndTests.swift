@@ -97,6 +97,15 @@ import LightlyWire
         #expect(try await client.getDatasetsByName("pet").isEmpty)               // exact, not a prefix
         #expect(try await client.getDatasetsByName("nope", shared: nil).isEmpty)
         #expect(try await client.datasetNameExists("pets"))
+        // A name taken between the lookup and the create (the server answers 409).
+        #expect(try await client.createDatasetWithoutCheck(name: "pets", reuseExisting: true) == id)
+        let raced = await #expect(throws: LightlyClientError.self) { _ = try await client.createDatasetWithoutCheck(name: "pets") }
+        guard case .invalidArgument? = raced else { Issue.record("expected invalidArgument, got \(String(describing: raced))"); return }
+        // Names travel as one percent-encoded path segment.
+        let odd = "a/b c?d&e=f%"
+        let oddId = try await client.createDataset(name: odd)
+        #expect(try await client.getDatasetsByName(odd).map(\.id) == [oddId])
+        try await client.deleteDataset(id: oddId)
         let one = try await client.createNewDatasetWithUniqueName("pets")
         let two = try await client.createNewDatasetWithUniqueName("pets")
         #expect(try await client.dataset(id: one).name == "pets_1")
