@@ -171,6 +171,15 @@ import LightlyWire
         #expect(try await client.exportFilenamesByTagId(emptyTag.id) == "")
         #expect(try await client.exportFilenamesAndReadUrlsByTagId(emptyTag.id).isEmpty)
         #expect(try await client.exportLabelStudioTasksByTagId(emptyTag.id).isEmpty)
+
+        // A list the server does not page (tags) answers every page with everything: the
+        // loop still ends, with each tag once, whether the list is longer than a page or exactly one.
+        let tagList = try await client.tags()
+        #expect(tagList.count == 4)
+        for size in [1, tagList.count] {
+            let t: [TagData] = try await client.paginate(ApiWorkflowClient.ds(id) + "/tags", pageSize: size) { $0 }
+            #expect(t.map(\.id) == tagList.map(\.id), "pageSize \(size)")
+        }
     }
 
     @Test func errorsAreTyped() async throws {
