@@ -258,6 +258,7 @@ public struct KeypointInstancePrediction: Sendable, Equatable, Codable {
 
 /// All keypoint instances predicted in one image.
 public struct KeypointPrediction: Sendable, Equatable {
+    /// One entry per detected instance.
     public var instances: [KeypointInstancePrediction]
 
     public init(_ instances: [KeypointInstancePrediction]) { self.instances = instances }
@@ -288,6 +289,7 @@ public struct KeypointPrediction: Sendable, Equatable {
 public struct ScorerKeypointDetection: Scorer {
     public static let scoreNames = ["mean_uncertainty"]
 
+    /// One prediction per image, in the order of the query set.
     public var predictions: [KeypointPrediction]
 
     public init(modelOutput: [KeypointPrediction]) { predictions = modelOutput }

@@ -9,6 +9,7 @@ import LightlyCore
 /// SelectionConfig(method: .coreset, nSamples: -1, minDistance: 0.1)      // stop at a minimum distance
 /// ```
 public struct SelectionConfig: Sendable, Equatable {
+    /// How to choose: `RANDOM`, `CORESET`, `CORAL` or `ACTIVE_LEARNING`.
     public var method: SamplingMethod
     /// Total size of the result, preselected samples included; (0, 1) means a fraction of the dataset; −1 no limit.
     public var nSamples: Double
