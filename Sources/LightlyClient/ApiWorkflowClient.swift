@@ -129,7 +129,7 @@ public final class ApiWorkflowClient: Sendable {
     /// - Parameter reuseExisting: when a dataset of that name exists, use it instead of failing.
     /// - Returns: the dataset id.
     /// - Throws: `invalidArgument` if a dataset named `name` exists and `reuseExisting` is false
-    ///   (the Python client 1.2+ raises then too; 1.1.x reused it).
+    ///   (the Python client 1.2.30+ raises then too; earlier releases reused it).
     @discardableResult
     public func createDataset(name: String, reuseExisting: Bool = false) async throws -> String {
         if let existing = try await getDatasetsByName(name).first {
