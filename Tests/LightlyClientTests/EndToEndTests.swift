@@ -172,13 +172,15 @@ import LightlyWire
         #expect(try await client.exportFilenamesAndReadUrlsByTagId(emptyTag.id).isEmpty)
         #expect(try await client.exportLabelStudioTasksByTagId(emptyTag.id).isEmpty)
 
-        // A list the server does not page (tags) answers every page with everything: the
-        // loop still ends, with each tag once, whether the list is longer than a page or exactly one.
-        let tagList = try await client.tags()
-        #expect(tagList.count == 4)
-        for size in [1, tagList.count] {
-            let t: [TagData] = try await client.paginate(ApiWorkflowClient.ds(id) + "/tags", pageSize: size) { $0 }
-            #expect(t.map(\.id) == tagList.map(\.id), "pageSize \(size)")
+        // A list the server does not page (embeddings) answers every page with everything:
+        // the loop still ends, with each item once, whether the list is longer than a page or
+        // exactly one page long.
+        try await client.uploadEmbeddings(rows, filenames: names, name: "again")
+        let embeddingList = try await client.embeddings()
+        #expect(embeddingList.count == 2)
+        for size in [1, embeddingList.count] {
+            let e: [DatasetEmbeddingData] = try await client.paginate(ApiWorkflowClient.ds(id) + "/embeddings", pageSize: size) { $0 }
+            #expect(e.map(\.id) == embeddingList.map(\.id), "pageSize \(size)")
         }
     }
 
