@@ -9,9 +9,9 @@ import LightlyCore
 ///
 /// ```swift
 /// let agent = try await ActiveLearningAgent(client: client)                  // query = initial-tag
-/// try await agent.query(samplerConfig: SamplerConfig(method: .coreset, nSamples: 100, name: "coreset-100"))
+/// try await agent.query(selectionConfig: SelectionConfig(method: .coreset, nSamples: 100, name: "coreset-100"))
 /// let unlabeled = try await agent.unlabeledSet                               // train, predict on agent.querySet
-/// try await agent.query(samplerConfig: SamplerConfig(method: .coral, nSamples: 200, name: "coral-200"),
+/// try await agent.query(selectionConfig: SelectionConfig(method: .coral, nSamples: 200, name: "coral-200"),
 ///                       scorer: try ScorerClassification(modelOutput: predictions))
 /// ```
 public final class ActiveLearningAgent: Sendable {
@@ -84,10 +84,10 @@ public final class ActiveLearningAgent: Sendable {
     ///     `ACTIVE_LEARNING`, used by `CORAL`.
     /// - Returns: the new tag, or nil when `nSamples` is smaller than the labeled set (nothing asked, as in Python).
     @discardableResult
-    public func query(samplerConfig: SamplerConfig, scorer: (any Scorer)? = nil,
+    public func query(selectionConfig: SelectionConfig, scorer: (any Scorer)? = nil,
                       timeout: Duration = .seconds(3600)) async throws -> TagData? {
         let labeledCount = try await labeledSet.count
-        if samplerConfig.nSamples >= 1, Int(samplerConfig.nSamples) < labeledCount {
+        if selectionConfig.nSamples >= 1, Int(selectionConfig.nSamples) < labeledCount {
             return nil
         }
         let q = queryTag
@@ -99,11 +99,18 @@ public final class ActiveLearningAgent: Sendable {
             }
             try await client.uploadScores(scores, queryTagId: q.id)
         }
-        let newTag = try await client.sampling(samplerConfig, preselectedTagId: preselectedTag?.id, queryTagId: q.id, timeout: timeout)
+        let newTag = try await client.selection(selectionConfig, preselectedTagId: preselectedTag?.id, queryTagId: q.id, timeout: timeout)
         state.withLock { s in
             s.previousPreselected = s.preselectedTag
             s.preselectedTag = newTag
         }
         return newTag
+    }
+
+    /// `query(selectionConfig:)` under its argument label before the Python client 1.2.14.
+    @discardableResult
+    public func query(samplerConfig: SamplerConfig, scorer: (any Scorer)? = nil,
+                      timeout: Duration = .seconds(3600)) async throws -> TagData? {
+        try await query(selectionConfig: samplerConfig, scorer: scorer, timeout: timeout)
     }
 }

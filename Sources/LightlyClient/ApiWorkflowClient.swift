@@ -7,15 +7,15 @@ import LightlyWire
 import LightlyCore
 
 /// The Swift counterpart of the Python client's `ApiWorkflowClient`: datasets, filenames,
-/// embeddings, tags, scores and sampling against the Lightly API v1 — this server, or the
+/// embeddings, tags, scores, selection and exports against the Lightly API v1 — this server, or the
 /// hosted platform, since both speak the same wire protocol.
 ///
 /// ```swift
 /// let client = try ApiWorkflowClient(token: token)          // LIGHTLY_SERVER_LOCATION or https://api.lightly.ai
 /// try await client.createDataset(name: "pets")
 /// try await client.uploadEmbeddings(csvFile: url, name: "default")
-/// let agent = try await ActiveLearningAgent(client: client)
-/// try await agent.query(samplerConfig: SamplerConfig(method: .coreset, nSamples: 100, name: "coreset-100"))
+/// let tag = try await client.selection(SelectionConfig(method: .coreset, nSamples: 100, name: "coreset-100"))
+/// print(try await client.exportFilenamesByTagName("coreset-100"))
 /// ```
 public final class ApiWorkflowClient: Sendable {
     /// The default API location when neither an argument nor `LIGHTLY_SERVER_LOCATION` says otherwise.
@@ -82,20 +82,80 @@ public final class ApiWorkflowClient: Sendable {
 
     // MARK: - Datasets
 
-    /// All datasets the token can see.
-    public func datasets() async throws -> [DatasetData] {
-        try await transport.get("/v1/datasets")
+    /// The datasets the token can see, fetched in pages as the Python client does.
+    /// - Parameter shared: `false` (default) the user's own datasets; `true` those shared with
+    ///   the user and the team's; `nil` all of them (duplicates removed).
+    public func datasets(shared: Bool? = false) async throws -> [DatasetData] {
+        var all: [DatasetData] = []
+        if shared != true {
+            all += try await paginate("/v1/datasets") { [("shared", Transport.pythonBool(false))] + $0 }
+        }
+        if shared != false {
+            all += try await paginate("/v1/datasets") { [("shared", Transport.pythonBool(true))] + $0 }
+            all += try await paginate("/v1/datasets") { [("getAssetsOfTeam", Transport.pythonBool(true))] + $0 }
+        }
+        return Self.uniqueById(all)
     }
 
-    /// Uses the dataset named `name`, creating it if there is none (like the Python client).
-    /// - Returns: the dataset id, which also becomes the current dataset.
+    /// The datasets named exactly `name` (`GET /v1/datasets/query/name/{name}`, paged); empty
+    /// when there is none. The Python client's `get_datasets_by_name`.
+    /// - Parameter shared: as for `datasets(shared:)`; with the default `false` there is at most one.
+    public func getDatasetsByName(_ name: String, shared: Bool? = false) async throws -> [DatasetData] {
+        guard !name.isEmpty else { throw LightlyClientError.invalidArgument("the dataset name is empty") }
+        let path = "/v1/datasets/query/name/\(Transport.pathEncode(name))"
+        let exact = ("exact", Transport.pythonBool(true))
+        var all: [DatasetData] = []
+        if shared != true {
+            all += try await paginate(path) { [("shared", Transport.pythonBool(false)), exact] + $0 }
+        }
+        if shared != false {
+            all += try await paginate(path) { [("shared", Transport.pythonBool(true)), exact] + $0 }
+            all += try await paginate(path) { [exact, ("getAssetsOfTeam", Transport.pythonBool(true))] + $0 }
+        }
+        return Self.uniqueById(all)
+    }
+
+    /// Whether a dataset named `name` exists (`dataset_name_exists`).
+    public func datasetNameExists(_ name: String, shared: Bool? = false) async throws -> Bool {
+        try await !getDatasetsByName(name, shared: shared).isEmpty
+    }
+
+    static func uniqueById(_ datasets: [DatasetData]) -> [DatasetData] {
+        var seen = Set<String>()
+        return datasets.filter { seen.insert($0.id).inserted }
+    }
+
+    /// Creates a dataset named `name` and makes it current.
+    /// - Parameter reuseExisting: when a dataset of that name exists, use it instead of failing.
+    /// - Returns: the dataset id.
+    /// - Throws: `invalidArgument` if a dataset named `name` exists and `reuseExisting` is false
+    ///   (the Python client 1.2.30+ raises then too; earlier releases reused it).
     @discardableResult
-    public func createDataset(name: String) async throws -> String {
-        if let existing = try await datasets().first(where: { $0.name == name }) {
+    public func createDataset(name: String, reuseExisting: Bool = false) async throws -> String {
+        if let existing = try await getDatasetsByName(name).first {
+            guard reuseExisting else {
+                throw LightlyClientError.invalidArgument("a dataset named \"\(name)\" already exists (\(existing.id)); use setDatasetIdByName to reuse it")
+            }
             setDatasetId(existing.id)
             return existing.id
         }
-        let created: CreateEntityResponse = try await transport.post("/v1/datasets", DatasetCreateRequest(name: name))
+        return try await createDatasetWithoutCheck(name: name, reuseExisting: reuseExisting)
+    }
+
+    /// `POST /v1/datasets`. A 409 means another client created the name since it was looked
+    /// up: reuse that dataset or fail as if the lookup had found it.
+    func createDatasetWithoutCheck(name: String, reuseExisting: Bool = false) async throws -> String {
+        let created: CreateEntityResponse
+        do {
+            created = try await transport.post("/v1/datasets", DatasetCreateRequest(name: name, type: .images))
+        } catch let e as LightlyClientError where e.status == 409 {
+            guard let existing = try await getDatasetsByName(name).first else { throw e }
+            guard reuseExisting else {
+                throw LightlyClientError.invalidArgument("a dataset named \"\(name)\" already exists (\(existing.id)); use setDatasetIdByName to reuse it")
+            }
+            setDatasetId(existing.id)
+            return existing.id
+        }
         setDatasetId(created.id)
         return created.id
     }
@@ -103,22 +163,28 @@ public final class ApiWorkflowClient: Sendable {
     /// Creates a dataset named `base`, or `base_1`, `base_2`, … if taken; makes it current.
     @discardableResult
     public func createNewDatasetWithUniqueName(_ base: String) async throws -> String {
-        let names = Set(try await datasets().map(\.name))
-        var name = base
+        guard try await datasetNameExists(base) else { return try await createDatasetWithoutCheck(name: base) }
+        // The prefix query (exact=False) lists every name starting with `base`.
+        let path = "/v1/datasets/query/name/\(Transport.pathEncode(base))"
+        let similar: [DatasetData] = try await paginate(path) {
+            [("shared", Transport.pythonBool(false)), ("exact", Transport.pythonBool(false))] + $0
+        }
+        let names = Set(similar.map(\.name))
         var i = 1
-        while names.contains(name) { name = "\(base)_\(i)"; i += 1 }
-        let created: CreateEntityResponse = try await transport.post("/v1/datasets", DatasetCreateRequest(name: name))
-        setDatasetId(created.id)
-        return created.id
+        while names.contains("\(base)_\(i)") { i += 1 }
+        return try await createDatasetWithoutCheck(name: "\(base)_\(i)")
     }
 
-    /// Makes the first dataset named `name` current.
+    /// Makes the dataset named `name` current (the first one if `shared` finds several).
+    /// - Returns: its id.
     /// - Throws: `LightlyClientError.invalidArgument` if there is none.
-    public func setDatasetIdByName(_ name: String) async throws {
-        guard let d = try await datasets().first(where: { $0.name == name }) else {
+    @discardableResult
+    public func setDatasetIdByName(_ name: String, shared: Bool? = false) async throws -> String {
+        guard let d = try await getDatasetsByName(name, shared: shared).first else {
             throw LightlyClientError.invalidArgument("no dataset named \"\(name)\"")
         }
         setDatasetId(d.id)
+        return d.id
     }
 
     /// One dataset.
@@ -137,14 +203,16 @@ public final class ApiWorkflowClient: Sendable {
     /// The filenames of the current dataset in mapping order (bit *i* of every tag ↔ element *i*).
     public func filenamesOnServer(refresh: Bool = false) async throws -> [String] {
         if !refresh, let cached = state.withLock({ $0.filenames }) { return cached }
-        let names: [String] = try await transport.get(Self.ds(try requireDatasetId()) + "/mappings", query: [("field", "fileName")])
+        let names: [String] = try await paginate(Self.ds(try requireDatasetId()) + "/mappings", pageSize: Self.mappingsPageSize) {
+            $0 + [("field", "fileName")]
+        }
         state.withLock { $0.filenames = names }
         return names
     }
 
     /// The sample ids of the current dataset in mapping order.
     public func sampleIds() async throws -> [String] {
-        try await transport.get(Self.ds(try requireDatasetId()) + "/mappings", query: [("field", "_id")])
+        try await paginate(Self.ds(try requireDatasetId()) + "/mappings", pageSize: Self.mappingsPageSize) { $0 + [("field", "_id")] }
     }
 
     // MARK: - Embeddings
@@ -296,26 +364,43 @@ public final class ApiWorkflowClient: Sendable {
 
     // MARK: - Scores and sampling
 
-    /// Uploads active-learning scores for the samples of `queryTagId` (one POST per score type).
+    /// Uploads active-learning scores for the samples of `queryTagId`, one
+    /// `POST …/tags/{tagId}/scores` per score type (the Python client's `upload_scores`).
+    /// - Parameter scores: score name → one value per sample of the tag, in mapping order.
+    /// - Throws: `invalidArgument` for an empty score name or a value that is not finite
+    ///   (JSON cannot carry NaN or infinity), before anything is sent.
     public func uploadScores(_ scores: [String: [Double]], queryTagId: String) async throws {
-        let path = Self.ds(try requireDatasetId()) + "/tags/\(Transport.pathEncode(queryTagId))/scores"
+        let path = try tagPath(queryTagId) + "/scores"
+        for (name, values) in scores {
+            guard !name.isEmpty else { throw LightlyClientError.invalidArgument("a score name is empty") }
+            if let i = values.firstIndex(where: { !$0.isFinite }) {
+                throw LightlyClientError.invalidArgument("score \(name) has a non-finite value (\(values[i])) at index \(i)")
+            }
+        }
         for name in scores.keys.sorted() {
             let _: CreateEntityResponse = try await transport.post(path, ActiveLearningScoreCreateRequest(scoreType: name, scores: scores[name] ?? []))
         }
     }
 
-    /// Triggers a sampling job on the current embedding, waits for it and returns the new tag.
+    /// Runs a selection on the server with the current embedding, waits for it and returns
+    /// the new tag (the Python client's `selection`, 1.2.14+).
     /// - Parameters:
+    ///   - preselectedTagId: samples that count as chosen already (e.g. labeled ones).
+    ///   - queryTagId: the tag to choose from; nil lets the server use `initial-tag`.
+    ///   - scoreType: the uploaded score to use for `ACTIVE_LEARNING` and `CORAL`; nil lets the server choose.
     ///   - timeout: give up after this long (the job keeps running on the server).
-    /// - Throws: `jobFailed` with the server's error text; `timeout`; `CancellationError` when the task is cancelled.
-    public func sampling(_ config: SamplerConfig, preselectedTagId: String? = nil, queryTagId: String? = nil,
-                         scoreType: String? = nil, timeout: Duration = .seconds(3600)) async throws -> TagData {
+    /// - Throws: `invalidArgument` if a tag named `config.name` exists or the dataset has no
+    ///   tags; `jobFailed` with the server's error text; `timeout`; `CancellationError` when
+    ///   the task is cancelled.
+    @discardableResult
+    public func selection(_ config: SelectionConfig, preselectedTagId: String? = nil, queryTagId: String? = nil,
+                          scoreType: String? = nil, timeout: Duration = .seconds(3600)) async throws -> TagData {
         let dataset = try requireDatasetId()
         let tags = try await tags()
-        guard !tags.isEmpty else { throw LightlyClientError.invalidArgument("the dataset has no tags: upload samples first") }
         if tags.contains(where: { $0.name == config.name }) {
             throw LightlyClientError.invalidArgument("a tag named \"\(config.name)\" already exists")
         }
+        guard !tags.isEmpty else { throw LightlyClientError.invalidArgument("the dataset has no tags: upload samples first") }
         if embeddingId == nil { try await setEmbeddingIdByName() }
         guard let embedding = embeddingId else { throw LightlyClientError.invalidArgument("no embedding") }
         let body = SamplingCreateRequest(
@@ -328,6 +413,13 @@ public final class ApiWorkflowClient: Sendable {
             throw LightlyClientError.invalidResponse("job \(task.jobId) finished without a result tag")
         }
         return try await tag(id: tagId)
+    }
+
+    /// `selection` under its name before the Python client 1.2.14 (`sampling`).
+    @discardableResult
+    public func sampling(_ config: SamplerConfig, preselectedTagId: String? = nil, queryTagId: String? = nil,
+                         scoreType: String? = nil, timeout: Duration = .seconds(3600)) async throws -> TagData {
+        try await selection(config, preselectedTagId: preselectedTagId, queryTagId: queryTagId, scoreType: scoreType, timeout: timeout)
     }
 
     /// Polls `GET /v1/jobs/{id}` honouring `waitTimeTillNextPoll` until the job ends.
@@ -346,30 +438,5 @@ public final class ApiWorkflowClient: Sendable {
             try await Task.sleep(for: wait)
             wait = status.waitTimeTillNextPoll > 0 ? .seconds(status.waitTimeTillNextPoll) : .milliseconds(100)
         }
-    }
-}
-
-/// What to select (the Python `SamplerConfig`).
-public struct SamplerConfig: Sendable, Equatable {
-    public var method: SamplingMethod
-    /// Total size of the result, preselected samples included; (0, 1) means a fraction of the dataset; −1 no limit.
-    public var nSamples: Double
-    /// Stop when the next sample would be closer than this to the selected set; −1 disables it.
-    public var minDistance: Double
-    /// The name of the tag to create.
-    public var name: String
-
-    public init(method: SamplingMethod = .coreset, nSamples: Double = 32, minDistance: Double = -1, name: String? = nil) {
-        self.method = method
-        self.nSamples = nSamples
-        self.minDistance = minDistance
-        self.name = name ?? Self.defaultName()
-    }
-
-    static func defaultName() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd_HH'h'mm'm'ss's'"
-        f.locale = Locale(identifier: "en_US_POSIX")
-        return f.string(from: Date())
     }
 }

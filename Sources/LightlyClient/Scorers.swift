@@ -208,3 +208,100 @@ public enum ScorerError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// The keypoints a model predicted for one object instance: `[x0, y0, c0, x1, y1, c1, …]`,
+/// `c` being the confidence of each keypoint (the Lightly keypoint prediction format).
+public struct KeypointInstancePrediction: Sendable, Equatable, Codable {
+    /// `[x0, y0, c0, …, xk, yk, ck]`.
+    public var keypoints: [Double]
+    /// The object's category (not used by the scorer).
+    public var categoryId: Int
+    /// An overall score for the instance (not used by the scorer).
+    public var score: Double
+
+    enum CodingKeys: String, CodingKey {
+        case keypoints
+        case categoryId = "category_id"
+        case score
+    }
+
+    /// - Throws: `ScorerError` if `keypoints.count` is not a multiple of 3 or a confidence lies
+    ///   outside [0, 1] (the checks of the Python client's `KeypointInstancePrediction`).
+    public init(keypoints: [Double], categoryId: Int = -1, score: Double = -1) throws {
+        self.keypoints = keypoints
+        self.categoryId = categoryId
+        self.score = score
+        try validate()
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(keypoints: c.decode([Double].self, forKey: .keypoints),
+                      categoryId: c.decode(Int.self, forKey: .categoryId),
+                      score: c.decode(Double.self, forKey: .score))
+    }
+
+    func validate() throws {
+        guard keypoints.count % 3 == 0 else {
+            throw ScorerError.invalidShape("keypoints must be in the format [x0, y0, c0, ... xk, yk, ck]")
+        }
+        let c = confidences
+        if c.contains(where: { $0 < 0 }) { throw ScorerError.invalidValue("confidences contain values < 0") }
+        if c.contains(where: { $0 > 1 }) { throw ScorerError.invalidValue("confidences contain values > 1") }
+    }
+
+    /// The confidence of each keypoint (every third value).
+    public var confidences: [Double] {
+        stride(from: 2, to: keypoints.count, by: 3).map { keypoints[$0] }
+    }
+}
+
+/// All keypoint instances predicted in one image.
+public struct KeypointPrediction: Sendable, Equatable {
+    /// One entry per detected instance.
+    public var instances: [KeypointInstancePrediction]
+
+    public init(_ instances: [KeypointInstancePrediction]) { self.instances = instances }
+
+    /// Reads a JSON list of `{"keypoints": [...], "category_id": …, "score": …}` objects, as
+    /// `KeypointPrediction.from_json_string` does.
+    /// - Throws: `ScorerError` when the JSON is not such a list or an instance is invalid.
+    public init(jsonString: String) throws {
+        do {
+            instances = try JSONDecoder().decode([KeypointInstancePrediction].self, from: Data(jsonString.utf8))
+        } catch let e as ScorerError {
+            throw e
+        } catch {
+            throw ScorerError.invalidValue("not a list of keypoint predictions: \(error)")
+        }
+    }
+}
+
+/// Scores for keypoint detection: `mean_uncertainty`, one minus the mean over an image's
+/// instances of each instance's mean keypoint confidence. Instances without keypoints are
+/// left out; an image with no keypoints at all scores 0. This is the formula of the Python
+/// client's `ScorerKeypointDetection` (lightly 1.2.x–1.4.6, removed in 1.4.7).
+///
+/// ```swift
+/// let image = KeypointPrediction([try KeypointInstancePrediction(keypoints: [123, 456, 0.1, 565, 32, 0.2])])
+/// ScorerKeypointDetection(modelOutput: [image]).calculateScores()   // ["mean_uncertainty": [0.85]]
+/// ```
+public struct ScorerKeypointDetection: Scorer {
+    public static let scoreNames = ["mean_uncertainty"]
+
+    /// One prediction per image, in the order of the query set.
+    public var predictions: [KeypointPrediction]
+
+    public init(modelOutput: [KeypointPrediction]) { predictions = modelOutput }
+
+    public func calculateScores() -> [String: [Double]] {
+        let scores = predictions.map { image -> Double in
+            let means = image.instances.compactMap { instance -> Double? in
+                let c = instance.confidences
+                return c.isEmpty ? nil : c.reduce(0, +) / Double(c.count)
+            }
+            return means.isEmpty ? 0 : 1 - means.reduce(0, +) / Double(means.count)
+        }
+        return ["mean_uncertainty": scores]
+    }
+}

@@ -189,4 +189,15 @@ struct Transport: Sendable {
         if let s = try? JSONDecoder().decode(String.self, from: data) { return s }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    /// A text answer (`text/plain`, e.g. the filenames export) exactly as sent; a JSON string
+    /// literal is decoded first, as the Python client's deserializer does.
+    func getText(_ path: String, query: [(String, String)] = []) async throws -> String {
+        let data = try await send("GET", path, query: query)
+        if data.first == UInt8(ascii: "\""), let s = try? JSONDecoder().decode(String.self, from: data) { return s }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A boolean query value as the Python client 1.5 writes it (`str(bool)`: `True`/`False`).
+    static func pythonBool(_ b: Bool) -> String { b ? "True" : "False" }
 }

@@ -77,12 +77,24 @@ struct Datasets: AsyncParsableCommand {
                                                     subcommands: [Create.self, List.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a dataset (or use the one with that name) and print its id.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a dataset and print its id.",
+            discussion: "A dataset of that name must not exist (exit 2), unless --if-not-exists: then its id is printed.")
         @OptionGroup var connection: Connection
         @Argument(help: "Dataset name.") var name: String
+        @Flag(name: .customLong("if-not-exists"), help: "If a dataset of that name exists, print its id instead of failing.")
+        var ifNotExists = false
         func run() async throws {
             try await LightlyCLI.run {
-                print(try await connection.client().createDataset(name: name))
+                let client = try connection.client()
+                if let existing = try await client.getDatasetsByName(name).first {
+                    guard ifNotExists else {
+                        throw LightlyClientError.invalidArgument("a dataset named \"\(name)\" already exists (\(existing.id)); pass --if-not-exists to use it")
+                    }
+                    print(existing.id)
+                    return
+                }
+                print(try await client.createDataset(name: name, reuseExisting: ifNotExists))
             }
         }
     }
@@ -185,7 +197,7 @@ struct Select: AsyncParsableCommand {
                 }
                 try await client.uploadScores(parsed, queryTagId: queryTag.id)
             }
-            let tag = try await client.sampling(SamplerConfig(method: m, nSamples: n, minDistance: minDistance, name: name),
+            let tag = try await client.selection(SelectionConfig(method: m, nSamples: n, minDistance: minDistance, name: name),
                                                 preselectedTagId: preselectedTag?.id, queryTagId: queryTag.id,
                                                 timeout: .seconds(timeout))
             print(BitMask(hex: tag.bitMaskData)?.count ?? 0)
@@ -218,30 +230,41 @@ struct Tags: AsyncParsableCommand {
 // MARK: - export
 
 struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a tag's samples: filenames, csv, json or Label Studio tasks.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a tag's samples: filenames, csv, json, readurls or Label Studio tasks.",
+        discussion: """
+        filenames: one file name per line. csv: a "filename" column. json: an array of file names.
+        readurls: JSON [{"fileName", "readUrl", "datasourceUrl"}]. labelstudio: JSON Label Studio tasks.
+        """)
     @OptionGroup var connection: Connection
     @Option(help: "Dataset id.") var dataset: String
     @Option(help: "Tag name.") var tag: String
-    @Option(help: "filenames | csv | json | labelstudio") var format: String = "filenames"
+    @Option(help: "filenames | csv | json | readurls | labelstudio") var format: String = "filenames"
 
     func run() async throws {
         try await LightlyCLI.run {
+            let formats = ["filenames", "csv", "json", "readurls", "labelstudio"]
+            guard formats.contains(format) else {
+                throw LightlyClientError.invalidArgument("unknown format \"\(format)\": use \(formats.joined(separator: ", "))")
+            }
             let client = try connection.client(datasetId: dataset)
-            let t = try await client.tag(named: tag)
-            let names = try await client.filenames(of: t)
             switch format {
-            case "filenames":
-                for n in names { print(n) }
-            case "csv":
-                print("filename")
-                for n in names { print(ApiWorkflowClient.csvField(n)) }
-            case "json":
-                try printJSON(names)
+            case "readurls":
+                try printJSON(try await client.exportFilenamesAndReadUrlsByTagName(tag))
             case "labelstudio":
-                struct Task: Encodable { var id: Int; var data: [String: String] }
-                try printJSON(names.enumerated().map { Task(id: $0.offset + 1, data: ["image": $0.element]) })
+                try printJSON(try await client.exportLabelStudioTasksByTagName(tag))
             default:
-                throw LightlyClientError.invalidArgument("unknown format \"\(format)\": use filenames, csv, json or labelstudio")
+                let text = try await client.exportFilenamesByTagName(tag)
+                let names = text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                switch format {
+                case "csv":
+                    print("filename")
+                    for n in names { print(ApiWorkflowClient.csvField(n)) }
+                case "json":
+                    try printJSON(names)
+                default:
+                    if !text.isEmpty { print(text) }
+                }
             }
         }
     }

@@ -30,9 +30,20 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 
         let created = try Self.cli(["datasets", "create", "shell"], server: server)
-        #expect(created.status == 0, "\(created.stderr)")
+        try #require(created.status == 0, "\(created.stderr)")
         let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 24)
+        let again = try Self.cli(["datasets", "create", "shell"], server: server)
+        #expect(again.status == 2)
+        #expect(again.stdout.isEmpty)
+        #expect(again.stderr.contains("already exists") && again.stderr.contains("--if-not-exists"))
+        let reused = try Self.cli(["datasets", "create", "shell", "--if-not-exists"], server: server)
+        #expect(reused.status == 0, "\(reused.stderr)")
+        #expect(reused.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == id)
+        let other = try Self.cli(["datasets", "create", "shell-2", "--if-not-exists"], server: server)
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stdout.trimmingCharacters(in: .whitespacesAndNewlines).count == 24)
+        #expect(other.stdout != reused.stdout)
 
         var csv = "filenames,embedding_0,embedding_1,labels\n"
         for i in 0..<50 { csv += "f\(i).png,\(Double(i % 7)),\(Double(i / 7)),0\n" }
@@ -65,8 +76,18 @@ import Testing
         #expect(lines.count == 20)
         #expect(lines.allSatisfy { $0.hasPrefix("f") && $0.hasSuffix(".png") })
         let ls = try Self.cli(["export", "--dataset", id, "--tag", "second", "--format", "labelstudio"], server: server)
-        struct Task: Decodable { var id: Int; var data: [String: String] }
+        #expect(ls.status == 0, "\(ls.stderr)")
+        struct Task: Decodable { struct D: Decodable { var image: String }; var id: Int; var data: D }
         #expect(try JSONDecoder().decode([Task].self, from: Data(ls.stdout.utf8)).count == 20)
+        let urls = try Self.cli(["export", "--dataset", id, "--tag", "second", "--format", "readurls"], server: server)
+        #expect(urls.status == 0, "\(urls.stderr)")
+        struct File: Decodable { var fileName: String; var readUrl: String; var datasourceUrl: String }
+        #expect(try JSONDecoder().decode([File].self, from: Data(urls.stdout.utf8)).map(\.fileName) == lines.map(String.init))
+        let csvOut = try Self.cli(["export", "--dataset", id, "--tag", "second", "--format", "csv"], server: server)
+        #expect(csvOut.stdout.split(separator: "\n").count == 21)
+        let badFormat = try Self.cli(["export", "--dataset", id, "--tag", "second", "--format", "xml"], server: server)
+        #expect(badFormat.status == 2)
+        #expect(badFormat.stderr.contains("unknown format"))
 
         let list = try Self.cli(["datasets", "list", "--json"], server: server)
         #expect(list.stdout.contains(id))
@@ -90,6 +111,7 @@ import Testing
         #expect(down.stderr.contains("cannot reach the server"))
 
         let created = try Self.cli(["datasets", "create", "x"], server: server)
+        try #require(created.status == 0, "\(created.stderr)")
         let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let csvURL = server.dataDir.appendingPathComponent("bad.csv")
         try "filenames,embedding_0\na,1\nb,oops\n".write(to: csvURL, atomically: true, encoding: .utf8)

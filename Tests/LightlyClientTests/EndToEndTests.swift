@@ -25,7 +25,7 @@ import LightlyWire
         #expect(try await client.minimumVersion() == "1.0.0")
 
         let datasetId = try await client.createDataset(name: "seed-swift")
-        #expect(try await client.createDataset(name: "seed-swift") == datasetId)   // reuses by name
+        #expect(try await client.createDataset(name: "seed-swift", reuseExisting: true) == datasetId)
         let (names, rows) = Self.dataset()
         var order = Array(0..<names.count)
         var rng = SplitMix64(seed: 3)
@@ -79,6 +79,109 @@ import LightlyWire
         let fromNames = try await client.createTag(fromFilenames: Array(labeled.prefix(5)), name: "five")
         #expect(try await client.filenames(of: client.tag(id: fromNames)) == Array(labeled.prefix(5)).sorted { a, b in
             mapping.firstIndex(of: a)! < mapping.firstIndex(of: b)! })
+    }
+
+    /// What the Python client 1.2.14–1.5.26 added: names queries, selection, scores, exports, paging.
+    @Test func newerClientFlow() async throws {
+        let server = try LiveServer()
+        defer { #expect(server.stop() == 0) }
+        let client = try ApiWorkflowClient(token: server.token, serverLocation: server.url)
+
+        // Datasets by name: create fails on a taken name unless told to reuse it.
+        let id = try await client.createDataset(name: "pets")
+        let taken = await #expect(throws: LightlyClientError.self) { try await client.createDataset(name: "pets") }
+        guard case .invalidArgument(let message)? = taken else { Issue.record("expected invalidArgument, got \(String(describing: taken))"); return }
+        #expect(message.contains("already exists"))
+        #expect(try await client.createDataset(name: "pets", reuseExisting: true) == id)
+        #expect(try await client.getDatasetsByName("pets").map(\.id) == [id])
+        #expect(try await client.getDatasetsByName("pet").isEmpty)               // exact, not a prefix
+        #expect(try await client.getDatasetsByName("nope", shared: nil).isEmpty)
+        #expect(try await client.datasetNameExists("pets"))
+        // A name taken between the lookup and the create (the server answers 409).
+        #expect(try await client.createDatasetWithoutCheck(name: "pets", reuseExisting: true) == id)
+        let raced = await #expect(throws: LightlyClientError.self) { _ = try await client.createDatasetWithoutCheck(name: "pets") }
+        guard case .invalidArgument? = raced else { Issue.record("expected invalidArgument, got \(String(describing: raced))"); return }
+        // Names travel as one percent-encoded path segment.
+        let odd = "a/b c?d&e=f%"
+        let oddId = try await client.createDataset(name: odd)
+        #expect(try await client.getDatasetsByName(odd).map(\.id) == [oddId])
+        try await client.deleteDataset(id: oddId)
+        let one = try await client.createNewDatasetWithUniqueName("pets")
+        let two = try await client.createNewDatasetWithUniqueName("pets")
+        #expect(try await client.dataset(id: one).name == "pets_1")
+        #expect(try await client.dataset(id: two).name == "pets_2")
+        #expect(try await client.setDatasetIdByName("pets") == id)
+        #expect(client.datasetId == id)
+        let missing = await #expect(throws: LightlyClientError.self) { try await client.setDatasetIdByName("nope") }
+        #expect(missing.map { "\($0)".contains("nope") } == true)
+
+        // Paging: the server honours pageSize/pageOffset, so small pages give the same list.
+        for i in 0..<3 { try await client.createNewDatasetWithUniqueName("more-\(i)") }
+        let all = try await client.datasets()
+        #expect(all.count == 6)
+        let paged: [DatasetData] = try await client.paginate("/v1/datasets", pageSize: 2) { [("shared", "False")] + $0 }
+        #expect(paged == all)
+        #expect(try await client.datasets(shared: nil).map(\.id) == all.map(\.id))
+
+        // Selection with the new names.
+        try await client.setDatasetIdByName("pets")
+        let (names, rows) = Self.dataset()
+        try await client.uploadEmbeddings(rows, filenames: names, name: "default")
+        let mapping = try await client.filenamesOnServer(refresh: true)
+        let pagedMapping: [String] = try await client.paginate(ApiWorkflowClient.ds(id) + "/mappings", pageSize: 7) { $0 + [("field", "fileName")] }
+        #expect(pagedMapping == mapping)
+        #expect(try await client.sampleIds().count == 300)
+
+        let first = try await client.selection(SelectionConfig(method: .coreset, nSamples: 50, name: "first"))
+        #expect(first.name == "first")
+        let dup = await #expect(throws: LightlyClientError.self) {
+            _ = try await client.selection(SelectionConfig(method: .random, nSamples: 5, name: "first"))
+        }
+        #expect(dup.map { "\($0)".contains("already exists") } == true)
+        let initial = try await client.tag(named: "initial-tag")
+        var rng = SplitMix64(seed: 5)
+        try await client.uploadScores(["uncertainty_margin": mapping.map { _ in rng.unit() }], queryTagId: initial.id)
+        let second = try await client.sampling(SamplerConfig(method: .coral, nSamples: 80, name: "second"),
+                                               preselectedTagId: first.id, queryTagId: initial.id)
+        let secondNames = try await client.filenames(of: second)
+        #expect(secondNames.count == 80)
+        #expect(Set(secondNames).isSuperset(of: try await client.filenames(of: first)))
+
+        // Exports: file names (text/plain, paged), names with read URLs, Label Studio tasks.
+        let text = try await client.exportFilenamesByTagName("second")
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines == secondNames)                                              // mapping order
+        let smallPages = try await client.paginateText(client.tagPath(second.id) + "/export/basic/filenames", pageSize: 7) { $0 }
+        #expect(smallPages.joined(separator: "\n") == text)
+        let withUrls = try await client.exportFilenamesAndReadUrlsByTagName("second")
+        #expect(withUrls.map(\.fileName) == secondNames)
+        #expect(withUrls.allSatisfy { !$0.readUrl.isEmpty && !$0.datasourceUrl.isEmpty })
+        let tasks = try await client.exportLabelStudioTasksByTagName("second")
+        #expect(tasks.count == 80)
+        #expect(Set(tasks.map(\.id)).count == 80)
+        #expect(tasks.allSatisfy { !$0.data.image.isEmpty })
+        let taskNames = tasks.compactMap(\.data.lightlyFileName)                  // optional in the model
+        #expect(taskNames.isEmpty || taskNames == secondNames)
+        let pagedTasks: [LabelStudioTask] = try await client.paginate(client.tagPath(second.id) + "/export/LabelStudio/tasks", pageSize: 7) { $0 }
+        // Same tasks; the signed image URLs may differ in their expiry second.
+        #expect(pagedTasks.map(\.id) == tasks.map(\.id))
+        #expect(pagedTasks.map(\.data.lightlyFileName) == tasks.map(\.data.lightlyFileName))
+        let empty = try await client.tagArithmetics(.difference, first.id, second.id, newTagName: "empty")
+        let emptyTag = try await client.tag(id: try #require(empty.tagId))
+        #expect(try await client.exportFilenamesByTagId(emptyTag.id) == "")
+        #expect(try await client.exportFilenamesAndReadUrlsByTagId(emptyTag.id).isEmpty)
+        #expect(try await client.exportLabelStudioTasksByTagId(emptyTag.id).isEmpty)
+
+        // A list the server does not page (embeddings) answers every page with everything:
+        // the loop still ends, with each item once, whether the list is longer than a page or
+        // exactly one page long.
+        try await client.uploadEmbeddings(rows, filenames: names, name: "again")
+        let embeddingList = try await client.embeddings()
+        #expect(embeddingList.count == 2)
+        for size in [1, embeddingList.count] {
+            let e: [DatasetEmbeddingData] = try await client.paginate(ApiWorkflowClient.ds(id) + "/embeddings", pageSize: size) { $0 }
+            #expect(e.map(\.id) == embeddingList.map(\.id), "pageSize \(size)")
+        }
     }
 
     @Test func errorsAreTyped() async throws {

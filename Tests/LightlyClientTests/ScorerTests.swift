@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import LightlyClient
 
-/// The Swift scorers against the real Python client's scorers (lightly 1.1.23), on fixtures
-/// made by `Fixtures/make_scorer_fixtures.py` (its docstring says how).
+/// The Swift scorers against the real Python client's scorers (lightly 1.1.23, keypoints 1.4.6), on fixtures
+/// made by `Fixtures/make_scorer_fixtures.py` and `make_keypoint_fixtures.py` (their docstrings say how).
 @Suite struct ScorerTests {
     struct Fixtures: Decodable {
         struct Classification: Decodable { var predictions: [[Double]]; var scores: [String: [Double]] }
@@ -74,5 +74,45 @@ import Testing
         for (i, c) in f.segmentation.enumerated() {
             Self.expectClose(ScorerSemanticSegmentation(modelOutput: c.predictions).calculateScores(), c.scores, "segmentation case \(i)")
         }
+    }
+
+    struct KeypointFixtures: Decodable {
+        struct Case: Decodable { var images: [[KeypointInstancePrediction]]; var scores: [String: [Double]] }
+        struct Invalid: Decodable { var keypoints: [Double]; var rejected: Bool }
+        var lightly_version: String
+        var cases: [Case]
+        var invalid: [Invalid]
+    }
+
+    /// Fixtures made with lightly 1.4.6's scorer by `Fixtures/make_keypoint_fixtures.py`.
+    static func loadKeypoints() throws -> KeypointFixtures {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/keypoint_scorer_fixtures.json")
+        return try JSONDecoder().decode(KeypointFixtures.self, from: Data(contentsOf: url))
+    }
+
+    @Test func keypointDetectionMatchesPython() throws {
+        let f = try Self.loadKeypoints()
+        #expect(f.lightly_version == "1.4.6")
+        #expect(f.cases.count == 5)
+        for (i, c) in f.cases.enumerated() {
+            let s = ScorerKeypointDetection(modelOutput: c.images.map(KeypointPrediction.init)).calculateScores()
+            Self.expectClose(s, c.scores, "keypoint case \(i)")
+        }
+    }
+
+    @Test func keypointInputsAreCheckedLikePython() throws {
+        let f = try Self.loadKeypoints()
+        #expect(f.invalid.contains { $0.rejected } && f.invalid.contains { !$0.rejected })
+        for v in f.invalid {
+            let thrown = (try? KeypointInstancePrediction(keypoints: v.keypoints)) == nil
+            #expect(thrown == v.rejected, "\(v.keypoints)")
+        }
+        let json = #"[{"keypoints": [1, 2, 0.2, 3, 4, 0.4], "category_id": 3, "score": 0.5}, {"keypoints": [], "category_id": 0, "score": 0.1}]"#
+        let image = try KeypointPrediction(jsonString: json)
+        #expect(image.instances.count == 2 && image.instances[0].categoryId == 3)
+        #expect(ScorerKeypointDetection(modelOutput: [image]).calculateScores()["mean_uncertainty"]!.map { ($0 * 1000).rounded() } == [700])
+        #expect(throws: ScorerError.self) { try KeypointPrediction(jsonString: #"[{"keypoints": [1, 2, 1.5], "category_id": 0, "score": 0.1}]"#) }
+        #expect(throws: ScorerError.self) { try KeypointPrediction(jsonString: "{}") }
+        #expect(ScorerKeypointDetection(modelOutput: []).calculateScores() == ["mean_uncertainty": []])
     }
 }
