@@ -15,13 +15,17 @@ import Logging
 import Synchronization
 
 /// One client connection. Every mutable field is confined to `queue`; the only state read
-/// from elsewhere is the atomic `deadline` (by the server's sweeper).
+/// from elsewhere is atomic: `deadline` (by the server's sweeper), `isEvictable` and
+/// `isEvicted` (by the accept path at the connection cap).
 final class HTTPConnection: @unchecked Sendable {
     private enum Phase {
         /// Between requests, nothing buffered.
         case idle
         /// Receiving a request head.
         case head
+        /// The head of a request with a body arrived; the handler's ``HTTPHandler/inspectHead(_:)``
+        /// runs on the worker pool. Reading is paused: no body byte is read or stored yet.
+        case inspecting
         /// Receiving a request body.
         case body
         /// The handler is running on the worker pool.
@@ -48,12 +52,30 @@ final class HTTPConnection: @unchecked Sendable {
     let fd: Descriptor
     let queue: DispatchQueue
     let peer: String
+    /// The peer's address without the port (what the per-address limit counts).
+    let address: String
     private let context: ServerContext
     /// Uptime nanoseconds after which `deadlineReached()` acts; 0 = none.
     let deadline = Atomic<UInt64>(0)
+    /// Idle or still receiving a request head or body: may be closed to make room at the cap.
+    let isEvictable = Atomic<Bool>(true)
+    /// Chosen to make room at the cap (set once, under the server's registry lock).
+    let isEvicted = Atomic<Bool>(false)
 
     // MARK: Queue-confined state
-    private var phase: Phase = .idle
+    private var phase: Phase = .idle {
+        didSet {
+            let evictable = phase == .idle || phase == .head || phase == .body
+            if evictable != (oldValue == .idle || oldValue == .head || oldValue == .body) {
+                isEvictable.store(evictable, ordering: .relaxed)
+            }
+        }
+    }
+    /// When the current phase's own timeout (header, body, idle, linger) expires; 0 = none.
+    private var timeoutAt: UInt64 = 0
+    /// Start of the current transfer-rate window and the bytes moved in it.
+    private var windowStart: UInt64 = 0
+    private var windowBytes = 0
     private var parser: HTTPRequestParser
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
@@ -82,6 +104,7 @@ final class HTTPConnection: @unchecked Sendable {
     init(fd: Descriptor, peer: String, context: ServerContext) {
         self.fd = fd
         self.peer = peer
+        self.address = peer.lastIndex(of: ":").map { String(peer[..<$0]) } ?? peer
         self.context = context
         self.queue = DispatchQueue(label: "httpkit.connection", target: .global())
         self.parser = HTTPRequestParser(limits: context.limits)
@@ -145,29 +168,93 @@ final class HTTPConnection: @unchecked Sendable {
         if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering { close() }
     }
 
+    /// Made room for a connection from another address at the cap: an idle connection just
+    /// closes; one receiving a request gets 503.
+    func evict() {
+        switch phase {
+        case .idle:
+            close()
+        case .head, .body:
+            context.logger.debug("request evicted at the connection cap", metadata: ["connection.peer": "\(peer)"])
+            sendError(.serviceUnavailable, code: "SERVICE_UNAVAILABLE", message: "too many connections")
+        case .inspecting, .handling, .writing, .lingering, .closed:
+            // Became busy meanwhile: it finishes its response and the slot frees up after that.
+            closeAfterResponse = true
+        }
+    }
+
     // MARK: - Deadlines
 
+    /// Whether the current phase moves bytes whose rate is checked.
+    private var isRateChecked: Bool {
+        context.rateWindowNs > 0 && (phase == .head || phase == .body || phase == .writing)
+    }
+
     private func setDeadline(after ns: UInt64) {
-        deadline.store(ServerContext.now() &+ ns, ordering: .relaxed)
+        timeoutAt = ServerContext.now() &+ ns
+        publishDeadline()
     }
 
     private func clearDeadline() {
-        deadline.store(0, ordering: .relaxed)
+        timeoutAt = 0
+        publishDeadline()
+    }
+
+    /// Starts a fresh transfer-rate window (a request starts arriving, a response starts going out).
+    private func startRateWindow() {
+        windowStart = ServerContext.now()
+        windowBytes = 0
+    }
+
+    /// The sweeper's deadline: the phase's timeout or the end of the rate window, whichever is first.
+    private func publishDeadline() {
+        var d = timeoutAt
+        if isRateChecked {
+            let windowEnd = windowStart &+ context.rateWindowNs
+            if d == 0 || windowEnd < d { d = windowEnd }
+        }
+        deadline.store(d, ordering: .relaxed)
     }
 
     func deadlineReached() {
+        let now = ServerContext.now()
         let d = deadline.load(ordering: .relaxed)
-        guard d != 0, d <= ServerContext.now() else { return }
+        guard d != 0, d <= now else { return }
+        let timedOut = timeoutAt != 0 && timeoutAt <= now
         switch phase {
-        case .idle, .writing, .lingering:
+        case .idle, .lingering:
             close()
+        case .writing:
+            if timedOut || !rateWindowPassed(now: now) { close() }
         case .head, .body:
-            // Headers (or body bytes) did not arrive in time: slowloris or a stalled client.
-            context.logger.debug("request timed out", metadata: ["connection.peer": "\(peer)"])
-            sendError(.requestTimeout, code: HTTPErrorCode.requestTimeout, message: "request not received in time")
-        case .handling, .closed:
+            if timedOut {
+                // Headers (or body bytes) did not arrive in time: slowloris or a stalled client.
+                context.logger.debug("request timed out", metadata: ["connection.peer": "\(peer)"])
+                sendError(.requestTimeout, code: HTTPErrorCode.requestTimeout, message: "request not received in time")
+            } else if !rateWindowPassed(now: now) {
+                context.logger.debug("request too slow", metadata: [
+                    "connection.peer": "\(peer)", "http.bytes_in_window": "\(windowBytes)",
+                ])
+                sendError(.requestTimeout, code: HTTPErrorCode.requestTimeout,
+                          message: "request sent too slowly (less than \(context.configuration.minTransferRate) bytes/s)")
+            }
+        case .inspecting, .handling, .closed:
             break
         }
+    }
+
+    /// At the end of a rate window: false if too few bytes moved in it; otherwise starts the
+    /// next window. Before the window's end it just republishes the deadline.
+    private func rateWindowPassed(now: UInt64) -> Bool {
+        guard isRateChecked, now >= windowStart &+ context.rateWindowNs else {
+            publishDeadline()
+            return true
+        }
+        guard windowBytes >= context.rateWindowMinBytes else { return false }
+        windowStart = now
+        windowBytes = 0
+        publishDeadline()
+        return true
     }
 
     // MARK: - Reading
@@ -179,6 +266,9 @@ final class HTTPConnection: @unchecked Sendable {
         case .lingering:
             drainForLinger()
             return
+        case .inspecting:
+            suspendRead()
+            return
         case .handling, .writing:
             if parser.bufferedCount >= Self.readAheadLimit {
                 suspendRead()
@@ -189,12 +279,14 @@ final class HTTPConnection: @unchecked Sendable {
         }
         var eof = false
         var failed = false
+        var received = 0
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
             for _ in 0..<4 {
                 let n = recv(fd.raw, base, buf.count, 0)
                 if n > 0 {
                     parser.append(UnsafeRawBufferPointer(start: base, count: n))
+                    received += n
                     if n < buf.count { break }
                 } else if n == 0 {
                     eof = true
@@ -216,9 +308,13 @@ final class HTTPConnection: @unchecked Sendable {
         }
         switch phase {
         case .body:
+            windowBytes += received
             setDeadline(after: context.bodyTimeoutNs)
             drive()
-        case .idle, .head:
+        case .head:
+            windowBytes += received
+            drive()
+        case .idle:
             drive()
         default:
             break
@@ -242,6 +338,8 @@ final class HTTPConnection: @unchecked Sendable {
         if phase == .idle && parser.bufferedCount > 0 {
             phase = .head
             requestStart = ServerContext.now()
+            startRateWindow()
+            windowBytes = parser.bufferedCount
             setDeadline(after: context.headerTimeoutNs)
         }
         while phase == .head || phase == .body {
@@ -276,19 +374,53 @@ final class HTTPConnection: @unchecked Sendable {
     private func beginRequest(_ h: HTTPRequestHead) {
         head = h
         guard h.hasBody else { return }
+        // Nothing of the body is read, stored or invited (100 Continue) before the handler
+        // has seen the head: an unauthenticated upload is refused without touching the disk.
+        phase = .inspecting
+        clearDeadline()
+        suspendRead()
+        let request = HTTPRequest(method: h.method, target: Self.originForm(h.target), headers: h.headers,
+                                  body: .empty, version: h.version, remoteAddress: peer)
+        let context = self.context
+        context.pool.submit { [self] in
+            let decision = context.handler.inspectHead(request)
+            switch decision {
+            case .proceed:
+                queue.async { [self] in headAccepted() }
+            case .reject(let response):
+                let ready = Self.prepare(response, method: request.method, context: context)
+                queue.async { [self] in headRejected(ready) }
+            }
+        }
+    }
+
+    /// The handler refused the request from its head: answer and close; the body is never read.
+    private func headRejected(_ ready: ReadyResponse) {
+        guard phase == .inspecting else { return }
+        phase = .handling
+        closeAfterResponse = true
+        respond(ready)
+    }
+
+    /// The handler accepted the head: now read (and spool) the body.
+    private func headAccepted() {
+        guard phase == .inspecting, let h = head else { return }
         phase = .body
+        startRateWindow()
         setDeadline(after: context.bodyTimeoutNs)
+        resumeRead()
         if let n = h.contentLength, n > context.configuration.bodyFileThreshold {
             guard startSpill() else { return }
         } else if let n = h.contentLength {
             // Don't let a declared length reserve memory the client never sends.
             memoryBody.reserveCapacity(min(n, 1 << 20))
         }
-        // RFC 9110 §10.1.1: the client waits for 100 before sending the body.
+        // The client waits for 100 before sending the body (RFC 9110, section 10.1.1).
         if h.expectsContinue && h.version == "HTTP/1.1" && parser.bufferedCount == 0 {
             out.append(contentsOf: Self.interimContinue)
             flush()
         }
+        drive()
     }
 
     private func startSpill() -> Bool {
@@ -362,18 +494,24 @@ final class HTTPConnection: @unchecked Sendable {
             }
             // The handler has returned: the spilled body goes unless it was moved away.
             if let spillPath { _ = unlink(spillPath) }
-            var file: FileStream?
-            if case .file(let path, let offset, let count) = response.body, request.method != .HEAD {
-                do {
-                    file = try FileStream(path: path, offset: offset, count: count)
-                } catch {
-                    context.logger.error("cannot open response file", metadata: ["error": "\(error)"])
-                    response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
-                }
-            }
-            let ready = ReadyResponse(response: response, file: file)
+            let ready = Self.prepare(response, method: request.method, context: context)
             queue.async { [self] in respond(ready) }
         }
+    }
+
+    /// Opens a file response body (on the worker, not the connection queue).
+    private static func prepare(_ response: HTTPResponse, method: HTTPMethod, context: ServerContext) -> ReadyResponse {
+        var response = response
+        var file: FileStream?
+        if case .file(let path, let offset, let count) = response.body, method != .HEAD {
+            do {
+                file = try FileStream(path: path, offset: offset, count: count)
+            } catch {
+                context.logger.error("cannot open response file", metadata: ["error": "\(error)"])
+                response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
+            }
+        }
+        return ReadyResponse(response: response, file: file)
     }
 
     /// Absolute-form targets (RFC 9112 §3.2.2) are reduced to origin-form.
@@ -413,6 +551,7 @@ final class HTTPConnection: @unchecked Sendable {
         logBytes = bodyAllowed ? response.body.count : 0
         afterFlush = .responseDone(keepAlive: keepAlive)
         phase = .writing
+        startRateWindow()
         setDeadline(after: context.bodyTimeoutNs)
         flush()
     }
@@ -435,6 +574,7 @@ final class HTTPConnection: @unchecked Sendable {
         head = nil
         afterFlush = .closeGracefully
         phase = .writing
+        startRateWindow()
         setDeadline(after: context.bodyTimeoutNs)
         flush()
     }
@@ -456,7 +596,10 @@ final class HTTPConnection: @unchecked Sendable {
                 let fromHead = min(sent, headLeft)
                 outOffset += fromHead
                 outBodyOffset += sent - fromHead
-                if phase == .writing { setDeadline(after: context.bodyTimeoutNs) }
+                if phase == .writing {
+                    windowBytes += sent
+                    setDeadline(after: context.bodyTimeoutNs)
+                }
                 continue
             }
             if let file = outFile, !file.isFinished {
@@ -469,6 +612,7 @@ final class HTTPConnection: @unchecked Sendable {
                 if sent < 0 { close(); return }
                 if sent == 0 { waitUntilWritable(); return }
                 file.consume(sent)
+                windowBytes += sent
                 setDeadline(after: context.bodyTimeoutNs)
                 continue
             }
