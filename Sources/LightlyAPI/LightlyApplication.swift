@@ -33,6 +33,9 @@ public final class LightlyApplication: Sendable {
     /// The job runner (owned by the jobs module).
     public let jobs: JobSystem
 
+    /// Query parameters that carry secrets (the API token, a signed URL's signature); logs hide them.
+    public static let secretParameters: Set<String> = ["token", "sig"]
+
     private let routerStorage = Mutex(Router())
     private let requestCounter = Atomic<UInt64>(0)
     private let requestPrefix: String
@@ -115,6 +118,16 @@ public final class LightlyApplication: Sendable {
     }
 
     private func route(_ request: HTTPRequest, requestID: String, logger: Logger) throws -> HTTPResponse {
+        let (route, params) = try resolve(request)
+        let user = try authenticate(request, route: route)
+        let ctx = RequestContext(request: request, params: Parameters(params), user: user,
+                                 requestID: requestID, logger: logger, app: self)
+        return try route.handler(ctx)
+    }
+
+    /// The route for a request. - Throws: 404 for an unknown path, 405 (with `Allow`) for a
+    /// known path with another method.
+    private func resolve(_ request: HTTPRequest) throws -> (Router.Route, [String: String]) {
         switch router.match(request.method, request.pathSegments) {
         case .notFound:
             throw APIError.notFound(.notFound, "no route for \(request.method) \(request.rawPath)")
@@ -123,15 +136,38 @@ public final class LightlyApplication: Sendable {
                            message: "\(request.method) is not allowed on \(request.rawPath)",
                            headers: ["Allow": allowed.map(\.rawValue).joined(separator: ", ")])
         case .found(let route, let params):
-            var user: User?
-            if route.auth == .token {
-                guard let token = request.query("token"), !token.isEmpty,
-                      let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
-                user = u
+            return (route, params)
+        }
+    }
+
+    /// The user of a `.token` route (nil for other routes). - Throws: 401 without a valid token.
+    private func authenticate(_ request: HTTPRequest, route: Router.Route) throws -> User? {
+        guard route.auth == .token else { return nil }
+        guard let token = request.query("token"), !token.isEmpty,
+              let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
+        return u
+    }
+
+    /// Decides from the head of a request with a body, before the body is read: the route
+    /// must exist and allow the method, a `.token` route needs a valid token, and a signed URL
+    /// a valid signature for this method that has not expired. Anything else is answered at
+    /// once (with the same error `handle` would give) and the body is never stored.
+    public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision {
+        do {
+            let (route, params) = try resolve(request)
+            _ = try authenticate(request, route: route)
+            if route.pattern.text == Self.signedPattern {
+                _ = try verifySigned(request, params: Parameters(params), method: request.method)
             }
-            let ctx = RequestContext(request: request, params: Parameters(params), user: user,
-                                     requestID: requestID, logger: logger, app: self)
-            return try route.handler(ctx)
+            return .proceed
+        } catch {
+            let n = requestCounter.add(1, ordering: .relaxed).newValue
+            let requestID = "\(requestPrefix)-\(String(n, radix: 36))"
+            var log = logger
+            log[metadataKey: "request.id"] = .string(requestID)
+            var response = errorResponse(for: error, request: request, requestID: requestID, logger: log)
+            response.headers[HTTPHeaderName("X-Request-Id")] = requestID
+            return .reject(response)
         }
     }
 
@@ -151,7 +187,8 @@ public final class LightlyApplication: Sendable {
         default:
             logger.error("request failed", metadata: [
                 "error": "\(String(reflecting: error))",
-                "http.method": "\(request.method)", "http.path": "\(request.rawPath)",
+                "http.method": "\(request.method)",
+                "http.path": "\(redactQuery(target: request.rawPath, names: Self.secretParameters))",
             ])
             apiError = APIError(status: .internalServerError, code: .internalError,
                                 message: "internal server error (request id \(requestID))")
@@ -169,4 +206,5 @@ public final class LightlyApplication: Sendable {
 struct AppHandler: HTTPHandler {
     let app: LightlyApplication
     func handle(_ request: HTTPRequest) throws -> HTTPResponse { app.handle(request) }
+    func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { app.inspectHead(request) }
 }

@@ -26,8 +26,18 @@ public struct ServerSettings: Sendable, Equatable {
     public var headerTimeout = 10.0
     /// Seconds an idle keep-alive connection is kept open.
     public var idleTimeout = 60.0
-    /// Simultaneous connections; more get 503.
+    /// Simultaneous connections. At the cap, a client from a less busy address takes the place
+    /// of an idle or still-arriving connection of the busiest address; otherwise 503.
     public var maxConnections = 1024
+    /// Simultaneous connections from one client address (IP); more get 503. 0 = no limit
+    /// (behind a reverse proxy every client has the proxy's address).
+    public var maxConnectionsPerAddress = 256
+    /// Bytes per second a request (head and body) must at least arrive with, and a response be
+    /// read with, measured over `transferRateWindow`; slower requests get 408 and are closed.
+    /// 0 turns the check off.
+    public var minTransferRate = 1024
+    /// Seconds over which `minTransferRate` is measured.
+    public var transferRateWindow = 10.0
     /// Request bodies larger than this many bytes are spooled to `<data>/tmp` instead of memory.
     public var bodyFileThreshold = 8 << 20
     /// One of trace, debug, info, notice, warning, error, critical.
@@ -112,6 +122,9 @@ extension ServerSettings {
         case headerTimeout = "header_timeout"
         case idleTimeout = "idle_timeout"
         case maxConnections = "max_connections"
+        case maxConnectionsPerAddress = "max_connections_per_address"
+        case minTransferRate = "min_transfer_rate"
+        case transferRateWindow = "transfer_rate_window"
         case bodyFileThreshold = "body_file_threshold"
         case logLevel = "log_level"
         case signedURLTTL = "signed_url_ttl"
@@ -137,6 +150,9 @@ extension ServerSettings {
             case .headerTimeout: Self.seconds(s.headerTimeout)
             case .idleTimeout: Self.seconds(s.idleTimeout)
             case .maxConnections: String(s.maxConnections)
+            case .maxConnectionsPerAddress: String(s.maxConnectionsPerAddress)
+            case .minTransferRate: String(s.minTransferRate)
+            case .transferRateWindow: Self.seconds(s.transferRateWindow)
             case .bodyFileThreshold: String(s.bodyFileThreshold)
             case .logLevel: s.logLevel
             case .signedURLTTL: String(s.signedURLTTL)
@@ -183,6 +199,9 @@ extension ServerSettings {
             case .headerTimeout: s.headerTimeout = try seconds()
             case .idleTimeout: s.idleTimeout = try seconds()
             case .maxConnections: s.maxConnections = try int(1...1_000_000)
+            case .maxConnectionsPerAddress: s.maxConnectionsPerAddress = try int(0...1_000_000)
+            case .minTransferRate: s.minTransferRate = try int(0...(1 << 40))
+            case .transferRateWindow: s.transferRateWindow = try seconds()
             case .bodyFileThreshold: s.bodyFileThreshold = try int(0...Int.max)
             case .logLevel:
                 let l = v.lowercased()

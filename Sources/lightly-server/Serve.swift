@@ -31,6 +31,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("header-timeout"), help: "Seconds to receive a request head.") var headerTimeout: String?
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout: String?
     @Option(name: .customLong("max-connections"), help: "Simultaneous connections.") var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-address"), help: "Simultaneous connections from one client address (0 = no limit).") var maxConnectionsPerAddress: String?
+    @Option(name: .customLong("min-transfer-rate"), help: "Bytes/s a request must at least arrive with (0 = off).") var minTransferRate: String?
+    @Option(name: .customLong("transfer-rate-window"), help: "Seconds over which the transfer rate is measured.") var transferRateWindow: String?
     @Option(name: .customLong("body-file-threshold"), help: "Bodies above this many bytes go to a temp file.") var bodyFileThreshold: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel: String?
     @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
@@ -44,6 +47,8 @@ struct Serve: ParsableCommand {
         let pairs: [(ServerSettings.Key, String?)] = [
             (.host, host), (.port, port), (.publicURL, publicURL), (.maxBodyBytes, maxBodyBytes),
             (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.maxConnections, maxConnections),
+            (.maxConnectionsPerAddress, maxConnectionsPerAddress), (.minTransferRate, minTransferRate),
+            (.transferRateWindow, transferRateWindow),
             (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
             (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
             (.minimumClientVersion, minimumClientVersion),

@@ -31,6 +31,9 @@ struct HTTPServerOptions: Sendable, Equatable {
     var headerTimeout: Double
     var idleTimeout: Double
     var maxConnections: Int
+    var maxConnectionsPerAddress: Int
+    var minTransferRate: Int
+    var transferRateWindow: Double
     var bodyFileThreshold: Int
     /// Where large request bodies are spooled (`<data>/tmp`).
     var temporaryDirectory: String
@@ -42,6 +45,9 @@ struct HTTPServerOptions: Sendable, Equatable {
         headerTimeout = settings.headerTimeout
         idleTimeout = settings.idleTimeout
         maxConnections = settings.maxConnections
+        maxConnectionsPerAddress = settings.maxConnectionsPerAddress
+        minTransferRate = settings.minTransferRate
+        transferRateWindow = settings.transferRateWindow
         bodyFileThreshold = settings.bodyFileThreshold
         self.temporaryDirectory = temporaryDirectory
     }
@@ -58,7 +64,10 @@ final class ServerRunner: Sendable {
             bodyFileThreshold: o.bodyFileThreshold, temporaryDirectory: o.temporaryDirectory,
             headerTimeout: .milliseconds(Int(o.headerTimeout * 1000)),
             idleTimeout: .milliseconds(Int(o.idleTimeout * 1000)),
-            maxConnections: o.maxConnections),
+            maxConnections: o.maxConnections, maxConnectionsPerAddress: o.maxConnectionsPerAddress,
+            minTransferRate: o.minTransferRate,
+            transferRateWindow: .milliseconds(Int(o.transferRateWindow * 1000)),
+            redactedQueryParameters: LightlyApplication.secretParameters),
             handler: handler, logger: logger)
     }
 
