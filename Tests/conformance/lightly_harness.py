@@ -3,7 +3,7 @@
 Stdlib only at import time, so both the runner (any python3 >= 3.9) and the scripts that
 run inside a client venv can import it. The API is deliberately small:
 
-    install_torch_stubs()        -> None    make torch & co. importable as mocks (spec §13.2)
+    install_torch_stubs()        -> None    make torch & co. importable as mocks (Tests/conformance/README.md)
     import_lightly()             -> Lightly namespace of the client classes (calls the above)
     client_version()             -> (major, minor, patch) of the installed lightly
     ServerProcess(binary, data_dir=None, extra_args=())
@@ -12,7 +12,7 @@ run inside a client venv can import it. The API is deliberately small:
         .create_token(name)      `lightly-server token create --data-dir DIR --name NAME`
         .client_env(token)       env vars for a client subprocess (LIGHTLY_SERVER_LOCATION, NO_PROXY, ...)
         context manager          `with ServerProcess(bin) as s: ...` starts and stops
-    pip_requirements(version)    -> list of pip arguments for a client venv (spec §13.1)
+    pip_requirements(version)    -> list of pip arguments for a client venv (Tests/conformance/README.md)
 
 Nothing here knows about any particular test scenario.
 """
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------------
-# Client versions and their pip requirements (spec §13.1, §9)
+# Client versions and their pip requirements (Tests/conformance/README.md, docs/COVERAGE.md)
 
 
 def parse_version(text: str) -> tuple:
@@ -73,7 +73,7 @@ def pip_requirements(version: str) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# Importing lightly without torch (spec §13.2)
+# Importing lightly without torch (Tests/conformance/README.md)
 
 _STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
 

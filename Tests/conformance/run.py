@@ -3,7 +3,7 @@
 lightly-server process. Stdlib only; runs with any python3 >= 3.9.
 
 For every client version: create (or reuse) a venv under .build/conformance/venvs/<version>
-(spec §13.1), then for every scenario that applies to the version: start a fresh server
+(Tests/conformance/README.md), then for every scenario that applies to the version: start a fresh server
 (`serve --port 0 --data-dir <temp>`), create two tokens (t1, t2), run the scenario script
 inside the venv, SIGTERM the server and require exit status 0.
 

@@ -89,5 +89,5 @@ public enum JobStore {
     }
 }
 
-/// Current time in Unix epoch milliseconds (spec §1.4).
+/// Current time in Unix epoch milliseconds (docs/protocol.md §3).
 @inline(__always) func jobsNowMillis() -> Int { Int(Timestamp.now()) }

@@ -31,7 +31,7 @@ TOKEN = os.environ["CONFORMANCE_TOKEN"]
 TOKEN2 = os.environ["CONFORMANCE_TOKEN2"]
 WORKDIR = os.environ["CONFORMANCE_WORKDIR"]
 
-# 1.1.6-1.1.15: the client's masked_select pairs bit k with list element N-1-k (spec §4.3)
+# 1.1.6-1.1.15: the client's masked_select pairs bit k with list element N-1-k (a bug in the client)
 MIRRORED = (1, 1, 6) <= V <= (1, 1, 15)
 
 
@@ -114,7 +114,7 @@ _USER = object()  # "the current user": TOKEN as it is at call time
 
 
 def rest(method: str, path: str, token=_USER, query=None, body=None) -> HTTPResult:
-    """One API call, token in the query string like the client does it (spec §1.2).
+    """One API call, token in the query string like the client does it (docs/protocol.md §2).
     `token=None` sends none."""
     token = TOKEN if token is _USER else token
     q = dict(query or {})
@@ -161,7 +161,7 @@ def embeddings(ds_id):
 
 
 def bit_indices(hex_mask: str) -> list:
-    """Canonical reading of a bitmask: ascending positions of the 1-bits (spec §4.2)."""
+    """Canonical reading of a bitmask: ascending positions of the 1-bits (docs/protocol.md §5)."""
     value = int(hex_mask, 16)
     return [i for i in range(value.bit_length()) if value >> i & 1]
 
@@ -181,7 +181,7 @@ def read_stored_csv(ds_id, embedding_id):
 
 def new_client(token=_USER, dataset_id=None):
     client = L.ApiWorkflowClient(token=TOKEN if token is _USER else token, dataset_id=dataset_id)
-    client.wait_time_till_next_poll = 0  # first poll right away (spec §13.5)
+    client.wait_time_till_next_poll = 0  # first poll right away (Tests/conformance/README.md)
     return client
 
 
@@ -205,7 +205,7 @@ def upload(client, ds, mode, **kwargs):
 
 def predictions_needed(agent) -> int:
     """Rows ScorerClassification needs: the agent's unlabeled set up to 1.1.6, its query set
-    from 1.1.7 (spec §6.5.2)."""
+    from 1.1.7 (docs/protocol.md §10)."""
     return len(agent.unlabeled_set) if V <= (1, 1, 6) else len(agent.query_set)
 
 
@@ -219,7 +219,7 @@ def expect_raises(fn, *exc_types):
 
 
 # ---------------------------------------------------------------------------------------------
-# images and the LightlyDataset subclass (spec §13.4)
+# images and the LightlyDataset subclass (Tests/conformance/README.md)
 
 
 def make_images(root: str, names, seed: int, size_range=(8, 48)):
@@ -295,7 +295,7 @@ def embeddings_in_mapping_order(csv_path, files) -> np.ndarray:
 
 def default_score_weights(scorer, n, query, preselected):
     """The per-sample weights the server must use for CORAL / ACTIVE_LEARNING by default
-    (`uncertainty_margin`; `prediction-margin` for 1.1.0-1.1.6), placed as in spec §7.3:
+    (`uncertainty_margin`; `prediction-margin` for 1.1.0-1.1.6), placed as in docs/selection.md §7:
     1.1.7+ send |Q| values (element j = j-th member of Q by index), 1.1.0-1.1.6 send
     |Q \\ P| values. Returns (weights over all n samples, score name)."""
     old = V <= (1, 1, 6)

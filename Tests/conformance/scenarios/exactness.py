@@ -1,9 +1,9 @@
 """Scenario `exactness` (all versions): the server's selections equal the references of
-design/sampling.md §2 on the same embeddings. CORESET (greedy k-center, §2.3): from scratch
+docs/selection.md on the same embeddings. CORESET (greedy k-center, §4): from scratch
 (first pick = index 0), from a preselected tag, inside a query tag, with a min_distance stop.
-RANDOM (§2.2, xoshiro256** seed 0) from scratch and preselected. CORAL without scores falls
-back to CORESET (spec §7.3 rule 3). ACTIVE_LEARNING = top scores (§2.4) with the version's
-score alignment (spec §7.3)."""
+RANDOM (§3, xoshiro256** seed 0) from scratch and preselected. CORAL without scores falls
+back to CORESET (docs/selection.md §7 rule 3). ACTIVE_LEARNING = top scores (§6) with the version's
+score alignment (docs/selection.md §7)."""
 
 import os
 
@@ -64,13 +64,13 @@ def scenario():
     # 5. RANDOM: partial Fisher-Yates with xoshiro256** (seed 0) over the candidates by index
     with soft("RANDOM reference"):
         t40, got40 = server_pick(client, "random-40", 40, method="RANDOM")
-        check(got40 == set(random_picks(range(N), 40)), "RANDOM 40 equals design §2.2 (xoshiro256**, seed 0)",
+        check(got40 == set(random_picks(range(N), 40)), "RANDOM 40 equals docs/selection.md §3 (xoshiro256**, seed 0)",
               sorted(got40)[:12])
         _, got60 = server_pick(client, "random-60", 60, preselected=t40["id"], method="RANDOM")
         want60 = got40 | set(random_picks(sorted(set(range(N)) - got40), 20))
-        check(got60 == want60, "RANDOM 40->60 preselected equals design §2.2 over Q \\ P")
+        check(got60 == want60, "RANDOM 40->60 preselected equals docs/selection.md §3 over Q \\ P")
 
-    # 6. CORAL while no scores exist: CORESET (spec §7.3 rule 3)
+    # 6. CORAL while no scores exist: CORESET (docs/selection.md §7 rule 3)
     with soft("CORAL without scores"):
         _, got130 = server_pick(client, "coral-no-scores", 130, preselected=t100["id"], method="CORAL")
         want130 = set(want) | set(greedy_k_center(E, 30, preselected=sorted(got)))

@@ -64,7 +64,7 @@ def scenario():
     check(e.status == 401, "an unknown token on t1's dataset -> 401 too", f"status {e.status}")
 
     # --- sampling on an embedding whose CSV was refused: the client raises (4xx at trigger time
-    #     or a FAILED job, spec §5.9), no tag is created
+    #     or a FAILED job, docs/protocol.md §10), no tag is created
     nan_ids = [x["id"] for x in embeddings(ds_id) if x["name"] == "emb-nan"]
     if nan_ids:
         c = new_client(dataset_id=ds_id)
@@ -88,7 +88,7 @@ def scenario():
     check(rest("GET", f"/v1/datasets/{ds_id}").status == 200, "t1's token still works")
 
     # --- a FAILED job: ACTIVE_LEARNING without scores (the 1.1.2 enum lacks the name; the
-    #     client does not validate it, spec §3.2)
+    #     client does not validate it, docs/openapi.yaml)
     config = L.SamplerConfig(n_samples=10, method="ACTIVE_LEARNING", name="al-without-scores")
     c = new_client(dataset_id=ds_id)
     c.embedding_id = good_embedding  # the last one in the list is an unprocessed leftover now

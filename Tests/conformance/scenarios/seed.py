@@ -1,4 +1,4 @@
-"""Scenario `seed` (all versions): the seed workflow of spec §6.5.3/§6.5.4 on a 1000-sample
+"""Scenario `seed` (all versions): the seed workflow of docs/protocol.md §10 on a 1000-sample
 metadata-only dataset with random 32-d embeddings, everything uploaded through the client."""
 
 import os
@@ -39,8 +39,8 @@ def as_client_sees(indices, files):
 
 
 def check_coral_exact(files, scorer, core_bits, coral_bits):
-    """coral-200 equals design/sampling.md §2.4 on the score the server uses by default, with
-    the version's score alignment (spec §7.3)."""
+    """coral-200 equals docs/selection.md §5 on the score the server uses by default, with
+    the version's score alignment (docs/selection.md §7)."""
     w, name = default_score_weights(scorer, N, range(N), core_bits)
     E = embeddings_in_mapping_order(os.path.join(WORKDIR, "seed.csv"), files)
     try:
@@ -50,7 +50,7 @@ def check_coral_exact(files, scorer, core_bits, coral_bits):
         return
     diversity_only = set(core_bits) | set(greedy_k_center(E, 100, preselected=core_bits, min_gap=0))
     check(want != diversity_only, "the scores matter: the reference differs from CORESET 100->200")
-    check(set(coral_bits) == want, f"coral-200 equals the §2.4 CORAL rule on {name} (spec §7.3 alignment)",
+    check(set(coral_bits) == want, f"coral-200 equals the CORAL rule (docs/selection.md §5) on {name} (docs/selection.md §7 alignment)",
           f"server-only {sorted(set(coral_bits) - want)[:10]}, reference-only {sorted(want - set(coral_bits))[:10]}")
 
 
@@ -67,7 +67,7 @@ def scenario():
     check(len(core_bits) == 100 and coreset["totSize"] == N and coreset.get("prevTagId") == initial["id"],
           "coreset-100: 100 bits, totSize 1000, prevTagId = initial-tag", coreset)
     check(sorted(agent.labeled_set) == as_client_sees(core_bits, files),
-          "agent.labeled_set = coreset-100" + (" (mirrored, spec §4.3)" if MIRRORED else ""))
+          "agent.labeled_set = coreset-100" + (" (mirrored, a client bug)" if MIRRORED else ""))
 
     n_pred = predictions_needed(agent)
     check(n_pred == (900 if V <= (1, 1, 6) else 1000), f"predictions sized {n_pred} for this version")
@@ -80,7 +80,7 @@ def scenario():
           and coral.get("prevTagId") == coreset["id"],
           "coral-200: 200 bits including coreset-100, prevTagId = coreset-100", coral)
     check_coral_exact(files, scorer, core_bits, coral_bits)
-    with soft("queryTagId / preselectedTagId stored on the sampled tags (spec §8)"):
+    with soft("queryTagId / preselectedTagId stored on the sampled tags (docs/selection.md)"):
         sent_query = V >= (1, 1, 7)  # the 1.1.7+ agent always sends queryTagId = initial-tag
         check((coreset.get("queryTagId") == initial["id"]) == sent_query
               and (coral.get("queryTagId") == initial["id"]) == sent_query

@@ -1,8 +1,8 @@
 """Scenario `tags` (all versions): tags beyond the seed workflow. RANDOM is deterministic,
 fractional n_samples, download_dataset of a sampled tag, tag arithmetics through the generated
-client (1.1.6+; the answer model changes in 1.1.19 and 1.2.x, spec §5.6.4), 1.2.x
+client (1.1.6+; the answer model changes in 1.1.19 and 1.2.x, docs/protocol.md §5), 1.2.x
 get_filenames_in_tag / create_tag_from_filenames, and re-upload: skipped up to 1.1.21,
-appended + `tags/upsize` from 1.1.22 (spec §5.6.3)."""
+appended + `tags/upsize` from 1.1.22 (docs/protocol.md §5)."""
 
 import importlib
 import inspect
@@ -51,7 +51,7 @@ def scenario():
     _, bits3 = sampling(client, "random-grow", L.SamplingMethod.RANDOM, 15, preselected=r1["id"])
     check(len(bits3) == 15 and set(bits1) <= set(bits3), "RANDOM 10->15 keeps the preselected 10")
 
-    # --- fractional n_samples (spec §8: a fraction of the dataset; rounding is the server's choice)
+    # --- fractional n_samples (docs/selection.md: a fraction of the dataset; rounding is the server's choice)
     _, frac = sampling(client, "coreset-fraction", L.SamplingMethod.CORESET, 0.1)
     check(len(frac) in (int(0.1 * N), int(0.1 * N) + 1), f"n_samples=0.1 of {N} selects {len(frac)} samples")
 
