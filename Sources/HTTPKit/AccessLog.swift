@@ -11,7 +11,9 @@
 ///    32 or more hex digits (our tokens carry 64, signatures are 64) and `lt_` followed by
 ///    letters or digits (the token prefix) are replaced wherever they stand.
 ///
-/// Everything else is kept byte for byte; each hidden stretch becomes `REDACTED`.
+/// Everything else is kept byte for byte; each hidden stretch becomes `REDACTED`. With no
+/// `names`, only rule 2 applies: that way any text bound for a log (an error's description)
+/// can be cleaned too.
 ///
 /// ```swift
 /// redactQuery(target: "/v1/x?token=abc&a=1", names: ["token"])  // "/v1/x?token=REDACTED&a=1"

@@ -488,7 +488,7 @@ final class HTTPConnection: @unchecked Sendable {
                 context.logger.error("handler failed", metadata: [
                     "http.method": "\(request.method)",
                     "http.target": "\(redactQuery(target: request.target, names: context.configuration.redactedQueryParameters))",
-                    "error": "\(error)",
+                    "error": "\(redactQuery(target: "\(error)", names: []))",
                 ])
                 response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
             }

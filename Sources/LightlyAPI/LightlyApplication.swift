@@ -215,7 +215,7 @@ public final class LightlyApplication: Sendable {
             apiError = .malformed("invalid request body: \(WireJSON.describe(error))")
         default:
             logger.error("request failed", metadata: [
-                "error": "\(String(reflecting: error))",
+                "error": "\(redactQuery(target: String(reflecting: error), names: []))",
                 "http.method": "\(request.method)",
                 "http.path": "\(redactQuery(target: request.rawPath, names: Self.secretParameters))",
             ])
