@@ -18,6 +18,8 @@ import Synchronization
 /// from elsewhere is the atomic `deadline` (by the server's sweeper).
 final class HTTPConnection: @unchecked Sendable {
     private enum Phase {
+        /// TLS handshake in progress (TLSTransport.swift).
+        case handshaking
         /// Between requests, nothing buffered.
         case idle
         /// Receiving a request head.
@@ -46,6 +48,8 @@ final class HTTPConnection: @unchecked Sendable {
     private static let interimContinue = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     let fd: Descriptor
+    /// Plain socket or TLS session; all request and response bytes go through it.
+    private let transport: ConnectionTransport
     let queue: DispatchQueue
     let peer: String
     private let context: ServerContext
@@ -79,8 +83,9 @@ final class HTTPConnection: @unchecked Sendable {
     private var logStatus = 0
     private var logBytes = 0
 
-    init(fd: Descriptor, peer: String, context: ServerContext) {
+    init(fd: Descriptor, peer: String, context: ServerContext, tls: TLSSession? = nil) {
         self.fd = fd
+        self.transport = tls.map { .tls(fd, $0) } ?? .plain(fd)
         self.peer = peer
         self.context = context
         self.queue = DispatchQueue(label: "httpkit.connection", target: .global())
@@ -96,8 +101,13 @@ final class HTTPConnection: @unchecked Sendable {
             source.setEventHandler { @Sendable [self] in onReadable() }
             source.setCancelHandler { @Sendable [self] in sourceCancelled() }
             readSource = source
-            // A fresh connection must send its first request within the header timeout.
-            setDeadline(after: context.headerTimeoutNs)
+            if case .tls = transport {
+                phase = .handshaking
+                setDeadline(after: context.handshakeTimeoutNs)
+            } else {
+                // A fresh connection must send its first request within the header timeout.
+                setDeadline(after: context.headerTimeoutNs)
+            }
             source.resume()
         }
     }
@@ -135,14 +145,14 @@ final class HTTPConnection: @unchecked Sendable {
     private func finalize() {
         readSource = nil
         writeSource = nil
-        fd.close()
+        transport.close()
         context.connectionClosed(self)
     }
 
     /// Server shutdown: idle connections close now; busy ones close after their response.
     func beginShutdown() {
         closeAfterResponse = true
-        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering { close() }
+        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering || phase == .handshaking { close() }
     }
 
     // MARK: - Deadlines
@@ -159,6 +169,9 @@ final class HTTPConnection: @unchecked Sendable {
         let d = deadline.load(ordering: .relaxed)
         guard d != 0, d <= ServerContext.now() else { return }
         switch phase {
+        case .handshaking:
+            context.logger.debug("TLS handshake timed out", metadata: ["connection.peer": "\(peer)"])
+            close()
         case .idle, .writing, .lingering:
             close()
         case .head, .body:
@@ -170,6 +183,56 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
+    // MARK: - TLS handshake
+
+    /// Advances the handshake whenever the socket is readable (or writable, if OpenSSL asked);
+    /// never blocks. Once done, the connection waits for its first request like a plain one.
+    private func continueHandshake() {
+        guard phase == .handshaking, case .tls(_, let session) = transport else { return }
+        let step = session.handshake()
+        if case .wantWrite = step {
+            suspendRead()
+            waitUntilWritable()
+            return
+        }
+        if isWriteSourceActive, let w = writeSource {
+            w.suspend()
+            isWriteSourceActive = false
+        }
+        switch step {
+        case .done:
+            phase = .idle
+            setDeadline(after: context.headerTimeoutNs)
+            if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+            onReadable()
+        case .wantRead, .wantWrite:
+            if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+        case .plainHTTP:
+            context.logger.debug("plain HTTP on the TLS port", metadata: ["connection.peer": "\(peer)"])
+            answerPlainHTTP()
+        case .failed(let reason):
+            context.logger.debug("TLS handshake failed", metadata: ["connection.peer": "\(peer)", "error": "\(reason)"])
+            close()
+        }
+    }
+
+    /// A plain HTTP request reached the TLS port: say so in plain HTTP (400), then close as
+    /// after any final response, so the client sees an answer rather than a reset or a hang.
+    private func answerPlainHTTP() {
+        let response = HTTPResponse.jsonError(.badRequest, code: HTTPErrorCode.plainHTTPToTLSPort,
+                                              message: "this port speaks HTTPS; use an https:// URL")
+        var bytes: [UInt8] = []
+        ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: true, http10KeepAlive: false,
+                                   serverName: context.serverName, date: context.date, into: &bytes)
+        if case .bytes(let d) = response.body { bytes.append(contentsOf: d) }
+        // The send buffer of a fresh connection takes this whole; a short write just truncates it.
+        _ = bytes.withUnsafeBytes { fd.send($0) }
+        phase = .lingering
+        fd.shutdownWrite()
+        setDeadline(after: context.lingerNs)
+        if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+    }
+
     // MARK: - Reading
 
     private func onReadable() {
@@ -178,6 +241,9 @@ final class HTTPConnection: @unchecked Sendable {
             return
         case .lingering:
             drainForLinger()
+            return
+        case .handshaking:
+            continueHandshake()
             return
         case .handling, .writing:
             if parser.bufferedCount >= Self.readAheadLimit {
@@ -191,23 +257,25 @@ final class HTTPConnection: @unchecked Sendable {
         var failed = false
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
-            for _ in 0..<4 {
-                let n = recv(fd.raw, base, buf.count, 0)
-                if n > 0 {
+            reading: for _ in 0..<4 {
+                switch transport.receive(buf) {
+                case .bytes(let n):
                     parser.append(UnsafeRawBufferPointer(start: base, count: n))
-                    if n < buf.count { break }
-                } else if n == 0 {
+                    // A TLS read returns at most one record, so a short read says nothing there.
+                    if n < buf.count, case .plain = transport { break reading }
+                case .endOfStream:
                     eof = true
-                    break
-                } else if errno == EINTR {
-                    continue
-                } else {
-                    failed = errno != EAGAIN && errno != EWOULDBLOCK
-                    break
+                    break reading
+                case .wouldBlock:
+                    break reading
+                case .failed:
+                    failed = true
+                    break reading
                 }
             }
         }
         if failed { close(); return }
+        if !eof, transport.hasBufferedInput { kickRead() }
         if eof {
             // Half-closed by the client: finish what it already sent, then close. The
             // level-triggered source would fire forever on EOF, so stop watching.
@@ -235,6 +303,15 @@ final class HTTPConnection: @unchecked Sendable {
         guard isReadSuspended, !peerClosedWrite, let r = readSource else { return }
         r.resume()
         isReadSuspended = false
+        if transport.hasBufferedInput { kickRead() }
+    }
+
+    /// Reads again soon: decrypted bytes wait inside the TLS session, where the socket's read
+    /// source cannot see them.
+    private func kickRead() {
+        queue.async { [self] in
+            if !isReadSuspended, phase != .closed { onReadable() }
+        }
     }
 
     /// Runs the parser over buffered bytes until a request is complete or more bytes are needed.
@@ -448,7 +525,7 @@ final class HTTPConnection: @unchecked Sendable {
                 let (ho, bo) = (outOffset, outBodyOffset)
                 let sent = out.withUnsafeBytes { o in
                     outBody.withUnsafeBytes { b in
-                        fd.send(UnsafeRawBufferPointer(rebasing: o[ho...]), UnsafeRawBufferPointer(rebasing: b[bo...]))
+                        transport.send(UnsafeRawBufferPointer(rebasing: o[ho...]), UnsafeRawBufferPointer(rebasing: b[bo...]))
                     }
                 }
                 if sent < 0 { close(); return }
@@ -465,7 +542,7 @@ final class HTTPConnection: @unchecked Sendable {
                     close()
                     return
                 }
-                let sent = fd.send(file.pending)
+                let sent = transport.send(file.pending)
                 if sent < 0 { close(); return }
                 if sent == 0 { waitUntilWritable(); return }
                 file.consume(sent)
@@ -500,7 +577,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         let w = DispatchSource.makeWriteSource(fileDescriptor: fd.raw, queue: queue)
         w.setEventHandler { @Sendable [self] in
-            if phase != .closed { flush() }
+            if phase == .handshaking { continueHandshake() } else if phase != .closed { flush() }
         }
         w.setCancelHandler { @Sendable [self] in sourceCancelled() }
         writeSource = w
@@ -525,7 +602,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard phase != .closed else { return }
         phase = .lingering
         head = nil
-        fd.shutdownWrite()
+        transport.shutdownWrite()
         if peerClosedWrite { close(); return }
         // During shutdown don't hold the server up for clients that never close.
         setDeadline(after: context.isShuttingDown.load(ordering: .relaxed) ? min(context.lingerNs, 100_000_000) : context.lingerNs)
