@@ -423,7 +423,7 @@ final class HTTPConnection: @unchecked Sendable {
             memoryBody = Data()
         }
         let request = HTTPRequest(method: h.method, target: Self.originForm(h.target), headers: h.headers,
-                                  body: body, version: h.version, remoteAddress: peer)
+                                  body: body, version: h.version, remoteAddress: peer, isSecure: transport.isTLS)
         let context = self.context
         context.pool.submit { [self] in
             var response: HTTPResponse

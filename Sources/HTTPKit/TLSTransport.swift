@@ -25,6 +25,11 @@ enum ConnectionTransport {
     case plain(Descriptor)
     case tls(Descriptor, TLSSession)
 
+    var isTLS: Bool {
+        if case .tls = self { return true }
+        return false
+    }
+
     var descriptor: Descriptor {
         switch self {
         case .plain(let d), .tls(let d, _): d
