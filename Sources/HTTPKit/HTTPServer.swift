@@ -16,6 +16,10 @@ import Synchronization
 /// descriptor, not a thread (STYLE §2.5). Handlers run on a bounded pool of dedicated threads
 /// (``HTTPServerConfiguration/workerCount``), never on a connection's read path.
 ///
+/// With ``HTTPServerConfiguration/tls`` set it serves HTTPS through the system OpenSSL: the
+/// handshake and the encrypted reads and writes are driven by the same sources, never blocking
+/// a thread; ``reloadTLS()`` swaps the certificate for new connections.
+///
 /// ```swift
 /// HTTPServer.ignoreSIGPIPE()
 /// let server = HTTPServer(configuration: .init(port: 8080), handler: router, logger: logger)
