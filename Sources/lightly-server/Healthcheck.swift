@@ -142,7 +142,10 @@ final class HealthTLSSession {
     func sendAll(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + offset, Int32($0.count - offset)) }
+            let n = bytes.withUnsafeBytes { buf -> Int32 in
+                guard let base = buf.baseAddress else { return 0 }
+                return SSL_write(ssl, base + offset, Int32(buf.count - offset))
+            }
             guard n > 0 else { throw CLIError("TLS write failed: \(HealthTLS.errors())") }
             offset += Int(n)
         }
