@@ -205,7 +205,7 @@ struct TLSTests {
 
     @Test(arguments: [TLS1_2_VERSION, TLS1_3_VERSION])
     func handshakeAndKeepAliveRequests(version: Int32) throws {
-        try withTLSServer { server, pki in
+        try withTLSServer(handler: { r in text("hello \(r.rawPath)\(r.isSecure ? "" : " (not secure?)")") }) { server, pki in
             let c = try TLSTestClient(port: server.port, caFile: pki.caFile, version: version)
             #expect(c.protocolVersion == version)
             #expect(c.negotiatedProtocol == "http/1.1")
@@ -299,6 +299,25 @@ struct TLSTests {
             try "not a key".write(toFile: tls.privateKeyFile, atomically: true, encoding: .utf8)
             #expect(throws: TLSError.self) { try server.reloadTLS() }
             #expect(try TLSTestClient(port: server.port, caFile: pki.caFile).peerCommonName == "server-2")
+        }
+    }
+
+    @Test func clientVanishingMidDownloadCostsOnlyItsConnection() throws {
+        let size = 8 << 20
+        let dir = makeTemporaryDirectory()
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/big.bin"
+        try Data(count: size).write(to: URL(fileURLWithPath: file))
+        try withTLSServer(handler: { r in
+            r.rawPath == "/big" ? HTTPResponse(status: .ok, body: .file(path: file, count: size)) : text("still here")
+        }) { server, pki in
+            for _ in 0..<3 {
+                let c = try TLSTestClient(port: server.port, caFile: pki.caFile)
+                try c.send("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                c.socket.abort()   // RST while the server is writing
+            }
+            #expect(eventually { server.connectionCount == 0 })
+            #expect(try TLSTestClient(port: server.port, caFile: pki.caFile).get("/").text == "still here")
         }
     }
 
