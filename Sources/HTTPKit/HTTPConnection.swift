@@ -19,6 +19,8 @@ import Synchronization
 /// `isEvicted` (by the accept path at the connection cap).
 final class HTTPConnection: @unchecked Sendable {
     private enum Phase {
+        /// TLS handshake in progress (TLSTransport.swift).
+        case handshaking
         /// Between requests, nothing buffered.
         case idle
         /// Receiving a request head.
@@ -50,6 +52,8 @@ final class HTTPConnection: @unchecked Sendable {
     private static let interimContinue = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     let fd: Descriptor
+    /// Plain socket or TLS session; all request and response bytes go through it.
+    private let transport: ConnectionTransport
     let queue: DispatchQueue
     let peer: String
     /// The peer's address without the port (what the per-address limit counts).
@@ -101,8 +105,9 @@ final class HTTPConnection: @unchecked Sendable {
     private var logStatus = 0
     private var logBytes = 0
 
-    init(fd: Descriptor, peer: String, context: ServerContext) {
+    init(fd: Descriptor, peer: String, context: ServerContext, tls: TLSSession? = nil) {
         self.fd = fd
+        self.transport = tls.map { .tls(fd, $0) } ?? .plain(fd)
         self.peer = peer
         self.address = peer.lastIndex(of: ":").map { String(peer[..<$0]) } ?? peer
         self.context = context
@@ -119,8 +124,13 @@ final class HTTPConnection: @unchecked Sendable {
             source.setEventHandler { @Sendable [self] in onReadable() }
             source.setCancelHandler { @Sendable [self] in sourceCancelled() }
             readSource = source
-            // A fresh connection must send its first request within the header timeout.
-            setDeadline(after: context.headerTimeoutNs)
+            if case .tls = transport {
+                phase = .handshaking
+                setDeadline(after: context.handshakeTimeoutNs)
+            } else {
+                // A fresh connection must send its first request within the header timeout.
+                setDeadline(after: context.headerTimeoutNs)
+            }
             source.resume()
         }
     }
@@ -158,21 +168,21 @@ final class HTTPConnection: @unchecked Sendable {
     private func finalize() {
         readSource = nil
         writeSource = nil
-        fd.close()
+        transport.close()
         context.connectionClosed(self)
     }
 
     /// Server shutdown: idle connections close now; busy ones close after their response.
     func beginShutdown() {
         closeAfterResponse = true
-        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering { close() }
+        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering || phase == .handshaking { close() }
     }
 
     /// Made room for a connection from another address at the cap: an idle connection just
     /// closes; one receiving a request gets 503.
     func evict() {
         switch phase {
-        case .idle:
+        case .handshaking, .idle:
             close()
         case .head, .body:
             context.logger.debug("request evicted at the connection cap", metadata: ["connection.peer": "\(peer)"])
@@ -222,6 +232,11 @@ final class HTTPConnection: @unchecked Sendable {
         guard d != 0, d <= now else { return }
         let timedOut = timeoutAt != 0 && timeoutAt <= now
         switch phase {
+        case .handshaking:
+            // Only the handshake's own timeout applies here: the transfer rate is checked from
+            // the first request byte on (see `isRateChecked`).
+            context.logger.debug("TLS handshake timed out", metadata: ["connection.peer": "\(peer)"])
+            close()
         case .idle, .lingering:
             close()
         case .writing:
@@ -257,6 +272,56 @@ final class HTTPConnection: @unchecked Sendable {
         return true
     }
 
+    // MARK: - TLS handshake
+
+    /// Advances the handshake whenever the socket is readable (or writable, if OpenSSL asked);
+    /// never blocks. Once done, the connection waits for its first request like a plain one.
+    private func continueHandshake() {
+        guard phase == .handshaking, case .tls(_, let session) = transport else { return }
+        let step = session.handshake()
+        if case .wantWrite = step {
+            suspendRead()
+            waitUntilWritable()
+            return
+        }
+        if isWriteSourceActive, let w = writeSource {
+            w.suspend()
+            isWriteSourceActive = false
+        }
+        switch step {
+        case .done:
+            phase = .idle
+            setDeadline(after: context.headerTimeoutNs)
+            if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+            onReadable()
+        case .wantRead, .wantWrite:
+            if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+        case .plainHTTP:
+            context.logger.debug("plain HTTP on the TLS port", metadata: ["connection.peer": "\(peer)"])
+            answerPlainHTTP()
+        case .failed(let reason):
+            context.logger.debug("TLS handshake failed", metadata: ["connection.peer": "\(peer)", "error": "\(reason)"])
+            close()
+        }
+    }
+
+    /// A plain HTTP request reached the TLS port: say so in plain HTTP (400), then close as
+    /// after any final response, so the client sees an answer rather than a reset or a hang.
+    private func answerPlainHTTP() {
+        let response = HTTPResponse.jsonError(.badRequest, code: HTTPErrorCode.plainHTTPToTLSPort,
+                                              message: "this port speaks HTTPS; use an https:// URL")
+        var bytes: [UInt8] = []
+        ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: true, http10KeepAlive: false,
+                                   serverName: context.serverName, date: context.date, into: &bytes)
+        if case .bytes(let d) = response.body { bytes.append(contentsOf: d) }
+        // The send buffer of a fresh connection takes this whole; a short write just truncates it.
+        _ = bytes.withUnsafeBytes { fd.send($0) }
+        phase = .lingering
+        fd.shutdownWrite()
+        setDeadline(after: context.lingerNs)
+        if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+    }
+
     // MARK: - Reading
 
     private func onReadable() {
@@ -267,7 +332,12 @@ final class HTTPConnection: @unchecked Sendable {
             drainForLinger()
             return
         case .inspecting:
+            // Also reached through `kickRead()` when a TLS session holds decrypted body bytes:
+            // they stay there until the head is accepted (`resumeRead()` comes back for them).
             suspendRead()
+            return
+        case .handshaking:
+            continueHandshake()
             return
         case .handling, .writing:
             if parser.bufferedCount >= Self.readAheadLimit {
@@ -282,24 +352,29 @@ final class HTTPConnection: @unchecked Sendable {
         var received = 0
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
-            for _ in 0..<4 {
-                let n = recv(fd.raw, base, buf.count, 0)
-                if n > 0 {
+            reading: for _ in 0..<4 {
+                switch transport.receive(buf) {
+                case .bytes(let n):
                     parser.append(UnsafeRawBufferPointer(start: base, count: n))
+                    // The transfer rate counts the bytes the transport hands over: for TLS the
+                    // decrypted application data, not the records on the wire (writes count the
+                    // same way, see `flush()`), so the minimum means the same on both ports.
                     received += n
-                    if n < buf.count { break }
-                } else if n == 0 {
+                    // A TLS read returns at most one record, so a short read says nothing there.
+                    if n < buf.count, case .plain = transport { break reading }
+                case .endOfStream:
                     eof = true
-                    break
-                } else if errno == EINTR {
-                    continue
-                } else {
-                    failed = errno != EAGAIN && errno != EWOULDBLOCK
-                    break
+                    break reading
+                case .wouldBlock:
+                    break reading
+                case .failed:
+                    failed = true
+                    break reading
                 }
             }
         }
         if failed { close(); return }
+        if !eof, transport.hasBufferedInput { kickRead() }
         if eof {
             // Half-closed by the client: finish what it already sent, then close. The
             // level-triggered source would fire forever on EOF, so stop watching.
@@ -331,6 +406,15 @@ final class HTTPConnection: @unchecked Sendable {
         guard isReadSuspended, !peerClosedWrite, let r = readSource else { return }
         r.resume()
         isReadSuspended = false
+        if transport.hasBufferedInput { kickRead() }
+    }
+
+    /// Reads again soon: decrypted bytes wait inside the TLS session, where the socket's read
+    /// source cannot see them.
+    private func kickRead() {
+        queue.async { [self] in
+            if !isReadSuspended, phase != .closed { onReadable() }
+        }
     }
 
     /// Runs the parser over buffered bytes until a request is complete or more bytes are needed.
@@ -478,7 +562,7 @@ final class HTTPConnection: @unchecked Sendable {
             memoryBody = Data()
         }
         let request = HTTPRequest(method: h.method, target: Self.originForm(h.target), headers: h.headers,
-                                  body: body, version: h.version, remoteAddress: peer)
+                                  body: body, version: h.version, remoteAddress: peer, isSecure: transport.isTLS)
         let context = self.context
         context.pool.submit { [self] in
             var response: HTTPResponse
@@ -588,7 +672,7 @@ final class HTTPConnection: @unchecked Sendable {
                 let (ho, bo) = (outOffset, outBodyOffset)
                 let sent = out.withUnsafeBytes { o in
                     outBody.withUnsafeBytes { b in
-                        fd.send(UnsafeRawBufferPointer(rebasing: o[ho...]), UnsafeRawBufferPointer(rebasing: b[bo...]))
+                        transport.send(UnsafeRawBufferPointer(rebasing: o[ho...]), UnsafeRawBufferPointer(rebasing: b[bo...]))
                     }
                 }
                 if sent < 0 { close(); return }
@@ -608,7 +692,7 @@ final class HTTPConnection: @unchecked Sendable {
                     close()
                     return
                 }
-                let sent = fd.send(file.pending)
+                let sent = transport.send(file.pending)
                 if sent < 0 { close(); return }
                 if sent == 0 { waitUntilWritable(); return }
                 file.consume(sent)
@@ -644,7 +728,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         let w = DispatchSource.makeWriteSource(fileDescriptor: fd.raw, queue: queue)
         w.setEventHandler { @Sendable [self] in
-            if phase != .closed { flush() }
+            if phase == .handshaking { continueHandshake() } else if phase != .closed { flush() }
         }
         w.setCancelHandler { @Sendable [self] in sourceCancelled() }
         writeSource = w
@@ -669,7 +753,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard phase != .closed else { return }
         phase = .lingering
         head = nil
-        fd.shutdownWrite()
+        transport.shutdownWrite()
         if peerClosedWrite { close(); return }
         // During shutdown don't hold the server up for clients that never close.
         setDeadline(after: context.isShuttingDown.load(ordering: .relaxed) ? min(context.lingerNs, 100_000_000) : context.lingerNs)

@@ -155,9 +155,13 @@ public struct HTTPRequest: Sendable {
     /// "HTTP/1.1" or "HTTP/1.0".
     public var version: String
     public var remoteAddress: String
+    /// Whether the request arrived over TLS (the server's own; a proxy in front is not seen).
+    public var isSecure: Bool
 
     public init(method: HTTPMethod, target: String, headers: HTTPHeaders = HTTPHeaders(),
-                body: HTTPRequestBody = .empty, version: String = "HTTP/1.1", remoteAddress: String = "") {
+                body: HTTPRequestBody = .empty, version: String = "HTTP/1.1", remoteAddress: String = "",
+                isSecure: Bool = false) {
+        self.isSecure = isSecure
         self.method = method
         self.target = target
         self.headers = headers

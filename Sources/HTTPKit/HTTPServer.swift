@@ -16,6 +16,10 @@ import Synchronization
 /// descriptor, not a thread. Handlers run on a bounded pool of dedicated threads
 /// (``HTTPServerConfiguration/workerCount``), never on a connection's read path.
 ///
+/// With ``HTTPServerConfiguration/tls`` set it serves HTTPS through the system OpenSSL: the
+/// handshake and the encrypted reads and writes are driven by the same sources, never blocking
+/// a thread; ``reloadTLS()`` swaps the certificate for new connections.
+///
 /// ```swift
 /// HTTPServer.ignoreSIGPIPE()
 /// let server = HTTPServer(configuration: .init(port: 8080), handler: router, logger: logger)
@@ -62,6 +66,14 @@ public final class HTTPServer: Sendable {
         try state.withLock { s throws(SocketError) in
             guard s.listener == nil, !s.isStopped else { throw SocketError(call: "start (already started or stopped)", code: EINVAL) }
         }
+        if let tls = c.tls {
+            context.tls.withLock { $0 = nil }
+            let loaded = try TLSContext(tls)
+            context.tls.withLock { $0 = loaded }
+            // OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer
+            // has gone; the plain path avoids it with MSG_NOSIGNAL.
+            Self.ignoreSIGPIPE()
+        }
         let (listener, port) = try Listener.make(host: c.host, port: c.port, backlog: Int32(clamping: c.backlog))
         let source = DispatchSource.makeReadSource(fileDescriptor: listener.raw, queue: context.acceptQueue)
         let ctx = context
@@ -86,7 +98,22 @@ public final class HTTPServer: Sendable {
         sweeper.resume()
         context.logger.info("http server listening", metadata: [
             "http.host": "\(c.host)", "http.port": "\(port)", "http.workers": "\(context.pool.count)",
+            "http.tls": "\(c.tls != nil)",
         ])
+    }
+
+    /// Reads the certificate chain and key files of ``HTTPServerConfiguration/tls`` again and
+    /// uses them for connections accepted from now on; open connections keep the certificate
+    /// they started with. Call it on SIGHUP after renewing the certificate.
+    /// - Throws: ``TLSError`` when the files cannot be loaded or do not match; the server then
+    ///   keeps serving the previous certificate.
+    public func reloadTLS() throws {
+        guard let tls = configuration.tls else {
+            throw TLSError(operation: "reload TLS", reasons: ["the server was not configured for TLS"])
+        }
+        let loaded = try TLSContext(tls)
+        context.tls.withLock { $0 = loaded }
+        context.logger.info("TLS certificate reloaded", metadata: ["tls.certificate": "\(tls.certificateChainFile)"])
     }
 
     /// Stops gracefully: stops accepting, closes idle connections, lets in-flight requests
@@ -153,6 +180,10 @@ final class ServerContext: Sendable {
     let rateWindowNs: UInt64
     /// Bytes a transfer must move per window (``HTTPServerConfiguration/minTransferRate`` × window).
     let rateWindowMinBytes: Int
+    /// Time a TLS client has to finish its handshake (not subject to the rate check).
+    let handshakeTimeoutNs: UInt64
+    /// The TLS context new connections use; replaced by ``HTTPServer/reloadTLS()``.
+    let tls = Mutex<TLSContext?>(nil)
     let sweepInterval: UInt64
     let acceptQueue = DispatchQueue(label: "httpkit.accept", target: .global())
     let timerQueue = DispatchQueue(label: "httpkit.timer", target: .global())
@@ -196,8 +227,10 @@ final class ServerContext: Sendable {
         lingerNs = min(2_000_000_000, headerTimeoutNs)
         rateWindowNs = c.minTransferRate > 0 ? max(c.transferRateWindow.nanoseconds, 1_000_000) : 0
         rateWindowMinBytes = Int((Double(c.minTransferRate) * Double(rateWindowNs) / 1e9).rounded(.up))
+        handshakeTimeoutNs = c.tls?.handshakeTimeout.nanoseconds ?? headerTimeoutNs
         // Deadlines are checked by one sweeper, so its period bounds their precision.
-        let shortest = min(headerTimeoutNs, idleTimeoutNs, bodyTimeoutNs, rateWindowNs == 0 ? .max : rateWindowNs)
+        let shortest = min(headerTimeoutNs, idleTimeoutNs, bodyTimeoutNs, handshakeTimeoutNs,
+                           rateWindowNs == 0 ? .max : rateWindowNs)
         sweepInterval = min(max(shortest / 8, 20_000_000), 500_000_000)
     }
 
@@ -230,7 +263,16 @@ final class ServerContext: Sendable {
                     fd.close()
                     continue
                 }
-                let connection = HTTPConnection(fd: fd, peer: peer, context: self)
+                var session: TLSSession?
+                if configuration.tls != nil {
+                    guard let s = tls.withLock({ $0 })?.makeSession(fd: fd) else {
+                        logger.error("cannot create a TLS session", metadata: ["error": "\(openSSLErrors())"])
+                        fd.close()
+                        continue
+                    }
+                    session = s
+                }
+                let connection = HTTPConnection(fd: fd, peer: peer, context: self, tls: session)
                 switch admit(connection) {
                 case nil:
                     group.enter()
@@ -292,6 +334,8 @@ final class ServerContext: Sendable {
     /// connection state.
     private func rejectOverCapacity(_ fd: Descriptor, peer: String, response: [UInt8]) {
         logger.debug("connection rejected: at capacity", metadata: ["connection.peer": "\(peer)"])
+        // A TLS client could not read a plain 503; it sees the connection close.
+        guard configuration.tls == nil else { fd.close(); return }
         _ = response.withUnsafeBytes { fd.send($0) }
         fd.shutdownWrite()
         // Discard what the client already sent so close() does not turn into an RST that

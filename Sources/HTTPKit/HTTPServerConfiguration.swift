@@ -67,6 +67,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var serverName: String
     /// `listen(2)` backlog. Default 1024.
     public var backlog: Int
+    /// Serve HTTPS: certificate, key and handshake deadline. `nil` (the default) serves plain
+    /// HTTP. See ``HTTPServer/reloadTLS()`` for replacing the certificate while running.
+    public var tls: TLSConfiguration?
 
     /// Creates a configuration; every parameter has the documented default.
     public init(host: String = "127.0.0.1",
@@ -85,7 +88,8 @@ public struct HTTPServerConfiguration: Sendable {
                 workerCount: Int = HTTPServerConfiguration.defaultWorkerCount,
                 redactedQueryParameters: Set<String> = ["token", "sig"],
                 serverName: String = "lightly-server",
-                backlog: Int = 1024) {
+                backlog: Int = 1024,
+                tls: TLSConfiguration? = nil) {
         self.host = host
         self.port = port
         self.maxHeaderBytes = maxHeaderBytes
@@ -103,6 +107,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.redactedQueryParameters = redactedQueryParameters
         self.serverName = serverName
         self.backlog = backlog
+        self.tls = tls
     }
 
     /// `$TMPDIR` if set and non-empty, else `/tmp`.

@@ -145,7 +145,7 @@ extension ServerSettings.Key {
         case .host: "Address to listen on; 0.0.0.0 for every interface."
         case .port: "TCP port; 0 picks a free one."
         case .dataDir: "Data folder (database, blobs/, tmp/, signing.key); created with mode 0700."
-        case .publicURL: "URL clients use to reach the server (signed URLs point here); empty = http://HOST:PORT."
+        case .publicURL: "URL clients use to reach the server (signed URLs point here); empty = http(s)://HOST:PORT."
         case .maxBodyBytes: "Largest request body in bytes; larger gets 413."
         case .headerTimeout: "Seconds to receive a complete request head; then 408."
         case .idleTimeout: "Seconds an idle keep-alive connection stays open."
@@ -159,6 +159,8 @@ extension ServerSettings.Key {
         case .jobPollWait: "waitTimeTillNextPoll told to clients polling jobs, in seconds."
         case .maxDatasetSamples: "Most samples one dataset may hold (quota)."
         case .minimumClientVersion: "Oldest lightly Python client version accepted."
+        case .tlsCert: "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP. Reloaded on SIGHUP."
+        case .tlsKey: "PEM private key of tls_cert."
         }
     }
 }

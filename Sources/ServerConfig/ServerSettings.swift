@@ -50,6 +50,14 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxDatasetSamples = 1_000_000
     /// Oldest `lightly` Python client version accepted (`/v1/versions/...`).
     public var minimumClientVersion = "1.0.0"
+    /// PEM certificate chain (server certificate first) for HTTPS; `nil` serves plain HTTP.
+    /// Set together with `tlsKey`.
+    public var tlsCert: String? = nil
+    /// PEM private key of `tlsCert`.
+    public var tlsKey: String? = nil
+
+    /// Whether the server speaks HTTPS (certificate and key are set).
+    public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
 
     /// The built-in defaults.
     public init() {}
@@ -91,17 +99,20 @@ public struct ServerSettings: Sendable, Equatable {
         for key in Key.allCases {
             if let v = flags[key] { try key.apply(v, to: &s, source: "option \(key.flagName)") }
         }
+        guard (s.tlsCert == nil) == (s.tlsKey == nil) else {
+            throw ConfigError(source: "settings", message: "tls_cert and tls_key must be set together")
+        }
         return s
     }
 
-    /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (with `127.0.0.1` for a
-    /// wildcard host, and brackets around an IPv6 address).
+    /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (`https://` with TLS;
+    /// `127.0.0.1` for a wildcard host, and brackets around an IPv6 address).
     public func location(port actualPort: Int) -> String {
         if let publicURL { return publicURL }
         var h = host
         if h == "0.0.0.0" || h.isEmpty { h = "127.0.0.1" }
         if h == "::" { h = "::1" }
-        return "http://\(Self.hostForURL(h)):\(actualPort)"
+        return "\(usesTLS ? "https" : "http")://\(Self.hostForURL(h)):\(actualPort)"
     }
 
     /// `host` as it appears in a URL (IPv6 addresses in brackets).
@@ -131,6 +142,8 @@ extension ServerSettings {
         case jobPollWait = "job_poll_wait"
         case maxDatasetSamples = "max_dataset_samples"
         case minimumClientVersion = "minimum_client_version"
+        case tlsCert = "tls_cert"
+        case tlsKey = "tls_key"
 
         /// The name in the config file (`max_body_bytes`).
         public var fileName: String { rawValue }
@@ -159,6 +172,8 @@ extension ServerSettings {
             case .jobPollWait: String(s.jobPollWait)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
             case .minimumClientVersion: s.minimumClientVersion
+            case .tlsCert: s.tlsCert ?? ""
+            case .tlsKey: s.tlsKey ?? ""
             }
         }
 
@@ -217,6 +232,8 @@ extension ServerSettings {
                     throw fail("a three-part version like 1.0.0")
                 }
                 s.minimumClientVersion = v
+            case .tlsCert: s.tlsCert = v.isEmpty ? nil : v
+            case .tlsKey: s.tlsKey = v.isEmpty ? nil : v
             }
         }
 
