@@ -61,7 +61,8 @@ final class HTTPConnection: @unchecked Sendable {
     private let context: ServerContext
     /// Uptime nanoseconds after which `deadlineReached()` acts; 0 = none.
     let deadline = Atomic<UInt64>(0)
-    /// Idle or still receiving a request head or body: may be closed to make room at the cap.
+    /// Still in the TLS handshake, idle, or receiving a request head or body: may be closed to
+    /// make room at the cap.
     let isEvictable = Atomic<Bool>(true)
     /// Chosen to make room at the cap (set once, under the server's registry lock).
     let isEvicted = Atomic<Bool>(false)
@@ -69,9 +70,8 @@ final class HTTPConnection: @unchecked Sendable {
     // MARK: Queue-confined state
     private var phase: Phase = .idle {
         didSet {
-            let evictable = phase == .idle || phase == .head || phase == .body
-            if evictable != (oldValue == .idle || oldValue == .head || oldValue == .body) {
-                isEvictable.store(evictable, ordering: .relaxed)
+            if Self.isEvictable(phase) != Self.isEvictable(oldValue) {
+                isEvictable.store(Self.isEvictable(phase), ordering: .relaxed)
             }
         }
     }
@@ -178,11 +178,17 @@ final class HTTPConnection: @unchecked Sendable {
         if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering || phase == .handshaking { close() }
     }
 
-    /// Made room for a connection from another address at the cap: an idle connection just
-    /// closes; one receiving a request gets 503.
+    private static func isEvictable(_ phase: Phase) -> Bool {
+        phase == .handshaking || phase == .idle || phase == .head || phase == .body
+    }
+
+    /// Made room for a connection from another address at the cap: an idle connection (or one
+    /// still in the TLS handshake, which has no channel for a response yet) just closes; one
+    /// receiving a request gets 503 (through the transport, so encrypted on a TLS port).
     func evict() {
         switch phase {
         case .handshaking, .idle:
+            // Mid-handshake: the session is freed without close_notify (`TLSSession.free()`).
             close()
         case .head, .body:
             context.logger.debug("request evicted at the connection cap", metadata: ["connection.peer": "\(peer)"])
@@ -464,7 +470,7 @@ final class HTTPConnection: @unchecked Sendable {
         clearDeadline()
         suspendRead()
         let request = HTTPRequest(method: h.method, target: Self.originForm(h.target), headers: h.headers,
-                                  body: .empty, version: h.version, remoteAddress: peer)
+                                  body: .empty, version: h.version, remoteAddress: peer, isSecure: transport.isTLS)
         let context = self.context
         context.pool.submit { [self] in
             let decision = context.handler.inspectHead(request)

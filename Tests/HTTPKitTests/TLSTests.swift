@@ -67,8 +67,9 @@ final class TLSTestClient {
     private let ssl: OpaquePointer
     private var pending: [UInt8] = []
 
-    init(port: Int, caFile: String, version: Int32? = nil, alpn: [String] = ["http/1.1"], timeout: Int = 5) throws {
-        socket = try TestClient(port: port, timeout: timeout)
+    init(port: Int, caFile: String, version: Int32? = nil, alpn: [String] = ["http/1.1"], timeout: Int = 5,
+         source: String? = nil) throws {
+        socket = try TestClient(port: port, timeout: timeout, source: source)
         guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TestClientError(description: "SSL_CTX_new") }
         self.ctx = ctx
         if let version {
@@ -367,6 +368,116 @@ struct TLSTests {
             #expect(checksum(received) == expected)
         }
     }
+
+    // MARK: - TLS with the slow-client limits and the head check
+
+    @Test func tricklingBodyOverTLSGets408WithinTheRateWindowWhileOthersAreServed() throws {
+        try withTLSServer(tweak: {
+            // Timeouts long enough that only the rate check can fire within the test.
+            $0.headerTimeout = .seconds(20)
+            $0.bodyTimeout = .seconds(20)
+            $0.minTransferRate = 1000
+            $0.transferRateWindow = .milliseconds(500)
+        }, handler: { r in text("got \(r.body.count)\(r.isSecure ? "" : " (not secure?)")") }) { server, pki in
+            // TLS 1.2: no session tickets arrive after the handshake, so "readable" below means
+            // the server answered.
+            let slow = try TLSTestClient(port: server.port, caFile: pki.caFile, version: TLS1_2_VERSION)
+            try slow.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+            let start = DispatchTime.now().uptimeNanoseconds
+            var sent = 0
+            // One byte every 100 ms (one TLS record each): far below 1000 bytes/s.
+            while elapsedMs(since: start) < 3000, (try? slow.send("x")) != nil {
+                sent += 1
+                if sent == 2 {
+                    // Meanwhile a normal client is served at full speed.
+                    let fast = try TLSTestClient(port: server.port, caFile: pki.caFile)
+                    try fast.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 6000\r\n\r\n"
+                                  + String(repeating: "y", count: 6000))
+                    #expect(try fast.readResponse().text == "got 6000")
+                }
+                usleep(100_000)
+                var pending = pollfd(fd: slow.socket.fd, events: Int16(POLLIN), revents: 0)
+                if poll(&pending, 1, 0) > 0 { break }
+            }
+            let r = try slow.readResponse()
+            #expect(r.status == 408)
+            #expect(r.text.contains("too slowly"))
+            let waited = elapsedMs(since: start)
+            #expect(waited >= 400 && waited < 2500, "dropped after \(waited) ms")
+            #expect(slow.socket.waitForClose())
+            #expect(eventually { server.connectionCount == 0 })
+        }
+    }
+
+    @Test func handshakeKeepsItsOwnDeadlineAndGivesWayAtTheCap() throws {
+        try withTLSServer(handshakeTimeout: .milliseconds(1500), tweak: {
+            $0.minTransferRate = 1000
+            $0.transferRateWindow = .milliseconds(200)
+            $0.maxConnections = 4
+            $0.maxConnectionsPerAddress = 0
+        }) { server, pki in
+            // Four would-be TLS clients from one address fill the cap and never send a byte.
+            let start = DispatchTime.now().uptimeNanoseconds
+            let stalled = try (0..<4).map { _ in try TestClient(port: server.port, timeout: 5, source: "127.0.0.2") }
+            #expect(eventually { server.connectionCount == 4 })
+            func closedCount() -> Int {
+                stalled.filter { c in
+                    var p = pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)
+                    return poll(&p, 1, 0) > 0
+                }.count
+            }
+            // Several rate windows pass: the handshake is not subject to the rate check.
+            usleep(700_000)
+            #expect(closedCount() == 0)
+            // A client from another address takes the place of one of them, mid-handshake.
+            let normal = try TLSTestClient(port: server.port, caFile: pki.caFile, source: "127.0.0.1")
+            #expect(try normal.get("/").status == 200)
+            #expect(eventually { closedCount() == 1 })
+            // The others close at the handshake deadline.
+            #expect(eventually(timeout: 4) { closedCount() == 4 })
+            let ms = elapsedMs(since: start)
+            #expect(ms >= 1300 && ms < 4000, "closed after \(ms) ms")
+            #expect(try normal.get("/again").text == "hello /again")
+        }
+    }
+
+    @Test func rejectedHeadOverTLSIsAnsweredEncryptedAndNothingIsSpooled() throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let (cert, key) = try pki.issue("server-1")
+        let dir = makeTemporaryDirectory()
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let config = testConfiguration {
+            $0.tls = TLSConfiguration(certificateChainFile: cert, privateKeyFile: key)
+            $0.temporaryDirectory = dir
+            $0.bodyFileThreshold = 1024
+        }
+        let handler = ClosureHandler(inspectHead: { r in
+            r.isSecure && r.query("token") == "good" ? .proceed : .reject(text("no token", status: .unauthorized))
+        }, { r in text("got \(r.body.count)") })
+        let server = HTTPServer(configuration: config, handler: handler, logger: CapturedLog().logger())
+        try server.start()
+        defer { server.shutdown(timeout: .seconds(2)) }
+        // 300 MB announced, some sent right away: answered from the head, nothing stored.
+        let c = try TLSTestClient(port: server.port, caFile: pki.caFile)
+        try c.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 300000000\r\n\r\n"
+                   + String(repeating: "x", count: 100_000))
+        let r = try c.readResponse()
+        #expect(r.status == 401)
+        #expect(r.text == "no token")
+        #expect(r.headers["connection"] == "close")
+        #expect(directoryEntries(dir).isEmpty)
+        // An accepted head goes on to read the (spooled) body through TLS.
+        let d = try TLSTestClient(port: server.port, caFile: pki.caFile)
+        try d.send("POST /upload?token=good HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n"
+                   + String(repeating: "y", count: 5000))
+        #expect(try d.readResponse().text == "got 5000")
+        #expect(eventually { directoryEntries(dir).isEmpty })
+    }
+}
+
+private func elapsedMs(since start: UInt64) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
 }
 
 /// FNV-1a, enough to tell two byte strings apart in a test.
