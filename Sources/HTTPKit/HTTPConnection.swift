@@ -15,13 +15,19 @@ import Logging
 import Synchronization
 
 /// One client connection. Every mutable field is confined to `queue`; the only state read
-/// from elsewhere is the atomic `deadline` (by the server's sweeper).
+/// from elsewhere is atomic: `deadline` (by the server's sweeper), `isEvictable` and
+/// `isEvicted` (by the accept path at the connection cap).
 final class HTTPConnection: @unchecked Sendable {
     private enum Phase {
+        /// TLS handshake in progress (TLSTransport.swift).
+        case handshaking
         /// Between requests, nothing buffered.
         case idle
         /// Receiving a request head.
         case head
+        /// The head of a request with a body arrived; the handler's ``HTTPHandler/inspectHead(_:)``
+        /// runs on the worker pool. Reading is paused: no body byte is read or stored yet.
+        case inspecting
         /// Receiving a request body.
         case body
         /// The handler is running on the worker pool.
@@ -46,14 +52,34 @@ final class HTTPConnection: @unchecked Sendable {
     private static let interimContinue = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     let fd: Descriptor
+    /// Plain socket or TLS session; all request and response bytes go through it.
+    private let transport: ConnectionTransport
     let queue: DispatchQueue
     let peer: String
+    /// The peer's address without the port (what the per-address limit counts).
+    let address: String
     private let context: ServerContext
     /// Uptime nanoseconds after which `deadlineReached()` acts; 0 = none.
     let deadline = Atomic<UInt64>(0)
+    /// Still in the TLS handshake, idle, or receiving a request head or body: may be closed to
+    /// make room at the cap.
+    let isEvictable = Atomic<Bool>(true)
+    /// Chosen to make room at the cap (set once, under the server's registry lock).
+    let isEvicted = Atomic<Bool>(false)
 
     // MARK: Queue-confined state
-    private var phase: Phase = .idle
+    private var phase: Phase = .idle {
+        didSet {
+            if Self.isEvictable(phase) != Self.isEvictable(oldValue) {
+                isEvictable.store(Self.isEvictable(phase), ordering: .relaxed)
+            }
+        }
+    }
+    /// When the current phase's own timeout (header, body, idle, linger) expires; 0 = none.
+    private var timeoutAt: UInt64 = 0
+    /// Start of the current transfer-rate window and the bytes moved in it.
+    private var windowStart: UInt64 = 0
+    private var windowBytes = 0
     private var parser: HTTPRequestParser
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
@@ -79,9 +105,11 @@ final class HTTPConnection: @unchecked Sendable {
     private var logStatus = 0
     private var logBytes = 0
 
-    init(fd: Descriptor, peer: String, context: ServerContext) {
+    init(fd: Descriptor, peer: String, context: ServerContext, tls: TLSSession? = nil) {
         self.fd = fd
+        self.transport = tls.map { .tls(fd, $0) } ?? .plain(fd)
         self.peer = peer
+        self.address = peer.lastIndex(of: ":").map { String(peer[..<$0]) } ?? peer
         self.context = context
         self.queue = DispatchQueue(label: "httpkit.connection", target: .global())
         self.parser = HTTPRequestParser(limits: context.limits)
@@ -96,8 +124,13 @@ final class HTTPConnection: @unchecked Sendable {
             source.setEventHandler { @Sendable [self] in onReadable() }
             source.setCancelHandler { @Sendable [self] in sourceCancelled() }
             readSource = source
-            // A fresh connection must send its first request within the header timeout.
-            setDeadline(after: context.headerTimeoutNs)
+            if case .tls = transport {
+                phase = .handshaking
+                setDeadline(after: context.handshakeTimeoutNs)
+            } else {
+                // A fresh connection must send its first request within the header timeout.
+                setDeadline(after: context.headerTimeoutNs)
+            }
             source.resume()
         }
     }
@@ -135,39 +168,164 @@ final class HTTPConnection: @unchecked Sendable {
     private func finalize() {
         readSource = nil
         writeSource = nil
-        fd.close()
+        transport.close()
         context.connectionClosed(self)
     }
 
     /// Server shutdown: idle connections close now; busy ones close after their response.
     func beginShutdown() {
         closeAfterResponse = true
-        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering { close() }
+        if (phase == .idle && parser.bufferedCount == 0) || phase == .lingering || phase == .handshaking { close() }
+    }
+
+    private static func isEvictable(_ phase: Phase) -> Bool {
+        phase == .handshaking || phase == .idle || phase == .head || phase == .body
+    }
+
+    /// Made room for a connection from another address at the cap: an idle connection (or one
+    /// still in the TLS handshake, which has no channel for a response yet) just closes; one
+    /// receiving a request gets 503 (through the transport, so encrypted on a TLS port).
+    func evict() {
+        switch phase {
+        case .handshaking, .idle:
+            // Mid-handshake: the session is freed without close_notify (`TLSSession.free()`).
+            close()
+        case .head, .body:
+            context.logger.debug("request evicted at the connection cap", metadata: ["connection.peer": "\(peer)"])
+            sendError(.serviceUnavailable, code: "SERVICE_UNAVAILABLE", message: "too many connections")
+        case .inspecting, .handling, .writing, .lingering, .closed:
+            // Became busy meanwhile: it finishes its response and the slot frees up after that.
+            closeAfterResponse = true
+        }
     }
 
     // MARK: - Deadlines
 
+    /// Whether the current phase moves bytes whose rate is checked.
+    private var isRateChecked: Bool {
+        context.rateWindowNs > 0 && (phase == .head || phase == .body || phase == .writing)
+    }
+
     private func setDeadline(after ns: UInt64) {
-        deadline.store(ServerContext.now() &+ ns, ordering: .relaxed)
+        timeoutAt = ServerContext.now() &+ ns
+        publishDeadline()
     }
 
     private func clearDeadline() {
-        deadline.store(0, ordering: .relaxed)
+        timeoutAt = 0
+        publishDeadline()
+    }
+
+    /// Starts a fresh transfer-rate window (a request starts arriving, a response starts going out).
+    private func startRateWindow() {
+        windowStart = ServerContext.now()
+        windowBytes = 0
+    }
+
+    /// The sweeper's deadline: the phase's timeout or the end of the rate window, whichever is first.
+    private func publishDeadline() {
+        var d = timeoutAt
+        if isRateChecked {
+            let windowEnd = windowStart &+ context.rateWindowNs
+            if d == 0 || windowEnd < d { d = windowEnd }
+        }
+        deadline.store(d, ordering: .relaxed)
     }
 
     func deadlineReached() {
+        let now = ServerContext.now()
         let d = deadline.load(ordering: .relaxed)
-        guard d != 0, d <= ServerContext.now() else { return }
+        guard d != 0, d <= now else { return }
+        let timedOut = timeoutAt != 0 && timeoutAt <= now
         switch phase {
-        case .idle, .writing, .lingering:
+        case .handshaking:
+            // Only the handshake's own timeout applies here: the transfer rate is checked from
+            // the first request byte on (see `isRateChecked`).
+            context.logger.debug("TLS handshake timed out", metadata: ["connection.peer": "\(peer)"])
             close()
+        case .idle, .lingering:
+            close()
+        case .writing:
+            if timedOut || !rateWindowPassed(now: now) { close() }
         case .head, .body:
-            // Headers (or body bytes) did not arrive in time: slowloris or a stalled client.
-            context.logger.debug("request timed out", metadata: ["connection.peer": "\(peer)"])
-            sendError(.requestTimeout, code: HTTPErrorCode.requestTimeout, message: "request not received in time")
-        case .handling, .closed:
+            if timedOut {
+                // Headers (or body bytes) did not arrive in time: slowloris or a stalled client.
+                context.logger.debug("request timed out", metadata: ["connection.peer": "\(peer)"])
+                sendError(.requestTimeout, code: HTTPErrorCode.requestTimeout, message: "request not received in time")
+            } else if !rateWindowPassed(now: now) {
+                context.logger.debug("request too slow", metadata: [
+                    "connection.peer": "\(peer)", "http.bytes_in_window": "\(windowBytes)",
+                ])
+                sendError(.requestTimeout, code: HTTPErrorCode.requestTimeout,
+                          message: "request sent too slowly (less than \(context.configuration.minTransferRate) bytes/s)")
+            }
+        case .inspecting, .handling, .closed:
             break
         }
+    }
+
+    /// At the end of a rate window: false if too few bytes moved in it; otherwise starts the
+    /// next window. Before the window's end it just republishes the deadline.
+    private func rateWindowPassed(now: UInt64) -> Bool {
+        guard isRateChecked, now >= windowStart &+ context.rateWindowNs else {
+            publishDeadline()
+            return true
+        }
+        guard windowBytes >= context.rateWindowMinBytes else { return false }
+        windowStart = now
+        windowBytes = 0
+        publishDeadline()
+        return true
+    }
+
+    // MARK: - TLS handshake
+
+    /// Advances the handshake whenever the socket is readable (or writable, if OpenSSL asked);
+    /// never blocks. Once done, the connection waits for its first request like a plain one.
+    private func continueHandshake() {
+        guard phase == .handshaking, case .tls(_, let session) = transport else { return }
+        let step = session.handshake()
+        if case .wantWrite = step {
+            suspendRead()
+            waitUntilWritable()
+            return
+        }
+        if isWriteSourceActive, let w = writeSource {
+            w.suspend()
+            isWriteSourceActive = false
+        }
+        switch step {
+        case .done:
+            phase = .idle
+            setDeadline(after: context.headerTimeoutNs)
+            if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+            onReadable()
+        case .wantRead, .wantWrite:
+            if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
+        case .plainHTTP:
+            context.logger.debug("plain HTTP on the TLS port", metadata: ["connection.peer": "\(peer)"])
+            answerPlainHTTP()
+        case .failed(let reason):
+            context.logger.debug("TLS handshake failed", metadata: ["connection.peer": "\(peer)", "error": "\(reason)"])
+            close()
+        }
+    }
+
+    /// A plain HTTP request reached the TLS port: say so in plain HTTP (400), then close as
+    /// after any final response, so the client sees an answer rather than a reset or a hang.
+    private func answerPlainHTTP() {
+        let response = HTTPResponse.jsonError(.badRequest, code: HTTPErrorCode.plainHTTPToTLSPort,
+                                              message: "this port speaks HTTPS; use an https:// URL")
+        var bytes: [UInt8] = []
+        ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: true, http10KeepAlive: false,
+                                   serverName: context.serverName, date: context.date, into: &bytes)
+        if case .bytes(let d) = response.body { bytes.append(contentsOf: d) }
+        // The send buffer of a fresh connection takes this whole; a short write just truncates it.
+        _ = bytes.withUnsafeBytes { fd.send($0) }
+        phase = .lingering
+        fd.shutdownWrite()
+        setDeadline(after: context.lingerNs)
+        if isReadSuspended, let r = readSource { r.resume(); isReadSuspended = false }
     }
 
     // MARK: - Reading
@@ -179,6 +337,14 @@ final class HTTPConnection: @unchecked Sendable {
         case .lingering:
             drainForLinger()
             return
+        case .inspecting:
+            // Also reached through `kickRead()` when a TLS session holds decrypted body bytes:
+            // they stay there until the head is accepted (`resumeRead()` comes back for them).
+            suspendRead()
+            return
+        case .handshaking:
+            continueHandshake()
+            return
         case .handling, .writing:
             if parser.bufferedCount >= Self.readAheadLimit {
                 suspendRead()
@@ -189,25 +355,32 @@ final class HTTPConnection: @unchecked Sendable {
         }
         var eof = false
         var failed = false
+        var received = 0
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
-            for _ in 0..<4 {
-                let n = recv(fd.raw, base, buf.count, 0)
-                if n > 0 {
+            reading: for _ in 0..<4 {
+                switch transport.receive(buf) {
+                case .bytes(let n):
                     parser.append(UnsafeRawBufferPointer(start: base, count: n))
-                    if n < buf.count { break }
-                } else if n == 0 {
+                    // The transfer rate counts the bytes the transport hands over: for TLS the
+                    // decrypted application data, not the records on the wire (writes count the
+                    // same way, see `flush()`), so the minimum means the same on both ports.
+                    received += n
+                    // A TLS read returns at most one record, so a short read says nothing there.
+                    if n < buf.count, case .plain = transport { break reading }
+                case .endOfStream:
                     eof = true
-                    break
-                } else if errno == EINTR {
-                    continue
-                } else {
-                    failed = errno != EAGAIN && errno != EWOULDBLOCK
-                    break
+                    break reading
+                case .wouldBlock:
+                    break reading
+                case .failed:
+                    failed = true
+                    break reading
                 }
             }
         }
         if failed { close(); return }
+        if !eof, transport.hasBufferedInput { kickRead() }
         if eof {
             // Half-closed by the client: finish what it already sent, then close. The
             // level-triggered source would fire forever on EOF, so stop watching.
@@ -216,9 +389,13 @@ final class HTTPConnection: @unchecked Sendable {
         }
         switch phase {
         case .body:
+            windowBytes += received
             setDeadline(after: context.bodyTimeoutNs)
             drive()
-        case .idle, .head:
+        case .head:
+            windowBytes += received
+            drive()
+        case .idle:
             drive()
         default:
             break
@@ -235,6 +412,15 @@ final class HTTPConnection: @unchecked Sendable {
         guard isReadSuspended, !peerClosedWrite, let r = readSource else { return }
         r.resume()
         isReadSuspended = false
+        if transport.hasBufferedInput { kickRead() }
+    }
+
+    /// Reads again soon: decrypted bytes wait inside the TLS session, where the socket's read
+    /// source cannot see them.
+    private func kickRead() {
+        queue.async { [self] in
+            if !isReadSuspended, phase != .closed { onReadable() }
+        }
     }
 
     /// Runs the parser over buffered bytes until a request is complete or more bytes are needed.
@@ -242,6 +428,8 @@ final class HTTPConnection: @unchecked Sendable {
         if phase == .idle && parser.bufferedCount > 0 {
             phase = .head
             requestStart = ServerContext.now()
+            startRateWindow()
+            windowBytes = parser.bufferedCount
             setDeadline(after: context.headerTimeoutNs)
         }
         while phase == .head || phase == .body {
@@ -276,19 +464,53 @@ final class HTTPConnection: @unchecked Sendable {
     private func beginRequest(_ h: HTTPRequestHead) {
         head = h
         guard h.hasBody else { return }
+        // Nothing of the body is read, stored or invited (100 Continue) before the handler
+        // has seen the head: an unauthenticated upload is refused without touching the disk.
+        phase = .inspecting
+        clearDeadline()
+        suspendRead()
+        let request = HTTPRequest(method: h.method, target: Self.originForm(h.target), headers: h.headers,
+                                  body: .empty, version: h.version, remoteAddress: peer, isSecure: transport.isTLS)
+        let context = self.context
+        context.pool.submit { [self] in
+            let decision = context.handler.inspectHead(request)
+            switch decision {
+            case .proceed:
+                queue.async { [self] in headAccepted() }
+            case .reject(let response):
+                let ready = Self.prepare(response, method: request.method, context: context)
+                queue.async { [self] in headRejected(ready) }
+            }
+        }
+    }
+
+    /// The handler refused the request from its head: answer and close; the body is never read.
+    private func headRejected(_ ready: ReadyResponse) {
+        guard phase == .inspecting else { return }
+        phase = .handling
+        closeAfterResponse = true
+        respond(ready)
+    }
+
+    /// The handler accepted the head: now read (and spool) the body.
+    private func headAccepted() {
+        guard phase == .inspecting, let h = head else { return }
         phase = .body
+        startRateWindow()
         setDeadline(after: context.bodyTimeoutNs)
+        resumeRead()
         if let n = h.contentLength, n > context.configuration.bodyFileThreshold {
             guard startSpill() else { return }
         } else if let n = h.contentLength {
             // Don't let a declared length reserve memory the client never sends.
             memoryBody.reserveCapacity(min(n, 1 << 20))
         }
-        // RFC 9110 §10.1.1: the client waits for 100 before sending the body.
+        // The client waits for 100 before sending the body (RFC 9110, section 10.1.1).
         if h.expectsContinue && h.version == "HTTP/1.1" && parser.bufferedCount == 0 {
             out.append(contentsOf: Self.interimContinue)
             flush()
         }
+        drive()
     }
 
     private func startSpill() -> Bool {
@@ -357,7 +579,7 @@ final class HTTPConnection: @unchecked Sendable {
             memoryBody = Data()
         }
         let request = HTTPRequest(method: h.method, target: Self.originForm(h.target), headers: h.headers,
-                                  body: body, version: h.version, remoteAddress: peer)
+                                  body: body, version: h.version, remoteAddress: peer, isSecure: transport.isTLS)
         let context = self.context
         context.pool.submit { [self] in
             var response: HTTPResponse
@@ -367,24 +589,30 @@ final class HTTPConnection: @unchecked Sendable {
                 context.logger.error("handler failed", metadata: [
                     "http.method": "\(request.method)",
                     "http.target": "\(redactQuery(target: request.target, names: context.configuration.redactedQueryParameters))",
-                    "error": "\(error)",
+                    "error": "\(redactQuery(target: "\(error)", names: []))",
                 ])
                 response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
             }
             // The handler has returned: the spilled body goes unless it was moved away.
             if let spillPath { _ = unlink(spillPath) }
-            var file: FileStream?
-            if case .file(let path, let offset, let count) = response.body, request.method != .HEAD {
-                do {
-                    file = try FileStream(path: path, offset: offset, count: count)
-                } catch {
-                    context.logger.error("cannot open response file", metadata: ["error": "\(error)"])
-                    response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
-                }
-            }
-            let ready = ReadyResponse(response: response, file: file)
+            let ready = Self.prepare(response, method: request.method, context: context)
             queue.async { [self] in respond(ready) }
         }
+    }
+
+    /// Opens a file response body (on the worker, not the connection queue).
+    private static func prepare(_ response: HTTPResponse, method: HTTPMethod, context: ServerContext) -> ReadyResponse {
+        var response = response
+        var file: FileStream?
+        if case .file(let path, let offset, let count) = response.body, method != .HEAD {
+            do {
+                file = try FileStream(path: path, offset: offset, count: count)
+            } catch {
+                context.logger.error("cannot open response file", metadata: ["error": "\(error)"])
+                response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
+            }
+        }
+        return ReadyResponse(response: response, file: file)
     }
 
     /// Absolute-form targets (RFC 9112 §3.2.2) are reduced to origin-form.
@@ -424,6 +652,7 @@ final class HTTPConnection: @unchecked Sendable {
         logBytes = bodyAllowed ? response.body.count : 0
         afterFlush = .responseDone(keepAlive: keepAlive)
         phase = .writing
+        startRateWindow()
         setDeadline(after: context.bodyTimeoutNs)
         flush()
     }
@@ -446,6 +675,7 @@ final class HTTPConnection: @unchecked Sendable {
         head = nil
         afterFlush = .closeGracefully
         phase = .writing
+        startRateWindow()
         setDeadline(after: context.bodyTimeoutNs)
         flush()
     }
@@ -459,7 +689,7 @@ final class HTTPConnection: @unchecked Sendable {
                 let (ho, bo) = (outOffset, outBodyOffset)
                 let sent = out.withUnsafeBytes { o in
                     outBody.withUnsafeBytes { b in
-                        fd.send(UnsafeRawBufferPointer(rebasing: o[ho...]), UnsafeRawBufferPointer(rebasing: b[bo...]))
+                        transport.send(UnsafeRawBufferPointer(rebasing: o[ho...]), UnsafeRawBufferPointer(rebasing: b[bo...]))
                     }
                 }
                 if sent < 0 { close(); return }
@@ -467,7 +697,10 @@ final class HTTPConnection: @unchecked Sendable {
                 let fromHead = min(sent, headLeft)
                 outOffset += fromHead
                 outBodyOffset += sent - fromHead
-                if phase == .writing { setDeadline(after: context.bodyTimeoutNs) }
+                if phase == .writing {
+                    windowBytes += sent
+                    setDeadline(after: context.bodyTimeoutNs)
+                }
                 continue
             }
             if let file = outFile, !file.isFinished {
@@ -476,10 +709,11 @@ final class HTTPConnection: @unchecked Sendable {
                     close()
                     return
                 }
-                let sent = fd.send(file.pending)
+                let sent = transport.send(file.pending)
                 if sent < 0 { close(); return }
                 if sent == 0 { waitUntilWritable(); return }
                 file.consume(sent)
+                windowBytes += sent
                 setDeadline(after: context.bodyTimeoutNs)
                 continue
             }
@@ -511,7 +745,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         let w = DispatchSource.makeWriteSource(fileDescriptor: fd.raw, queue: queue)
         w.setEventHandler { @Sendable [self] in
-            if phase != .closed { flush() }
+            if phase == .handshaking { continueHandshake() } else if phase != .closed { flush() }
         }
         w.setCancelHandler { @Sendable [self] in sourceCancelled() }
         writeSource = w
@@ -536,7 +770,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard phase != .closed else { return }
         phase = .lingering
         head = nil
-        fd.shutdownWrite()
+        transport.shutdownWrite()
         if peerClosedWrite { close(); return }
         // During shutdown don't hold the server up for clients that never close.
         setDeadline(after: context.isShuttingDown.load(ordering: .relaxed) ? min(context.lingerNs, 100_000_000) : context.lingerNs)

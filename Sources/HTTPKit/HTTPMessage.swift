@@ -156,9 +156,13 @@ public struct HTTPRequest: Sendable {
     /// "HTTP/1.1" or "HTTP/1.0".
     public var version: String
     public var remoteAddress: String
+    /// Whether the request arrived over TLS (the server's own; a proxy in front is not seen).
+    public var isSecure: Bool
 
     public init(method: HTTPMethod, target: String, headers: HTTPHeaders = HTTPHeaders(),
-                body: HTTPRequestBody = .empty, version: String = "HTTP/1.1", remoteAddress: String = "") {
+                body: HTTPRequestBody = .empty, version: String = "HTTP/1.1", remoteAddress: String = "",
+                isSecure: Bool = false) {
+        self.isSecure = isSecure
         self.method = method
         self.target = target
         self.headers = headers
@@ -259,16 +263,49 @@ public struct HTTPResponse: Sendable {
 
 // MARK: - Handler
 
+/// A handler's verdict on a request head, before any of the body is read.
+public enum HTTPHeadDecision: Sendable {
+    /// Read the body (sending `100 Continue` if the client asked for it), then call
+    /// ``HTTPHandler/handle(_:)``.
+    case proceed
+    /// Answer with this response now and close the connection (`Connection: close`). The
+    /// body is never read into memory or onto disk.
+    case reject(HTTPResponse)
+}
+
 /// What the server calls for every complete request. Handlers are synchronous and run on the
 /// server's bounded worker pool, never on a connection's read path. An error thrown here
 /// becomes a generic 500; layers above map their own errors to responses before that.
 public protocol HTTPHandler: Sendable {
+    /// Answers a complete request.
     func handle(_ request: HTTPRequest) throws -> HTTPResponse
+
+    /// Looks at a request that announces a body as soon as its head has arrived, before a
+    /// byte of the body is read or stored and before `100 Continue` is sent; e.g. to refuse an
+    /// unauthenticated upload at once. Runs on the worker pool; `request.body` is `.empty`.
+    /// Requests without a body go straight to ``handle(_:)``. The default proceeds.
+    func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision
 }
 
-/// A handler made of a closure.
+extension HTTPHandler {
+    /// Proceeds: the body is read and ``handle(_:)`` decides.
+    public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { .proceed }
+}
+
+/// A handler made of closures.
 public struct ClosureHandler: HTTPHandler {
     let body: @Sendable (HTTPRequest) throws -> HTTPResponse
-    public init(_ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) { self.body = body }
+    let head: @Sendable (HTTPRequest) -> HTTPHeadDecision
+
+    /// - Parameters:
+    ///   - inspectHead: Decides on a request head before its body is read (see
+    ///     ``HTTPHandler/inspectHead(_:)``). Default: always proceed.
+    ///   - body: Answers complete requests.
+    public init(inspectHead: @escaping @Sendable (HTTPRequest) -> HTTPHeadDecision = { _ in .proceed },
+                _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
+        self.body = body
+        self.head = inspectHead
+    }
     public func handle(_ request: HTTPRequest) throws -> HTTPResponse { try body(request) }
+    public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { head(request) }
 }

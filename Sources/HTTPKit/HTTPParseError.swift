@@ -79,6 +79,8 @@ public enum HTTPErrorCode {
     public static let requestTimeout = "REQUEST_TIMEOUT"
     /// 505: an HTTP major version other than 1.
     public static let httpVersionNotSupported = "HTTP_VERSION_NOT_SUPPORTED"
+    /// 400: a plain HTTP request arrived on a TLS port.
+    public static let plainHTTPToTLSPort = "PLAIN_HTTP_TO_TLS_PORT"
     /// 503: over ``HTTPServerConfiguration/maxConnections``.
     public static let serviceUnavailable = "SERVICE_UNAVAILABLE"
     /// 500: the handler threw, or the server could not store a body or open a response file.

@@ -16,6 +16,10 @@ import Synchronization
 /// descriptor, not a thread. Handlers run on a bounded pool of dedicated threads
 /// (``HTTPServerConfiguration/workerCount``), never on a connection's read path.
 ///
+/// With ``HTTPServerConfiguration/tls`` set it serves HTTPS through the system OpenSSL: the
+/// handshake and the encrypted reads and writes are driven by the same sources, never blocking
+/// a thread; ``reloadTLS()`` swaps the certificate for new connections.
+///
 /// ```swift
 /// HTTPServer.ignoreSIGPIPE()
 /// let server = HTTPServer(configuration: .init(port: 8080), handler: router, logger: logger)
@@ -62,6 +66,14 @@ public final class HTTPServer: Sendable {
         try state.withLock { s throws(SocketError) in
             guard s.listener == nil, !s.isStopped else { throw SocketError(call: "start (already started or stopped)", code: EINVAL) }
         }
+        if let tls = c.tls {
+            context.tls.withLock { $0 = nil }
+            let loaded = try TLSContext(tls)
+            context.tls.withLock { $0 = loaded }
+            // OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer
+            // has gone; the plain path avoids it with MSG_NOSIGNAL.
+            Self.ignoreSIGPIPE()
+        }
         let (listener, port) = try Listener.make(host: c.host, port: c.port, backlog: Int32(clamping: c.backlog))
         let source = DispatchSource.makeReadSource(fileDescriptor: listener.raw, queue: context.acceptQueue)
         let ctx = context
@@ -86,7 +98,22 @@ public final class HTTPServer: Sendable {
         sweeper.resume()
         context.logger.info("http server listening", metadata: [
             "http.host": "\(c.host)", "http.port": "\(port)", "http.workers": "\(context.pool.count)",
+            "http.tls": "\(c.tls != nil)",
         ])
+    }
+
+    /// Reads the certificate chain and key files of ``HTTPServerConfiguration/tls`` again and
+    /// uses them for connections accepted from now on; open connections keep the certificate
+    /// they started with. Call it on SIGHUP after renewing the certificate.
+    /// - Throws: ``TLSError`` when the files cannot be loaded or do not match; the server then
+    ///   keeps serving the previous certificate.
+    public func reloadTLS() throws {
+        guard let tls = configuration.tls else {
+            throw TLSError(operation: "reload TLS", reasons: ["the server was not configured for TLS"])
+        }
+        let loaded = try TLSContext(tls)
+        context.tls.withLock { $0 = loaded }
+        context.logger.info("TLS certificate reloaded", metadata: ["tls.certificate": "\(tls.certificateChainFile)"])
     }
 
     /// Stops gracefully: stops accepting, closes idle connections, lets in-flight requests
@@ -149,12 +176,43 @@ final class ServerContext: Sendable {
     let idleTimeoutNs: UInt64
     let bodyTimeoutNs: UInt64
     let lingerNs: UInt64
+    /// Length of one transfer-rate window; 0 when the rate check is off.
+    let rateWindowNs: UInt64
+    /// Bytes a transfer must move per window (``HTTPServerConfiguration/minTransferRate`` × window).
+    let rateWindowMinBytes: Int
+    /// Time a TLS client has to finish its handshake (not subject to the rate check).
+    let handshakeTimeoutNs: UInt64
+    /// The TLS context new connections use; replaced by ``HTTPServer/reloadTLS()``.
+    let tls = Mutex<TLSContext?>(nil)
     let sweepInterval: UInt64
     let acceptQueue = DispatchQueue(label: "httpkit.accept", target: .global())
     let timerQueue = DispatchQueue(label: "httpkit.timer", target: .global())
     let group = DispatchGroup()
     let isShuttingDown = Atomic<Bool>(false)
-    private let registry = Mutex<[ObjectIdentifier: HTTPConnection]>([:])
+    private let registry = Mutex(Registry())
+
+    /// The open connections, and how many each client address holds.
+    private struct Registry {
+        var connections: [ObjectIdentifier: HTTPConnection] = [:]
+        var perAddress: [String: Int] = [:]
+        /// Connections told to make room at the cap that have not closed yet.
+        var evicting = 0
+
+        mutating func add(_ c: HTTPConnection) {
+            connections[ObjectIdentifier(c)] = c
+            perAddress[c.address, default: 0] += 1
+        }
+
+        mutating func remove(_ c: HTTPConnection) -> Bool {
+            guard connections.removeValue(forKey: ObjectIdentifier(c)) != nil else { return false }
+            if let n = perAddress[c.address], n > 1 { perAddress[c.address] = n - 1 } else { perAddress[c.address] = nil }
+            if c.isEvicted.load(ordering: .relaxed) { evicting -= 1 }
+            return true
+        }
+    }
+
+    /// Why a new connection was not admitted.
+    private enum Refusal { case capacity, address }
 
     init(configuration c: HTTPServerConfiguration, handler: any HTTPHandler, logger: Logger) {
         configuration = c
@@ -167,12 +225,16 @@ final class ServerContext: Sendable {
         idleTimeoutNs = c.idleTimeout.nanoseconds
         bodyTimeoutNs = c.bodyTimeout.nanoseconds
         lingerNs = min(2_000_000_000, headerTimeoutNs)
+        rateWindowNs = c.minTransferRate > 0 ? max(c.transferRateWindow.nanoseconds, 1_000_000) : 0
+        rateWindowMinBytes = Int((Double(c.minTransferRate) * Double(rateWindowNs) / 1e9).rounded(.up))
+        handshakeTimeoutNs = c.tls?.handshakeTimeout.nanoseconds ?? headerTimeoutNs
         // Deadlines are checked by one sweeper, so its period bounds their precision.
-        let shortest = min(headerTimeoutNs, idleTimeoutNs, bodyTimeoutNs)
+        let shortest = min(headerTimeoutNs, idleTimeoutNs, bodyTimeoutNs, handshakeTimeoutNs,
+                           rateWindowNs == 0 ? .max : rateWindowNs)
         sweepInterval = min(max(shortest / 8, 20_000_000), 500_000_000)
     }
 
-    var connectionCount: Int { registry.withLock { $0.count } }
+    var connectionCount: Int { registry.withLock { $0.connections.count } }
 
     // MARK: Accepting
 
@@ -201,33 +263,80 @@ final class ServerContext: Sendable {
                     fd.close()
                     continue
                 }
-                let connection = HTTPConnection(fd: fd, peer: peer, context: self)
-                let admitted = registry.withLock { r -> Bool in
-                    guard r.count < configuration.maxConnections else { return false }
-                    r[ObjectIdentifier(connection)] = connection
-                    return true
+                var session: TLSSession?
+                if configuration.tls != nil {
+                    guard let s = tls.withLock({ $0 })?.makeSession(fd: fd) else {
+                        logger.error("cannot create a TLS session", metadata: ["error": "\(openSSLErrors())"])
+                        fd.close()
+                        continue
+                    }
+                    session = s
                 }
-                if admitted {
+                let connection = HTTPConnection(fd: fd, peer: peer, context: self, tls: session)
+                switch admit(connection) {
+                case nil:
                     group.enter()
                     connection.start()
-                } else {
-                    rejectOverCapacity(fd, peer: peer)
+                case .capacity?:
+                    rejectOverCapacity(fd, peer: peer, response: Self.serviceUnavailable)
+                case .address?:
+                    rejectOverCapacity(fd, peer: peer, response: Self.tooManyFromAddress)
                 }
             }
         }
     }
 
-    private static let serviceUnavailable: [UInt8] = {
-        let body = #"{"code":"SERVICE_UNAVAILABLE","message":"too many connections"}"#
+    /// Registers a new connection, or says why not. At the cap, a newcomer from an address
+    /// holding fewer connections than the busiest one makes that address give one up (an
+    /// idle one or one still receiving its request), so one address cannot lock out others.
+    private func admit(_ connection: HTTPConnection) -> Refusal? {
+        let cap = configuration.maxConnections
+        let perAddressCap = configuration.maxConnectionsPerAddress
+        var victim: HTTPConnection?
+        let refusal = registry.withLock { r -> Refusal? in
+            let mine = r.perAddress[connection.address] ?? 0
+            if perAddressCap > 0 && mine >= perAddressCap { return .address }
+            if r.connections.count - r.evicting < cap {
+                // Evicted connections close within the linger time; don't let them pile up.
+                guard r.connections.count < 2 * cap else { return .capacity }
+                r.add(connection)
+                return nil
+            }
+            guard let (busiest, count) = r.perAddress.max(by: { $0.value < $1.value }), mine + 1 < count,
+                  let v = r.connections.values.first(where: {
+                      $0.address == busiest && $0.isEvictable.load(ordering: .relaxed) && !$0.isEvicted.load(ordering: .relaxed)
+                  }) else { return .capacity }
+            v.isEvicted.store(true, ordering: .relaxed)
+            r.evicting += 1
+            victim = v
+            r.add(connection)
+            return nil
+        }
+        if let victim {
+            logger.debug("connection evicted to admit another address", metadata: [
+                "connection.peer": "\(victim.peer)", "connection.admitted": "\(connection.peer)",
+            ])
+            victim.queue.async { victim.evict() }
+        }
+        return refusal
+    }
+
+    private static func rejection(_ message: String) -> [UInt8] {
+        let body = #"{"code":"SERVICE_UNAVAILABLE","message":"\#(message)"}"#
         return Array(("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body).utf8)
-    }()
+    }
 
-    /// Above the cap: answer 503 on the fresh (empty) send buffer and close, without creating
+    private static let serviceUnavailable = rejection("too many connections")
+    private static let tooManyFromAddress = rejection("too many connections from your address")
+
+    /// Above a cap: answer 503 on the fresh (empty) send buffer and close, without creating
     /// connection state.
-    private func rejectOverCapacity(_ fd: Descriptor, peer: String) {
+    private func rejectOverCapacity(_ fd: Descriptor, peer: String, response: [UInt8]) {
         logger.debug("connection rejected: at capacity", metadata: ["connection.peer": "\(peer)"])
-        _ = Self.serviceUnavailable.withUnsafeBytes { fd.send($0) }
+        // A TLS client could not read a plain 503; it sees the connection close.
+        guard configuration.tls == nil else { fd.close(); return }
+        _ = response.withUnsafeBytes { fd.send($0) }
         fd.shutdownWrite()
         // Discard what the client already sent so close() does not turn into an RST that
         // could overtake the 503.
@@ -238,8 +347,8 @@ final class ServerContext: Sendable {
     }
 
     func connectionClosed(_ connection: HTTPConnection) {
-        let removed = registry.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
-        if removed != nil { group.leave() }
+        let removed = registry.withLock { $0.remove(connection) }
+        if removed { group.leave() }
     }
 
     // MARK: Deadlines
@@ -251,7 +360,7 @@ final class ServerContext: Sendable {
         let now = Self.now()
         var expired: [HTTPConnection] = []
         registry.withLock { r in
-            for c in r.values {
+            for c in r.connections.values {
                 let d = c.deadline.load(ordering: .relaxed)
                 if d != 0 && d <= now { expired.append(c) }
             }
@@ -263,11 +372,11 @@ final class ServerContext: Sendable {
 
     func beginShutdown() {
         isShuttingDown.store(true, ordering: .relaxed)
-        for c in registry.withLock({ Array($0.values) }) { c.queue.async { c.beginShutdown() } }
+        for c in registry.withLock({ Array($0.connections.values) }) { c.queue.async { c.beginShutdown() } }
     }
 
     func closeAll() {
-        for c in registry.withLock({ Array($0.values) }) { c.queue.async { c.close() } }
+        for c in registry.withLock({ Array($0.connections.values) }) { c.queue.async { c.close() } }
     }
 }
 

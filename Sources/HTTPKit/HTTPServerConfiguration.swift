@@ -39,8 +39,25 @@ public struct HTTPServerConfiguration: Sendable {
     /// How long a request body, or a response being written, may make no progress before the
     /// connection is closed. Default 30 s.
     public var bodyTimeout: Duration
-    /// Open connections above which new ones get 503 and are closed. Default 1024.
+    /// Open connections at most. At the cap, a newcomer from an address that holds fewer
+    /// connections than the busiest address takes the place of one of that address's
+    /// connections that is idle or still receiving its request (that one gets 503 and is
+    /// closed); otherwise the newcomer gets 503. So one address filling the cap cannot lock
+    /// out the others. Default 1024.
     public var maxConnections: Int
+    /// Open connections one client address (IP, without port) may hold; more get 503 at once.
+    /// `0` means no limit (use it behind a reverse proxy, where every client shares the
+    /// proxy's address). Default 256.
+    public var maxConnectionsPerAddress: Int
+    /// Bytes per second a client must at least send while a request (head or body) is
+    /// arriving, and receive while a response is being written, averaged over
+    /// ``transferRateWindow``. A request slower than that gets 408 and the connection is
+    /// closed; a response reader that slow is disconnected. Stops clients that trickle a byte
+    /// now and then from holding a connection forever. `0` turns the check off. Default 1024.
+    public var minTransferRate: Int
+    /// The span over which ``minTransferRate`` is measured: a transfer is checked at the end
+    /// of every such window. Default 10 s.
+    public var transferRateWindow: Duration
     /// Threads that run handlers. Default `max(4, 2 × cores)`.
     public var workerCount: Int
     /// Query parameters whose values the access log replaces with `REDACTED`.
@@ -50,6 +67,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var serverName: String
     /// `listen(2)` backlog. Default 1024.
     public var backlog: Int
+    /// Serve HTTPS: certificate, key and handshake deadline. `nil` (the default) serves plain
+    /// HTTP. See ``HTTPServer/reloadTLS()`` for replacing the certificate while running.
+    public var tls: TLSConfiguration?
 
     /// Creates a configuration; every parameter has the documented default.
     public init(host: String = "127.0.0.1",
@@ -62,10 +82,14 @@ public struct HTTPServerConfiguration: Sendable {
                 idleTimeout: Duration = .seconds(60),
                 bodyTimeout: Duration = .seconds(30),
                 maxConnections: Int = 1024,
+                maxConnectionsPerAddress: Int = 256,
+                minTransferRate: Int = 1024,
+                transferRateWindow: Duration = .seconds(10),
                 workerCount: Int = HTTPServerConfiguration.defaultWorkerCount,
                 redactedQueryParameters: Set<String> = ["token", "sig"],
                 serverName: String = "lightly-server",
-                backlog: Int = 1024) {
+                backlog: Int = 1024,
+                tls: TLSConfiguration? = nil) {
         self.host = host
         self.port = port
         self.maxHeaderBytes = maxHeaderBytes
@@ -76,10 +100,14 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+        self.minTransferRate = minTransferRate
+        self.transferRateWindow = transferRateWindow
         self.workerCount = workerCount
         self.redactedQueryParameters = redactedQueryParameters
         self.serverName = serverName
         self.backlog = backlog
+        self.tls = tls
     }
 
     /// `$TMPDIR` if set and non-empty, else `/tmp`.

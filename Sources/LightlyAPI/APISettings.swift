@@ -19,6 +19,12 @@ public struct APISettings: Sendable {
     public var maxUploadBytes: Int
     /// Largest embedding CSV on a signed PUT, bytes.
     public var maxCSVBytes: Int
+    /// Seconds between sweeps for files a crash left behind (temporary files and blob files
+    /// without a database row, older than `debrisMinimumAge`); 0 = only at start. Default 1 h.
+    public var debrisSweepInterval: Double = 3600
+    /// Seconds a leftover file must be untouched before a sweep while serving removes it, so
+    /// uploads in flight are safe. Default 1 h.
+    public var debrisMinimumAge: Double = 3600
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
                 maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",

@@ -131,28 +131,38 @@ public final class BlobStore: Sendable {
         for id in ids { remove(id) }
     }
 
-    /// Removes what a crash can leave behind: files in `tmp/`, and blob files that no `blobs`
-    /// row references (written, then the process died before the transaction committed).
-    /// Only files older than `minimumAge` seconds are touched, so uploads in flight are safe.
+    /// How the server's own files in `tmp/` begin: request bodies spooled by HTTPKit, blobs
+    /// being written, re-ordered embedding CSVs. A sweep removes nothing else there.
+    public static let temporaryFilePrefixes = ["httpkit-body-", "upload-", "embedding-"]
+
+    /// Removes what a crash can leave behind: the server's own files in `tmp/`
+    /// (``temporaryFilePrefixes``), and blob files that no `blobs` row references (written,
+    /// then the process died before the transaction committed). Only regular files not
+    /// modified for `minimumAge` seconds are touched, so uploads in flight are safe; `0`
+    /// (nothing in flight: no other server uses the folder) removes them all.
     /// - Parameter isKnown: whether a blob id has a database row.
     /// - Returns: The number of files removed.
     @discardableResult
     public func sweep(minimumAge: Double = 3600, isKnown: (String) throws -> Bool) rethrows -> Int {
         let fm = FileManager.default
-        let cutoff = Date().addingTimeInterval(-minimumAge)
-        func isOld(_ path: String) -> Bool {
-            guard let m = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
-            return m < cutoff
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let cutoff = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 - minimumAge
+        func isOldRegularFile(_ path: String) -> Bool {
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+            return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 <= cutoff
         }
         var removed = 0
-        for name in (try? fm.contentsOfDirectory(atPath: tmpDirectory)) ?? [] {
+        for name in (try? fm.contentsOfDirectory(atPath: tmpDirectory)) ?? []
+        where Self.temporaryFilePrefixes.contains(where: { name.hasPrefix($0) }) {
             let p = "\(tmpDirectory)/\(name)"
-            if isOld(p) { FileIO.unlink(p); removed += 1 }
+            if isOldRegularFile(p) { FileIO.unlink(p); removed += 1 }
         }
         for dir in (try? fm.contentsOfDirectory(atPath: blobsDirectory)) ?? [] {
             for name in (try? fm.contentsOfDirectory(atPath: "\(blobsDirectory)/\(dir)")) ?? [] {
                 let p = "\(blobsDirectory)/\(dir)/\(name)"
-                guard ObjectID.isValid(name), isOld(p), !(try isKnown(name)) else { continue }
+                guard ObjectID.isValid(name), isOldRegularFile(p), !(try isKnown(name)) else { continue }
                 FileIO.unlink(p)
                 removed += 1
             }

@@ -3,6 +3,10 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
 import HTTPKit
 import LightlyStorage
 import LightlyWire
@@ -33,6 +37,10 @@ public final class LightlyApplication: Sendable {
     /// The job runner (owned by the jobs module).
     public let jobs: JobSystem
 
+    /// Query parameters that carry secrets (the API token, a signed URL's signature); logs hide them.
+    public static let secretParameters: Set<String> = ["token", "sig"]
+
+    private let debris = DebrisSweeper()
     private let routerStorage = Mutex(Router())
     private let requestCounter = Atomic<UInt64>(0)
     private let requestPrefix: String
@@ -62,21 +70,45 @@ public final class LightlyApplication: Sendable {
     public var handler: any HTTPHandler { AppHandler(app: self) }
 
     /// Starts background work (the job runner) after removing files a crash left behind
-    /// (`BlobStore.sweep`: stale `tmp/` files and blob files without a database row).
+    /// (`BlobStore.sweep`: the server's temporary files and blob files without a database
+    /// row), and sweeps again every `settings.debrisSweepInterval` seconds.
+    ///
+    /// At start, if no other server holds the data folder (`serve.lock`), every such file goes,
+    /// however young: nothing can be in flight. Otherwise, and in the periodic sweeps, only
+    /// files untouched for `settings.debrisMinimumAge` seconds. The folder stays locked
+    /// (shared) until ``stop()``.
     public func start() {
-        do {
-            let removed = try blobs.sweep { id in
-                try database.read { conn in try conn.queryOne("SELECT 1 FROM blobs WHERE id = ?", id) != nil }
-            }
-            if removed > 0 { logger.info("removed orphaned files", metadata: ["count": "\(removed)"]) }
-        } catch {
-            logger.warning("orphan sweep failed", metadata: ["error": "\(error)"])
+        let alone = debris.lockFolder(dataDirectory + "/serve.lock")
+        sweepDebris(minimumAge: alone ? 0 : settings.debrisMinimumAge)
+        if settings.debrisSweepInterval > 0 {
+            debris.schedule(every: settings.debrisSweepInterval) { [self] in sweepDebris(minimumAge: settings.debrisMinimumAge) }
         }
         jobs.start()
     }
 
-    /// Stops background work.
-    public func stop() { jobs.stop() }
+    /// Stops background work (waits for a sweep in progress to give up).
+    public func stop() {
+        debris.stop()
+        jobs.stop()
+    }
+
+    /// One sweep for leftover files. - Returns: the number removed.
+    @discardableResult
+    func sweepDebris(minimumAge: Double) -> Int {
+        do {
+            let removed = try blobs.sweep(minimumAge: minimumAge) { id in
+                if debris.isStopping { throw CancellationError() }
+                return try database.read { conn in try conn.queryOne("SELECT 1 FROM blobs WHERE id = ?", id) != nil }
+            }
+            if removed > 0 { logger.info("removed orphaned files", metadata: ["count": "\(removed)"]) }
+            return removed
+        } catch is CancellationError {
+            return 0
+        } catch {
+            logger.warning("orphan sweep failed", metadata: ["error": "\(error)"])
+            return 0
+        }
+    }
 
     /// Every `(method, pattern)` the router serves, in registration order. The signed-URL
     /// routes appear as `/signed/:kind/:datasetId/:objectId/:variant`.
@@ -117,6 +149,16 @@ public final class LightlyApplication: Sendable {
     }
 
     private func route(_ request: HTTPRequest, requestID: String, logger: Logger) throws -> HTTPResponse {
+        let (route, params) = try resolve(request)
+        let user = try authenticate(request, route: route)
+        let ctx = RequestContext(request: request, params: Parameters(params), user: user,
+                                 requestID: requestID, logger: logger, app: self)
+        return try route.handler(ctx)
+    }
+
+    /// The route for a request. - Throws: 404 for an unknown path, 405 (with `Allow`) for a
+    /// known path with another method.
+    private func resolve(_ request: HTTPRequest) throws -> (Router.Route, [String: String]) {
         switch router.match(request.method, request.pathSegments) {
         case .notFound:
             throw APIError.notFound(.notFound, "no route for \(request.method) \(request.rawPath)")
@@ -125,15 +167,38 @@ public final class LightlyApplication: Sendable {
                            message: "\(request.method) is not allowed on \(request.rawPath)",
                            headers: ["Allow": allowed.map(\.rawValue).joined(separator: ", ")])
         case .found(let route, let params):
-            var user: User?
-            if route.auth == .token {
-                guard let token = request.query("token"), !token.isEmpty,
-                      let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
-                user = u
+            return (route, params)
+        }
+    }
+
+    /// The user of a `.token` route (nil for other routes). - Throws: 401 without a valid token.
+    private func authenticate(_ request: HTTPRequest, route: Router.Route) throws -> User? {
+        guard route.auth == .token else { return nil }
+        guard let token = request.query("token"), !token.isEmpty,
+              let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
+        return u
+    }
+
+    /// Decides from the head of a request with a body, before the body is read: the route
+    /// must exist and allow the method, a `.token` route needs a valid token, and a signed URL
+    /// a valid signature for this method that has not expired. Anything else is answered at
+    /// once (with the same error `handle` would give) and the body is never stored.
+    public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision {
+        do {
+            let (route, params) = try resolve(request)
+            _ = try authenticate(request, route: route)
+            if route.pattern.text == Self.signedPattern {
+                _ = try verifySigned(request, params: Parameters(params), method: request.method)
             }
-            let ctx = RequestContext(request: request, params: Parameters(params), user: user,
-                                     requestID: requestID, logger: logger, app: self)
-            return try route.handler(ctx)
+            return .proceed
+        } catch {
+            let n = requestCounter.add(1, ordering: .relaxed).newValue
+            let requestID = "\(requestPrefix)-\(String(n, radix: 36))"
+            var log = logger
+            log[metadataKey: "request.id"] = .string(requestID)
+            var response = errorResponse(for: error, request: request, requestID: requestID, logger: log)
+            response.headers[HTTPHeaderName("X-Request-Id")] = requestID
+            return .reject(response)
         }
     }
 
@@ -161,8 +226,9 @@ public final class LightlyApplication: Sendable {
             apiError = .malformed("invalid request body: \(WireJSON.describe(error))")
         default:
             logger.error("request failed", metadata: [
-                "error": "\(String(reflecting: error))",
-                "http.method": "\(request.method)", "http.path": "\(request.rawPath)",
+                "error": "\(redactQuery(target: String(reflecting: error), names: []))",
+                "http.method": "\(request.method)",
+                "http.path": "\(redactQuery(target: request.rawPath, names: Self.secretParameters))",
             ])
             apiError = APIError(status: .internalServerError, code: .internalError,
                                 message: "internal server error (request id \(requestID))")
@@ -180,4 +246,60 @@ public final class LightlyApplication: Sendable {
 struct AppHandler: HTTPHandler {
     let app: LightlyApplication
     func handle(_ request: HTTPRequest) throws -> HTTPResponse { app.handle(request) }
+    func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { app.inspectHead(request) }
+}
+
+/// The data folder's lock and the timer of the periodic leftover-file sweep.
+final class DebrisSweeper: Sendable {
+    /// A timer source carried in the locked state (Dispatch sources are thread-safe).
+    private final class TimerBox: @unchecked Sendable {
+        let timer: DispatchSourceTimer
+        init(_ timer: DispatchSourceTimer) { self.timer = timer }
+    }
+    private struct State {
+        var lockFD: Int32 = -1
+        var timer: TimerBox?
+    }
+    private let state = Mutex(State())
+    private let stopping = Atomic<Bool>(false)
+    private let queue = DispatchQueue(label: "lightly.debris-sweep", qos: .utility)
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// Opens (creating) `path` and locks it shared for as long as the application runs.
+    /// - Returns: whether no other process held it at that moment (an exclusive lock was
+    ///   granted first, then turned shared).
+    func lockFolder(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        let alone = flock(fd, LOCK_EX | LOCK_NB) == 0
+        // Blocks only while another server does its start-up sweep.
+        _ = flock(fd, LOCK_SH)
+        state.withLock { s in
+            if s.lockFD >= 0 { close(s.lockFD) }
+            s.lockFD = fd
+        }
+        return alone
+    }
+
+    /// Runs `work` every `seconds` on a utility queue.
+    func schedule(every seconds: Double, _ work: @escaping @Sendable () -> Void) {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let ns = Int(min(seconds, 86_400 * 365) * 1e9)
+        timer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns), leeway: .seconds(1))
+        timer.setEventHandler(handler: work)
+        let box = TimerBox(timer)
+        state.withLock { $0.timer?.timer.cancel(); $0.timer = box }
+        timer.resume()
+    }
+
+    /// Cancels the timer, waits for a running sweep to give up, releases the folder lock.
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        state.withLock { $0.timer?.timer.cancel(); $0.timer = nil }
+        queue.sync {}
+        state.withLock { s in
+            if s.lockFD >= 0 { close(s.lockFD); s.lockFD = -1 }
+        }
+    }
 }

@@ -80,11 +80,11 @@ public struct RequestContext: Sendable {
 
     // MARK: - URLs
 
-    /// Base for absolute URLs: `settings.publicURL`, else `http://` + the `Host` header.
+    /// Base for absolute URLs: `settings.publicURL`, else `http://` (`https://` over TLS) + the `Host` header.
     public var baseURL: String {
         if let p = app.settings.publicURL { return p }
         let host = request.headers[.host].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
-        let scheme = request.headers[.xForwardedProto] == "https" ? "https" : "http"
+        let scheme = request.isSecure || request.headers[.xForwardedProto] == "https" ? "https" : "http"
         return "\(scheme)://\(host)"
     }
 }

@@ -10,31 +10,42 @@ import LightlyWire
 extension LightlyApplication {
     /// `PUT|GET /signed/:kind/:datasetId/:objectId/:variant` (docs/protocol.md §6): no token; the
     /// signature is verified here, then the handler registered for `kind` runs.
+    /// The route pattern of every signed URL.
+    static let signedPattern = "/signed/:kind/:datasetId/:objectId/:variant"
+
     func registerSignedRoutes(_ r: inout Router) {
-        let pattern = "/signed/:kind/:datasetId/:objectId/:variant"
-        r.put(pattern, auth: .none) { ctx in try ctx.app.dispatchSigned(ctx, method: .PUT) }
-        r.get(pattern, auth: .none) { ctx in try ctx.app.dispatchSigned(ctx, method: .GET) }
+        r.put(Self.signedPattern, auth: .none) { ctx in try ctx.app.dispatchSigned(ctx, method: .PUT) }
+        r.get(Self.signedPattern, auth: .none) { ctx in try ctx.app.dispatchSigned(ctx, method: .GET) }
         r.registerSignedHandler(kind: "sample",
                                 put: { t, ctx in try ctx.app.putSampleImage(t, ctx) },
                                 get: { t, ctx in try ctx.app.getSampleImage(t, ctx) })
     }
 
     private func dispatchSigned(_ ctx: RequestContext, method: HTTPMethod) throws -> HTTPResponse {
-        let target = SignedTarget(kind: try ctx.params.require("kind"), datasetId: try ctx.params.require("datasetId"),
-                                  objectId: try ctx.params.require("objectId"), variant: try ctx.params.require("variant"))
+        let (target, handler) = try verifySigned(ctx.request, params: ctx.params, method: method)
+        return try handler(target, ctx)
+    }
+
+    /// Checks a signed request (signature for this method, expiry, a handler for its kind and
+    /// method) without reading its body; also run on the request head before an upload is read.
+    /// - Throws: 403 for a bad or expired signature, 404 for an unknown kind, 405 when the
+    ///   kind has no handler for the method.
+    func verifySigned(_ request: HTTPRequest, params: Parameters, method: HTTPMethod) throws -> (SignedTarget, SignedHandler) {
+        let target = SignedTarget(kind: try params.require("kind"), datasetId: try params.require("datasetId"),
+                                  objectId: try params.require("objectId"), variant: try params.require("variant"))
         // Sign the canonical path, so `//` or a trailing slash in the request still verifies.
         try signer.verify(method: method == .HEAD ? .GET : method, path: target.path,
-                          expires: ctx.query("expires"), sig: ctx.query("sig"))
+                          expires: request.query("expires"), sig: request.query("sig"))
         guard let kind = router.signedHandlers[target.kind] else {
             throw APIError.notFound(.notFound, "unknown signed URL kind \(target.kind)")
         }
         switch method {
         case .PUT:
             guard let put = kind.put else { throw APIError(status: .methodNotAllowed, code: .methodNotAllowed, message: "PUT not allowed") }
-            return try put(target, ctx)
+            return (target, put)
         default:
             guard let get = kind.get else { throw APIError(status: .methodNotAllowed, code: .methodNotAllowed, message: "GET not allowed") }
-            return try get(target, ctx)
+            return (target, get)
         }
     }
 

@@ -26,8 +26,18 @@ public struct ServerSettings: Sendable, Equatable {
     public var headerTimeout = 10.0
     /// Seconds an idle keep-alive connection is kept open.
     public var idleTimeout = 60.0
-    /// Simultaneous connections; more get 503.
+    /// Simultaneous connections. At the cap, a client from a less busy address takes the place
+    /// of an idle or still-arriving connection of the busiest address; otherwise 503.
     public var maxConnections = 1024
+    /// Simultaneous connections from one client address (IP); more get 503. 0 = no limit
+    /// (behind a reverse proxy every client has the proxy's address).
+    public var maxConnectionsPerAddress = 256
+    /// Bytes per second a request (head and body) must at least arrive with, and a response be
+    /// read with, measured over `transferRateWindow`; slower requests get 408 and are closed.
+    /// 0 turns the check off.
+    public var minTransferRate = 1024
+    /// Seconds over which `minTransferRate` is measured.
+    public var transferRateWindow = 10.0
     /// Request bodies larger than this many bytes are spooled to `<data>/tmp` instead of memory.
     public var bodyFileThreshold = 8 << 20
     /// One of trace, debug, info, notice, warning, error, critical.
@@ -40,6 +50,14 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxDatasetSamples = 1_000_000
     /// Oldest `lightly` Python client version accepted (`/v1/versions/...`).
     public var minimumClientVersion = "1.0.0"
+    /// PEM certificate chain (server certificate first) for HTTPS; `nil` serves plain HTTP.
+    /// Set together with `tlsKey`.
+    public var tlsCert: String? = nil
+    /// PEM private key of `tlsCert`.
+    public var tlsKey: String? = nil
+
+    /// Whether the server speaks HTTPS (certificate and key are set).
+    public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
 
     /// The built-in defaults.
     public init() {}
@@ -81,17 +99,20 @@ public struct ServerSettings: Sendable, Equatable {
         for key in Key.allCases {
             if let v = flags[key] { try key.apply(v, to: &s, source: "option \(key.flagName)") }
         }
+        guard (s.tlsCert == nil) == (s.tlsKey == nil) else {
+            throw ConfigError(source: "settings", message: "tls_cert and tls_key must be set together")
+        }
         return s
     }
 
-    /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (with `127.0.0.1` for a
-    /// wildcard host, and brackets around an IPv6 address).
+    /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (`https://` with TLS;
+    /// `127.0.0.1` for a wildcard host, and brackets around an IPv6 address).
     public func location(port actualPort: Int) -> String {
         if let publicURL { return publicURL }
         var h = host
         if h == "0.0.0.0" || h.isEmpty { h = "127.0.0.1" }
         if h == "::" { h = "::1" }
-        return "http://\(Self.hostForURL(h)):\(actualPort)"
+        return "\(usesTLS ? "https" : "http")://\(Self.hostForURL(h)):\(actualPort)"
     }
 
     /// `host` as it appears in a URL (IPv6 addresses in brackets).
@@ -112,12 +133,17 @@ extension ServerSettings {
         case headerTimeout = "header_timeout"
         case idleTimeout = "idle_timeout"
         case maxConnections = "max_connections"
+        case maxConnectionsPerAddress = "max_connections_per_address"
+        case minTransferRate = "min_transfer_rate"
+        case transferRateWindow = "transfer_rate_window"
         case bodyFileThreshold = "body_file_threshold"
         case logLevel = "log_level"
         case signedURLTTL = "signed_url_ttl"
         case jobPollWait = "job_poll_wait"
         case maxDatasetSamples = "max_dataset_samples"
         case minimumClientVersion = "minimum_client_version"
+        case tlsCert = "tls_cert"
+        case tlsKey = "tls_key"
 
         /// The name in the config file (`max_body_bytes`).
         public var fileName: String { rawValue }
@@ -137,12 +163,17 @@ extension ServerSettings {
             case .headerTimeout: Self.seconds(s.headerTimeout)
             case .idleTimeout: Self.seconds(s.idleTimeout)
             case .maxConnections: String(s.maxConnections)
+            case .maxConnectionsPerAddress: String(s.maxConnectionsPerAddress)
+            case .minTransferRate: String(s.minTransferRate)
+            case .transferRateWindow: Self.seconds(s.transferRateWindow)
             case .bodyFileThreshold: String(s.bodyFileThreshold)
             case .logLevel: s.logLevel
             case .signedURLTTL: String(s.signedURLTTL)
             case .jobPollWait: String(s.jobPollWait)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
             case .minimumClientVersion: s.minimumClientVersion
+            case .tlsCert: s.tlsCert ?? ""
+            case .tlsKey: s.tlsKey ?? ""
             }
         }
 
@@ -183,6 +214,9 @@ extension ServerSettings {
             case .headerTimeout: s.headerTimeout = try seconds()
             case .idleTimeout: s.idleTimeout = try seconds()
             case .maxConnections: s.maxConnections = try int(1...1_000_000)
+            case .maxConnectionsPerAddress: s.maxConnectionsPerAddress = try int(0...1_000_000)
+            case .minTransferRate: s.minTransferRate = try int(0...(1 << 40))
+            case .transferRateWindow: s.transferRateWindow = try seconds()
             case .bodyFileThreshold: s.bodyFileThreshold = try int(0...Int.max)
             case .logLevel:
                 let l = v.lowercased()
@@ -198,6 +232,8 @@ extension ServerSettings {
                     throw fail("a three-part version like 1.0.0")
                 }
                 s.minimumClientVersion = v
+            case .tlsCert: s.tlsCert = v.isEmpty ? nil : v
+            case .tlsKey: s.tlsKey = v.isEmpty ? nil : v
             }
         }
 

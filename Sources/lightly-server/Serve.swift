@@ -20,17 +20,23 @@ struct Serve: ParsableCommand {
             Prints one line `lightly-server listening on http://HOST:PORT` when ready. On an empty data \
             folder it first creates the token `default` and prints it once, with the two `export` lines \
             the lightly client needs. SIGTERM/SIGINT: stop accepting, finish in-flight requests, close \
-            the database, exit 0.
+            the database, exit 0. With --tls-cert/--tls-key it serves HTTPS; SIGHUP reads both files \
+            again (new connections get the new certificate, open ones keep theirs).
             """)
 
     @OptionGroup var data: DataOptions
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "Port (default 8421; 0 picks a free one).") var port: String?
     @Option(name: .customLong("public-url"), help: "URL clients use to reach the server.") var publicURL: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for HTTPS (with --tls-key).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for HTTPS.") var tlsKey: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body in bytes.") var maxBodyBytes: String?
     @Option(name: .customLong("header-timeout"), help: "Seconds to receive a request head.") var headerTimeout: String?
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout: String?
     @Option(name: .customLong("max-connections"), help: "Simultaneous connections.") var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-address"), help: "Simultaneous connections from one client address (0 = no limit).") var maxConnectionsPerAddress: String?
+    @Option(name: .customLong("min-transfer-rate"), help: "Bytes/s a request must at least arrive with (0 = off).") var minTransferRate: String?
+    @Option(name: .customLong("transfer-rate-window"), help: "Seconds over which the transfer rate is measured.") var transferRateWindow: String?
     @Option(name: .customLong("body-file-threshold"), help: "Bodies above this many bytes go to a temp file.") var bodyFileThreshold: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel: String?
     @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
@@ -44,9 +50,11 @@ struct Serve: ParsableCommand {
         let pairs: [(ServerSettings.Key, String?)] = [
             (.host, host), (.port, port), (.publicURL, publicURL), (.maxBodyBytes, maxBodyBytes),
             (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.maxConnections, maxConnections),
+            (.maxConnectionsPerAddress, maxConnectionsPerAddress), (.minTransferRate, minTransferRate),
+            (.transferRateWindow, transferRateWindow),
             (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
             (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
-            (.minimumClientVersion, minimumClientVersion),
+            (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
         ]
         var out: [ServerSettings.Key: String] = [:]
         for (k, v) in pairs { if let v { out[k] = v } }
@@ -114,7 +122,8 @@ struct ServeSession {
             app.stop()
             throw error
         }
-        let listenURL = "http://\(ServerSettings.hostForURL(settings.host)):\(port)"
+        let listenURL = "\(settings.usesTLS ? "https" : "http")://\(ServerSettings.hostForURL(settings.host)):\(port)"
+        let reload = settings.usesTLS ? Self.reloadTLSOnSIGHUP(runner, logger: logger) : nil
         if let firstToken {
             // Shown once: only the digest is stored. Flush-left so `grep ^export` finds the lines.
             Output.line("Created the first API token, named \"default\". It is shown only this once; keep it:")
@@ -129,12 +138,27 @@ struct ServeSession {
         runner.shutdown(timeout: .milliseconds(Int64(shutdownTimeout * 1000)))
         app.stop()
         for s in sources { s.cancel() }
+        reload?.cancel()
         db.close()
         logger.notice("stopped")
     }
 }
 
 extension ServeSession {
+    /// SIGHUP: read the certificate and key again, for certificate renewal without a restart.
+    /// A bad file is logged and the previous certificate stays in use.
+    static func reloadTLSOnSIGHUP(_ runner: ServerRunner, logger: Logger) -> DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "lightly-server.sighup"))
+        source.setEventHandler { @Sendable in
+            do { try runner.reloadTLS() } catch {
+                logger.error("TLS reload failed; still serving the previous certificate", metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        return source
+    }
+
     /// On a brand-new data folder, the token `default`; `nil` otherwise. Two servers starting on
     /// one empty folder at once: the loser sees the unique violation and prints no token.
     static func createFirstToken(_ tokens: TokenStore) throws -> String? {

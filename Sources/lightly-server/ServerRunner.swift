@@ -21,6 +21,8 @@ protocol HTTPServing: AnyObject, Sendable {
     var port: Int { get }
     /// Stops accepting, lets in-flight requests finish for up to `timeout`, then closes.
     func shutdown(timeout: Duration)
+    /// Reads the TLS certificate and key files again, for new connections.
+    func reloadTLS() throws
 }
 
 /// The HTTP-layer settings, cut out of `ServerSettings` (maps onto HTTPServer.Configuration).
@@ -31,9 +33,15 @@ struct HTTPServerOptions: Sendable, Equatable {
     var headerTimeout: Double
     var idleTimeout: Double
     var maxConnections: Int
+    var maxConnectionsPerAddress: Int
+    var minTransferRate: Int
+    var transferRateWindow: Double
     var bodyFileThreshold: Int
     /// Where large request bodies are spooled (`<data>/tmp`).
     var temporaryDirectory: String
+    /// PEM chain and key for HTTPS; `nil` for plain HTTP.
+    var tlsCert: String?
+    var tlsKey: String?
 
     init(settings: ServerSettings, temporaryDirectory: String) {
         host = settings.host
@@ -42,8 +50,13 @@ struct HTTPServerOptions: Sendable, Equatable {
         headerTimeout = settings.headerTimeout
         idleTimeout = settings.idleTimeout
         maxConnections = settings.maxConnections
+        maxConnectionsPerAddress = settings.maxConnectionsPerAddress
+        minTransferRate = settings.minTransferRate
+        transferRateWindow = settings.transferRateWindow
         bodyFileThreshold = settings.bodyFileThreshold
         self.temporaryDirectory = temporaryDirectory
+        tlsCert = settings.tlsCert
+        tlsKey = settings.tlsKey
     }
 }
 
@@ -53,12 +66,20 @@ typealias HTTPServerFactory = @Sendable (HTTPServerOptions, any HTTPHandler, Log
 final class ServerRunner: Sendable {
     /// The real server: HTTPKit over POSIX sockets and Dispatch.
     static let defaultFactory: HTTPServerFactory = { o, handler, logger in
-        HTTPServer(configuration: HTTPServerConfiguration(
+        let headerTimeout = Duration.milliseconds(Int(o.headerTimeout * 1000))
+        // The handshake gets the same deadline as a request head.
+        let tls = o.tlsCert.flatMap { cert in
+            o.tlsKey.map { TLSConfiguration(certificateChainFile: cert, privateKeyFile: $0, handshakeTimeout: headerTimeout) }
+        }
+        return HTTPServer(configuration: HTTPServerConfiguration(
             host: o.host, port: o.port, maxBodyBytes: o.maxBodyBytes,
             bodyFileThreshold: o.bodyFileThreshold, temporaryDirectory: o.temporaryDirectory,
-            headerTimeout: .milliseconds(Int(o.headerTimeout * 1000)),
+            headerTimeout: headerTimeout,
             idleTimeout: .milliseconds(Int(o.idleTimeout * 1000)),
-            maxConnections: o.maxConnections),
+            maxConnections: o.maxConnections, maxConnectionsPerAddress: o.maxConnectionsPerAddress,
+            minTransferRate: o.minTransferRate,
+            transferRateWindow: .milliseconds(Int(o.transferRateWindow * 1000)),
+            redactedQueryParameters: LightlyApplication.secretParameters, tls: tls),
             handler: handler, logger: logger)
     }
 
@@ -76,6 +97,8 @@ final class ServerRunner: Sendable {
     }
 
     func shutdown(timeout: Duration) { server.shutdown(timeout: timeout) }
+
+    func reloadTLS() throws { try server.reloadTLS() }
 }
 
 // MARK: - The seam to LightlyAPI

@@ -31,10 +31,23 @@ final class TestClient {
     let fd: Int32
     private var pending: [UInt8] = []
 
-    init(port: Int, host: String = "127.0.0.1", timeout: Int = 5) throws {
+    /// - Parameter source: An IPv4 address to connect from (e.g. `127.0.0.2`); default: the kernel picks.
+    init(port: Int, host: String = "127.0.0.1", timeout: Int = 5, source: String? = nil) throws {
         let v6 = host.contains(":")
         fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestClientError(description: "socket failed") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let rc = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else {
+                Glibc.close(fd)
+                throw TestClientError(description: "bind to \(source) failed: errno \(errno)")
+            }
+        }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

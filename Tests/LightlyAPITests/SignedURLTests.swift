@@ -157,3 +157,63 @@ import Testing
         #expect(FileIO.fileSize(stale) == nil)
     }
 }
+
+@Suite struct DebrisAtStartTests {
+    /// Files a crash leaves: a spooled body, a half-written blob, an orphan blob file; plus
+    /// files the server did not make, which must stay.
+    func plant(_ t: TestApp) throws -> (debris: [String], foreign: [String], kept: String) {
+        let b = t.app.blobs
+        let kept = try b.store(bytes: [1])
+        try t.app.database.write { conn in
+            try conn.run("INSERT INTO blobs (id, dataset_id, kind, size, created_at) VALUES (?, NULL, 'full', 1, 0)", kept.id)
+        }
+        let orphan = try b.store(bytes: [2])
+        let debris = [b.tmpDirectory + "/httpkit-body-AbC123", b.tmpDirectory + "/upload-1-2-3",
+                      b.tmpDirectory + "/embedding-x.csv", b.path(for: orphan.id)!]
+        for p in debris.dropLast() { try Data([9]).write(to: URL(fileURLWithPath: p)) }
+        let foreign = [b.tmpDirectory + "/notes.txt", b.blobsDirectory + "/README"]
+        for p in foreign { try Data([8]).write(to: URL(fileURLWithPath: p)) }
+        return (debris, foreign, b.path(for: kept.id)!)
+    }
+
+    @Test func startAloneRemovesEvenYoungDebrisButNothingElse() throws {
+        let t = try TestApp.make()
+        let (debris, foreign, kept) = try plant(t)
+        t.app.start()
+        defer { t.app.stop() }
+        for p in debris { #expect(!FileManager.default.fileExists(atPath: p), "\(p)") }
+        for p in foreign + [kept] { #expect(FileManager.default.fileExists(atPath: p), "\(p)") }
+    }
+
+    @Test func anotherServerOnTheFolderOnlyRemovesOldDebris() throws {
+        let t = try TestApp.make()
+        t.app.start()                       // holds the folder
+        defer { t.app.stop() }
+        let (debris, _, _) = try plant(t)
+        var settings = APISettings()
+        settings.debrisSweepInterval = 0
+        let second = try LightlyApplication(database: t.app.database, dataDirectory: t.app.dataDirectory,
+                                            settings: settings, logger: t.app.logger)
+        second.start()
+        defer { second.stop() }
+        for p in debris { #expect(FileManager.default.fileExists(atPath: p), "young files of a running server stay: \(p)") }
+    }
+
+    @Test func periodicSweepRemovesOldDebris() throws {
+        var settings = APISettings()
+        settings.debrisSweepInterval = 0.2
+        settings.debrisMinimumAge = 60
+        let t = try TestApp.make(settings: settings)
+        t.app.start()
+        defer { t.app.stop() }
+        let (debris, foreign, kept) = try plant(t)
+        let old = Date().addingTimeInterval(-120)
+        for p in debris { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: p) }
+        let young = t.app.blobs.tmpDirectory + "/httpkit-body-young"
+        try Data([7]).write(to: URL(fileURLWithPath: young))
+        let deadline = Date().addingTimeInterval(5)
+        while debris.contains(where: { FileManager.default.fileExists(atPath: $0) }) && Date() < deadline { usleep(50_000) }
+        for p in debris { #expect(!FileManager.default.fileExists(atPath: p), "\(p)") }
+        for p in foreign + [kept, young] { #expect(FileManager.default.fileExists(atPath: p), "\(p)") }
+    }
+}

@@ -31,6 +31,56 @@ struct CLITests {
         }
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs the openssl command line"))
+    func httpsServeHealthcheckAndReloadOnSIGHUP() throws {
+        try withTempDir { dir in
+            // A CA and a certificate for 127.0.0.1, made by the openssl command line.
+            func issue(_ name: String, _ sans: String) throws {
+                let script = """
+                    set -e; cd '\(dir)'
+                    [ -f ca.pem ] || { openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+                      openssl req -x509 -new -key ca.key -subj '/CN=cli test CA' -days 2 -out ca.pem; }
+                    openssl ecparam -name prime256v1 -genkey -noout -out new.key
+                    openssl req -new -key new.key -subj '/CN=\(name)' -out new.csr
+                    printf 'subjectAltName=\(sans)\\n' > new.ext
+                    openssl x509 -req -in new.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile new.ext -out new.pem
+                    mv new.pem server.pem; mv new.key server.key
+                    """
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                p.arguments = ["-c", script]
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                p.waitUntilExit()
+                try #require(p.terminationStatus == 0)
+            }
+            try issue("first", "IP:127.0.0.1")
+            var server = try CLI.startServer(data: dir + "/data", arguments: [
+                "--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key"])
+            #expect(server.output.contains("export LIGHTLY_SERVER_LOCATION=https://127.0.0.1:\(server.port)"))
+            #expect(server.output.contains("listening on https://127.0.0.1:\(server.port)"))
+            let url = "https://127.0.0.1:\(server.port)/health"
+            #expect(try CLI.run(["healthcheck", "--url", url, "--ca-file", dir + "/ca.pem"]).status == 0)
+            #expect(try CLI.run(["healthcheck", "--url", url]).status != 0, "the test CA is not trusted by default")
+            #expect(try CLI.run(["healthcheck", "--url", "http://127.0.0.1:\(server.port)/health"]).status != 0)
+
+            // Renew the certificate in place (now also for renewed.lan), SIGHUP, and new
+            // connections get it.
+            let renewed = ["healthcheck", "--url", url, "--ca-file", dir + "/ca.pem", "--server-name", "renewed.lan"]
+            #expect(try CLI.run(renewed).status != 0)
+            try issue("renewed", "IP:127.0.0.1,DNS:renewed.lan")
+            kill(server.process.processIdentifier, SIGHUP)
+            var status: Int32 = -1
+            for _ in 0..<50 where status != 0 {
+                status = try CLI.run(renewed).status
+                if status != 0 { usleep(100_000) }
+            }
+            #expect(status == 0)
+            #expect(try server.stop() == 0)
+        }
+    }
+
     @Test func tokenCommandsWorkWhileServing() throws {
         try withTempDir { dir in
             let data = dir + "/data"
@@ -139,10 +189,10 @@ enum CLI {
     }
 
     /// Starts `serve --port 0` and reads stdout (a pipe) until the `listening on` line.
-    static func startServer(data: String) throws -> Server {
+    static func startServer(data: String, arguments: [String] = []) throws -> Server {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary ?? "/nonexistent")
-        p.arguments = ["serve", "--data-dir", data, "--port", "0", "--log-level", "warning"]
+        p.arguments = ["serve", "--data-dir", data, "--port", "0", "--log-level", "warning"] + arguments
         p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LIGHTLY_SERVER_") }
         let out = Pipe()
         p.standardOutput = out
@@ -155,7 +205,7 @@ enum CLI {
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
-        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on http") }),
               let port = Int(line.split(separator: ":").last ?? "") else {
             p.terminate()
             throw CLIStartError(output: text)

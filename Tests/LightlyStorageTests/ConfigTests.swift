@@ -101,6 +101,17 @@ import Testing
         #expect(s.location(port: 9) == "http://[::1]:9")
         s.publicURL = "https://lightly.example"
         #expect(s.location(port: 9) == "https://lightly.example")
+        s.publicURL = nil
+        s.tlsCert = "c.pem"
+        s.tlsKey = "k.pem"
+        #expect(s.location(port: 9) == "https://[::1]:9")
+    }
+
+    @Test func tlsCertificateAndKeyComeTogether() throws {
+        let both = try ServerSettings.resolve(environment: ["LIGHTLY_SERVER_TLS_CERT": "c.pem"], flags: [.tlsKey: "k.pem"])
+        #expect(both.usesTLS && both.tlsCert == "c.pem" && both.tlsKey == "k.pem")
+        #expect(throws: ConfigError.self) { try ServerSettings.resolve(flags: [.tlsCert: "c.pem"]) }
+        #expect(!ServerSettings.defaults.usesTLS)
     }
 
     /// config/lightly-server.toml documents every setting, and its commented values are the defaults.

@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from lightly_harness import ServerError, ServerProcess, parse_version, pip_requirements  # noqa: E402
+import tls_certs  # noqa: E402
 
 # The Swift test (Tests/ConformanceTests) keeps the same list; .ci/run pre-creates these venvs.
 # 1.1.0: legacy /users/quota, no download; 1.1.6: mirror bug + scores on the preselected tag;
@@ -64,6 +65,12 @@ SCENARIOS = {
     "protocol": _scenario("protocol.py", "1.1.0", "1.2.13",
                           "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
                           "racing newTagName"),
+    # LIGHTLY_CA_CERTS first appears in 1.2.32. The harness makes a CA and a certificate and
+    # starts the server with --tls-cert/--tls-key (see "tls" in run_scenario).
+    "tls": dict(_scenario("tls.py", "1.2.32", "1.5.26",
+                          "https with a test CA: refused without it, LIGHTLY_CA_CERTS for the API, "
+                          "REQUESTS_CA_BUNDLE for signed URLs (6 MiB PUT), http:// on the TLS port fails fast"),
+                tls=True),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
@@ -123,6 +130,8 @@ def ensure_venv(version: str, root: str, python: str, steps=None) -> str:
 
 def applies(scenario: str, version: str) -> bool:
     spec = SCENARIOS[scenario]
+    if spec.get("tls") and not tls_certs.available():
+        return False  # no openssl command line to make the certificates
     return parse_version(spec["first"]) <= parse_version(version) <= parse_version(spec["last"])
 
 
@@ -130,8 +139,13 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
     """Returns (ok, output text)."""
     script = os.path.join(HERE, "scenarios", SCENARIOS[scenario]["script"])
     out = []
-    server = ServerProcess(binary, extra_args=SCENARIOS[scenario]["server_args"])
     workdir = tempfile.mkdtemp(prefix=f"lightly-conf-{scenario}-")
+    extra_env, tls_args = {}, []
+    if SCENARIOS[scenario].get("tls"):
+        certs = tls_certs.make(os.path.join(workdir, "pki"))
+        tls_args = ["--tls-cert", certs["cert"], "--tls-key", certs["key"]]
+        extra_env["CONFORMANCE_CA_FILE"] = certs["ca"]
+    server = ServerProcess(binary, extra_args=SCENARIOS[scenario]["server_args"] + tls_args)
     ok = False
     try:
         server.start()
@@ -148,6 +162,7 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
             "PYTHONPATH": os.pathsep.join([HERE, os.path.join(HERE, "scenarios")]),
             "PYTHONUNBUFFERED": "1",
             "LIGHTLY_DID_VERSION_CHECK": "True",
+            **extra_env,
         })
         try:
             res = subprocess.run([venv_python(venv), script], env=env, cwd=workdir, stdin=subprocess.DEVNULL,

@@ -1,0 +1,154 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+
+/// `kill -9` a real server in the middle of uploads, start it again on the same data folder:
+/// the spooled bodies and blob files without a database row are gone, everything else stays.
+@Suite struct CrashDebrisTests {
+    /// `lightly-server serve --port 0` on `dataDir`; returns once it listens.
+    static func serve(_ dataDir: String) throws -> (process: Process, port: Int, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try LiveServer.binary("lightly-server"))
+        p.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--log-level", "error"]
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LIGHTLY_SERVER_") }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("listening on http://") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty || Date() > deadline { p.terminate(); throw LiveServerError("server did not start: \(text)") }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
+              let port = Int(line.split(separator: ":").last ?? "") else { throw LiveServerError("no port in \(text)") }
+        return (p, port, text)
+    }
+
+    /// A blocking HTTP exchange on a fresh connection: status and body.
+    static func request(_ port: Int, _ method: String, _ target: String, body: [UInt8] = []) throws -> (Int, String) {
+        let fd = try connect(port)
+        defer { close(fd) }
+        try sendAll(fd, Array("\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            got += buf[0..<n]
+        }
+        let text = String(decoding: got, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let bodyText = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, bodyText)
+    }
+
+    static func connect(_ port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw LiveServerError("connect failed: errno \(errno)") }
+        return fd
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw LiveServerError("send failed: errno \(errno)") }
+            off += n
+        }
+    }
+
+    static func files(_ dir: String) -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
+        return e.compactMap { $0 as? String }.filter { name in
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDir) && !isDir.boolValue
+        }.sorted()
+    }
+
+    static func jsonString(_ text: String, key: String) -> String? {
+        guard let r = text.range(of: "\"\(key)\":\"") ?? text.range(of: "\"\(key)\": \"") else { return nil }
+        return String(text[r.upperBound...].prefix { $0 != "\"" })
+    }
+
+    @Test func killDuringUploadsThenRestartLeavesNoDebris() throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("lightly-crash-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var (server, port, output) = try Self.serve(data)
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
+        let token = try #require(output.split(separator: "\n").first { $0.hasPrefix("export LIGHTLY_TOKEN=") }.map { String($0.dropFirst(21)) })
+
+        // One finished upload: a blob with its row, which must survive.
+        let (s1, ds) = try Self.request(port, "POST", "/v1/datasets?token=\(token)", body: Array(#"{"name":"crash"}"#.utf8))
+        #expect(s1 == 201)
+        let dsID = try #require(Self.jsonString(ds, key: "id"))
+        let (s2, sample) = try Self.request(port, "POST", "/v1/datasets/\(dsID)/samples?token=\(token)",
+                                            body: Array(#"{"fileName":"a.png","metaData":{"sizeInBytes":5}}"#.utf8))
+        #expect(s2 == 201)
+        let sampleID = try #require(Self.jsonString(sample, key: "id"))
+        let (_, urlJSON) = try Self.request(port, "GET", "/v1/datasets/\(dsID)/samples/\(sampleID)/writeurl?isThumbnail=False&token=\(token)")
+        let url = urlJSON.trimmingCharacters(in: CharacterSet(charactersIn: "\"\n "))
+        let putTarget = try #require(url.range(of: "/signed/").map { String(url[$0.lowerBound...]) })
+        let (s3, _) = try Self.request(port, "PUT", putTarget, body: [UInt8](repeating: 1, count: 10_000))
+        #expect(s3 == 200)
+        #expect(Self.files(data + "/blobs").count == 1)
+
+        // Four uploads in flight, each 64 MB announced and 12 MB sent (spooled above 8 MB).
+        var uploads: [Int32] = []
+        defer { for fd in uploads { close(fd) } }
+        for _ in 0..<4 {
+            let fd = try Self.connect(port)
+            uploads.append(fd)
+            try Self.sendAll(fd, Array("PUT \(putTarget) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n\r\n".utf8))
+            try Self.sendAll(fd, [UInt8](repeating: 2, count: 12 << 20))
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while Self.files(data + "/tmp").filter({ $0.hasPrefix("httpkit-body-") }).count < 4 && Date() < deadline { usleep(20_000) }
+        let spooled = Self.files(data + "/tmp")
+        #expect(spooled.filter { $0.hasPrefix("httpkit-body-") }.count == 4)
+
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        #expect(server.terminationReason == .uncaughtSignal)
+
+        // What else a crash can leave: a blob file renamed into place whose row never
+        // committed, and a blob being written. A file the server did not make stays.
+        let orphanID = "0123456789abcdef01234567"
+        try FileManager.default.createDirectory(atPath: data + "/blobs/67", withIntermediateDirectories: true)
+        try Data([3]).write(to: URL(fileURLWithPath: data + "/blobs/67/" + orphanID))
+        try Data([4]).write(to: URL(fileURLWithPath: data + "/tmp/upload-99-1-1"))
+        try Data([5]).write(to: URL(fileURLWithPath: data + "/tmp/operator-notes.txt"))
+        let before = (tmp: Self.files(data + "/tmp").count, blobs: Self.files(data + "/blobs").count)
+
+        (server, port, output) = try Self.serve(data)
+        let after = (tmp: Self.files(data + "/tmp"), blobs: Self.files(data + "/blobs"))
+        print("crash debris: before restart tmp \(before.tmp) files, blobs \(before.blobs); after: tmp \(after.tmp), blobs \(after.blobs.count)")
+        #expect(after.tmp == ["operator-notes.txt"])
+        #expect(after.blobs.count == 1)
+        #expect(!after.blobs.contains { $0.hasSuffix(orphanID) })
+        // The surviving blob is the finished upload, still served.
+        let (s4, readJSON) = try Self.request(port, "GET", "/v1/datasets/\(dsID)/samples/\(sampleID)/readurl?type=full&token=\(token)")
+        #expect(s4 == 200)
+        let readURL = readJSON.trimmingCharacters(in: CharacterSet(charactersIn: "\"\n "))
+        let getTarget = try #require(readURL.range(of: "/signed/").map { String(readURL[$0.lowerBound...]) })
+        let (s5, image) = try Self.request(port, "GET", getTarget)
+        #expect(s5 == 200)
+        #expect(image.utf8.count == 10_000)
+        server.terminate()
+        server.waitUntilExit()
+    }
+}
