@@ -187,11 +187,8 @@ struct SeededRandom {
         }
         // No debris: spilled bodies and scratch files in tmp/, blob files without a row.
         let debris = try server.debris()
-        // Known issue until helper "robust"'s start-up debris sweep is merged: the sweep in
-        // LightlyApplication.start() only removes files older than an hour, so a crash's fresh
-        // debris stays until then. Drop this withKnownIssue once the sweep removes them at start.
-        withKnownIssue("start-up debris sweep (robust, item 4) not merged yet", isIntermittent: true) {
-            #expect(debris.isEmpty, "\(at): debris after restart: \(debris)")
-        }
+        // The start-up sweep removes a crash's leftovers (temp bodies, ingest scratch, blobs
+        // without a row) when no other server holds the data folder.
+        #expect(debris.isEmpty, "\(at): debris after restart: \(debris)")
     }
 }
