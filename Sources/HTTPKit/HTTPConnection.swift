@@ -358,7 +358,8 @@ final class HTTPConnection: @unchecked Sendable {
                     "http.target": "\(redactQuery(target: request.target, names: context.configuration.redactedQueryParameters))",
                     "error": "\(error)",
                 ])
-                response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
+                response = context.configuration.errorResponse(.internalServerError, code: HTTPErrorCode.internalError,
+                                                                  message: "internal server error")
             }
             // The handler has returned: the spilled body goes unless it was moved away.
             if let spillPath { _ = unlink(spillPath) }
@@ -368,7 +369,8 @@ final class HTTPConnection: @unchecked Sendable {
                     file = try FileStream(path: path, offset: offset, count: count)
                 } catch {
                     context.logger.error("cannot open response file", metadata: ["error": "\(error)"])
-                    response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
+                    response = context.configuration.errorResponse(.internalServerError, code: HTTPErrorCode.internalError,
+                                                                  message: "internal server error")
                 }
             }
             let ready = ReadyResponse(response: response, file: file)
@@ -425,7 +427,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func sendError(_ status: HTTPStatus, code: String, message: String) {
         guard phase != .closed, phase != .lingering else { return }
         discardRequestBody()
-        let response = HTTPResponse.jsonError(status, code: code, message: message)
+        let response = context.configuration.errorResponse(status, code: code, message: message)
         ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: true, http10KeepAlive: false,
                                    serverName: context.serverName, date: context.date, into: &out)
         if case .bytes(let d) = response.body { outBody = d }

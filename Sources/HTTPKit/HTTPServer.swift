@@ -144,6 +144,7 @@ final class ServerContext: Sendable {
     let pool: WorkerPool
     let date = DateCache()
     let serverName: [UInt8]
+    let serviceUnavailable: [UInt8]
     let limits: HTTPRequestParser.Limits
     let headerTimeoutNs: UInt64
     let idleTimeoutNs: UInt64
@@ -162,6 +163,7 @@ final class ServerContext: Sendable {
         self.logger = logger
         pool = WorkerPool(count: c.workerCount, name: "http-worker")
         serverName = Array(c.serverName.utf8)
+        serviceUnavailable = Self.serviceUnavailable(c)
         limits = .init(maxHeaderBytes: c.maxHeaderBytes, maxBodyBytes: c.maxBodyBytes)
         headerTimeoutNs = c.headerTimeout.nanoseconds
         idleTimeoutNs = c.idleTimeout.nanoseconds
@@ -217,17 +219,19 @@ final class ServerContext: Sendable {
         }
     }
 
-    private static let serviceUnavailable: [UInt8] = {
-        let body = #"{"code":"SERVICE_UNAVAILABLE","message":"too many connections"}"#
-        return Array(("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body).utf8)
-    }()
+    /// The whole 503 answer over the cap, made once from ``HTTPServerConfiguration/errorBody``.
+    static func serviceUnavailable(_ c: HTTPServerConfiguration) -> [UInt8] {
+        let (contentType, body) = c.errorBody(.serviceUnavailable, HTTPErrorCode.serviceUnavailable, "too many connections")
+        let server = c.serverName.isEmpty ? "" : "Server: \(c.serverName)\r\n"
+        return Array(("HTTP/1.1 503 Service Unavailable\r\n\(server)Content-Type: \(contentType)\r\n"
+            + "Content-Length: \(body.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n").utf8) + body
+    }
 
     /// Above the cap: answer 503 on the fresh (empty) send buffer and close, without creating
     /// connection state.
     private func rejectOverCapacity(_ fd: Descriptor, peer: String) {
         logger.debug("connection rejected: at capacity", metadata: ["connection.peer": "\(peer)"])
-        _ = Self.serviceUnavailable.withUnsafeBytes { fd.send($0) }
+        _ = serviceUnavailable.withUnsafeBytes { fd.send($0) }
         fd.shutdownWrite()
         // Discard what the client already sent so close() does not turn into an RST that
         // could overtake the 503.

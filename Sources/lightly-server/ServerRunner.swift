@@ -53,13 +53,14 @@ typealias HTTPServerFactory = @Sendable (HTTPServerOptions, any HTTPHandler, Log
 final class ServerRunner: Sendable {
     /// The real server: HTTPKit over POSIX sockets and Dispatch.
     static let defaultFactory: HTTPServerFactory = { o, handler, logger in
-        HTTPServer(configuration: HTTPServerConfiguration(
+        var configuration = HTTPServerConfiguration(
             host: o.host, port: o.port, maxBodyBytes: o.maxBodyBytes,
             bodyFileThreshold: o.bodyFileThreshold, temporaryDirectory: o.temporaryDirectory,
             headerTimeout: .milliseconds(Int(o.headerTimeout * 1000)),
             idleTimeout: .milliseconds(Int(o.idleTimeout * 1000)),
-            maxConnections: o.maxConnections),
-            handler: handler, logger: logger)
+            maxConnections: o.maxConnections)
+        configuration.useLightlyResponses()
+        return HTTPServer(configuration: configuration, handler: handler, logger: logger)
     }
 
     let server: any HTTPServing
