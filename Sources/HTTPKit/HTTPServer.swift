@@ -236,7 +236,7 @@ final class ServerContext: Sendable {
         // Discard what the client already sent so close() does not turn into an RST that
         // could overtake the 503.
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buf in
-            for _ in 0..<16 where recv(fd.raw, buf.baseAddress, buf.count, Int32(MSG_DONTWAIT)) > 0 {}
+            for _ in 0..<16 where fd.receive(buf, flags: Int32(MSG_DONTWAIT)) > 0 {}
         }
         fd.close()
     }
