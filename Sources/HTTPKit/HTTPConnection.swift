@@ -192,7 +192,7 @@ final class HTTPConnection: @unchecked Sendable {
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
             for _ in 0..<4 {
-                let n = recv(fd.raw, base, buf.count, 0)
+                let n = fd.receive(buf)
                 if n > 0 {
                     parser.append(UnsafeRawBufferPointer(start: base, count: n))
                     if n < buf.count { break }
@@ -538,7 +538,7 @@ final class HTTPConnection: @unchecked Sendable {
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
             while true {
-                let n = recv(fd.raw, base, buf.count, 0)
+                let n = fd.receive(buf)
                 if n > 0 { continue }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
