@@ -113,6 +113,17 @@ import Testing
         return (best, m)
     }
 
+    /// The kernel's pass (`got`) equals the Swift loop's (`want`) bit for bit: every m, the
+    /// winner, its m and its objective.
+    static func expectSame(_ got: (ChunkBest, [Float]), _ want: (ChunkBest, [Float]), _ label: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) {
+        let (g, gm) = got, (w, wm) = want
+        let diff = gm.indices.first { gm[$0].bitPattern != wm[$0].bitPattern }
+        #expect(diff == nil, "\(label): m differs at \(diff ?? -1)", sourceLocation: sourceLocation)
+        #expect(g.pos == w.pos && g.m.bitPattern == w.m.bitPattern && g.obj.bitPattern == w.obj.bitPattern,
+                "\(label): \(g) vs \(w)", sourceLocation: sourceLocation)
+    }
+
     static let objectives: [Objective] = [.diversity, .product(w: 1.5, d: 12.25), .product(w: 0, d: 0)]
 
     @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
@@ -123,13 +134,9 @@ import Testing
         let k = Self.makeCase(n: 16 * 9 + 5, d: d, mapped: mapped, seed: UInt64(d), ties: ties)
         for objective in Self.objectives {
             k.x.withUnsafeBytes { xb in
-                let (want, wm) = Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never)
-                let (got, gm) = Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .force)
-                let diff = gm.indices.first { gm[$0].bitPattern != wm[$0].bitPattern }
-                #expect(diff == nil, "d=\(d) \(objective): m differs at \(diff ?? -1)")
-                #expect(got.pos == want.pos && got.m.bitPattern == want.m.bitPattern
-                        && got.obj.bitPattern == want.obj.bitPattern,
-                        "d=\(d) \(objective): \(got) vs \(want)")
+                Self.expectSame(Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .force),
+                                Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never),
+                                "d=\(d) \(objective)")
             }
         }
         }
@@ -150,13 +157,9 @@ import Testing
         for objective in Self.objectives {
             k.x.withUnsafeBytes { xb in
                 halves.withUnsafeBytes { hb in
-                    let (want, wm) = Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never)
-                    let (got, gm) = Self.run(F16Row.self, rows: hb.baseAddress!, k, objective: objective, policy: .force)
-                    let diff = gm.indices.first { gm[$0].bitPattern != wm[$0].bitPattern }
-                    #expect(diff == nil, "d=\(d) \(objective): m differs at \(diff ?? -1)")
-                    #expect(got.pos == want.pos && got.m.bitPattern == want.m.bitPattern
-                            && got.obj.bitPattern == want.obj.bitPattern,
-                            "d=\(d) \(objective): \(got) vs \(want)")
+                    Self.expectSame(Self.run(F16Row.self, rows: hb.baseAddress!, k, objective: objective, policy: .force),
+                                    Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never),
+                                    "d=\(d) \(objective)")
                 }
             }
         }
