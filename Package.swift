@@ -85,7 +85,10 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore"]),
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
-        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage", "ServerConfig"]),
+        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
+        .testTarget(name: "ServerConfigTests", dependencies: ["ServerConfig"]),
+        // Drives the built lightly-server binary: serve, token, migrate, settings, healthcheck.
+        .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server"]),
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
         .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli"],
                     exclude: ["Fixtures"]),

@@ -314,8 +314,8 @@ final class HTTPConnection: @unchecked Sendable {
     /// A plain HTTP request reached the TLS port: say so in plain HTTP (400), then close as
     /// after any final response, so the client sees an answer rather than a reset or a hang.
     private func answerPlainHTTP() {
-        let response = HTTPResponse.jsonError(.badRequest, code: HTTPErrorCode.plainHTTPToTLSPort,
-                                              message: "this port speaks HTTPS; use an https:// URL")
+        let response = context.configuration.errorResponse(.badRequest, code: HTTPErrorCode.plainHTTPToTLSPort,
+                                                           message: "this port speaks HTTPS; use an https:// URL")
         var bytes: [UInt8] = []
         ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: true, http10KeepAlive: false,
                                    serverName: context.serverName, date: context.date, into: &bytes)
@@ -591,7 +591,8 @@ final class HTTPConnection: @unchecked Sendable {
                     "http.target": "\(redactQuery(target: request.target, names: context.configuration.redactedQueryParameters))",
                     "error": "\(redactQuery(target: "\(error)", names: []))",
                 ])
-                response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
+                response = context.configuration.errorResponse(.internalServerError, code: HTTPErrorCode.internalError,
+                                                                  message: "internal server error")
             }
             // The handler has returned: the spilled body goes unless it was moved away.
             if let spillPath { _ = unlink(spillPath) }
@@ -609,7 +610,8 @@ final class HTTPConnection: @unchecked Sendable {
                 file = try FileStream(path: path, offset: offset, count: count)
             } catch {
                 context.logger.error("cannot open response file", metadata: ["error": "\(error)"])
-                response = .jsonError(.internalServerError, code: HTTPErrorCode.internalError, message: "internal server error")
+                response = context.configuration.errorResponse(.internalServerError, code: HTTPErrorCode.internalError,
+                                                              message: "internal server error")
             }
         }
         return ReadyResponse(response: response, file: file)
@@ -665,7 +667,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func sendError(_ status: HTTPStatus, code: String, message: String) {
         guard phase != .closed, phase != .lingering else { return }
         discardRequestBody()
-        let response = HTTPResponse.jsonError(status, code: code, message: message)
+        let response = context.configuration.errorResponse(status, code: code, message: message)
         ResponseEncoder.encodeHead(response, contentLength: response.body.count, close: true, http10KeepAlive: false,
                                    serverName: context.serverName, date: context.date, into: &out)
         if case .bytes(let d) = response.body { outBody = d }
@@ -781,7 +783,7 @@ final class HTTPConnection: @unchecked Sendable {
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buf in
             guard let base = buf.baseAddress else { return }
             while true {
-                let n = recv(fd.raw, base, buf.count, 0)
+                let n = fd.receive(buf)
                 if n > 0 { continue }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }

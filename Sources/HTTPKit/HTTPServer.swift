@@ -171,6 +171,10 @@ final class ServerContext: Sendable {
     let pool: WorkerPool
     let date = DateCache()
     let serverName: [UInt8]
+    /// The 503 answers over ``HTTPServerConfiguration/maxConnections`` and
+    /// ``HTTPServerConfiguration/maxConnectionsPerAddress``.
+    let serviceUnavailable: [UInt8]
+    let tooManyFromAddress: [UInt8]
     let limits: HTTPRequestParser.Limits
     let headerTimeoutNs: UInt64
     let idleTimeoutNs: UInt64
@@ -220,6 +224,8 @@ final class ServerContext: Sendable {
         self.logger = logger
         pool = WorkerPool(count: c.workerCount, name: "http-worker")
         serverName = Array(c.serverName.utf8)
+        serviceUnavailable = Self.serviceUnavailable(c, message: "too many connections")
+        tooManyFromAddress = Self.serviceUnavailable(c, message: "too many connections from your address")
         limits = .init(maxHeaderBytes: c.maxHeaderBytes, maxBodyBytes: c.maxBodyBytes)
         headerTimeoutNs = c.headerTimeout.nanoseconds
         idleTimeoutNs = c.idleTimeout.nanoseconds
@@ -278,9 +284,9 @@ final class ServerContext: Sendable {
                     group.enter()
                     connection.start()
                 case .capacity?:
-                    rejectOverCapacity(fd, peer: peer, response: Self.serviceUnavailable)
+                    rejectOverCapacity(fd, peer: peer, response: serviceUnavailable)
                 case .address?:
-                    rejectOverCapacity(fd, peer: peer, response: Self.tooManyFromAddress)
+                    rejectOverCapacity(fd, peer: peer, response: tooManyFromAddress)
                 }
             }
         }
@@ -321,14 +327,14 @@ final class ServerContext: Sendable {
         return refusal
     }
 
-    private static func rejection(_ message: String) -> [UInt8] {
-        let body = #"{"code":"SERVICE_UNAVAILABLE","message":"\#(message)"}"#
-        return Array(("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body).utf8)
+    /// A whole 503 answer from a cap, made once from ``HTTPServerConfiguration/errorBody``.
+    static func serviceUnavailable(_ c: HTTPServerConfiguration, message: String) -> [UInt8] {
+        let (contentType, body) = c.errorBody(.serviceUnavailable, HTTPErrorCode.serviceUnavailable, message)
+        let server = c.serverName.isEmpty ? "" : "Server: \(c.serverName)\r\n"
+        return Array(("HTTP/1.1 503 Service Unavailable\r\n\(server)Content-Type: \(contentType)\r\n"
+            + "Content-Length: \(body.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n").utf8) + body
     }
 
-    private static let serviceUnavailable = rejection("too many connections")
-    private static let tooManyFromAddress = rejection("too many connections from your address")
 
     /// Above a cap: answer 503 on the fresh (empty) send buffer and close, without creating
     /// connection state.
@@ -341,7 +347,7 @@ final class ServerContext: Sendable {
         // Discard what the client already sent so close() does not turn into an RST that
         // could overtake the 503.
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buf in
-            for _ in 0..<16 where recv(fd.raw, buf.baseAddress, buf.count, Int32(MSG_DONTWAIT)) > 0 {}
+            for _ in 0..<16 where fd.receive(buf, flags: Int32(MSG_DONTWAIT)) > 0 {}
         }
         fd.close()
     }

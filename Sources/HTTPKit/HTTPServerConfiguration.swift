@@ -63,8 +63,12 @@ public struct HTTPServerConfiguration: Sendable {
     /// Query parameters whose values the access log replaces with `REDACTED`.
     /// Default `["token", "sig"]`.
     public var redactedQueryParameters: Set<String>
-    /// The `Server` response header. Default `"lightly-server"`.
+    /// The `Server` response header; empty for none. Default `"HTTPKit"`.
     public var serverName: String
+    /// The body of the answers the server gives on its own, without the handler: 400 and 505
+    /// for requests it cannot parse, 413, 431, 408, 503 over ``maxConnections``, and 500 when
+    /// the handler throws or a response file cannot be opened. Default ``plainTextErrorBody``.
+    public var errorBody: ErrorBody = HTTPServerConfiguration.plainTextErrorBody
     /// `listen(2)` backlog. Default 1024.
     public var backlog: Int
     /// Serve HTTPS: certificate, key and handshake deadline. `nil` (the default) serves plain
@@ -87,7 +91,7 @@ public struct HTTPServerConfiguration: Sendable {
                 transferRateWindow: Duration = .seconds(10),
                 workerCount: Int = HTTPServerConfiguration.defaultWorkerCount,
                 redactedQueryParameters: Set<String> = ["token", "sig"],
-                serverName: String = "lightly-server",
+                serverName: String = "HTTPKit",
                 backlog: Int = 1024,
                 tls: TLSConfiguration? = nil) {
         self.host = host
@@ -108,6 +112,17 @@ public struct HTTPServerConfiguration: Sendable {
         self.serverName = serverName
         self.backlog = backlog
         self.tls = tls
+    }
+
+    /// Makes the body of an error answer from its status, a machine-readable code (one of
+    /// ``HTTPErrorCode``) and a message that is safe to show the client.
+    public typealias ErrorBody = @Sendable (_ status: HTTPStatus, _ code: String, _ message: String)
+        -> (contentType: String, body: [UInt8])
+
+    /// `text/plain`: the code, a colon and the message, e.g. `PAYLOAD_TOO_LARGE: request body
+    /// exceeds 1024 bytes`.
+    public static let plainTextErrorBody: ErrorBody = { _, code, message in
+        ("text/plain; charset=utf-8", Array("\(code): \(message)\n".utf8))
     }
 
     /// `$TMPDIR` if set and non-empty, else `/tmp`.

@@ -15,7 +15,8 @@ import Synchronization
 // MARK: - Error responses
 
 extension HTTPResponse {
-    /// A JSON error response in the API's error shape, `{"code":"…","message":"…"}`.
+    /// A JSON error response `{"code":"…","message":"…"}`, for handlers that want one. The
+    /// server's own error answers use ``HTTPServerConfiguration/errorBody`` instead.
     ///
     /// - Parameters:
     ///   - status: The response status.
@@ -45,6 +46,14 @@ extension HTTPResponse {
             default: out.append(c)
             }
         }
+    }
+}
+
+extension HTTPServerConfiguration {
+    /// An answer the server gives on its own, its body from ``errorBody``.
+    func errorResponse(_ status: HTTPStatus, code: String, message: String) -> HTTPResponse {
+        let (contentType, body) = errorBody(status, code, message)
+        return HTTPResponse(status: status, contentType: contentType, body: Data(body))
     }
 }
 

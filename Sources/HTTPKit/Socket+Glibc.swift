@@ -61,6 +61,12 @@ struct Descriptor: Sendable, Hashable {
         #endif
     }
 
+    /// `recv(2)` into `buffer`: bytes received, 0 at end of stream, or -1 on an error
+    /// (EAGAIN on a non-blocking socket included; `errno` is kept).
+    func receive(_ buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) -> Int {
+        systemReceive(raw, buffer.baseAddress, buffer.count, flags)
+    }
+
     /// Sends as much as the kernel takes; never raises SIGPIPE. Returns bytes sent, 0 on
     /// EAGAIN, or -1 on a real error (EPIPE, ECONNRESET, …; `errno` is kept).
     func send(_ p: UnsafeRawBufferPointer) -> Int {
@@ -116,6 +122,16 @@ struct Descriptor: Sendable, Hashable {
     Musl.send(fd, p, n, flags)
     #else
     Darwin.send(fd, p, n, flags)
+    #endif
+}
+
+@inline(__always) private func systemReceive(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int, _ flags: Int32) -> Int {
+    #if canImport(Glibc)
+    Glibc.recv(fd, p, n, flags)
+    #elseif canImport(Musl)
+    Musl.recv(fd, p, n, flags)
+    #else
+    Darwin.recv(fd, p, n, flags)
     #endif
 }
 

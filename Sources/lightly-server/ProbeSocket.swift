@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-// Minimal blocking BSD-socket helpers for the stand-in server and the `healthcheck` probe.
+// Minimal blocking BSD-socket helpers for the `healthcheck` probe.
 // Every libc call is module-qualified so a method name never hides it (as in FlyingFox).
 
 /// A failed socket call: the syscall and `errno`.
@@ -56,12 +56,12 @@ struct ProbeSocket: Sendable {
 
 enum ProbeSockets {
     /// Resolves `host`:`port` with getaddrinfo and calls `body` for each address until one works.
-    static func withAddresses<T>(host: String, port: Int, passive: Bool,
+    static func withAddresses<T>(host: String, port: Int,
                                  _ body: (UnsafeMutablePointer<addrinfo>) throws -> T) throws -> T {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = passive ? AI_PASSIVE | AI_NUMERICSERV : AI_NUMERICSERV
+        hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = Glibc.getaddrinfo(host, String(port), &hints, &list)
         guard rc == 0, let list else { throw ProbeSocketError.gai("getaddrinfo \(host)", rc) }
@@ -75,48 +75,9 @@ enum ProbeSockets {
         throw lastError
     }
 
-    /// A listening socket on host:port (SO_REUSEADDR set before bind).
-    static func listen(host: String, port: Int, backlog: Int32 = 128) throws -> ProbeSocket {
-        try withAddresses(host: host, port: port, passive: true) { ai in
-            let fd = Glibc.socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-            guard fd >= 0 else { throw ProbeSocketError.last("socket") }
-            var one: Int32 = 1
-            _ = Glibc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            guard Glibc.bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-                let e = ProbeSocketError.last("bind \(host):\(port)")
-                _ = Glibc.close(fd)
-                throw e
-            }
-            guard Glibc.listen(fd, backlog) == 0 else {
-                let e = ProbeSocketError.last("listen")
-                _ = Glibc.close(fd)
-                throw e
-            }
-            return ProbeSocket(raw: fd)
-        }
-    }
-
-    /// The local port a socket is bound to (for `--port 0`).
-    static func localPort(_ d: ProbeSocket) throws -> Int {
-        var storage = sockaddr_storage()
-        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let rc = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.getsockname(d.raw, $0, &len) }
-        }
-        guard rc == 0 else { throw ProbeSocketError.last("getsockname") }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } }
-        case AF_INET6:
-            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) } }
-        default:
-            throw ProbeSocketError(call: "getsockname: unexpected address family", code: 0)
-        }
-    }
-
     /// A connected socket to host:port, with `timeout` on connect, send and receive.
     static func connect(host: String, port: Int, timeout: Double) throws -> ProbeSocket {
-        try withAddresses(host: host, port: port, passive: false) { ai in
+        try withAddresses(host: host, port: port) { ai in
             let fd = Glibc.socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
             guard fd >= 0 else { throw ProbeSocketError.last("socket") }
             let d = ProbeSocket(raw: fd)

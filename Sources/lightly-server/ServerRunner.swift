@@ -71,7 +71,7 @@ final class ServerRunner: Sendable {
         let tls = o.tlsCert.flatMap { cert in
             o.tlsKey.map { TLSConfiguration(certificateChainFile: cert, privateKeyFile: $0, handshakeTimeout: headerTimeout) }
         }
-        return HTTPServer(configuration: HTTPServerConfiguration(
+        var configuration = HTTPServerConfiguration(
             host: o.host, port: o.port, maxBodyBytes: o.maxBodyBytes,
             bodyFileThreshold: o.bodyFileThreshold, temporaryDirectory: o.temporaryDirectory,
             headerTimeout: headerTimeout,
@@ -79,8 +79,9 @@ final class ServerRunner: Sendable {
             maxConnections: o.maxConnections, maxConnectionsPerAddress: o.maxConnectionsPerAddress,
             minTransferRate: o.minTransferRate,
             transferRateWindow: .milliseconds(Int(o.transferRateWindow * 1000)),
-            redactedQueryParameters: LightlyApplication.secretParameters, tls: tls),
-            handler: handler, logger: logger)
+            redactedQueryParameters: LightlyApplication.secretParameters, tls: tls)
+        configuration.useLightlyResponses()
+        return HTTPServer(configuration: configuration, handler: handler, logger: logger)
     }
 
     let server: any HTTPServing

@@ -119,15 +119,15 @@ private func elapsedMs(since start: UInt64) -> Double {
         }
     }
 
-    @Test func malformedRequestGets400JSONAndClose() throws {
+    @Test func malformedRequestGets400AndClose() throws {
         try withServer(handler: { _ in text("ok") }) { server in
             let c = try TestClient(port: server.port)
             try c.send("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
             let r = try c.readResponse()
             #expect(r.status == 400)
-            #expect(r.headers["content-type"] == "application/json")
+            #expect(r.headers["content-type"] == "text/plain; charset=utf-8")
             #expect(r.headers["connection"] == "close")
-            #expect(r.text.contains(#""code":"BAD_REQUEST""#))
+            #expect(r.text.hasPrefix("BAD_REQUEST: "))
             #expect(c.waitForClose())
 
             let v = try TestClient(port: server.port)
@@ -143,7 +143,7 @@ private func elapsedMs(since start: UInt64) -> Double {
             let c = try TestClient(port: server.port)
             let r = try c.get("/boom")
             #expect(r.status == 500)
-            #expect(r.text == #"{"code":"INTERNAL_ERROR","message":"internal server error"}"#)
+            #expect(r.text == "INTERNAL_ERROR: internal server error\n")
             #expect(!r.text.contains("Secret"))
             // Still usable afterwards.
             #expect(try c.get("/boom").status == 500)
@@ -233,6 +233,48 @@ private func elapsedMs(since start: UInt64) -> Double {
             #expect(r.status == 431)
             #expect(r.text.contains("HEADERS_TOO_LARGE"))
             #expect(c.waitForClose())
+        }
+    }
+
+    /// The server's own answers (400, 413, 431, 503, 500) carry the application's error body
+    /// and server name, not HTTPKit's defaults.
+    @Test func ownRejectionsUseTheInjectedErrorBody() throws {
+        let config = testConfiguration {
+            $0.maxConnections = 1
+            $0.maxHeaderBytes = 4096
+            $0.maxBodyBytes = 1000
+            $0.serverName = "app/1"
+            $0.errorBody = { status, code, message in ("application/x-app", Array("app \(status.code) \(code) \(message)".utf8)) }
+        }
+        try withServer(config, handler: { r in
+            if r.target == "/boom" { throw TestClientError(description: "boom") }
+            return text("ok")
+        }) { server in
+            func expectInjected(_ r: TestResponse, _ status: Int, _ code: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) {
+                #expect(r.status == status, sourceLocation: sourceLocation)
+                #expect(r.headers["content-type"] == "application/x-app", sourceLocation: sourceLocation)
+                #expect(r.headers["server"] == "app/1", sourceLocation: sourceLocation)
+                #expect(r.text.hasPrefix("app \(status) \(code) "), "\(r.text)", sourceLocation: sourceLocation)
+            }
+            let rejections = [
+                ("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "BAD_REQUEST"),
+                ("NOT A REQUEST\r\n\r\n", 400, "MALFORMED_REQUEST"),
+                ("PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
+                ("GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + String(repeating: "a", count: 5000) + "\r\n\r\n", 431, "HEADERS_TOO_LARGE"),
+            ]
+            for (request, status, code) in rejections {
+                let c = try TestClient(port: server.port)
+                try c.send(request)
+                expectInjected(try c.readResponse(), status, code)
+                #expect(c.waitForClose())
+                #expect(eventually { server.connectionCount == 0 })
+            }
+            let a = try TestClient(port: server.port)
+            expectInjected(try a.get("/boom"), 500, "INTERNAL_ERROR")
+            // a holds the only slot: the next connection gets the 503.
+            let b = try TestClient(port: server.port)
+            expectInjected(try b.readResponse(), 503, "SERVICE_UNAVAILABLE")
         }
     }
 

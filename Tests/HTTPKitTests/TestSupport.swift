@@ -33,8 +33,16 @@ final class TestClient {
 
     /// - Parameter source: An IPv4 address to connect from (e.g. `127.0.0.2`); default: the kernel picks.
     init(port: Int, host: String = "127.0.0.1", timeout: Int = 5, source: String? = nil) throws {
-        let v6 = host.contains(":")
-        fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A numeric host (IPv4 or IPv6 literal) through getaddrinfo: one path for both families.
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let ai = list else {
+            throw TestClientError(description: "bad address \(host)")
+        }
+        defer { freeaddrinfo(list) }
+        fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
         guard fd >= 0 else { throw TestClientError(description: "socket failed") }
         if let source {
             var local = sockaddr_in()
@@ -53,27 +61,10 @@ final class TestClient {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc: Int32
-        if v6 {
-            var addr = sockaddr_in6()
-            addr.sin6_family = sa_family_t(AF_INET6)
-            addr.sin6_port = UInt16(port).bigEndian
-            inet_pton(AF_INET6, host, &addr.sin6_addr)
-            rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        } else {
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = UInt16(port).bigEndian
-            inet_pton(AF_INET, host, &addr.sin_addr)
-            rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        guard rc == 0 else {
+        guard connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
+            let e = errno
             Glibc.close(fd)
-            throw TestClientError(description: "connect failed: errno \(errno)")
+            throw TestClientError(description: "connect failed: errno \(e)")
         }
     }
 
@@ -93,17 +84,24 @@ final class TestClient {
         }
     }
 
-    /// Reads more bytes into `pending`; false on EOF. Throws on timeout or error.
-    @discardableResult
-    private func fill() throws -> Bool {
+    struct ReceiveError: Error { var code: Int32 }
+
+    /// One `recv`, retried on EINTR: the bytes, empty at end of stream. Throws on timeout or error.
+    private func receive() throws(ReceiveError) -> [UInt8] {
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { pending += buf[0..<n]; return true }
-            if n == 0 { return false }
-            if errno == EINTR { continue }
-            throw TestClientError(description: "recv failed: errno \(errno)")
+            if n >= 0 { return Array(buf[0..<n]) }
+            if errno != EINTR { throw ReceiveError(code: errno) }
         }
+    }
+
+    /// Reads more bytes into `pending`; false on EOF. Throws on timeout or error.
+    @discardableResult
+    private func fill() throws -> Bool {
+        let bytes = try receive()
+        pending += bytes
+        return !bytes.isEmpty
     }
 
     func readResponse(isHEAD: Bool = false) throws -> TestResponse {
@@ -144,13 +142,12 @@ final class TestClient {
 
     /// True if the server closes the connection (EOF or reset) within the receive timeout.
     func waitForClose() -> Bool {
-        var buf = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { continue }
-            if n == 0 { return true }
-            if errno == EINTR { continue }
-            return errno == ECONNRESET
+            do {
+                if try receive().isEmpty { return true }
+            } catch {
+                return error.code == ECONNRESET
+            }
         }
     }
 

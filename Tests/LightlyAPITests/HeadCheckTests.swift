@@ -137,9 +137,10 @@ struct LiveError: Error, CustomStringConvertible {
             let app = try LightlyApplication(database: db, dataDirectory: dir + "/data", settings: APISettings(),
                                              logger: log.logger("app"))
             t = TestApp(app: app, directory: dir)
-            let config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, bodyFileThreshold: 1024,
+            var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, bodyFileThreshold: 1024,
                                                  temporaryDirectory: t.app.blobs.tmpDirectory, workerCount: 4,
                                                  redactedQueryParameters: LightlyApplication.secretParameters)
+            config.useLightlyResponses()
             server = HTTPServer(configuration: config, handler: t.app.handler, logger: log.logger("http"))
             try server.start()
         }

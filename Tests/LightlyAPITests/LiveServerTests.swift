@@ -20,8 +20,9 @@ import Testing
             t = try TestApp.make()
             var log = Logger(label: "live"); log.logLevel = .critical
             // Spool bodies above 1 KiB to the data folder's tmp/ (same file system → rename).
-            let config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, bodyFileThreshold: 1024,
+            var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, bodyFileThreshold: 1024,
                                                  temporaryDirectory: t.app.blobs.tmpDirectory, workerCount: 4)
+            config.useLightlyResponses()
             server = HTTPServer(configuration: config, handler: t.app.handler, logger: log)
             try server.start()
             base = "http://127.0.0.1:\(server.port)"

@@ -13,6 +13,19 @@ import Testing
         return (tok, ds)
     }
 
+    /// Creates the dataset's initial tag; returns its id.
+    func initialTag(_ t: TestApp, _ tok: String, _ ds: String, imgType: String = "meta") throws -> String {
+        try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"\#(imgType)"}"#)
+            .decode(CreateEntityResponse.self).id
+    }
+
+    /// Creates tag `name` under `prev` with the samples `bits` (a bit mask) of `total`; returns its id.
+    func tag(_ t: TestApp, _ tok: String, _ ds: String, _ name: String, prev: String, bits: String, total: Int) throws -> String {
+        try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
+                   json: #"{"name":"\#(name)","prevTagId":"\#(prev)","bitMaskData":"\#(bits)","totSize":\#(total)}"#)
+            .decode(CreateEntityResponse.self).id
+    }
+
     @Test func initialTagHasAllSamplesAndSetsImgType() throws {
         let t = try TestApp.make()
         let (tok, ds) = try seeded(t, n: 10)
@@ -52,8 +65,7 @@ import Testing
     @Test func upsizeExtendsInitialTagAndCreatesTheNewTag() throws {
         let t = try TestApp.make()
         let (tok, ds) = try seeded(t, n: 6)
-        let initial = try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"thumbnail"}"#)
-            .decode(CreateEntityResponse.self).id
+        let initial = try initialTag(t, tok, ds, imgType: "thumbnail")
         let sub = try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
                              json: #"{"name":"sub","prevTagId":"\#(initial)","bitMaskData":"0x5","totSize":6}"#)
         #expect(sub.status == 201)
@@ -93,12 +105,9 @@ import Testing
     func arithmetics(_ op: String, _ expected: String) throws {
         let t = try TestApp.make()
         let (tok, ds) = try seeded(t, n: 8)
-        let initial = try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"meta"}"#)
-            .decode(CreateEntityResponse.self).id
-        let a = try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
-                           json: #"{"name":"a","prevTagId":"\#(initial)","bitMaskData":"0x0B","totSize":8}"#).decode(CreateEntityResponse.self).id
-        let b = try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
-                           json: #"{"name":"b","prevTagId":"\#(initial)","bitMaskData":"78","totSize":8}"#).decode(CreateEntityResponse.self).id
+        let initial = try initialTag(t, tok, ds)
+        let a = try tag(t, tok, ds, "a", prev: initial, bits: "0x0B", total: 8)
+        let b = try tag(t, tok, ds, "b", prev: initial, bits: "78", total: 8)
         // Without newTagName: both fields, a fresh id, no tag created.
         let r = try t.call(.POST, "/v1/datasets/\(ds)/tags/arithmetics", token: tok,
                            json: #"{"tagId1":"\#(a)","tagId2":"\#(b)","operation":"\#(op)"}"#)
@@ -131,8 +140,7 @@ import Testing
     @Test func arithmeticsRejectsUnknownTagsAndOperations() throws {
         let t = try TestApp.make()
         let (tok, ds) = try seeded(t, n: 2)
-        let initial = try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"meta"}"#)
-            .decode(CreateEntityResponse.self).id
+        let initial = try initialTag(t, tok, ds)
         let unknown = try t.call(.POST, "/v1/datasets/\(ds)/tags/arithmetics", token: tok,
                                  json: #"{"tagId1":"\#(initial)","tagId2":"0123456789abcdef01234567","operation":"UNION"}"#)
         #expect(unknown.status == 404)
@@ -145,8 +153,7 @@ import Testing
     @Test func tagCreateValidation() throws {
         let t = try TestApp.make()
         let (tok, ds) = try seeded(t, n: 4)
-        let initial = try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"meta"}"#)
-            .decode(CreateEntityResponse.self).id
+        let initial = try initialTag(t, tok, ds)
         func create(_ body: String) throws -> TestResponse { try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok, json: body) }
 
         // Width: bits >= N rejected.
@@ -169,8 +176,7 @@ import Testing
         #expect(dup.errorCode == "TAG_NAME_EXISTS")
         // prevTagId of another dataset.
         let other = try t.makeDataset("b", token: tok)
-        let otherInitial = try t.call(.POST, "/v1/datasets/\(other)/tags/initial", token: tok, json: #"{"imgType":"meta"}"#)
-            .decode(CreateEntityResponse.self).id
+        let otherInitial = try initialTag(t, tok, other)
         let foreign = try create(#"{"name":"f","prevTagId":"\#(otherInitial)","bitMaskData":"0x1","totSize":4}"#)
         #expect(foreign.status == 400)
         #expect(foreign.errorCode == "TAG_PREVTAG_NOT_IN_DATASET")
@@ -188,12 +194,9 @@ import Testing
     @Test func deleteRulesAndRename() throws {
         let t = try TestApp.make()
         let (tok, ds) = try seeded(t, n: 3)
-        let initial = try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"meta"}"#)
-            .decode(CreateEntityResponse.self).id
-        let parent = try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
-                                json: #"{"name":"parent","prevTagId":"\#(initial)","bitMaskData":"0x3","totSize":3}"#).decode(CreateEntityResponse.self).id
-        let child = try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
-                               json: #"{"name":"child","prevTagId":"\#(parent)","bitMaskData":"0x1","totSize":3}"#).decode(CreateEntityResponse.self).id
+        let initial = try initialTag(t, tok, ds)
+        let parent = try tag(t, tok, ds, "parent", prev: initial, bits: "0x3", total: 3)
+        let child = try tag(t, tok, ds, "child", prev: parent, bits: "0x1", total: 3)
 
         let delInitial = try t.call(.DELETE, "/v1/datasets/\(ds)/tags/\(initial)", token: tok, json: "{}")
         #expect(delInitial.status == 400)
@@ -217,10 +220,8 @@ import Testing
         let tok = try t.makeUser("alice")
         let ds = try t.makeDataset("a", token: tok)
         for name in ["c.png", "a.png", "d/b.png", "e.png"] { try t.makeSample(name, dataset: ds, token: tok) }
-        let initial = try t.call(.POST, "/v1/datasets/\(ds)/tags/initial", token: tok, json: #"{"imgType":"meta"}"#)
-            .decode(CreateEntityResponse.self).id
-        let tag = try t.call(.POST, "/v1/datasets/\(ds)/tags", token: tok,
-                             json: #"{"name":"s","prevTagId":"\#(initial)","bitMaskData":"0xd","totSize":4}"#).decode(CreateEntityResponse.self).id
+        let initial = try initialTag(t, tok, ds)
+        let tag = try tag(t, tok, ds, "s", prev: initial, bits: "0xd", total: 4)
         let names = try t.call(.GET, "/v1/datasets/\(ds)/tags/\(tag)/filenames", token: tok).decode([String].self)
         #expect(names == ["c.png", "d/b.png", "e.png"])     // bits 0, 2, 3
     }

@@ -3,7 +3,8 @@ import Testing
 @testable import LightlyCore
 
 /// Compatibility with CPython's `csv` module (excel dialect), both directions.
-@Suite struct EmbeddingCSVPythonInteropTests {
+@Suite(.enabled(if: Python.available, "needs python3"))
+struct EmbeddingCSVPythonInteropTests {
     /// Python writes tricky filenames with `csv.writer` (`\r\n`, QUOTE_MINIMAL) and float32
     /// values with `str(np.float32)`-like text; we must read exactly what Python meant.
     @Test func readsWhatPythonsCSVWriterWrites() throws {
@@ -25,10 +26,7 @@ import Testing
             expect.append({'name': n, 'bits': [struct.unpack('<I', struct.pack('<f', v))[0] for v in vals], 'label': i % 7})
         print(json.dumps({'csv': buf.getvalue(), 'expect': expect}))
         """#
-        guard let output = runPython(script, input: "") else {
-            print("python3 unavailable: skipping")
-            return
-        }
+        let output = try #require(runPython(script, input: ""), "the python3 script failed")
         struct Row: Decodable { var name: String; var bits: [UInt32]; var label: Int }
         struct Payload: Decodable { var csv: String; var expect: [Row] }
         let payload = try JSONDecoder().decode(Payload.self, from: Data(output.utf8))
@@ -58,10 +56,7 @@ import Testing
                'labels': [int(r[4]) for r in rows[1:]]}
         print(json.dumps(out))
         """#
-        guard let output = runPython(script, input: String(decoding: csv, as: UTF8.self)) else {
-            print("python3 unavailable: skipping")
-            return
-        }
+        let output = try #require(runPython(script, input: String(decoding: csv, as: UTF8.self)), "the python3 script failed")
         struct Out: Decodable { var header: [String]; var names: [String]; var bits: [UInt32]; var labels: [Int] }
         let out = try JSONDecoder().decode(Out.self, from: Data(output.utf8))
         #expect(out.header == ["filenames", "embedding_0", "embedding_1", "embedding_2", "labels"])

@@ -4,7 +4,8 @@ import Testing
 /// The AVX-512 C kernel must reproduce the Swift row distance bit for bit (the greedy picks
 /// are compared against fixtures, so a different summation order would change near-ties).
 @Suite struct SamplingKernelTests {
-    @Test(arguments: [16, 32, 48, 64, 128, 192, 256, 384, 512, 528])
+    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+          arguments: [16, 32, 48, 64, 128, 192, 256, 384, 512, 528])
     func cKernelMatchesSwiftDistanceBitForBit(d: Int) throws {
         var rng = SplitMix64(seed: UInt64(d))
         let rows = 48
@@ -19,7 +20,9 @@ import Testing
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: d)
                     defer { scratch.deallocate() }
                     for (rowMap, p) in [(nil, 0), (nil, 16), (nil, 32), (rb.baseAddress, 0)] as [(UnsafePointer<UInt32>?, Int)] {
-                        guard let got = Kernels.cDist16(xp, rowOf: rowMap, p: p, center: cp, d: d) else { return }   // no AVX-512
+                        guard let got = Kernels.cDist16(xp, rowOf: rowMap, p: p, center: cp, d: d) else {
+                            Issue.record("no AVX-512 kernel for d=\(d)"); return
+                        }
                         for l in 0 ..< 16 {
                             let r = rowMap.map { Int($0[l]) } ?? (p + l)
                             let want = F32Row.dist2(UnsafeRawPointer(xp + r * d), cp, d, scratch: scratch)
@@ -110,22 +113,30 @@ import Testing
         return (best, m)
     }
 
+    /// The kernel's pass (`got`) equals the Swift loop's (`want`) bit for bit: every m, the
+    /// winner, its m and its objective.
+    static func expectSame(_ got: (ChunkBest, [Float]), _ want: (ChunkBest, [Float]), _ label: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) {
+        let (g, gm) = got, (w, wm) = want
+        let diff = gm.indices.first { gm[$0].bitPattern != wm[$0].bitPattern }
+        #expect(diff == nil, "\(label): m differs at \(diff ?? -1)", sourceLocation: sourceLocation)
+        #expect(g.pos == w.pos && g.m.bitPattern == w.m.bitPattern && g.obj.bitPattern == w.obj.bitPattern,
+                "\(label): \(g) vs \(w)", sourceLocation: sourceLocation)
+    }
+
     static let objectives: [Objective] = [.diversity, .product(w: 1.5, d: 12.25), .product(w: 0, d: 0)]
 
-    @Test(arguments: [16, 32, 48, 64, 128, 144], [false, true])
+    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+          arguments: [16, 32, 48, 64, 128, 144], [false, true])
     func float32PassMatchesSwift(d: Int, mapped: Bool) throws {
-        guard Kernels.cKernel(F32Row.self, d: d, policy: .force) != nil else { return }   // no AVX-512
+        try #require(Kernels.cKernel(F32Row.self, d: d, policy: .force) != nil)
         for ties in Ties.allCases {
         let k = Self.makeCase(n: 16 * 9 + 5, d: d, mapped: mapped, seed: UInt64(d), ties: ties)
         for objective in Self.objectives {
             k.x.withUnsafeBytes { xb in
-                let (want, wm) = Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never)
-                let (got, gm) = Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .force)
-                let diff = gm.indices.first { gm[$0].bitPattern != wm[$0].bitPattern }
-                #expect(diff == nil, "d=\(d) \(objective): m differs at \(diff ?? -1)")
-                #expect(got.pos == want.pos && got.m.bitPattern == want.m.bitPattern
-                        && got.obj.bitPattern == want.obj.bitPattern,
-                        "d=\(d) \(objective): \(got) vs \(want)")
+                Self.expectSame(Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .force),
+                                Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never),
+                                "d=\(d) \(objective)")
             }
         }
         }
@@ -134,9 +145,10 @@ import Testing
     /// float16 rows through the C kernel equal float32 rows holding the same values through
     /// the Swift loop (the LIGHTLY_FMA builds' float16 semantics). Whole blocks only: the
     /// scalar tail uses the float16 Swift path, whose order differs in non-LIGHTLY_FMA builds.
-    @Test(arguments: [16, 32, 64, 128, 144], [false, true])
+    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+          arguments: [16, 32, 64, 128, 144], [false, true])
     func float16PassMatchesSwiftOnConvertedRows(d: Int, mapped: Bool) throws {
-        guard Kernels.cKernel(F16Row.self, d: d, policy: .force) != nil else { return }   // no AVX-512
+        try #require(Kernels.cKernel(F16Row.self, d: d, policy: .force) != nil)
         for ties in Ties.allCases {
         var k = Self.makeCase(n: 16 * 9, d: d, mapped: mapped, seed: UInt64(d) &+ 99, ties: ties)
         var rng = SplitMix64(seed: 7)
@@ -145,20 +157,17 @@ import Testing
         for objective in Self.objectives {
             k.x.withUnsafeBytes { xb in
                 halves.withUnsafeBytes { hb in
-                    let (want, wm) = Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never)
-                    let (got, gm) = Self.run(F16Row.self, rows: hb.baseAddress!, k, objective: objective, policy: .force)
-                    let diff = gm.indices.first { gm[$0].bitPattern != wm[$0].bitPattern }
-                    #expect(diff == nil, "d=\(d) \(objective): m differs at \(diff ?? -1)")
-                    #expect(got.pos == want.pos && got.m.bitPattern == want.m.bitPattern
-                            && got.obj.bitPattern == want.obj.bitPattern,
-                            "d=\(d) \(objective): \(got) vs \(want)")
+                    Self.expectSame(Self.run(F16Row.self, rows: hb.baseAddress!, k, objective: objective, policy: .force),
+                                    Self.run(F32Row.self, rows: xb.baseAddress!, k, objective: objective, policy: .never),
+                                    "d=\(d) \(objective)")
                 }
             }
         }
         }
     }
 
-    @Test(arguments: [16, 32, 48, 64, 128, 256])
+    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+          arguments: [16, 32, 48, 64, 128, 256])
     func float16DistanceMatchesFloat32OfConvertedRows(d: Int) throws {
         var rng = SplitMix64(seed: UInt64(d) &* 3)
         let rows = 32
@@ -172,7 +181,9 @@ import Testing
                 c.withUnsafeBufferPointer { cb in
                     for p in [0, 16] {
                         guard let got = Kernels.cDist16(hb.baseAddress!.assumingMemoryBound(to: UInt16.self), rowOf: nil,
-                                                        p: p, center: cb.baseAddress!, d: d) else { return }
+                                                        p: p, center: cb.baseAddress!, d: d) else {
+                            Issue.record("no AVX-512 kernel for d=\(d)"); return
+                        }
                         for l in 0 ..< 16 {
                             let want = F32Row.dist2(UnsafeRawPointer(xb.baseAddress! + (p + l) * d), cb.baseAddress!, d,
                                                     scratch: scratch)

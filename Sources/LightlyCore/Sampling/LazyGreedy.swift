@@ -17,8 +17,8 @@ import CLightlyKernels
 /// Whether CORESET/CORAL apply each new center lazily (only to rows that could still be the
 /// next pick). Never changes the result, only the work. Not part of the request JSON.
 public enum LazyEvaluation: String, Sendable, Equatable, CaseIterable {
-    /// Lazy when it applies (CORESET, CORAL with equal strengths, picks ≤ half the
-    /// candidates) and the request does not ask for a specific pass (`pruning` `.auto`);
+    /// Lazy when it applies (CORESET, or CORAL with equal strengths; two picks or more, however
+    /// many of the candidates) and the request does not ask for a specific pass (`pruning` `.auto`);
     /// switches to plain passes when it does not save distances, and tries again later.
     case auto
     /// Never: the plain fused pass (or cluster skipping, as `pruning` says).

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// Drives the built `lightly-server` binary (it sits next to the test bundle in .build/<config>/).
-/// The lead adds end-to-end API tests; these pin the CLI contract that outside tooling relies on.
+/// Drives the built `lightly-server` binary (it sits next to the test bundle in .build/<config>/):
+/// these pin the command-line contract that outside tooling relies on.
 @Suite(.enabled(if: CLI.binary != nil, "lightly-server binary not built next to the test bundle"))
 struct CLITests {
     @Test func firstServePrintsTheTokenOnceThenListens() throws {
