@@ -373,3 +373,121 @@ void lk_prefetch(const void *p, long bytes) {
     const char *c = (const char *)p;
     for (long i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
 }
+
+// MARK: - Preselected-set initialisation (run-time dispatch)
+//
+// The 16×8 tile of Kernels.blockedMinInit. Every lane does the same sequence of operations
+// whatever the vector width (16, 2×8 or 4×4 lanes), so the AVX-512F and AVX2+FMA paths give
+// identical bits; the baseline path has no FMA and rounds the product separately.
+#ifndef LIGHTLY_BUILD_TARGET_CPU
+#define LIGHTLY_BUILD_TARGET_CPU "portable"
+#endif
+const char *lk_build_target_cpu(void) { return LIGHTLY_BUILD_TARGET_CPU; }
+
+#if defined(__x86_64__)
+static int lk_has_avx2_fma(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const char *lk_runtime_isa(void) {
+    if (__builtin_cpu_supports("avx512f")) return "avx512f";
+    if (lk_has_avx2_fma()) return "avx2+fma";
+    return "baseline";
+}
+
+__attribute__((target("avx512f")))
+static void init_tile_avx512(const float *panel, const float *p, long d, float *acc) {
+    __m512 a[8];
+    for (int u = 0; u < 8; u++) a[u] = _mm512_setzero_ps();
+    for (long j = 0; j < d; j++) {
+        __m512 xv = _mm512_loadu_ps(panel + 16 * j);
+        _Pragma("clang loop unroll(full)")
+        for (int u = 0; u < 8; u++) a[u] = _mm512_fmadd_ps(xv, _mm512_set1_ps(p[u * d + j]), a[u]);
+    }
+    for (int u = 0; u < 8; u++) _mm512_storeu_ps(acc + 16 * u, a[u]);
+}
+
+__attribute__((target("avx512f")))
+static void init_norms_avx512(const float *panel, long d, float *out) {
+    __m512 a = _mm512_setzero_ps();
+    for (long j = 0; j < d; j++) {
+        __m512 xv = _mm512_loadu_ps(panel + 16 * j);
+        a = _mm512_fmadd_ps(xv, xv, a);
+    }
+    _mm512_storeu_ps(out, a);
+}
+
+// Two halves of 8 lanes: 8 accumulators + the panel vector fit the 16 ymm registers.
+__attribute__((target("avx2,fma")))
+static void init_tile_avx2(const float *panel, const float *p, long d, float *acc) {
+    for (int h = 0; h < 2; h++) {
+        __m256 a[8];
+        for (int u = 0; u < 8; u++) a[u] = _mm256_setzero_ps();
+        for (long j = 0; j < d; j++) {
+            __m256 xv = _mm256_loadu_ps(panel + 16 * j + 8 * h);
+            _Pragma("clang loop unroll(full)")
+            for (int u = 0; u < 8; u++) a[u] = _mm256_fmadd_ps(xv, _mm256_set1_ps(p[u * d + j]), a[u]);
+        }
+        for (int u = 0; u < 8; u++) _mm256_storeu_ps(acc + 16 * u + 8 * h, a[u]);
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void init_norms_avx2(const float *panel, long d, float *out) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (long j = 0; j < d; j++) {
+        __m256 x0 = _mm256_loadu_ps(panel + 16 * j), x1 = _mm256_loadu_ps(panel + 16 * j + 8);
+        a0 = _mm256_fmadd_ps(x0, x0, a0);
+        a1 = _mm256_fmadd_ps(x1, x1, a1);
+    }
+    _mm256_storeu_ps(out, a0);
+    _mm256_storeu_ps(out + 8, a1);
+}
+#else
+const char *lk_runtime_isa(void) { return "baseline"; }
+#endif
+
+// Baseline: four quarters of 4 lanes (SSE on x86-64, NEON on arm64), multiply then add.
+typedef float lk_v4 __attribute__((ext_vector_type(4)));
+static inline lk_v4 lk_load4(const float *x) { lk_v4 v; __builtin_memcpy(&v, x, sizeof v); return v; }
+static inline void lk_store4(float *x, lk_v4 v) { __builtin_memcpy(x, &v, sizeof v); }
+
+static void init_tile_baseline(const float *panel, const float *p, long d, float *acc) {
+    for (int h = 0; h < 4; h++) {
+        lk_v4 a[8];
+        for (int u = 0; u < 8; u++) a[u] = (lk_v4)0.0f;
+        for (long j = 0; j < d; j++) {
+            lk_v4 xv = lk_load4(panel + 16 * j + 4 * h);
+            _Pragma("clang loop unroll(full)")
+            for (int u = 0; u < 8; u++) a[u] = a[u] + xv * (lk_v4)p[u * d + j];
+        }
+        for (int u = 0; u < 8; u++) lk_store4(acc + 16 * u + 4 * h, a[u]);
+    }
+}
+
+static void init_norms_baseline(const float *panel, long d, float *out) {
+    for (int h = 0; h < 4; h++) {
+        lk_v4 a = (lk_v4)0.0f;
+        for (long j = 0; j < d; j++) {
+            lk_v4 xv = lk_load4(panel + 16 * j + 4 * h);
+            a = a + xv * xv;
+        }
+        lk_store4(out + 4 * h, a);
+    }
+}
+
+void lk_init_tile16x8(const float *panel, const float *p, long d, float *acc) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) { init_tile_avx512(panel, p, d, acc); return; }
+    if (lk_has_avx2_fma()) { init_tile_avx2(panel, p, d, acc); return; }
+#endif
+    init_tile_baseline(panel, p, d, acc);
+}
+
+void lk_init_norms16(const float *panel, long d, float *out) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) { init_norms_avx512(panel, d, out); return; }
+    if (lk_has_avx2_fma()) { init_norms_avx2(panel, d, out); return; }
+#endif
+    init_norms_baseline(panel, d, out);
+}

@@ -1,5 +1,5 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// One test per row of design/sampling.md §2.5, plus request validation.
 @Suite struct SamplingEdgeCaseTests {

@@ -1,5 +1,5 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// The AVX-512 C kernel must reproduce the Swift row distance bit for bit (the greedy picks
 /// are compared against fixtures, so a different summation order would change near-ties).
@@ -32,8 +32,8 @@ import Testing
     }
 
     /// Regression (found while testing cluster skipping): with float16 storage and d ≡ 16 (mod 32),
-    /// portable builds (no LIGHTLY_FMA, e.g. debug) put the last 16 dimensions in the scalar
-    /// tail of `F16Row.rowAcc`, which the 16-row block reduction dropped for d % 16 == 0.
+    /// an earlier float16 path put the last 16 dimensions in the scalar tail of
+    /// `F16Row.rowAcc`, which the 16-row block reduction dropped for d % 16 == 0.
     /// Small integer data: every distance is exact in float16 and float32, so the plain pass
     /// must equal the brute-force oracle exactly (ties by index on both sides).
     @Test(arguments: [16, 48, 80])
@@ -132,8 +132,7 @@ import Testing
     }
 
     /// float16 rows through the C kernel equal float32 rows holding the same values through
-    /// the Swift loop (the LIGHTLY_FMA builds' float16 semantics). Whole blocks only: the
-    /// scalar tail uses the float16 Swift path, whose order differs in non-LIGHTLY_FMA builds.
+    /// the Swift loop (the float16 semantics of every build).
     @Test(arguments: [16, 32, 64, 128, 144], [false, true])
     func float16PassMatchesSwiftOnConvertedRows(d: Int, mapped: Bool) throws {
         guard Kernels.cKernel(F16Row.self, d: d, policy: .force) != nil else { return }   // no AVX-512

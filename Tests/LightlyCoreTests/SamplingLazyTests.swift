@@ -1,6 +1,6 @@
 import CLightlyKernels
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// Lazy greedy steps (LazyGreedy.swift) must pick exactly what the plain pass picks, in the
 /// same order, and must really read fewer rows where the data allows it.
@@ -120,8 +120,7 @@ import Testing
                                       weights: SamplingTestData.weights(n: n, seed: 3), threads: 1), x)
     }
 
-    /// float16 rows: d = 48 runs the Swift distance, d = 64 the C kernel in builds where the
-    /// plain pass uses it for float16 (LIGHTLY_FMA).
+    /// float16 rows: d = 48 runs the Swift distance, d = 64 the C kernel (on AVX-512 CPUs).
     @Test(arguments: [48, 64])
     func float16Identical(d: Int) throws {
         let x = SamplingTestData.gaussian(n: 3000, d: d, seed: 31, normalise: true, storage: .float16)

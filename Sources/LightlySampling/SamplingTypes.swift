@@ -1,16 +1,5 @@
-// Public request/response types of the server-side sampler (design/sampling.md §2).
-
-/// The selection strategies of the Lightly platform API (`SamplingCreateRequest.method`).
-public enum SamplingMethod: String, Sendable, Codable, CaseIterable {
-    /// Seeded uniform sampling without replacement (design §2.2).
-    case random = "RANDOM"
-    /// Exact greedy k-center on squared Euclidean distances (design §2.3).
-    case coreset = "CORESET"
-    /// Lightly's product rule of scores and diversity (design §2.4).
-    case coral = "CORAL"
-    /// Top-`need` candidates by score, stable by index (design §2.4, last bullet).
-    case activeLearning = "ACTIVE_LEARNING"
-}
+// Public request/response types of the server-side sampler.
+@_exported import LightlyShared
 
 /// Exponents of the CORAL product objective `(W_S + w_c)^scores · (D_S + m_c)^diversity`.
 ///
