@@ -15,7 +15,9 @@ let targetCPU: String? = Context.environment["LIGHTLY_TARGET_CPU"].flatMap {
     $0.isEmpty || $0 == "portable" ? nil : $0
 }
 #if arch(x86_64)
-let baselineCPUFlags = ["-target-cpu", "x86-64-v2"]
+// `nehalem` has exactly the x86-64-v2 instruction set (SSE4.2, POPCNT, CMPXCHG16B); swiftc's
+// C importer does not accept the name `x86-64-v2` itself.
+let baselineCPUFlags = ["-target-cpu", "nehalem"]
 #else
 let baselineCPUFlags: [String] = []
 #endif
