@@ -238,13 +238,13 @@ import Darwin
         return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
 
-    /// Whether the C kernels (`lk_dist16_f32`, `lk_pass_diversity_f32`; AVX-512) run on this
+    /// Whether the C kernels (`lk_dist16_f32`, `lk_pass_diversity_f32`; AVX-512 or AVX2) run on this
     /// CPU; checked once.
     static let cDist16Available: Bool = lk_dist16_available() != 0
 
     /// Which C kernel serves rows of `E` with dimension `d`, or nil for the Swift loop.
     ///
-    /// The C kernels need AVX-512F (checked at run time) and d % 16 == 0; rows of both element
+    /// The C kernels need AVX-512F or AVX2+FMA+F16C (checked at run time) and d % 16 == 0; rows of both element
     /// types take them then (one thread, 100k×128 float32: 0.79 s against 1.17 s for the Swift
     /// loop; 10k×32 equal). The Swift float16 path converts each row to float32 first, exactly
     /// like the C kernel, so both paths give bit-identical distances.
@@ -254,7 +254,7 @@ import Darwin
         return E.self == F32Row.self ? .f32 : .f16
     }
 
-    /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without AVX-512 or when
+    /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without the C kernels or when
     /// d % 16 ≠ 0). For tests: they must equal `F32Row.dist2` bit for bit.
     static func cDist16(_ base: UnsafePointer<Float>, rowOf: UnsafePointer<UInt32>?, p: Int,
                         center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
@@ -323,7 +323,7 @@ import Darwin
             var iLo = SIMD8<Int64>(repeating: -1), iHi = iLo
             let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             let mr = UnsafeMutableRawPointer(m)
-            // The AVX-512 C kernels where they apply (same arithmetic; see `cKernel`).
+            // The C kernels where they apply (same arithmetic; see `cKernel`).
             var p = lo
             if let kind = Kernels.cKernel(E.self, d: d, policy: cPolicy) {
                 let f32 = ctx.base.assumingMemoryBound(to: Float.self)

@@ -8,8 +8,16 @@
 #define LIGHTLY_KERNELS_H
 #include <stdint.h>
 
-/// 1 when this CPU runs the kernels below (x86-64 with AVX-512F), else 0.
+/// 1 when this CPU runs the kernels below (x86-64 with AVX-512F, or with AVX2, FMA and F16C),
+/// else 0 (the Swift loops run instead). The choice is made once, at the first call; the
+/// environment variable LIGHTLY_KERNELS=avx2|baseline lowers it (for tests and benchmarks).
+/// Both kernel families give bit-identical results.
 int lk_dist16_available(void);
+
+/// Tests: switch the kernels to 0 = baseline (Swift loops), 1 = AVX2, 2 = AVX-512 (never above
+/// what the CPU supports; ignored then). Returns the previous choice. Both C families give the
+/// same bits, so other work running at the same time only changes speed.
+int lk_kernels_set_isa_for_tests(int isa);
 
 /// Which code the run-time dispatch picks on this CPU: "avx512f", "avx2+fma" or "baseline".
 const char *lk_runtime_isa(void);
@@ -57,7 +65,7 @@ long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const floa
 
 /// Lazy greedy steps: min over the float32 centers j ..< j+lim (1 ≤ lim ≤ 16; rows j ..< j+16
 /// must be readable) of their squared distance to x, bit-identical to lk_dist16_f32 per
-/// distance. AVX-512 only (see lk_dist16_available); elsewhere returns +inf.
+/// distance. Only where lk_dist16_available(); elsewhere returns +inf.
 float lk_min_dist16_f32(const float *centers, long j, const float *x, long d, long lim);
 
 /// Lazy greedy steps: the first position q in p ..< hi with m[q] ≥ t, or hi.
