@@ -34,7 +34,7 @@ int lk_dist16_available(void) { return lk_isa() != LK_BASELINE; }
 
 int lk_kernels_set_isa_for_tests(int isa) {
     int before = lk_isa();
-    if (isa >= LK_BASELINE && isa <= before) __atomic_store_n(&lk_isa_cache, isa, __ATOMIC_RELAXED);
+    if (isa >= LK_BASELINE && isa <= lk_detect_isa()) __atomic_store_n(&lk_isa_cache, isa, __ATOMIC_RELAXED);
     return before;
 }
 
