@@ -2,15 +2,27 @@
 // lightly-server: a self-hosted server that speaks the Lightly platform's REST API (v1).
 import PackageDescription
 
-// Release-only code generation flags for the numeric kernels (LightlyCore, sampling-bench).
-// By default a release build targets the CPU it is built on (`-target-cpu native`: AVX2/AVX-512,
-// F16C, FMA), which is what `swift run -c release lightly-server serve` wants and is 2-3× faster
-// than portable x86-64 on cache-resident data. LIGHTLY_TARGET_CPU overrides it: a CPU name
-// (`haswell` for the x86-64-v3 baseline the Docker image uses, `znver4`, …; name one with FMA)
-// or `portable` for plain x86-64/arm64 code with no CPU-specific flags.
-let targetCPU = Context.environment["LIGHTLY_TARGET_CPU"] ?? "native"
+// Code generation of the sampler's hot loops (LightlySampling and sampling-bench), release only.
+// `-Ounchecked` is limited to LightlySampling: it holds no request parsing (the embedding CSV
+// parser that reads uploads lives in LightlyCore and keeps Swift's checks).
+// By default the code is portable: the x86-64-v2 baseline on x86-64 (SSE4.2, every x86-64 server
+// CPU since about 2009) and the generic arm64 baseline, so a release binary runs on any such CPU.
+// CPU-specific speed comes from the C kernels in CLightlyKernels, which pick AVX-512 or AVX2+FMA
+// code at run time. LIGHTLY_TARGET_CPU=<cpu> opts into code for one CPU and newer (`native` =
+// the build host's CPU, `haswell` = x86-64-v3, `znver4`, …; name one with FMA and F16C): the
+// binary then dies with an illegal instruction on older CPUs. `portable` or empty = the default.
+let targetCPU: String? = Context.environment["LIGHTLY_TARGET_CPU"].flatMap {
+    $0.isEmpty || $0 == "portable" ? nil : $0
+}
+#if arch(x86_64)
+// `nehalem` has exactly the x86-64-v2 instruction set (SSE4.2, POPCNT, CMPXCHG16B); swiftc's
+// C importer does not accept the name `x86-64-v2` itself.
+let baselineCPUFlags = ["-target-cpu", "nehalem"]
+#else
+let baselineCPUFlags: [String] = []
+#endif
 let kernelFlags: [String] = ["-Ounchecked"]
-    + (targetCPU == "portable" ? [] : ["-target-cpu", targetCPU, "-DLIGHTLY_FMA"])
+    + (targetCPU.map { ["-target-cpu", $0, "-DLIGHTLY_FMA"] } ?? baselineCPUFlags)
 
 let package = Package(
     name: "lightly-server",
@@ -32,13 +44,21 @@ let package = Package(
                        providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
 
         // MARK: - Libraries
-        // Domain models and samplers. No I/O.
-        // Hand-vectorised distance kernels (AVX-512, chosen at run time; no flags needed).
-        .target(name: "CLightlyKernels"),
-        .target(name: "LightlyCore", dependencies: ["CLightlyKernels"],
+        // Value types shared by the core, the wire types and the client (BitMask, SamplingMethod).
+        // No dependencies and no unsafe flags: LightlyClient's closure must stay free of them.
+        .target(name: "LightlyShared"),
+        // Hand-vectorised distance kernels (AVX-512 / AVX2+FMA chosen at run time; no flags needed).
+        .target(name: "CLightlyKernels", cSettings: [
+            .define("LIGHTLY_BUILD_TARGET_CPU", to: "\"\(targetCPU ?? "portable")\""),
+        ]),
+        // The samplers and their hot loops. No I/O. The only Swift target built with -Ounchecked.
+        .target(name: "LightlySampling", dependencies: ["CLightlyKernels", "LightlyShared"],
                 swiftSettings: [.unsafeFlags(kernelFlags, .when(configuration: .release))]),
+        // Domain models: embedding CSV parsing and writing, PCA, ids. No I/O. Re-exports
+        // LightlySampling and LightlyShared.
+        .target(name: "LightlyCore", dependencies: ["LightlySampling", "LightlyShared"]),
         // Codable wire types shared by the server and the client.
-        .target(name: "LightlyWire", dependencies: ["LightlyCore"]),
+        .target(name: "LightlyWire"),
         // HTTP/1.1 over POSIX sockets and Dispatch. Knows nothing of Lightly.
         .target(name: "HTTPKit", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
         // SQLite through the system libsqlite3; numbered migrations embedded at build time.
@@ -51,8 +71,9 @@ let package = Package(
             "LightlyCore", "LightlyWire", "LightlyStorage", "HTTPKit", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md", "Jobs/README.md"]),
-        // Thin async client over URLSession.
-        .target(name: "LightlyClient", dependencies: ["LightlyWire", "LightlyCore"]),
+        // Thin async client over URLSession. Usable as a versioned dependency of other packages:
+        // no unsafe flags anywhere in its closure (checked by PackageManifestTests).
+        .target(name: "LightlyClient", dependencies: ["LightlyWire", "LightlyShared"]),
 
         // MARK: - Executables
         .executableTarget(name: "lightly-server", dependencies: [
@@ -61,7 +82,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "lightly-cli", dependencies: [
-            "LightlyClient",
+            "LightlyClient", "LightlyShared",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sampling-bench", dependencies: [
@@ -83,7 +104,7 @@ let package = Package(
         .executableTarget(name: "EmbedMigrationsGenerator", path: "Plugins/EmbedMigrationsGenerator"),
 
         // MARK: - Tests
-        .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore"]),
+        .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore", "LightlySampling", "LightlyShared"]),
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
         .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
         .testTarget(name: "ServerConfigTests", dependencies: ["ServerConfig"]),

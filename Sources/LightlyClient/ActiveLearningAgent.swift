@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import LightlyWire
-import LightlyCore
+import LightlyShared
 
 /// The Swift counterpart of the Python `ActiveLearningAgent` (1.1.16+ semantics, canonical
 /// bit order): keeps the query tag (the pool) and the preselected tag (the labeled set) and

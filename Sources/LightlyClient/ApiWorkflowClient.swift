@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 import Synchronization
 import LightlyWire
-import LightlyCore
+import LightlyShared
 
 /// The Swift counterpart of the Python client's `ApiWorkflowClient`: datasets, filenames,
 /// embeddings, tags, scores, selection and exports against the Lightly API v1 — this server, or the

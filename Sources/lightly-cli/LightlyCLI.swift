@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import LightlyClient
 import LightlyWire
-import LightlyCore
+import LightlyShared
 
 @main
 struct LightlyCLI: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlyShared
 
 @Suite struct BitMaskTests {
     @Test func specExample() {

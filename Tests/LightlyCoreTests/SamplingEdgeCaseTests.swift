@@ -1,5 +1,5 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// One test per row of docs/selection.md §11, plus request validation.
 @Suite struct SamplingEdgeCaseTests {

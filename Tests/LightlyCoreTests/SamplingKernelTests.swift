@@ -1,10 +1,10 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// The AVX-512 C kernel must reproduce the Swift row distance bit for bit (the greedy picks
 /// are compared against fixtures, so a different summation order would change near-ties).
 @Suite struct SamplingKernelTests {
-    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+    @Test(.enabled(if: Kernels.cDist16Available, "needs the AVX2 or AVX-512 kernels"),
           arguments: [16, 32, 48, 64, 128, 192, 256, 384, 512, 528])
     func cKernelMatchesSwiftDistanceBitForBit(d: Int) throws {
         var rng = SplitMix64(seed: UInt64(d))
@@ -35,8 +35,8 @@ import Testing
     }
 
     /// Regression (found while testing cluster skipping): with float16 storage and d ≡ 16 (mod 32),
-    /// portable builds (no LIGHTLY_FMA, e.g. debug) put the last 16 dimensions in the scalar
-    /// tail of `F16Row.rowAcc`, which the 16-row block reduction dropped for d % 16 == 0.
+    /// an earlier float16 path put the last 16 dimensions in the scalar tail of
+    /// `F16Row.rowAcc`, which the 16-row block reduction dropped for d % 16 == 0.
     /// Small integer data: every distance is exact in float16 and float32, so the plain pass
     /// must equal the brute-force oracle exactly (ties by index on both sides).
     @Test(arguments: [16, 48, 80])
@@ -126,7 +126,7 @@ import Testing
 
     static let objectives: [Objective] = [.diversity, .product(w: 1.5, d: 12.25), .product(w: 0, d: 0)]
 
-    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+    @Test(.enabled(if: Kernels.cDist16Available, "needs the AVX2 or AVX-512 kernels"),
           arguments: [16, 32, 48, 64, 128, 144], [false, true])
     func float32PassMatchesSwift(d: Int, mapped: Bool) throws {
         try #require(Kernels.cKernel(F32Row.self, d: d, policy: .force) != nil)
@@ -143,9 +143,8 @@ import Testing
     }
 
     /// float16 rows through the C kernel equal float32 rows holding the same values through
-    /// the Swift loop (the LIGHTLY_FMA builds' float16 semantics). Whole blocks only: the
-    /// scalar tail uses the float16 Swift path, whose order differs in non-LIGHTLY_FMA builds.
-    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+    /// the Swift loop (the float16 semantics of every build).
+    @Test(.enabled(if: Kernels.cDist16Available, "needs the AVX2 or AVX-512 kernels"),
           arguments: [16, 32, 64, 128, 144], [false, true])
     func float16PassMatchesSwiftOnConvertedRows(d: Int, mapped: Bool) throws {
         try #require(Kernels.cKernel(F16Row.self, d: d, policy: .force) != nil)
@@ -166,7 +165,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512"),
+    @Test(.enabled(if: Kernels.cDist16Available, "needs the AVX2 or AVX-512 kernels"),
           arguments: [16, 32, 48, 64, 128, 256])
     func float16DistanceMatchesFloat32OfConvertedRows(d: Int) throws {
         var rng = SplitMix64(seed: UInt64(d) &* 3)

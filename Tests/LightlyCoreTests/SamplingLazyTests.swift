@@ -1,6 +1,6 @@
 import CLightlyKernels
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// Lazy greedy steps (LazyGreedy.swift) must pick exactly what the plain pass picks, in the
 /// same order, and must really read fewer rows where the data allows it.
@@ -28,7 +28,7 @@ import Testing
 
     /// The 16-center kernel of the refresh, with the row as the "center", must give the
     /// plain pass's distance (row − center) bit for bit, for every lane count.
-    @Test(.enabled(if: Kernels.cDist16Available, "needs AVX-512 (without it the Swift path runs)"),
+    @Test(.enabled(if: Kernels.cDist16Available, "needs the AVX2 or AVX-512 kernels (without them the Swift path runs)"),
           arguments: [16, 32, 48, 64, 128, 144, 528])
     func minDist16MatchesPlainDistanceBitForBit(d: Int) throws {
         var rng = SplitMix64(seed: 90 + UInt64(d))
@@ -120,8 +120,7 @@ import Testing
                                       weights: SamplingTestData.weights(n: n, seed: 3), threads: 1), x)
     }
 
-    /// float16 rows: d = 48 runs the Swift distance, d = 64 the C kernel in builds where the
-    /// plain pass uses it for float16 (LIGHTLY_FMA).
+    /// float16 rows: d = 48 runs the Swift distance, d = 64 the C kernel (on AVX-512 CPUs).
     @Test(arguments: [48, 64])
     func float16Identical(d: Int) throws {
         let x = SamplingTestData.gaussian(n: 3000, d: d, seed: 31, normalise: true, storage: .float16)

@@ -1,5 +1,5 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 /// Cluster skipping (PrunedGreedy.swift) must pick exactly what the plain pass picks, in the
 /// same order, and must really skip rows on clustered data.

@@ -1,5 +1,5 @@
 import Testing
-@testable import LightlyCore
+@testable import LightlySampling
 
 // MARK: - Helpers
 

@@ -295,6 +295,8 @@ func compare(_ ours: [Int], _ ref: [Int], x: EmbeddingMatrix, pre: [Int]) -> Str
 func run() {
     let o = parseOptions()
     let threads = o.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : o.threads
+    // What code runs: the default build is portable; LIGHTLY_TARGET_CPU=native opts in.
+    print("sampler build: \(SamplingBuildInfo.summary)")
     if let p = o.prune {
         runPruneBench(p, threads: o.threads, repeats: o.repeats)
         return

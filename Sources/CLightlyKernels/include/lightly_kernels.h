@@ -1,6 +1,6 @@
 // Hand-vectorised distance kernels for LightlyCore's greedy samplers (docs/selection.md §4).
 //
-// Every kernel reproduces the Swift path of Sources/LightlyCore/Sampling/Kernels.swift bit for
+// Every kernel reproduces the Swift path of Sources/LightlySampling/Kernels.swift bit for
 // bit (same summation order per row, same reduction tree, float64 CORAL objective), so picks do
 // not depend on which path ran. float16 rows (`_f16`, IEEE binary16 bit patterns) are converted
 // to float32 exactly and then treated like float32 rows.
@@ -8,8 +8,32 @@
 #define LIGHTLY_KERNELS_H
 #include <stdint.h>
 
-/// 1 when this CPU runs the kernels below (x86-64 with AVX-512F), else 0.
+/// 1 when this CPU runs the kernels below (x86-64 with AVX-512F, or with AVX2, FMA and F16C),
+/// else 0 (the Swift loops run instead). The choice is made once, at the first call; the
+/// environment variable LIGHTLY_KERNELS=avx2|baseline lowers it (for tests and benchmarks).
+/// Both kernel families give bit-identical results.
 int lk_dist16_available(void);
+
+/// Tests: switch the kernels to 0 = baseline (Swift loops), 1 = AVX2, 2 = AVX-512 (never above
+/// what the CPU supports; ignored then). Returns the previous choice. Both C families give the
+/// same bits, so other work running at the same time only changes speed.
+int lk_kernels_set_isa_for_tests(int isa);
+
+/// Which code the run-time dispatch picks on this CPU: "avx512f", "avx2+fma" or "baseline".
+const char *lk_runtime_isa(void);
+/// The LIGHTLY_TARGET_CPU the Swift hot loops were built for ("portable" by default).
+const char *lk_build_target_cpu(void);
+
+/// Preselected-set initialisation (Kernels.blockedMinInit): the 8 dot-product accumulators of
+/// one 16×8 tile. `panel` holds 16 rows dimension-major (`panel[16·j + l]` = element j of row
+/// l), `p` 8 float32 rows of length d one after the other. Writes
+/// `acc[16·u + l] = Σ_j panel[16·j + l]·p[u·d + j]`, summed in order j = 0, 1, … per lane.
+/// With FMA (AVX-512F or AVX2+FMA CPUs) each step is one fused multiply-add, so both give the
+/// same bits; on other CPUs a multiply and an add (rounded twice).
+void lk_init_tile16x8(const float *panel, const float *p, long d, float *acc);
+/// The squared norms of the 16 panel rows, `out[l] = Σ_j panel[16·j + l]²` with the
+/// arithmetic of lk_init_tile16x8.
+void lk_init_norms16(const float *panel, long d, float *out);
 
 /// Squared distances of the 16 rows at positions p ..< p+16 to `c`, written to `out[0..15]`.
 /// Row q is `base + row(q)·d` with row(q) = rowOf[q] (or q when rowOf is NULL). `d` must be a
@@ -41,7 +65,7 @@ long lk_pass_product_f16(const uint16_t *base, const uint32_t *rowOf, const floa
 
 /// Lazy greedy steps: min over the float32 centers j ..< j+lim (1 ≤ lim ≤ 16; rows j ..< j+16
 /// must be readable) of their squared distance to x, bit-identical to lk_dist16_f32 per
-/// distance. AVX-512 only (see lk_dist16_available); elsewhere returns +inf.
+/// distance. Only where lk_dist16_available(); elsewhere returns +inf.
 float lk_min_dist16_f32(const float *centers, long j, const float *x, long d, long lim);
 
 /// Lazy greedy steps: the first position q in p ..< hi with m[q] ≥ t, or hi.

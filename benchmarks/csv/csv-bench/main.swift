@@ -146,6 +146,8 @@ func run() {
     } catch { fail("re-parse of written CSV failed: \(error.message)") }
 
     print("bytes=\(bytes.count)")
+    // The parser is compiled with LightlyCore's flags (-O with checks), not this target's -Ounchecked.
+    print("parser_build=checked target_cpu=\(SamplingBuildInfo.targetCPU) kernels=\(SamplingBuildInfo.runtimeISA)")
     print("rows=\(parsed.rowCount) dimension=\(parsed.dimension) threads=\(threads)")
     print("parse_s=\(best)")
     print("parse_mb_s=\(mb / best)")

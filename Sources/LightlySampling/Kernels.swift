@@ -33,17 +33,6 @@ import Darwin
                        scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float)
 }
 
-/// `acc + a·b`, fused when the build targets a CPU with FMA (`LIGHTLY_FMA`, set with
-/// LIGHTLY_TARGET_CPU in Package.swift). Used only in the blocked init kernel, where the
-/// generated code was checked to be one vfmadd per tile row and dimension.
-@inline(__always) func fusedMulAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-    #if LIGHTLY_FMA
-    return acc.addingProduct(a, b)
-    #else
-    return acc + a * b
-    #endif
-}
-
 /// `acc + e·e` as a multiply and an add, deliberately not `addingProduct`: the stdlib's
 /// SIMD `addingProduct` is a lane loop that LLVM re-vectorises only sometimes; inside the
 /// unrolled row kernel it was split into 2-lane pieces (measured 3× slower). The row kernel
@@ -86,11 +75,6 @@ import Darwin
         return unsafeBitCast(unsafeBitCast(mag, to: SIMD16<UInt32>.self) | ((w & 0x8000) &<< 16),
                              to: SIMD16<Float>.self)
     }
-    /// Elements i, i+2, …, i+30 (even lanes of a 32-element block).
-    @inline(__always) static func loadEvenOdd(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD16<Float>, SIMD16<Float>) {
-        let u = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD16<UInt32>.self)
-        return (convert(u & 0xffff), convert(u &>> 16))
-    }
     @inline(__always) @usableFromInline static func load16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
         var r = SIMD16<Float>()
         for l in 0 ..< 16 { r[l] = load1(p, i &+ l) }
@@ -99,11 +83,11 @@ import Darwin
     @inline(__always) @usableFromInline static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
         Float(p.loadUnaligned(fromByteOffset: i &* 2, as: Float16.self))
     }
-    #if LIGHTLY_FMA
-    // Built for a CPU with F16C (LIGHTLY_TARGET_CPU): the lane loop of `load16` compiles to
-    // one vcvtph2ps, so rows use the float32 kernel unchanged.
+    // Rows are converted to float32 (exactly) and then use the float32 kernel unchanged, so a
+    // float16 row gives the same distances as its float32 conversion on every CPU and in every
+    // build, and the C kernels (`lk_*_f16`) can serve float16 rows with the same results.
     @inline(__always) @usableFromInline static func loadCenter(_ src: UnsafeRawPointer, _ d: Int, into c: UnsafeMutablePointer<Float>) {
-        for j in 0 ..< d { c[j] = load1(src, j) }
+        convertRow(src, c, d)
     }
     @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
                                                           scratch: UnsafeMutablePointer<Float>) -> Float {
@@ -116,80 +100,25 @@ import Darwin
         return Kernels.rowAcc(F32Row.self, UnsafeRawPointer(scratch), c, d)
     }
     /// Stages one row as float32. Kept out of line on purpose: in this small function LLVM
-    /// turns the 16-lane loop into a single vcvtph2ps, which it fails to do once inlined
-    /// into the large pass loop.
+    /// turns the 16-lane loop into a single vcvtph2ps (builds for a CPU with F16C,
+    /// LIGHTLY_TARGET_CPU), which it fails to do once inlined into the large pass loop. The
+    /// portable build converts with integer operations (`convert`); both are exact.
     @inline(never) static func convertRow(_ p: UnsafeRawPointer, _ q: UnsafeMutablePointer<Float>, _ n: Int) {
         let qr = UnsafeMutableRawPointer(q)
         var i = 0
         while i &+ 16 <= n {
+            #if LIGHTLY_FMA
             var r = SIMD16<Float>()
             for l in 0 ..< 16 { r[l] = Float(p.loadUnaligned(fromByteOffset: (i &+ l) &* 2, as: Float16.self)) }
+            #else
+            let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD16<UInt16>.self)
+            let r = convert(SIMD16<UInt32>(truncatingIfNeeded: h))
+            #endif
             qr.storeBytes(of: r, toByteOffset: i &* 4, as: SIMD16<Float>.self)
             i &+= 16
         }
         while i < n { q[i] = load1(p, i); i &+= 1 }
     }
-    #else
-    /// The center is stored de-interleaved per 32-element block (16 even, then 16 odd
-    /// elements), matching `loadEvenOdd`, so rows need no shuffles.
-    @inline(__always) @usableFromInline static func loadCenter(_ src: UnsafeRawPointer, _ d: Int, into c: UnsafeMutablePointer<Float>) {
-        var j = 0
-        while j &+ 32 <= d {
-            for l in 0 ..< 16 { c[j + l] = load1(src, j + 2 * l); c[j + 16 + l] = load1(src, j + 2 * l + 1) }
-            j += 32
-        }
-        while j < d { c[j] = load1(src, j); j += 1 }
-    }
-    @inline(__always) @usableFromInline static func dist2(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
-                                                          scratch: UnsafeMutablePointer<Float>) -> Float {
-        let (v, t) = rowAcc(x, c, d, scratch: scratch)
-        return Kernels.hsum(v) + t
-    }
-    @inline(__always) @usableFromInline static func rowAcc(_ x: UnsafeRawPointer, _ c: UnsafePointer<Float>, _ d: Int,
-                                                           scratch: UnsafeMutablePointer<Float>) -> (v: SIMD16<Float>, tail: Float) {
-        let cr = UnsafeRawPointer(c)
-        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-        @inline(__always) func block(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
-            let (ev, od) = loadEvenOdd(x, j)
-            return (ev - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self),
-                    od - cr.loadUnaligned(fromByteOffset: (j &+ 16) &* 4, as: SIMD16<Float>.self))
-        }
-        var j = 0
-        while j &+ 128 <= d {
-            let (e0, e1) = block(j), (e2, e3) = block(j &+ 32), (e4, e5) = block(j &+ 64), (e6, e7) = block(j &+ 96)
-            a0 = addSquare(a0, e0); a1 = addSquare(a1, e1); a2 = addSquare(a2, e2); a3 = addSquare(a3, e3)
-            a4 = addSquare(a4, e4); a5 = addSquare(a5, e5); a6 = addSquare(a6, e6); a7 = addSquare(a7, e7)
-            j &+= 128
-        }
-        if j &+ 64 <= d {
-            let (e0, e1) = block(j), (e2, e3) = block(j &+ 32)
-            a0 = addSquare(a0, e0); a1 = addSquare(a1, e1); a2 = addSquare(a2, e2); a3 = addSquare(a3, e3)
-            j &+= 64
-        }
-        if j &+ 32 <= d {
-            let (e4, e5) = block(j)
-            a4 = addSquare(a4, e4); a5 = addSquare(a5, e5)
-            j &+= 32
-        }
-        // A 16-element remainder (plain lane order in the center) goes to a vector
-        // accumulator, so `tail` is 0 whenever d % 16 == 0: the 16-row block reduction in
-        // `passChunk` ignores tails then (it dropped these 16 dimensions before).
-        if j &+ 16 <= d {
-            let h = x.loadUnaligned(fromByteOffset: j &* 2, as: SIMD16<UInt16>.self)
-            a6 = addSquare(a6, convert(SIMD16<UInt32>(truncatingIfNeeded: h))
-                               - cr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self))
-            j &+= 16
-        }
-        var tail: Float = 0
-        while j < d {
-            let e = load1(x, j) - c[j]
-            tail += e * e
-            j &+= 1
-        }
-        return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
-    }
-    #endif
     /// True when no element is ±Inf or NaN (exponent bits all ones).
     static func allFinite(_ p: UnsafeRawPointer, count: Int) -> Bool {
         let h = p.assumingMemoryBound(to: UInt16.self)
@@ -309,30 +238,23 @@ import Darwin
         return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), tail)
     }
 
-    /// Whether the C kernels (`lk_dist16_f32`, `lk_pass_diversity_f32`; AVX-512) run on this
+    /// Whether the C kernels (`lk_dist16_f32`, `lk_pass_diversity_f32`; AVX-512 or AVX2) run on this
     /// CPU; checked once.
     static let cDist16Available: Bool = lk_dist16_available() != 0
 
     /// Which C kernel serves rows of `E` with dimension `d`, or nil for the Swift loop.
     ///
-    /// The C kernels need AVX-512F (checked at run time) and d % 16 == 0. float32 rows always
-    /// take them then (one thread, 100k×128: 0.79 s against 1.17 s for the Swift loop; 10k×32
-    /// equal). float16 rows take them only in builds where the Swift float16 path converts
-    /// each row to float32 first (LIGHTLY_FMA), so that both paths give bit-identical
-    /// distances; the portable build's float16 summation order differs.
-    /// `policy` is for tests: `.never` forces the Swift loop, `.force` the C kernel wherever
-    /// the CPU and d allow it (for float16 also in builds whose Swift order differs).
+    /// The C kernels need AVX-512F or AVX2+FMA+F16C (checked at run time) and d % 16 == 0; rows of both element
+    /// types take them then (one thread, 100k×128 float32: 0.79 s against 1.17 s for the Swift
+    /// loop; 10k×32 equal). The Swift float16 path converts each row to float32 first, exactly
+    /// like the C kernel, so both paths give bit-identical distances.
+    /// `policy` is for tests: `.never` forces the Swift loop, `.force` equals `.auto`.
     static func cKernel<E: RowElement>(_: E.Type, d: Int, policy: CKernelPolicy = .auto) -> CKernelElement? {
         guard policy != .never, cDist16Available, d > 0, d & 15 == 0 else { return nil }
-        if E.self == F32Row.self { return .f32 }
-        if policy == .force && E.self == F16Row.self { return .f16 }
-        #if LIGHTLY_FMA
-        if E.self == F16Row.self { return .f16 }
-        #endif
-        return nil
+        return E.self == F32Row.self ? .f32 : .f16
     }
 
-    /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without AVX-512 or when
+    /// The C kernel's 16 distances for float32 rows `p ..< p+16` (nil without the C kernels or when
     /// d % 16 ≠ 0). For tests: they must equal `F32Row.dist2` bit for bit.
     static func cDist16(_ base: UnsafePointer<Float>, rowOf: UnsafePointer<UInt32>?, p: Int,
                         center: UnsafePointer<Float>, d: Int) -> SIMD16<Float>? {
@@ -401,7 +323,7 @@ import Darwin
             var iLo = SIMD8<Int64>(repeating: -1), iHi = iLo
             let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             let mr = UnsafeMutableRawPointer(m)
-            // The AVX-512 C kernels where they apply (same arithmetic; see `cKernel`).
+            // The C kernels where they apply (same arithmetic; see `cKernel`).
             var p = lo
             if let kind = Kernels.cKernel(E.self, d: d, policy: cPolicy) {
                 let f32 = ctx.base.assumingMemoryBound(to: Float.self)
@@ -681,31 +603,21 @@ import Darwin
                     for j in 0 ..< d { xT[j * 16 + l] = 0 }
                 }
             }
+            // The dot products run in C (`lk_init_tile16x8`), which picks AVX-512F, AVX2+FMA or
+            // baseline code at run time: the portable build keeps the FMA speed of the CPU.
             var xn = SIMD16<Float>()
-            for j in 0 ..< d {
-                let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
-                xn = fusedMulAdd(xn, xv, xv)
+            withUnsafeMutableBytes(of: &xn) { raw in
+                lk_init_norms16(xT, d, raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
             }
             var mv = SIMD16<Float>(repeating: .infinity)
             let inf = SIMD16<Float>(repeating: .infinity)
             for t in 0 ..< tiles {
                 let p = pb + t * 8 * d
-                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-                var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                for j in 0 ..< d {
-                    let xv = UnsafeRawPointer(panel).load(fromByteOffset: j &* 64, as: SIMD16<Float>.self)
-                    a0 = fusedMulAdd(a0, xv, SIMD16(repeating: p[j]))
-                    a1 = fusedMulAdd(a1, xv, SIMD16(repeating: p[d &+ j]))
-                    a2 = fusedMulAdd(a2, xv, SIMD16(repeating: p[2 &* d &+ j]))
-                    a3 = fusedMulAdd(a3, xv, SIMD16(repeating: p[3 &* d &+ j]))
-                    a4 = fusedMulAdd(a4, xv, SIMD16(repeating: p[4 &* d &+ j]))
-                    a5 = fusedMulAdd(a5, xv, SIMD16(repeating: p[5 &* d &+ j]))
-                    a6 = fusedMulAdd(a6, xv, SIMD16(repeating: p[6 &* d &+ j]))
-                    a7 = fusedMulAdd(a7, xv, SIMD16(repeating: p[7 &* d &+ j]))
-                }
-                var acc = (a0, a1, a2, a3, a4, a5, a6, a7)
+                var acc = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                           SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
                 withUnsafeMutableBytes(of: &acc) { raw in
                     let a = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
+                    lk_init_tile16x8(xT, p, d, UnsafeMutableRawPointer(a).assumingMemoryBound(to: Float.self))
                     for u in 0 ..< 8 {
                         let pu = pn[t &* 8 &+ u]
                         let sum = xn + SIMD16(repeating: pu)

@@ -1,16 +1,5 @@
 // Public request/response types of the server-side sampler (docs/selection.md).
-
-/// The selection strategies of the Lightly platform API (`SamplingCreateRequest.method`).
-public enum SamplingMethod: String, Sendable, Codable, CaseIterable {
-    /// Seeded uniform sampling without replacement (docs/selection.md §3).
-    case random = "RANDOM"
-    /// Exact greedy k-center on squared Euclidean distances (docs/selection.md §4).
-    case coreset = "CORESET"
-    /// Lightly's product rule of scores and diversity (docs/selection.md §5).
-    case coral = "CORAL"
-    /// Top-`need` candidates by score, stable by index (docs/selection.md §6).
-    case activeLearning = "ACTIVE_LEARNING"
-}
+@_exported import LightlyShared
 
 /// Exponents of the CORAL product objective `(W_S + w_c)^scores · (D_S + m_c)^diversity`.
 ///

@@ -75,7 +75,7 @@ final class LazyGreedy: @unchecked Sendable {
     let d: Int
     let storage: EmbeddingStorage
     let chunks: Int
-    /// The AVX-512 kernel computes 16 centers against one row (see `refresh`).
+    /// The C kernel computes 16 centers against one row (see `refresh`).
     let useC: Bool
     let applied: UnsafeMutablePointer<UInt32>
     let centers: UnsafeMutableRawPointer
