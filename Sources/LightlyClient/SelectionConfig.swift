@@ -1,5 +1,5 @@
 import Foundation
-import LightlyCore
+import LightlyShared
 
 /// What to select: the Python client's `SelectionConfig` (called `SamplerConfig` before 1.2.14).
 ///
