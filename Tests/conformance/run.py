@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Conformance runner: the real `lightly` pip client (1.1.x / 1.2.x) against a real
+"""Conformance runner: the real `lightly` pip client (any release 1.1.0-1.5.26) against a real
 lightly-server process. Stdlib only; runs with any python3 >= 3.9.
 
 For every client version: create (or reuse) a venv under .build/conformance/venvs/<version>
-(spec §13.1), then for every scenario that applies to the version: start a fresh server
-(`serve --port 0 --data-dir <temp>`), create two tokens (t1, t2), run the scenario script
-inside the venv, SIGTERM the server and require exit status 0.
+(the client with --no-deps, torch stubbed), then for every scenario that applies to the
+version: start a fresh server (`serve --port 0 --data-dir <temp>`), create two tokens (t1,
+t2), run the scenario script inside the venv, SIGTERM the server and require exit status 0
+and no 4xx/5xx in its access log that the scenario did not declare.
 
 Usage (see README.md):
     python3 Tests/conformance/run.py --server-binary .build/debug/lightly-server \
@@ -19,6 +20,7 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,35 +36,41 @@ from lightly_harness import ServerError, ServerProcess, parse_version, pip_requi
 # The Swift test (Tests/ConformanceTests) keeps the same list; .ci/run pre-creates these venvs.
 # 1.1.0: legacy /users/quota, no download; 1.1.6: mirror bug + scores on the preselected tag;
 # 1.1.8 mirrored agent sets with |Q| scores; 1.1.16/1.1.23: fixed mirror, custom metadata,
-# upsize; 1.2.10/1.2.13: 1.2.x models and tag helpers.
-DEFAULT_VERSIONS = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13"]
+# upsize; 1.2.10/1.2.13: 1.2.x models and tag helpers, SamplerConfig; 1.2.14: SelectionConfig,
+# `selection`; 1.2.26/1.2.36: upload_scores, paged dataset listing, export helpers; 1.3.3;
+# 1.4.6: the last agent, query_tag_name required; 1.4.7: no agent/scorers; 1.4.8: first strict
+# (pydantic) models; 1.4.13: no upload_dataset; 1.4.26, 1.5.26: the last of their series.
+DEFAULT_VERSIONS = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13",
+                    "1.2.14", "1.2.26", "1.2.36", "1.3.3", "1.4.6", "1.4.7", "1.4.8", "1.4.13", "1.4.26",
+                    "1.5.26"]
+FIRST, LAST = "1.1.0", "1.5.26"
 
 # name -> script under scenarios/, first and last client version it applies to (inclusive),
 # extra `serve` flags, and what it checks. Every scenario gets its own fresh server.
-def _scenario(script, first, last, what, server_args=()):
+def _scenario(script, what, first=FIRST, last=LAST, server_args=()):
     return {"script": script, "first": first, "last": last, "what": what, "server_args": list(server_args)}
 
 
 SCENARIOS = {
-    "upload": _scenario("upload.py", "1.1.0", "1.2.13",
-                        "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download"),
-    "seed": _scenario("seed.py", "1.1.0", "1.2.13",
-                      "seed workflow: CORESET 100 -> CORAL 200 (exact) -> agent re-init gives the same 200"),
-    "exactness": _scenario("exactness.py", "1.1.0", "1.2.13",
+    "classic": _scenario("classic.py", "the classic workflow of every release, exact selections, no unexpected 4xx/5xx"),
+    "strict": _scenario("strict.py", "a response of every served route parses into the release's strict models",
+                        first="1.4.8"),
+    "upload": _scenario("upload.py",
+                        "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download",
+                        last="1.4.12"),
+    "seed": _scenario("seed.py", "seed workflow: CORESET 100 -> CORAL 200 (exact), agent or selection+upload_scores"),
+    "exactness": _scenario("exactness.py",
                            "CORESET tags equal numpy greedy k-center: scratch, preselected, query tag, min_distance"),
-    "failures": _scenario("failures.py", "1.1.0", "1.2.13",
-                          "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
-    "tags": _scenario("tags.py", "1.1.0", "1.2.13",
-                      "RANDOM determinism, fractions, download of a tag, arithmetics, 1.2.x tag helpers, upsize"),
-    "datasets": _scenario("datasets.py", "1.1.0", "1.2.13",
+    "failures": _scenario("failures.py", "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
+    "tags": _scenario("tags.py",
+                      "RANDOM determinism, fractions, download of a tag, arithmetics, tag helpers, upsize"),
+    "datasets": _scenario("datasets.py",
                           "awkward filenames/embedding names, custom metadata (1.1.16+), dataset_id fallback, delete"),
-    "versions": _scenario("versions.py", "1.1.0", "1.2.13",
+    "versions": _scenario("versions.py",
                           "the server's version endpoints; --minimum-client-version above the client -> ValueError",
                           server_args=["--minimum-client-version", "99.0.0"]),
-    "restart": _scenario("restart.py", "1.1.0", "1.2.13",
-                         "data, tokens, blobs and embeddings survive a SIGTERM + restart on the same data dir"),
-    "protocol": _scenario("protocol.py", "1.1.0", "1.2.13",
-                          "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
+    "restart": _scenario("restart.py", "data, tokens, blobs and embeddings survive a SIGTERM + restart on the same data dir"),
+    "protocol": _scenario("protocol.py", "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
                           "racing newTagName"),
 }
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
@@ -164,14 +172,58 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
         out.append(f"server: {e}")
     finally:
         code = server.stop()
+        expected = load_expected_errors(os.path.join(workdir, "expected-http-errors.jsonl"))
         shutil.rmtree(workdir, ignore_errors=True)
     if server.proc is not None and code != 0:
         ok = False
         out.append(f"server exit status after SIGTERM: {code} (expected 0)")
+    unexpected = unexpected_http_errors(server.log, expected)
+    if unexpected:
+        ok = False
+        out.append(f"{len(unexpected)} 4xx/5xx answer(s) in the server's access log that the scenario did not "
+                   "declare (expect_http_error):")
+        out.extend(f"  {m} {t} -> {st}" for m, t, st in unexpected[:40])
     if not ok or verbose:
         out.append("--- server log (last 60 lines) ---")
         out.extend(server.log[-60:])
     return ok, "\n".join(s.rstrip("\n") for s in out if s)
+
+
+_ACCESS_KEYS = re.compile(r"\bhttp\.(method|status|target)=(\S+)")
+
+
+def access_entries(log_lines):
+    """(method, target, status) of every access-log line of the server (`... request`)."""
+    for line in log_lines:
+        if not line.rstrip().endswith("request") or "http.status=" not in line:
+            continue
+        fields = dict(_ACCESS_KEYS.findall(line))
+        if {"method", "status", "target"} <= fields.keys() and fields["status"].isdigit():
+            yield fields["method"], fields["target"], int(fields["status"])
+
+
+def load_expected_errors(path):
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def unexpected_http_errors(log_lines, expected):
+    """Access-log entries with status >= 400 that no declaration covers."""
+    strict = os.environ.get("LIGHTLY_CONFORMANCE_STRICT") == "1"
+    compiled = [(e["method"], re.compile(e["path"]), set(e["statuses"])) for e in expected
+                if not (strict and e.get("known_issue"))]
+    bad = []
+    for method, target, status in access_entries(log_lines):
+        if status < 400:
+            continue
+        path = target.split("?", 1)[0]
+        if not any(m == method and st_ok and rx.fullmatch(path)
+                   for m, rx, sts in compiled for st_ok in [status in sts]):
+            bad.append((method, target, status))
+    return bad
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from common import (L, V, WORKDIR, bit_indices, check, default_score_weights, embeddings_in_mapping_order, main,
+from common import (HAS_AGENT, L, V, WORKDIR, make_scorer, new_agent, select, bit_indices, check, default_score_weights, embeddings_in_mapping_order, main,
                     mapping, predictions_needed, soft, tag_by_name)
 from reference import active_learning_picks, greedy_k_center, random_picks
 from seed import seed_dataset
@@ -18,8 +18,8 @@ N, D = 300, 16
 
 
 def server_pick(client, name, n_samples, preselected=None, query=None, min_distance=-1, method="CORESET"):
-    config = L.SamplerConfig(n_samples=n_samples, method=method, name=name, min_distance=min_distance)
-    result = client.sampling(config, preselected_tag_id=preselected, query_tag_id=query)
+    config = L.SelectionConfig(n_samples=n_samples, method=method, name=name, min_distance=min_distance)
+    result = select(client, config, preselected_tag_id=preselected, query_tag_id=query)
     tag = tag_by_name(client.dataset_id, name)
     check(result.id == tag["id"] and tag["totSize"] == N, f"{name}: the job returned the tag, totSize {N}")
     return tag, set(bit_indices(tag["bitMaskData"]))
@@ -78,11 +78,11 @@ def scenario():
 
     # 7. ACTIVE_LEARNING with scores through the agent: P plus the top scores of Q \ P
     with soft("ACTIVE_LEARNING reference"):
-        agent = L.ActiveLearningAgent(client, preselected_tag_name="coreset-100")
+        agent = new_agent(client, preselected_tag_name="coreset-100")
         n_pred = predictions_needed(agent)
         preds = np.random.default_rng(9).dirichlet(np.ones(4), size=n_pred)
-        scorer = L.ScorerClassification(preds)
-        agent.query(L.SamplerConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130"), al_scorer=scorer)
+        scorer = make_scorer(preds)
+        agent.query(L.SelectionConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130"), al_scorer=scorer)
         w, name = default_score_weights(scorer, N, range(N), got)
         al = set(bit_indices(tag_by_name(client.dataset_id, "al-130")["bitMaskData"]))
         want_al = got | set(active_learning_picks(w, sorted(set(range(N)) - got), 30))
@@ -93,12 +93,12 @@ def scenario():
     # 8. the same inside a query tag (Q = coreset-150, P = coreset-100): 1.1.7+ post |Q| scores
     #    to the query tag, element j = the j-th member of Q by index (rule 1)
     with soft("ACTIVE_LEARNING inside a query tag"):
-        agent = L.ActiveLearningAgent(client, query_tag_name="coreset-150", preselected_tag_name="coreset-100")
+        agent = new_agent(client, query_tag_name="coreset-150", preselected_tag_name="coreset-100")
         n_pred = predictions_needed(agent)
         check(n_pred == (50 if V <= (1, 1, 6) else 150), f"the agent wants {n_pred} predictions")
         preds = np.random.default_rng(10).dirichlet(np.ones(3), size=n_pred)
-        scorer = L.ScorerClassification(preds)
-        agent.query(L.SamplerConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150"), al_scorer=scorer)
+        scorer = make_scorer(preds)
+        agent.query(L.SelectionConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150"), al_scorer=scorer)
         w, _ = default_score_weights(scorer, N, got150, got)
         al = set(bit_indices(tag_by_name(client.dataset_id, "al-110-in-150")["bitMaskData"]))
         want_al = got | set(active_learning_picks(w, sorted(got150 - got), 10))

@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 
-from common import (L, TOKEN2, V, WORKDIR, check, dataset, datasets, embeddings, expect_raises, get_json, http,
+from common import (L, TOKEN2, select, V, WORKDIR, check, dataset, datasets, embeddings, expect_raises, get_json, http,
                     main, mapping, new_client, ok, rest, soft, tags, write_embeddings_csv)
 from seed import seed_dataset
 
@@ -69,8 +69,8 @@ def scenario():
     if nan_ids:
         c = new_client(dataset_id=ds_id)
         c.embedding_id = nan_ids[0]
-        config = L.SamplerConfig(n_samples=10, method=L.SamplingMethod.CORESET, name="on-refused-embedding")
-        e = expect_raises(lambda: c.sampling(config), L.ApiException, RuntimeError)
+        config = L.SelectionConfig(n_samples=10, method=L.SamplingMethod.CORESET, name="on-refused-embedding")
+        e = expect_raises(lambda: select(c, config), L.ApiException, RuntimeError)
         check(not isinstance(e, L.ApiException) or 400 <= e.status < 500,
               f"CORESET on the refused embedding raises {type(e).__name__} {getattr(e, 'status', '')}", e)
         check(state(ds_id) == before, "no tag was created from the refused embedding")
@@ -89,10 +89,10 @@ def scenario():
 
     # --- a FAILED job: ACTIVE_LEARNING without scores (the 1.1.2 enum lacks the name; the
     #     client does not validate it, spec §3.2)
-    config = L.SamplerConfig(n_samples=10, method="ACTIVE_LEARNING", name="al-without-scores")
+    config = L.SelectionConfig(n_samples=10, method="ACTIVE_LEARNING", name="al-without-scores")
     c = new_client(dataset_id=ds_id)
     c.embedding_id = good_embedding  # the last one in the list is an unprocessed leftover now
-    e = expect_raises(lambda: c.sampling(config), RuntimeError)
+    e = expect_raises(lambda: select(c, config), RuntimeError)
     m = re.search(r"job_id (\S+) failed with error (.*)", str(e), re.S)
     check(m is not None, "ACTIVE_LEARNING without scores -> RuntimeError 'Sampling job ... failed with error'", str(e))
     job = get_json(f"/v1/jobs/{m.group(1)}")

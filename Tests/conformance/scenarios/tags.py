@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from common import (L, V, WORKDIR, FolderDataset, bit_indices, check, dataset, main, make_images, mapping,
+from common import (HAS_AGENT, HAS_UPLOAD_DATASET, L, V, WORKDIR, new_agent, select, FolderDataset, bit_indices, check, dataset, main, make_images, mapping,
                     new_client, ok, pixels, soft, tag_by_name, tags, upload, write_embeddings_csv)
 
 N = 50
@@ -23,8 +23,8 @@ def api(client, name):
 
 
 def sampling(client, name, method, n, preselected=None):
-    cfg = L.SamplerConfig(n_samples=n, method=method, name=name)
-    result = client.sampling(cfg, preselected_tag_id=preselected)
+    cfg = L.SelectionConfig(n_samples=n, method=method, name=name)
+    result = select(client, cfg, preselected_tag_id=preselected)
     tag = tag_by_name(client.dataset_id, name)
     check(result.id == tag["id"], f"{method} {name}: the job returned the tag")
     return tag, bit_indices(tag["bitMaskData"])
@@ -126,7 +126,7 @@ def scenario():
         check(all(t["totSize"] == N + 4 for t in after.values())
               and all(after[n]["bitMaskData"] == before[n]["bitMaskData"] for n in before if n != "initial-tag"),
               "every tag has totSize N+4; the other tags keep their bits")
-        agent = L.ActiveLearningAgent(new_client(dataset_id=ds_id), preselected_tag_name="random-a")
+        agent = new_agent(new_client(dataset_id=ds_id), preselected_tag_name="random-a")
         check(sorted(agent.labeled_set) == sorted(files[i] for i in bits1) and len(agent.query_set) == N + 4,
               "an agent after the upsize: labeled = random-a, query set = all N+4")
     else:
