@@ -81,6 +81,8 @@ def pip_requirements(version: str) -> list:
 # Importing lightly without torch
 
 _STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
+_STUB_VERSIONS = {"torch": "2.0.0", "torchvision": "0.15.0", "pytorch_lightning": "1.9.0", "hydra": "1.3.2",
+                  "omegaconf": "2.3.0"}
 
 
 def _stub_classes():
@@ -118,6 +120,8 @@ class _StubLoader(importlib.abc.Loader):
         module.__spec__ = spec
         module.__name__ = spec.name
         module.__loader__ = self
+        # Some releases compare versions at import (1.2.3x: `hydra.__version__`).
+        module.__version__ = _STUB_VERSIONS.get(spec.name, "0.0.0")
         return module
 
     def exec_module(self, module):

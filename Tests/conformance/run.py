@@ -237,6 +237,9 @@ def main(argv=None) -> int:
     p.add_argument("--python", default=os.environ.get("LIGHTLY_CONFORMANCE_PYTHON", sys.executable),
                    help="interpreter for the venvs (default: this one)")
     p.add_argument("--setup-only", action="store_true", help="only create the venvs and check the imports")
+    p.add_argument("--constraints", metavar="FILE",
+                   help="real dependencies instead of stubs: `pip install lightly==X -c FILE` (torch included) "
+                        "into .build/conformance/real-venvs/<version>; see clients/python/README.md")
     p.add_argument("--verbose", "-v", action="store_true", help="print script output also for passing scenarios")
     args = p.parse_args(argv)
 
@@ -248,13 +251,21 @@ def main(argv=None) -> int:
     if args.server_binary and not os.access(args.server_binary, os.X_OK):
         p.error(f"not an executable: {args.server_binary}")
 
+    real = None
+    if args.constraints:
+        real = os.path.abspath(args.constraints)
+        if args.venv_root == p.get_default("venv_root"):
+            args.venv_root = os.path.join(REPO, ".build", "conformance", "real-venvs")
+        os.environ["CONFORMANCE_REAL_TORCH"] = "1"
+
     passed = failed = 0
     results = {}  # (version, scenario) -> "ok" | "FAIL" | "-"
     known = []  # "version scenario: label" of known server issues hit (not counted)
     started = time.monotonic()
     for version in versions:
         try:
-            venv = ensure_venv(version, args.venv_root, args.python)
+            steps = [["lightly==" + version, "-c", real]] if real else None
+            venv = ensure_venv(version, args.venv_root, args.python, steps=steps)
             check = subprocess.run([venv_python(venv), os.path.join(HERE, "scenarios", "check_import.py")],
                                    env={**os.environ, "PYTHONPATH": HERE}, capture_output=True, text=True)
             if check.returncode != 0:

@@ -18,10 +18,10 @@ import os
 
 import numpy as np
 
-from common import (ID, HAS_AGENT, expect_http_error, HAS_UPLOAD_DATASET, L, MIRRORED, V, WORKDIR, FolderDataset, bit_indices, check,
-                    dataset, datasets, default_score_weights, embeddings, embeddings_in_mapping_order, expect_raises,
-                    get_json, http, main, make_images, make_scorer, mapping, new_agent, new_client, ok, pixels,
-                    predictions_needed, select, soft, tag_by_name, tags, upload, write_embeddings_csv)
+from common import (HAS_AGENT, HAS_UPLOAD_DATASET, ID, MIRRORED, WORKDIR, FolderDataset, L, bit_indices, check,
+                    dataset, datasets, default_score_weights, embeddings, embeddings_in_mapping_order,
+                    expect_http_error, http, main, make_images, make_scorer, mapping, new_agent, new_client, ok,
+                    pixels, predictions_needed, select, soft, tag_by_name, upload, write_embeddings_csv)
 from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 40, 8, 5

@@ -25,7 +25,8 @@ from PIL import Image
 
 from lightly_harness import import_lightly
 
-L = import_lightly()
+# CONFORMANCE_REAL_TORCH=1 (run.py --constraints): the venv has the real torch stack.
+L = import_lightly(stub_torch=os.environ.get("CONFORMANCE_REAL_TORCH") != "1")
 V = L.version  # (1, 1, 23)
 URL = os.environ["LIGHTLY_SERVER_LOCATION"]
 TOKEN = os.environ["CONFORMANCE_TOKEN"]
@@ -130,7 +131,7 @@ def expect_http_error(method: str, path_regex: str, statuses, why: str, known_is
 
 ID = "[0-9a-f]{24}"
 # Documented answers every scenario may see:
-expect_http_error("GET", f"/v1/datasets/{ID}/datasource", 404,
+expect_http_error("GET", f"/+v1/datasets/{ID}/datasource", 404,
                   "1.2.10+ ask for the dataset's datasource when uploading/downloading; 404 means 'none', "
                   "which the client handles")
 

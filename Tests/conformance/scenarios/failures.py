@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 
-from common import (L, TOKEN2, select, V, WORKDIR, check, dataset, datasets, embeddings, expect_raises, get_json, http,
+from common import (ID, L, TOKEN2, expect_http_error, select, V, WORKDIR, check, dataset, datasets, embeddings, expect_raises, get_json, http,
                     main, mapping, new_client, ok, rest, soft, tags, write_embeddings_csv)
 from seed import seed_dataset
 
@@ -21,7 +21,19 @@ def state(ds_id):
     return mapping(ds_id), mapping(ds_id, "_id"), [(t["id"], t["bitMaskData"]) for t in tags(ds_id)], processed
 
 
+def declare_expected_errors():
+    """What this scenario provokes on purpose through the client."""
+    any_path = "/.*"
+    expect_http_error("GET", any_path, 401, "unknown and revoked tokens")
+    expect_http_error("POST", any_path, 401, "unknown and revoked tokens")
+    expect_http_error("PUT", r"/signed/csv/.*", 400, "the client uploads a CSV holding a NaN")
+    expect_http_error("POST", f"/v1/datasets/{ID}/embeddings/{ID}/sampling", 400,
+                      "a selection on the embedding whose CSV was refused")
+    expect_http_error("GET", f"/v1/datasets/{ID}(/.*)?", 404, "user t2's client reading user t1's dataset")
+
+
 def scenario():
+    declare_expected_errors()
     client, names, vectors = seed_dataset("fail", n=N, d=D, seed=31)
     ds_id = client.dataset_id
     good_embedding = client.embedding_id
@@ -64,7 +76,7 @@ def scenario():
     check(e.status == 401, "an unknown token on t1's dataset -> 401 too", f"status {e.status}")
 
     # --- sampling on an embedding whose CSV was refused: the client raises (4xx at trigger time
-    #     or a FAILED job, spec §5.9), no tag is created
+    #     or a FAILED job), no tag is created
     nan_ids = [x["id"] for x in embeddings(ds_id) if x["name"] == "emb-nan"]
     if nan_ids:
         c = new_client(dataset_id=ds_id)
@@ -88,7 +100,7 @@ def scenario():
     check(rest("GET", f"/v1/datasets/{ds_id}").status == 200, "t1's token still works")
 
     # --- a FAILED job: ACTIVE_LEARNING without scores (the 1.1.2 enum lacks the name; the
-    #     client does not validate it, spec §3.2)
+    #     client does not validate it)
     config = L.SelectionConfig(n_samples=10, method="ACTIVE_LEARNING", name="al-without-scores")
     c = new_client(dataset_id=ds_id)
     c.embedding_id = good_embedding  # the last one in the list is an unprocessed leftover now

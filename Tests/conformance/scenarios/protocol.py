@@ -1,7 +1,7 @@
 """Scenario `protocol` (all versions): wire details the client relies on or can produce.
-A trailing slash in LIGHTLY_SERVER_LOCATION (`//v1/...`, spec §1.1), chunked signed PUTs
-(§5.12), a repeated CSV PUT overwrites (§5.7), a duplicate fileName is refused (§5.4), and
-two sampling requests racing for the same newTagName leave exactly one tag (§8)."""
+A trailing slash in LIGHTLY_SERVER_LOCATION (`//v1/...`), chunked signed PUTs, a repeated
+CSV PUT overwrites, a duplicate fileName is refused (409), and two sampling requests racing
+for the same newTagName leave exactly one tag."""
 
 import os
 import threading

@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from common import (L, URL, WORKDIR, FolderDataset, check, get_json, main, make_images, make_scorer, mapping,
+from common import (L, WORKDIR, FolderDataset, check, get_json, main, make_images, make_scorer, mapping,
                     new_client, ok, rest, select, soft, tag_by_name, upload, write_embeddings_csv)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -138,7 +138,7 @@ def fill(raw_pattern, fx):
 def writes(fx):
     """(method, normalized route, path, body) of the write routes, in an order that keeps the
     fixture usable; each may add ids to fx for the next ones. Deletes come last."""
-    ds, init, core = fx["datasetId"], fx["initialTagId"], fx["coreTagId"]
+    init, core = fx["initialTagId"], fx["coreTagId"]
     meta = {"isCorrupted": False, "sizeInBytes": 10, "shape": [2, 2, 3]}
     return [
         ("POST", "/v1/datasets", lambda: {"name": "strict-second"}, "secondDatasetId"),

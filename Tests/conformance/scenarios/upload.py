@@ -1,5 +1,5 @@
 """Scenario `upload` (all versions): datasets, upload_dataset in the three modes, a shuffled
-embeddings CSV, download_dataset (spec §6.2-§6.4, §6.6)."""
+embeddings CSV, download_dataset. Releases without upload_dataset (1.4.13+) skip it."""
 
 import inspect
 import io
@@ -120,7 +120,7 @@ def scenario():
     embs = embeddings(c_full.dataset_id)
     if "append_embeddings(" in inspect.getsource(type(c_full).upload_embeddings):
         # 1.2.x: the client reads the stored CSV back (readCSVUrl), merges and uploads it under
-        # "<name>_<timestamp>" (spec §10)
+        # "<name>_<timestamp>"
         check(len(embs) == 2 and embs[1]["name"].startswith("emb-default_") and embs[1]["isProcessed"],
               "re-uploading an existing name appends: a second embedding emb-default_<time>", embs)
         check(read_stored_csv(c_full.dataset_id, embs[1]["id"])[1:] == body,

@@ -1,6 +1,6 @@
 """Scenario `versions` (all versions), against a server started with
 `--minimum-client-version 99.0.0`: every ApiWorkflowClient constructor must refuse with
-ValueError (spec §5.1); the version endpoints answer X.Y.Z strings without a token."""
+ValueError; the version endpoints answer X.Y.Z strings without a token."""
 
 import importlib
 
