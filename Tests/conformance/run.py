@@ -73,6 +73,15 @@ SCENARIOS = {
     "protocol": _scenario("protocol.py", "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
                           "racing newTagName"),
 }
+# Routes the newer clients call that the server does not serve yet (the server side of issue
+# #11 is under way). A scenario whose only undeclared 4xx/5xx answers are 404/405 on these
+# routes is reported as a known issue instead of a failure (LIGHTLY_CONFORMANCE_STRICT=1 counts
+# it). Remove an entry when its route lands: the summary says when one no longer shows up.
+KNOWN_GAPS = [
+    (r"/v1/datasets/[0-9a-f]{24}/samples/partial", "GET samples/partial (1.2.26+ upload_dataset, upload_custom_metadata)"),
+    (r"/v1/datasets/query/name/", "GET /v1/datasets/query/name/{name} (1.2.36+ create_dataset, set_dataset_id_by_name)"),
+    (r"/v1/datasets/[0-9a-f]{24}/tags/[0-9a-f]{24}/export/", "tag exports (filenames, read URLs, Label Studio, LabelBox)"),
+]
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
 
@@ -178,6 +187,16 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
         ok = False
         out.append(f"server exit status after SIGTERM: {code} (expected 0)")
     unexpected = unexpected_http_errors(server.log, expected)
+    # Known if the client hit routes of KNOWN_GAPS, no other undeclared error showed up, and
+    # the script passed or died of a 404 (the client's ApiException).
+    gaps = [w for e in access_entries(server.log) for w in gap_of(e)]
+    gaps = list(dict.fromkeys(gaps))
+    others = [e for e in unexpected if not gap_of(e)]
+    if others or not (ok or "(404)" in "\n".join(out)) or (ok and not unexpected):
+        gaps = []
+    if gaps and os.environ.get("LIGHTLY_CONFORMANCE_STRICT") != "1":
+        out.append("KNOWN ISSUE (not counted): the server does not serve yet: " + "; ".join(gaps))
+        return "known", "\n".join(s.rstrip("\n") for s in out if s)
     if unexpected:
         ok = False
         out.append(f"{len(unexpected)} 4xx/5xx answer(s) in the server's access log that the scenario did not "
@@ -200,6 +219,13 @@ def access_entries(log_lines):
         fields = dict(_ACCESS_KEYS.findall(line))
         if {"method", "status", "target"} <= fields.keys() and fields["status"].isdigit():
             yield fields["method"], fields["target"], int(fields["status"])
+
+
+def gap_of(entry):
+    """The KNOWN_GAPS descriptions an access-log entry (method, target, status) falls under."""
+    _, target, status = entry
+    path = target.split("?", 1)[0]
+    return [what for rx, what in KNOWN_GAPS if status in (404, 405) and re.search(rx, path)]
 
 
 def load_expected_errors(path):
@@ -287,9 +313,15 @@ def main(argv=None) -> int:
             t0 = time.monotonic()
             ok, text = run_scenario(version, venv, scenario, args.server_binary, args.verbose)
             dt = time.monotonic() - t0
-            results[(version, scenario)] = "ok" if ok else "FAIL"
             known += [f"{version} {scenario}: {line.split(':', 1)[1].strip()}"
                       for line in text.splitlines() if line.startswith("KNOWN ISSUE")]
+            if ok == "known":
+                results[(version, scenario)] = "known"
+                log(f"known {version} {scenario} ({dt:.1f}s)")
+                if args.verbose:
+                    log(_indent(text))
+                continue
+            results[(version, scenario)] = "ok" if ok else "FAIL"
             if ok:
                 passed += 1
                 log(f"ok   {version} {scenario} ({dt:.1f}s)")
