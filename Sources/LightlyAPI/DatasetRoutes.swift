@@ -7,6 +7,9 @@ extension LightlyApplication {
     func registerDatasetRoutes(_ r: inout Router) {
         r.get("/v1/datasets") { ctx in try ctx.app.listDatasets(ctx) }
         r.get("/v1/datasets/enriched") { ctx in try ctx.app.listDatasets(ctx) }
+        // `dataset_name_exists`, `get_datasets_by_name`, `set_dataset_id_by_name` (1.2.36+):
+        // always a list, `[]` when nothing matches (a 404 breaks `create_dataset`).
+        r.get("/v1/datasets/query/name/:datasetName") { ctx in try ctx.app.queryDatasetsByName(ctx) }
         // `/v1/datasets/` (1.1.0–1.1.16) collapses to the same path segments.
         r.post("/v1/datasets") { ctx in try ctx.app.createDataset(ctx) }
         r.get("/v1/datasets/:datasetId") { ctx in
@@ -26,12 +29,56 @@ extension LightlyApplication {
         }
     }
 
+    /// Which of the caller's datasets a list request covers. This server has no sharing and no
+    /// teams: `shared=True` and `getAssetsOfTeam=True` ("the team's rather than the user's")
+    /// list nothing; `getAssetsOfTeamInclusiveSelf=True` lists the caller's own. Every flag
+    /// is validated (400 on a bad spelling), and `excludePlayground` changes nothing.
+    private func ownsListing(_ ctx: RequestContext) throws -> Bool {
+        let shared = try ctx.queryBool("shared", default: false)
+        let team = try ctx.queryBool("getAssetsOfTeam", default: false)
+        _ = try ctx.queryBool("getAssetsOfTeamInclusiveSelf", default: false)
+        _ = try ctx.queryBool("excludePlayground", default: false)
+        return !shared && !team
+    }
+
+    /// `GET /v1/datasets` (and `/enriched`): own datasets by (createdAt, id), paged.
     private func listDatasets(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
-        // No sharing between users: `shared=True` lists nothing.
-        if try ctx.queryBool("shared", default: false) { return try .json([DatasetData]()) }
+        var page = try ctx.paging()
+        // `/enriched` of 1.1.x also knows a deprecated `limit` (= pageSize).
+        if page.size == nil, let raw = ctx.query("limit") {
+            guard let v = Int(raw), v >= 1 else { throw APIError.malformed("limit must be an integer ≥ 1, got \"\(raw)\"") }
+            page.size = v
+        }
+        guard try ownsListing(ctx) else { return try .json([DatasetData]()) }
+        let (limit, offset) = page.sqlLimitOffset
         let rows = try database.read { conn in
-            try conn.query("SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? ORDER BY created_at, id", user.id)
+            try conn.query("SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+                           user.id, limit, offset)
+        }
+        return try .json(rows.map { try DatasetRow(row: $0).wire })
+    }
+
+    /// `GET /v1/datasets/query/name/{datasetName}`: `exact=True` → the dataset with exactly
+    /// that name; otherwise every dataset whose name starts with it (what
+    /// `create_new_dataset_with_unique_name` relies on). Paged like the list.
+    private func queryDatasetsByName(_ ctx: RequestContext) throws -> HTTPResponse {
+        let user = try ctx.requireUser()
+        let name = try ctx.params.require("datasetName")
+        let exact = try ctx.queryBool("exact", default: false)
+        let page = try ctx.paging()
+        guard try ownsListing(ctx) else { return try .json([DatasetData]()) }
+        let (limit, offset) = page.sqlLimitOffset
+        let rows = try database.read { conn in
+            if exact {
+                return try conn.query("SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? AND name = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+                                      user.id, name, limit, offset)
+            }
+            // Prefix match without LIKE's wildcards: compare the leading characters.
+            return try conn.query("""
+                SELECT \(DatasetRow.columns) FROM datasets WHERE user_id = ? AND substr(name, 1, length(?)) = ?
+                ORDER BY created_at, id LIMIT ? OFFSET ?
+                """, user.id, name, name, limit, offset)
         }
         return try .json(rows.map { try DatasetRow(row: $0).wire })
     }

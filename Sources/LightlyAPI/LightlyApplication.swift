@@ -91,6 +91,7 @@ public final class LightlyApplication: Sendable {
         registerDatasetRoutes(&r)
         registerSampleRoutes(&r)
         registerTagRoutes(&r)
+        registerExportRoutes(&r)
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
         return r

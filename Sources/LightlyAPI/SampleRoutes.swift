@@ -12,6 +12,9 @@ extension LightlyApplication {
     func registerSampleRoutes(_ r: inout Router) {
         r.post("/v1/datasets/:datasetId/samples") { ctx in try ctx.app.createSample(ctx) }
         r.get("/v1/datasets/:datasetId/samples") { ctx in try ctx.app.listSamples(ctx) }
+        // Registered before `samples/:sampleId`, but it is the literal segment that wins
+        // (Router: literal beats parameter), not the order.
+        r.get("/v1/datasets/:datasetId/samples/partial") { ctx in try ctx.app.listSamplesPartial(ctx) }
         r.get("/v1/datasets/:datasetId/samples/:sampleId") { ctx in
             let (_, s) = try ctx.app.ownedSample(ctx)
             return try .json(s.wire)
@@ -104,17 +107,37 @@ extension LightlyApplication {
         return try .json(CreateEntityResponse(id: id), status: .created)
     }
 
-    private func listSamples(_ ctx: RequestContext) throws -> HTTPResponse {
+    /// The dataset's samples in mapping order, optionally only those named `fileName`, paged.
+    private func sampleRows(_ ctx: RequestContext) throws -> [SampleRow] {
         let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
+        let (limit, offset) = try ctx.paging().sqlLimitOffset
         let rows = try database.read { conn -> [Row] in
             _ = try requireDataset(ds, for: user, conn: conn)
             if let fileName = ctx.query("fileName") {
-                return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND file_name = ? ORDER BY idx", ds, fileName)
+                return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND file_name = ? ORDER BY idx LIMIT ? OFFSET ?",
+                                      ds, fileName, limit, offset)
             }
-            return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? ORDER BY idx", ds)
+            return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? ORDER BY idx LIMIT ? OFFSET ?",
+                                  ds, limit, offset)
         }
-        return try .json(rows.map { try SampleRow(row: $0).wire })
+        return try rows.map { try SampleRow(row: $0) }
+    }
+
+    /// `GET .../samples` (1.1.15–1.2.25): full `SampleData`; `mode` is ignored like the
+    /// platform did for this route.
+    private func listSamples(_ ctx: RequestContext) throws -> HTTPResponse {
+        try .json(sampleRows(ctx).map(\.wire))
+    }
+
+    /// `GET .../samples/partial` (1.2.26+): `SampleDataModes` with the fields `mode` selects
+    /// (`ids`, `fileNames`, `full`; default `full`).
+    private func listSamplesPartial(_ ctx: RequestContext) throws -> HTTPResponse {
+        let mode = SamplePartialMode(rawValue: ctx.query("mode") ?? "full")
+        guard SamplePartialMode.known.contains(mode) else {
+            throw APIError.malformed("mode must be one of ids, fileNames, full, got \"\(mode.rawValue)\"")
+        }
+        return try .json(sampleRows(ctx).map { SampleDataModes($0.wire.strictMetaData, mode: mode) })
     }
 
     /// Replaces the fields present in the body (the client sends only `customMetaData`).
@@ -175,11 +198,16 @@ extension LightlyApplication {
         guard field == "fileName" || field == "_id" else {
             throw APIError.malformed("field must be fileName or _id, got \"\(field)\"")
         }
+        let page = try ctx.paging()
         let m = try database.read { conn in
             _ = try requireDataset(ds, for: user, conn: conn)
             return try mappings.mapping(ds, conn: conn)
         }
-        return HTTPResponse(status: .ok, contentType: "application/json",
-                            body: Data(field == "_id" ? m.sampleIdsJSON : m.fileNamesJSON))
+        if page == .all {
+            return HTTPResponse(status: .ok, contentType: "application/json",
+                                body: Data(field == "_id" ? m.sampleIdsJSON : m.fileNamesJSON))
+        }
+        // Paged (1.5.0+): slice the cached lists.
+        return try .json(page.slice(field == "_id" ? m.sampleIds : m.fileNames))
     }
 }

@@ -241,12 +241,13 @@ public struct Embedding2dData: Codable, Sendable, Equatable {
     /// The method that was requested (`PCA`, `TSNE`, `UMAP`). This server computes PCA for
     /// all three; `computedWith` says so.
     public var dimensionalityReductionMethod: String
-    /// The projection actually computed (always `PCA`).
-    public var computedWith: String
+    /// The projection actually computed (always `PCA`). Not sent: the strict client models
+    /// reject it.
+    public var computedWith: String?
     public var coordinatesDimension1: [Float]
     public var coordinatesDimension2: [Float]
     public init(id: String, datasetId: String, embeddingId: String, name: String, createdAt: Int64,
-                dimensionalityReductionMethod: String, computedWith: String,
+                dimensionalityReductionMethod: String, computedWith: String? = nil,
                 coordinatesDimension1: [Float], coordinatesDimension2: [Float]) {
         self.id = id
         self.datasetId = datasetId
@@ -257,5 +258,23 @@ public struct Embedding2dData: Codable, Sendable, Equatable {
         self.computedWith = computedWith
         self.coordinatesDimension1 = coordinatesDimension1
         self.coordinatesDimension2 = coordinatesDimension2
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, datasetId, embeddingId, name, createdAt, dimensionalityReductionMethod, computedWith
+        case coordinatesDimension1, coordinatesDimension2
+    }
+
+    /// Every field but `computedWith` (see ``allowedFields``).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(datasetId, forKey: .datasetId)
+        try c.encode(embeddingId, forKey: .embeddingId)
+        try c.encode(name, forKey: .name)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(dimensionalityReductionMethod, forKey: .dimensionalityReductionMethod)
+        try c.encode(coordinatesDimension1, forKey: .coordinatesDimension1)
+        try c.encode(coordinatesDimension2, forKey: .coordinatesDimension2)
     }
 }

@@ -1,6 +1,6 @@
-// Tag DTOs (spec §3.1, §3.2, §5.6). Bitmasks are canonical hex strings (spec §4.2).
+// Tag DTOs. Bitmasks are canonical hex strings.
 
-/// `TagData` (spec §3.1). All tags of a dataset carry `totSize` = the current sample count.
+/// `TagData`. All tags of a dataset carry `totSize` = the current sample count.
 public struct TagData: Codable, Hashable, Sendable {
     public var id: String
     public var datasetId: String
@@ -23,6 +23,28 @@ public struct TagData: Codable, Hashable, Sendable {
         self.queryTagId = queryTagId; self.preselectedTagId = preselectedTagId; self.name = name
         self.bitMaskData = bitMaskData; self.totSize = totSize; self.creator = creator
         self.createdAt = createdAt; self.lastModifiedAt = lastModifiedAt; self.changes = changes
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, datasetId, prevTagId, queryTagId, preselectedTagId, name, bitMaskData, totSize
+        case creator, createdAt, lastModifiedAt, changes
+    }
+
+    /// Only the keys every strict release's `TagData` defines (see ``allowedFields``):
+    /// `prevTagId` always (`null` for the initial tag: required there), never `creator` or
+    /// `changes` (they stay stored and readable by decoding).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(datasetId, forKey: .datasetId)
+        try c.encode(prevTagId, forKey: .prevTagId)
+        try c.encodeIfPresent(queryTagId, forKey: .queryTagId)
+        try c.encodeIfPresent(preselectedTagId, forKey: .preselectedTagId)
+        try c.encode(name, forKey: .name)
+        try c.encode(bitMaskData, forKey: .bitMaskData)
+        try c.encode(totSize, forKey: .totSize)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeIfPresent(lastModifiedAt, forKey: .lastModifiedAt)
     }
 }
 
@@ -97,4 +119,61 @@ public struct TagCreateRequest: Codable, Hashable, Sendable {
 public struct TagUpdateRequest: Codable, Hashable, Sendable {
     public var name: String
     public init(name: String) { self.name = name }
+}
+
+// MARK: - Exports
+
+/// `LabelStudioTaskData`: the image's read URL, its file name and (with
+/// `includeMetaData=True`) the sample.
+public struct LabelStudioTaskData: Codable, Hashable, Sendable {
+    public var image: String
+    public var lightlyFileName: String?
+    public var lightlyMetaInfo: SampleData?
+    public init(image: String, lightlyFileName: String? = nil, lightlyMetaInfo: SampleData? = nil) {
+        self.image = image; self.lightlyFileName = lightlyFileName; self.lightlyMetaInfo = lightlyMetaInfo
+    }
+}
+
+/// `LabelStudioTask`: one sample of a Label Studio export; `id` is its mapping index.
+public struct LabelStudioTask: Codable, Hashable, Sendable {
+    public var id: Int
+    public var data: LabelStudioTaskData
+    public init(id: Int, data: LabelStudioTaskData) { self.id = id; self.data = data }
+}
+
+/// `LabelBoxDataRow` (Labelbox v3): `externalId` = file name, `imageUrl` = read URL.
+public struct LabelBoxDataRow: Codable, Hashable, Sendable {
+    public var externalId: String
+    public var imageUrl: String
+    public init(externalId: String, imageUrl: String) { self.externalId = externalId; self.imageUrl = imageUrl }
+}
+
+/// `LabelBoxV4DataRow` (snake_case keys, as Labelbox wants them).
+public struct LabelBoxV4DataRow: Codable, Hashable, Sendable {
+    public var row_data: String
+    public var global_key: String?
+    public var media_type: String?
+    public init(rowData: String, globalKey: String? = nil, mediaType: String? = "IMAGE") {
+        row_data = rowData; global_key = globalKey; media_type = mediaType
+    }
+}
+
+/// One element of `FilenameAndReadUrls` (1.2.29–1.2.41).
+public struct FilenameAndReadUrl: Codable, Hashable, Sendable {
+    public var fileName: String
+    public var readUrl: String
+    public init(fileName: String, readUrl: String) { self.fileName = fileName; self.readUrl = readUrl }
+}
+
+/// `fileNameFormat` of `…/export/basic/filenames`.
+public struct FileNameFormat: WireEnum {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// The sample's file name.
+    public static let name: Self = "NAME"
+    /// A signed read URL of the full image.
+    public static let redirectedReadURL: Self = "REDIRECTED_READ_URL"
+    /// The path in the datasource; this server has no external datasource, so the file name.
+    public static let datasourceFull: Self = "DATASOURCE_FULL"
+    public static let known: Set<FileNameFormat> = [.name, .redirectedReadURL, .datasourceFull]
 }

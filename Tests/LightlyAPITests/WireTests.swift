@@ -63,7 +63,8 @@ import Testing
 
     @Test func roundTripThroughFoundationCoders() throws {
         // The DTOs also work with Foundation's coders (the Swift client may use them).
-        let tag = TagData(id: "t", datasetId: "d", name: "n", bitMaskData: "0x1", totSize: 1, createdAt: 5, changes: ["x": [1, 2.5]])
+        // (`changes` and `creator` are not encoded: see StrictFieldsTests.)
+        let tag = TagData(id: "t", datasetId: "d", name: "n", bitMaskData: "0x1", totSize: 1, createdAt: 5)
         let data = try JSONEncoder().encode(tag)
         let back = try JSONDecoder().decode(TagData.self, from: data)
         #expect(back == tag)

@@ -85,7 +85,7 @@ extension LightlyApplication {
                 let input = Embedding2DJobInput(datasetId: datasetId, embeddingId: e.id, method: method)
                 return try JobStore.insert(userId: user.id, datasetId: datasetId, type: .embeddings2D,
                                            request: String(decoding: try JSONEncoder().encode(input), as: UTF8.self),
-                                           now: Int(Timestamp.now()), conn)
+                                           now: jobsNowMillis(), conn)
             }
             ctx.app.jobs.kick()
             return try .json(AsyncTaskData(jobId: job.id))

@@ -71,9 +71,10 @@ extension LightlyApplication {
             let job = try ctx.app.database.write { conn in
                 try ctx.app.validateSampling(body, user: user, datasetId: datasetId, embeddingId: embeddingId, conn)
                 let input = SamplingJobInput(datasetId: datasetId, embeddingId: embeddingId, request: body)
+                // `createdAt` = when the trigger was accepted (wall clock, see `jobsNowMillis`).
                 return try JobStore.insert(userId: user.id, datasetId: datasetId, type: .sampling,
                                            request: String(decoding: try JSONEncoder().encode(input), as: UTF8.self),
-                                           now: Int(Timestamp.now()), conn)
+                                           now: jobsNowMillis(), conn)
             }
             ctx.app.jobs.kick()
             ctx.logger.info("sampling job queued", metadata: ["job.id": "\(job.id)", "sampling.method": "\(body.method)"])

@@ -77,17 +77,21 @@ public enum JobStore {
         try conn.run("UPDATE jobs SET status = 'RUNNING', started_at = ? WHERE id = ? AND status = 'WAITING'", now, id) == 1
     }
 
-    /// RUNNING → FINISHED with `result`. Call in the same transaction that stores the result.
+    /// RUNNING → FINISHED with `result`. Call in the same transaction that stores the result:
+    /// `finishedAt` is then when the result was stored (never before `createdAt`, even if the
+    /// wall clock stepped back).
     public static func markFinished(id: String, result: String, total: Int?, now: Int, _ conn: Connection) throws {
-        try conn.run("UPDATE jobs SET status = 'FINISHED', result = ?, error = NULL, processed = ?, total = ?, finished_at = ? WHERE id = ?",
+        try conn.run("UPDATE jobs SET status = 'FINISHED', result = ?, error = NULL, processed = ?, total = ?, finished_at = MAX(?, created_at) WHERE id = ?",
                      result, total, total, now, id)
     }
 
     /// → FAILED with a message for the user.
     public static func markFailed(id: String, error: String, now: Int, _ conn: Connection) throws {
-        try conn.run("UPDATE jobs SET status = 'FAILED', error = ?, finished_at = ? WHERE id = ?", error, now, id)
+        try conn.run("UPDATE jobs SET status = 'FAILED', error = ?, finished_at = MAX(?, created_at) WHERE id = ?", error, now, id)
     }
 }
 
-/// Current time in Unix epoch milliseconds (spec §1.4).
-@inline(__always) func jobsNowMillis() -> Int { Int(Timestamp.now()) }
+/// Current wall-clock time in Unix epoch milliseconds, for job `createdAt` / `finishedAt`:
+/// unlike `Timestamp.now()` it is not pushed ahead by bursts of writes, so
+/// `finishedAt − createdAt` is the job's real duration.
+@inline(__always) func jobsNowMillis() -> Int { Int(Timestamp.wallMillis()) }
