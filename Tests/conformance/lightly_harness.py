@@ -80,7 +80,7 @@ def pip_requirements(version: str) -> list:
 # ---------------------------------------------------------------------------------------------
 # Importing lightly without torch
 
-_STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
+_STUBBED = ("torch", "torchvision", "pytorch_lightning", "lightning_utilities", "hydra", "omegaconf")
 _STUB_VERSIONS = {"torch": "2.0.0", "torchvision": "0.15.0", "pytorch_lightning": "1.9.0", "hydra": "1.3.2",
                   "omegaconf": "2.3.0"}
 

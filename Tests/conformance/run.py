@@ -57,7 +57,7 @@ SCENARIOS = {
                         first="1.4.8"),
     "upload": _scenario("upload.py",
                         "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download",
-                        last="1.4.12"),
+                        last="1.4.7"),  # 1.4.8-1.4.12 cannot run upload_dataset (client bug), 1.4.13+ lack it
     "seed": _scenario("seed.py", "seed workflow: CORESET 100 -> CORAL 200 (exact), agent or selection+upload_scores"),
     "exactness": _scenario("exactness.py",
                            "CORESET tags equal numpy greedy k-center: scratch, preselected, query tag, min_distance"),

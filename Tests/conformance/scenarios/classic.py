@@ -1,8 +1,8 @@
 """Scenario `classic` (every release 1.1.0-1.5.26): the workflow a user of any release runs,
 each step through the client's own method where the release has it.
 
-create_dataset; upload_dataset in modes full, thumbnails and metadata (releases without
-upload_dataset, 1.4.13+, add the samples through their generated SamplesApi); upload_embeddings;
+create_dataset; upload_dataset in modes full, thumbnails and metadata (releases without a
+usable upload_dataset, 1.4.8+, add the samples through their generated SamplesApi); upload_embeddings;
 CORESET then CORAL with classification scores, through the ActiveLearningAgent where the release
 has one (up to 1.4.6) and otherwise `selection` -> `upload_scores` -> `selection` with the
 CORESET tag preselected; both tags equal the numpy reference exactly. Then get_all_tags,
@@ -112,7 +112,7 @@ def scenario():
     vectors = rng.normal(size=(N, D)).astype(np.float32)
     csv_path = os.path.join(WORKDIR, "emb.csv")
     write_embeddings_csv(csv_path, NAMES, vectors, rng.permutation(N))
-    client.upload_embeddings(csv_path, name="emb")
+    client.upload_embeddings(csv_path, name="default")  # download_embeddings_csv looks for "default*"
     check([e["isProcessed"] for e in embeddings(ds_id)] == [True], "upload_embeddings: one processed embedding")
 
     # --- CORESET then CORAL with classification scores
@@ -165,7 +165,8 @@ def scenario():
                       f"its readUrl serves {r['fileName']}", blob)
     if has(client, "export_label_studio_tasks_by_tag_name"):
         with pending("export_label_studio_tasks_by_tag_name", "GET", tag_route + "/export/LabelStudio/tasks"):
-            tasks = client.export_label_studio_tasks_by_tag_name("coral-20")
+            tasks = [t if isinstance(t, dict) else t.to_dict()  # 1.5.x: LabelStudioTask models
+                     for t in client.export_label_studio_tasks_by_tag_name("coral-20")]
             check(len(tasks) == 20 and all(isinstance(t.get("data", {}).get("image"), str) for t in tasks),
                   "export_label_studio_tasks_by_tag_name: 20 tasks with data.image", tasks[:1])
             blob = http("GET", tasks[0]["data"]["image"])

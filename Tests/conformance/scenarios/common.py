@@ -39,7 +39,25 @@ MIRRORED = (1, 1, 6) <= V <= (1, 1, 15)
 
 # What the installed release has, read from the release itself (never from a version table):
 HAS_AGENT = L.ActiveLearningAgent is not None              # up to 1.4.6
-HAS_UPLOAD_DATASET = hasattr(L.ApiWorkflowClient, "upload_dataset")  # up to 1.4.12
+
+
+def _upload_dataset_usable() -> bool:
+    """upload_dataset exists up to 1.4.12, but 1.4.8-1.4.12 cannot run it: they call
+    `register_dataset_upload_by_id(job_status_meta, self.dataset_id)` while their (new)
+    generated API takes `(dataset_id, job_status_meta)`, so pydantic refuses the call before
+    any request is sent. A client bug; the harness adds samples through the generated API there."""
+    import inspect
+    import re
+
+    if not hasattr(L.ApiWorkflowClient, "upload_dataset"):
+        return False
+    source = inspect.getsource(inspect.getmodule(L.ApiWorkflowClient.upload_dataset))
+    api = importlib.import_module("lightly.openapi_generated.swagger_client.api.datasets_api").DatasetsApi
+    first = list(inspect.signature(api.register_dataset_upload_by_id).parameters)[1]
+    return not (first == "dataset_id" and re.search(r"register_dataset_upload_by_id\(\s*job_status_meta,", source))
+
+
+HAS_UPLOAD_DATASET = _upload_dataset_usable()  # up to 1.4.7 (and present but broken in 1.4.8-1.4.12)
 # 1.4.8+: pydantic models that refuse fields they do not define
 STRICT_MODELS = hasattr(importlib.import_module("lightly.openapi_generated.swagger_client.models.tag_data").TagData,
                         "parse_obj")
@@ -320,7 +338,7 @@ def ingest_via_api(client, ds, mode, custom_metadata=None):
         image, _, name = ds[index]
         path = ds.get_filepath_from_filename(name)
         size = os.path.getsize(path)
-        meta = SampleMetaData(is_corrupted=False, size_in_bytes=size,
+        meta = SampleMetaData(size_in_bytes=size,
                               shape=[image.height, image.width, 3])
         request = SampleCreateRequest(file_name=name, meta_data=meta, custom_meta_data=custom.get(name))
         sample_id = samples_api.create_sample_by_dataset_id(dataset_id=client.dataset_id,

@@ -42,6 +42,26 @@ QUERY = {
 }
 
 
+# Routes whose documented answer is an error (the client handles it).
+ERROR_ANSWERS = {
+    "/v1/datasets/{}/datasource": (404, "404 DATASET_DATASOURCE_UNKNOWN, which clients read as 'no datasource'"),
+}
+
+
+# Answers that do not parse yet: server bugs reported to the server side of issue #11. Each is
+# printed as a known issue (counted with LIGHTLY_CONFORMANCE_STRICT=1) until it parses.
+KNOWN = {
+    ("GET", "/v1/datasets/enriched"):
+        "DatasetDataEnriched requires samples, nTags and nEmbeddings (not null); the server sends the "
+        "plain DatasetData fields",
+    ("GET", "/v1/datasets/{}/embeddings/{}/2d"):
+        "Embedding2dData.id must be a 24-hex ObjectId; the server sends '<embeddingId>-pca'",
+    ("POST", "/v1/datasets/{}/tags/arithmetics"):
+        "strict TagArithmeticsResponse is oneOf(CreateEntityResponse {id}, TagBitMaskResponse {bitMaskData}); "
+        "the server answers {bitMaskData, id}, which matches neither",
+}
+
+
 def served_routes():
     """(method, pattern with {} placeholders, raw pattern) of the routes the server serves."""
     path = os.path.join(REPO, "docs", "COVERAGE.md")
@@ -139,10 +159,15 @@ def writes(fx):
     """(method, normalized route, path, body) of the write routes, in an order that keeps the
     fixture usable; each may add ids to fx for the next ones. Deletes come last."""
     init, core = fx["initialTagId"], fx["coreTagId"]
-    meta = {"isCorrupted": False, "sizeInBytes": 10, "shape": [2, 2, 3]}
+    meta = {"sizeInBytes": 10, "shape": [2, 2, 3]}
     return [
         ("POST", "/v1/datasets", lambda: {"name": "strict-second"}, "secondDatasetId"),
         ("PUT", "/v1/datasets/{}", lambda: {"name": "strict-ds-renamed"}, None),
+        ("POST", "/v1/datasets/{}/embeddings/{}/trigger2dEmbeddingsJob", lambda: {"dimensionalityReductionMethod": "PCA"},
+         None),
+        ("POST", "/v1/datasets/{}/embeddings/{}/sampling",
+         lambda: {"newTagName": "strict-sampled", "method": "RANDOM", "rowCount": N,
+                  "config": {"stoppingCondition": {"nSamples": 3, "minDistance": -1}}}, "jobId"),
         ("POST", "/v1/datasets/{}/samples", lambda: {"fileName": "extra/late.png", "metaData": meta}, "extraSampleId"),
         ("PUT", "/v1/datasets/{}/samples/{}", lambda: {"customMetaData": {"k": 1}}, None),
         ("PUT", "/v1/datasets/{}/registerDatasetUpload",
@@ -159,11 +184,6 @@ def writes(fx):
          lambda: {"tagId1": init, "tagId2": core, "operation": "DIFFERENCE"}, None),
         ("POST", "/v1/datasets/{}/tags/{}/scores",
          lambda: {"scoreType": "strict_score", "scores": [0.5] * (N + 1)}, None),
-        ("POST", "/v1/datasets/{}/embeddings/{}/trigger2dEmbeddingsJob", lambda: {"dimensionalityReductionMethod": "PCA"},
-         None),
-        ("POST", "/v1/datasets/{}/embeddings/{}/sampling",
-         lambda: {"newTagName": "strict-sampled", "method": "RANDOM", "rowCount": N + 1,
-                  "config": {"stoppingCondition": {"nSamples": 3, "minDistance": -1}}}, "jobId"),
         ("POST", "/v1/datasets/{}/tags/initial", lambda: {"imgType": "full", "creator": "USER_PIP"}, None),
         ("DELETE", "/v1/datasets/{}/tags/{}", None, None),
         ("DELETE", "/v1/datasets/{}", None, None),
@@ -200,7 +220,10 @@ def scenario():
             raise AssertionError(f"{method} {path} answered {r!r}")
         if response_type is None or not r.body:
             return None
-        data = r.json()
+        try:  # like the client's ApiClient.deserialize: JSON, else the raw text
+            data = r.json()
+        except ValueError:
+            data = r.body.decode("utf-8")
         try:
             return deserialize(data, response_type)
         except Exception as e:  # noqa: BLE001 - any refusal by the model is the finding
@@ -216,11 +239,15 @@ def scenario():
             unknown.append(f"{method} {raw}")
             continue
         try:
-            path = fill(raw, fx)
+            path = fill(raw, {**fx, "tagId": fx["initialTagId"]} if "/scores" in route else fx)
         except KeyError as e:
             missing.append(f"{method} {raw}: no fixture value for {e}")
             continue
-        with soft(f"{method} {raw} -> {op[1]}"):
+        if route in ERROR_ANSWERS:
+            r = rest(method, path, query=QUERY.get(route, {}))
+            check(r.status == ERROR_ANSWERS[route][0], f"{method} {raw}: {ERROR_ANSWERS[route][1]}", r)
+            continue
+        with soft(f"{method} {raw} -> {op[1]}", known_issue=KNOWN.get((method, route))):
             r = rest(method, path, query=QUERY.get(route, {}))
             parse(method, route, path, r, op[1])
             done.append(f"{method} {raw}")
@@ -239,7 +266,7 @@ def scenario():
             if raw is not None:
                 unknown.append(f"{method} {raw}")
             continue
-        with soft(f"{method} {raw} -> {op[1]}"):
+        with soft(f"{method} {raw} -> {op[1]}", known_issue=KNOWN.get((method, route))):
             if route == "/v1/datasets/{}/tags/initial":  # a fresh dataset needs a sample first
                 rest("POST", f"/v1/datasets/{fx['secondDatasetId']}/samples",
                      body={"fileName": "a.png", "metaData": {"sizeInBytes": 1}})
