@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -268,6 +269,8 @@ def main(argv=None) -> int:
                         "into .build/conformance/real-venvs/<version>; see clients/python/README.md")
     p.add_argument("--verbose", "-v", action="store_true", help="print script output also for passing scenarios")
     args = p.parse_args(argv)
+    # SIGTERM unwinds like an exception, so the running scenario's server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     raw = args.versions or os.environ.get("LIGHTLY_CONFORMANCE_VERSIONS", "").split() or DEFAULT_VERSIONS
     versions = [v for item in raw for v in item.replace(",", " ").split()]
