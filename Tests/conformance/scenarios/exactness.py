@@ -9,8 +9,8 @@ import os
 
 import numpy as np
 
-from common import (HAS_AGENT, L, V, WORKDIR, make_scorer, new_agent, select, bit_indices, check, default_score_weights, embeddings_in_mapping_order, main,
-                    mapping, predictions_needed, soft, tag_by_name)
+from common import (HAS_AGENT, WORKDIR, L, V, bit_indices, check, default_score_weights, embeddings_in_mapping_order,
+                    main, make_scorer, mapping, new_agent, predictions_needed, select, soft, tag_by_name)
 from reference import active_learning_picks, greedy_k_center, random_picks
 from seed import seed_dataset
 

@@ -8,8 +8,8 @@ import subprocess
 
 import numpy as np
 
-from common import (ID, L, TOKEN2, expect_http_error, select, V, WORKDIR, check, dataset, datasets, embeddings, expect_raises, get_json, http,
-                    main, mapping, new_client, ok, rest, soft, tags, write_embeddings_csv)
+from common import (ID, TOKEN2, WORKDIR, L, V, check, dataset, datasets, embeddings, expect_http_error, expect_raises,
+                    get_json, http, main, mapping, new_client, ok, rest, select, soft, tags, write_embeddings_csv)
 from seed import seed_dataset
 
 N, D = 40, 8

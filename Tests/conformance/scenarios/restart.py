@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from common import (L, V, WORKDIR, select, FolderDataset, bit_indices, check, main, make_images, new_client, pixels,
+from common import (WORKDIR, FolderDataset, L, V, bit_indices, check, main, make_images, new_client, pixels, select,
                     upload, write_embeddings_csv)
 import common
 from lightly_harness import ServerProcess

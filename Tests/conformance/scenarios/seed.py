@@ -9,9 +9,10 @@ import os
 
 import numpy as np
 
-from common import (HAS_AGENT, L, MIRRORED, make_scorer, new_agent, select, V, WORKDIR, FolderDataset, bit_indices, check, dataset, default_score_weights,
-                    embeddings, embeddings_in_mapping_order, main, make_images, mapping, new_client, ok,
-                    predictions_needed, soft, tag_by_name, tags, upload, write_embeddings_csv)
+from common import (HAS_AGENT, MIRRORED, WORKDIR, FolderDataset, L, V, bit_indices, check, dataset,
+                    default_score_weights, embeddings, embeddings_in_mapping_order, main, make_images, make_scorer,
+                    mapping, new_agent, new_client, ok, predictions_needed, select, soft, tag_by_name, tags, upload,
+                    write_embeddings_csv)
 from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 1000, 32, 10

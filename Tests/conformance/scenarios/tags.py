@@ -10,8 +10,9 @@ import os
 
 import numpy as np
 
-from common import (HAS_AGENT, HAS_UPLOAD_DATASET, L, V, WORKDIR, new_agent, select, FolderDataset, bit_indices, check, dataset, main, make_images, mapping,
-                    new_client, ok, pixels, soft, tag_by_name, tags, upload, write_embeddings_csv)
+from common import (HAS_AGENT, HAS_UPLOAD_DATASET, WORKDIR, FolderDataset, L, V, bit_indices, check, dataset, main,
+                    make_images, mapping, new_agent, new_client, ok, pixels, select, tag_by_name, tags, upload,
+                    write_embeddings_csv)
 
 N = 50
 NAMES = [f"grp_{i % 3}/t_{i:03d}.png" for i in range(N)]
