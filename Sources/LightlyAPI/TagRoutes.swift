@@ -107,14 +107,16 @@ extension LightlyApplication {
         }
     }
 
-    /// Creation order, initial tag first; every tag reports `totSize` = the current N.
+    /// Creation order, initial tag first; every tag reports `totSize` = the current N. No
+    /// release pages this list, but `pageSize` / `pageOffset` are honoured, not ignored.
     private func listTags(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
+        let page = try ctx.paging()
         let (d, rows) = try database.read { conn in
             (try requireDataset(ds, for: user, conn: conn), try tags(of: ds, conn: conn))
         }
-        return try .json(rows.map { t -> TagData in
+        return try .json(page.slice(rows).map { t -> TagData in
             var w = t.wire
             w.totSize = d.nSamples
             return w

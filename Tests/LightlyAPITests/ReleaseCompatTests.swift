@@ -156,6 +156,7 @@ struct CompatFixture {
         let inTag = (f.n + 2) / 3
         return [
             ("/v1/datasets?shared=False", 1, false),
+            ("\(ds)/tags", 2, false),
             ("/v1/datasets/query/name/compat?exact=True&shared=False", 1, false),
             ("\(ds)/samples", f.n, false),
             ("\(ds)/samples/partial?mode=fileNames", f.n, false),

@@ -1,0 +1,211 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HTTPKit
+@testable import LightlyAPI
+import LightlyCore
+import LightlyWire
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks one JSON object against the field set of the strict client model `T`: no key the
+/// model lacks, every required key present, `null` only where the model allows it.
+func expectStrict<T: StrictWireFields>(_ value: JSONValue?, as _: T.Type, _ context: String,
+                                       sourceLocation: SourceLocation = #_sourceLocation) {
+    guard case .object(let o)? = value else {
+        Issue.record("\(context): not an object: \(String(describing: value))", sourceLocation: sourceLocation)
+        return
+    }
+    let keys = Set(o.members.map(\.key))
+    #expect(keys.subtracting(T.allowedFields).isEmpty,
+            "\(context): \(T.self) keys the strict models reject: \(keys.subtracting(T.allowedFields).sorted())",
+            sourceLocation: sourceLocation)
+    #expect(T.requiredFields.subtracting(keys).isEmpty,
+            "\(context): \(T.self) misses required \(T.requiredFields.subtracting(keys).sorted())", sourceLocation: sourceLocation)
+    for m in o.members where m.value == .null && T.requiredFields.contains(m.key) {
+        #expect(T.nullableRequiredFields.contains(m.key), "\(context): \(T.self).\(m.key) is null", sourceLocation: sourceLocation)
+    }
+}
+
+/// Every element of a JSON list.
+func expectStrictList<T: StrictWireFields>(_ value: JSONValue, as t: T.Type, _ context: String, minCount: Int = 1,
+                                           sourceLocation: SourceLocation = #_sourceLocation) {
+    guard case .array(let items) = value else {
+        Issue.record("\(context): not a list: \(value)", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(items.count >= minCount, "\(context): \(items.count) items", sourceLocation: sourceLocation)
+    for (i, item) in items.enumerated() { expectStrict(item, as: t, "\(context)[\(i)]", sourceLocation: sourceLocation) }
+}
+
+@Suite struct StrictFieldsTests {
+    /// Every response type, with every optional field filled, encodes only allowed keys.
+    @Test func fullyPopulatedWireTypesStayWithinTheStrictFieldSets() throws {
+        func json<T: Encodable>(_ v: T) throws -> JSONValue { try JSONValue.parse(WireJSON.encode(v)) }
+        let id = "0123456789abcdef01234567"
+        let sample = SampleData(id: id, datasetId: id, fileName: "a.png", thumbName: "t.webp", exif: [:],
+                                metaData: ["sizeInBytes": 3], customMetaData: ["k": 1], index: 0, createdAt: 1, lastModifiedAt: 2)
+        expectStrict(try json(CreateEntityResponse(id: id)), as: CreateEntityResponse.self, "CreateEntityResponse")
+        expectStrict(try json(DatasetData(id: id, name: "d", userId: id, imgType: .full, nSamples: 1, sizeInBytes: 2,
+                                          metaDataConfigurationId: id, createdAt: 1, lastModifiedAt: 2)),
+                     as: DatasetData.self, "DatasetData")
+        expectStrict(try json(sample), as: SampleData.self, "SampleData")
+        for mode in [SamplePartialMode.ids, .fileNames, .full] {
+            expectStrict(try json(SampleDataModes(sample, mode: mode)), as: SampleDataModes.self, "SampleDataModes \(mode.rawValue)")
+        }
+        expectStrict(try json(SampleWriteUrls(full: "u", thumb: "v")), as: SampleWriteUrls.self, "SampleWriteUrls")
+        // TagData: creator and changes set, yet not sent; prevTagId present even when nil.
+        let tag = TagData(id: id, datasetId: id, prevTagId: nil, queryTagId: id, preselectedTagId: id, name: "tag",
+                          bitMaskData: "0x1", totSize: 1, creator: .samplerCoreset, createdAt: 1, lastModifiedAt: 2, changes: ["x": 1])
+        let tagJSON = try json(tag)
+        expectStrict(tagJSON, as: TagData.self, "TagData")
+        #expect(tagJSON["prevTagId"] == .null && tagJSON["creator"] == nil && tagJSON["changes"] == nil)
+        expectStrict(try json(TagBitMaskResponse(bitMaskData: "0x1")), as: TagBitMaskResponse.self, "TagBitMaskResponse")
+        expectStrict(try json(AsyncTaskData(jobId: id)), as: AsyncTaskData.self, "AsyncTaskData")
+        let status = JobStatusData(id: id, status: .finished, meta: JobStatusMeta(total: 2, processed: 2, uploadMethod: .userPip, isRegistered: true),
+                                   waitTimeTillNextPoll: 0, createdAt: 1, finishedAt: 2, error: "e",
+                                   result: JobStatusDataResult(type: .sampling, data: id))
+        let statusJSON = try json(status)
+        expectStrict(statusJSON, as: JobStatusData.self, "JobStatusData")
+        expectStrict(statusJSON["meta"], as: JobStatusMeta.self, "JobStatusData.meta")
+        expectStrict(statusJSON["result"], as: JobStatusDataResult.self, "JobStatusData.result")
+        expectStrict(try json(ActiveLearningScoreData(id: id, tagId: id, scoreType: "s", scores: [0.5], createdAt: 1)),
+                     as: ActiveLearningScoreData.self, "ActiveLearningScoreData")
+        expectStrict(try json(DatasetEmbeddingData(id: id, name: "e", isProcessed: true, createdAt: 1, is2d: true)),
+                     as: DatasetEmbeddingData.self, "DatasetEmbeddingData")
+        expectStrict(try json(WriteCSVUrlData(signedWriteUrl: "u", embeddingId: id)), as: WriteCSVUrlData.self, "WriteCSVUrlData")
+        expectStrict(try json(Embedding2dData(id: id, datasetId: id, embeddingId: id, name: "p", createdAt: 1,
+                                              dimensionalityReductionMethod: "PCA", computedWith: "PCA",
+                                              coordinatesDimension1: [1], coordinatesDimension2: [2])),
+                     as: Embedding2dData.self, "Embedding2dData")
+        let task = try json(LabelStudioTask(id: 3, data: LabelStudioTaskData(image: "u", lightlyFileName: "a.png", lightlyMetaInfo: sample)))
+        expectStrict(task, as: LabelStudioTask.self, "LabelStudioTask")
+        expectStrict(task["data"], as: LabelStudioTaskData.self, "LabelStudioTask.data")
+        expectStrict(task["data"]?["lightlyMetaInfo"], as: SampleData.self, "LabelStudioTask.data.lightlyMetaInfo")
+        expectStrict(try json(LabelBoxDataRow(externalId: "a", imageUrl: "u")), as: LabelBoxDataRow.self, "LabelBoxDataRow")
+        expectStrict(try json(LabelBoxV4DataRow(rowData: "u", globalKey: "a")), as: LabelBoxV4DataRow.self, "LabelBoxV4DataRow")
+    }
+
+    /// Real answers of every route the strict releases read, after a sampling job, a 2-D
+    /// projection and scores exist, checked against the model the client parses them into.
+    @Test func responsesOfTheRoutesStrictReleasesReadStayWithinTheirModels() throws {
+        let n = 12, d = 3
+        let f = try JobsHTTPFixture.make(samples: n, pollWait: 0)
+        defer { f.stop() }
+        let ds = "/v1/datasets/\(f.datasetId)"
+        let initial = try #require(f.initialTagId)
+        let pts = testPoints(n: n, d: d)
+        let (eid, put) = try f.upload(embeddingCSV((0 ..< n).map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) }))
+        #expect(put.status == 200)
+        let scores = (0 ..< n).map { String(Double($0) / Double(n)) }.joined(separator: ",")
+        let scoreResp = try f.t.call(.POST, "\(ds)/tags/\(initial)/scores", token: f.token,
+                                     json: #"{"scoreType":"uncertainty_margin","scores":[\#(scores)]}"#)
+        expectStrict(scoreResp.json, as: CreateEntityResponse.self, "POST scores")
+        let trig = try f.sample(eid, #"{"newTagName":"coreset-4","method":"CORESET","config":{"stoppingCondition":{"nSamples":4,"minDistance":-1}},"rowCount":\#(n)}"#)
+        expectStrict(trig.json, as: AsyncTaskData.self, "POST sampling")
+        let jobId = try trig.decode(AsyncTaskData.self).jobId
+        _ = try f.poll(jobId)
+        let status = try f.t.call(.GET, "/v1/jobs/\(jobId)", token: f.token).json
+        expectStrict(status, as: JobStatusData.self, "GET job")
+        expectStrict(status["result"], as: JobStatusDataResult.self, "GET job .result")
+        if status["meta"] != nil { expectStrict(status["meta"], as: JobStatusMeta.self, "GET job .meta") }
+        let twoD = try f.t.call(.POST, "\(ds)/embeddings/\(eid)/trigger2dEmbeddingsJob", token: f.token,
+                                json: #"{"dimensionalityReductionMethod":"PCA"}"#)
+        #expect(twoD.status / 100 == 2)
+        if let j = twoD.json["jobId"]?.stringValue { _ = try f.poll(j) }
+
+        expectStrictList(try f.t.call(.GET, "/v1/datasets", token: f.token).json, as: DatasetData.self, "GET datasets")
+        expectStrictList(try f.t.call(.GET, "/v1/datasets/query/name/ds?exact=True", token: f.token).json, as: DatasetData.self, "query by name")
+        expectStrict(try f.t.call(.GET, ds, token: f.token).json, as: DatasetData.self, "GET dataset")
+        let tags = try f.t.call(.GET, "\(ds)/tags", token: f.token).json
+        expectStrictList(tags, as: TagData.self, "GET tags", minCount: 2)
+        #expect(tags[0]?["prevTagId"] == .null)
+        expectStrict(try f.t.call(.GET, "\(ds)/tags/\(initial)", token: f.token).json, as: TagData.self, "GET tag")
+        for mode in ["ids", "fileNames", "full"] {
+            expectStrictList(try f.t.call(.GET, "\(ds)/samples/partial?mode=\(mode)", token: f.token).json,
+                             as: SampleDataModes.self, "samples/partial \(mode)")
+        }
+        expectStrictList(try f.t.call(.GET, "\(ds)/embeddings", token: f.token).json, as: DatasetEmbeddingData.self, "GET embeddings")
+        expectStrictList(try f.t.call(.GET, "\(ds)/embeddings/\(eid)/2d", token: f.token).json, as: Embedding2dData.self, "GET 2d")
+        expectStrict(try f.t.call(.GET, "\(ds)/embeddings/writeCSVUrl?name=second", token: f.token).json,
+                     as: WriteCSVUrlData.self, "writeCSVUrl")
+        expectStrict(try f.t.call(.POST, "\(ds)/tags/arithmetics/bitmask", token: f.token,
+                                  json: #"{"tagId1":"\#(initial)","tagId2":"\#(initial)","operation":"UNION"}"#).json,
+                     as: TagBitMaskResponse.self, "arithmetics/bitmask")
+        let sample0 = try #require(f.t.call(.GET, "\(ds)/samples/partial?mode=ids", token: f.token).json[0]?["id"]?.stringValue)
+        expectStrict(try f.t.call(.GET, "\(ds)/samples/\(sample0)/writeurls", token: f.token).json, as: SampleWriteUrls.self, "writeurls")
+        let export = "\(ds)/tags/\(initial)/export"
+        let tasks = try f.t.call(.GET, "\(export)/LabelStudio/tasks?includeMetaData=True", token: f.token).json
+        expectStrictList(tasks, as: LabelStudioTask.self, "LabelStudio tasks")
+        expectStrict(tasks[0]?["data"], as: LabelStudioTaskData.self, "LabelStudio task data")
+        expectStrict(tasks[0]?["data"]?["lightlyMetaInfo"], as: SampleData.self, "LabelStudio lightlyMetaInfo")
+        expectStrictList(try f.t.call(.GET, "\(export)/LabelBox/datarows", token: f.token).json, as: LabelBoxDataRow.self, "LabelBox")
+        expectStrictList(try f.t.call(.GET, "\(export)/LabelBoxV4/datarows", token: f.token).json, as: LabelBoxV4DataRow.self, "LabelBoxV4")
+        let createTag = try f.t.call(.POST, "\(ds)/tags", token: f.token,
+                                     json: #"{"name":"mine","prevTagId":"\#(initial)","bitMaskData":"0x3","totSize":\#(n),"creator":"USER_PIP"}"#)
+        expectStrict(createTag.json, as: CreateEntityResponse.self, "POST tags")
+    }
+}
+
+@Suite struct JobTimestampTests {
+    /// A job's `finishedAt − createdAt` is the time from the accepted trigger to the stored
+    /// result: within 50 ms of what a client polling every 5 ms measures from sending the
+    /// trigger to seeing FINISHED. The job is made to last ≥ 150 ms by growing the dataset.
+    @Test func finishedMinusCreatedIsTheDurationAClientSees() throws {
+        var n = 2000
+        let d = 32
+        while true {
+            let f = try JobsHTTPFixture.make(samples: 0, initialTag: false, pollWait: 0)
+            defer { f.stop() }
+            let pts = testPoints(n: n, d: d)
+            // Uploading into an empty dataset creates the samples and the initial tag.
+            let (eid, put) = try f.upload(embeddingCSV((0 ..< n).map { ("s\($0).png", Array(pts[($0 * d) ..< ($0 * d + d)])) }))
+            #expect(put.status == 200, "\(put.text)")
+            let body = #"{"newTagName":"slow","method":"CORESET","config":{"stoppingCondition":{"nSamples":\#(n / 4),"minDistance":-1}},"rowCount":\#(n)}"#
+            // The client's view: the trigger went out at `sent` and was answered at
+            // `accepted`; the last poll that still saw the job unfinished went out at
+            // `lastUnfinished`, the first that saw FINISHED was answered at `seen`.
+            let sent = Timestamp.wallMillis()
+            let trig = try f.sample(eid, body)
+            let accepted = Timestamp.wallMillis()
+            let jobId = try trig.decode(AsyncTaskData.self).jobId
+            var status: JobStatusData
+            var lastUnfinished = accepted
+            while true {
+                let pollSent = Timestamp.wallMillis()
+                status = try f.t.call(.GET, "/v1/jobs/\(jobId)", token: f.token).decode(JobStatusData.self)
+                if status.status.isTerminal || pollSent - sent > 120_000 { break }
+                lastUnfinished = pollSent
+                usleep(5_000)
+            }
+            let seen = Timestamp.wallMillis()
+            #expect(status.status == .finished, "\(status.error ?? "")")
+            let finishedAt = try #require(status.finishedAt)
+            // createdAt is when the trigger was accepted, finishedAt when the result was stored.
+            #expect(status.createdAt >= sent && status.createdAt <= accepted)
+            // The result becomes visible when its transaction has committed (WAL, fsync), so a
+            // poll may still see RUNNING for one commit's time after `finishedAt`: measure what
+            // a commit costs on this disk right now and allow for it.
+            let commitStart = Timestamp.wallMillis()
+            try f.t.app.database.write { conn in _ = try conn.run("UPDATE jobs SET status = status WHERE id = ?", jobId) }
+            let commit = Timestamp.wallMillis() - commitStart
+            #expect(finishedAt + commit + 5 >= lastUnfinished && finishedAt <= seen)
+            let serverDuration = finishedAt - status.createdAt
+            // The client's estimate: from the middle of the trigger's round trip to the middle
+            // of the window in which the job finished (each window is a few ms when idle).
+            let clientDuration = (lastUnfinished + seen) / 2 - (sent + accepted) / 2
+            if seen - sent < 150 && n < 64_000 {
+                n *= 2   // too quick to tell a real duration from a fake one: grow the job
+                continue
+            }
+            #expect(seen - sent >= 150, "the job was too quick (\(seen - sent) ms) to check durations")
+            #expect(abs(clientDuration - serverDuration) <= 50 + commit,
+                    "client saw \(clientDuration) ms, server says finishedAt − createdAt = \(serverDuration) ms (n = \(n), windows \(accepted - sent) ms and \(seen - lastUnfinished) ms, one commit \(commit) ms)")
+            break
+        }
+    }
+}
