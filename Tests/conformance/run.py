@@ -269,6 +269,7 @@ def main(argv=None) -> int:
                         "into .build/conformance/real-venvs/<version>; see clients/python/README.md")
     p.add_argument("--verbose", "-v", action="store_true", help="print script output also for passing scenarios")
     args = p.parse_args(argv)
+    args.venv_root = os.path.abspath(args.venv_root)  # scenarios run in their own cwd
     # SIGTERM unwinds like an exception, so the running scenario's server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 

@@ -53,6 +53,8 @@ def _upload_dataset_usable() -> bool:
         return False
     source = inspect.getsource(inspect.getmodule(L.ApiWorkflowClient.upload_dataset))
     api = importlib.import_module("lightly.openapi_generated.swagger_client.api.datasets_api").DatasetsApi
+    if not hasattr(api, "register_dataset_upload_by_id"):  # before 1.1.17
+        return True
     first = list(inspect.signature(api.register_dataset_upload_by_id).parameters)[1]
     return not (first == "dataset_id" and re.search(r"register_dataset_upload_by_id\(\s*job_status_meta,", source))
 
