@@ -70,6 +70,8 @@ def sweep(args) -> int:
         record = {"version": version, "results": results, "known": known, "exit": res.returncode,
                   "seconds": round(time.monotonic() - t0, 1), "failures": failures,
                   "tail": res.stdout.splitlines()[-3:]}
+        if failures:  # keep the evidence, minus the server's access log lines
+            record["output"] = [line for line in res.stdout.splitlines() if "[err]" not in line][-80:]
         with open(args.out, "a") as f:
             f.write(json.dumps(record) + "\n")
         print(f"{version}: {results} ({record['seconds']}s)", flush=True)
