@@ -18,24 +18,14 @@ import os
 
 import numpy as np
 
-from common import (HAS_AGENT, HAS_UPLOAD_DATASET, ID, WORKDIR, FolderDataset, L, bit_indices, check,
-                    dataset, datasets, default_score_weights, embeddings, embeddings_in_mapping_order,
-                    expect_http_error, http, main, make_images, make_scorer, mapping, new_agent, new_client, ok,
-                    pixels, predictions_needed, select, soft, tag_by_name, upload, write_embeddings_csv)
+from common import (HAS_AGENT, HAS_UPLOAD_DATASET, WORKDIR, FolderDataset, L, bit_indices, check, dataset, datasets,
+                    default_score_weights, download_dir, embeddings, embeddings_in_mapping_order, http, main,
+                    make_images, make_scorer, mapping, new_agent, new_client, ok, pixels, predictions_needed, select,
+                    tag_by_name, upload, write_embeddings_csv)
 from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 40, 8, 5
 NAMES = [f"cls_{i % 4}/img_{i:03d}.png" for i in range(N)]
-
-
-SERVER_WORK = "route not served yet: the server side of issue #11 (branch api) adds it"
-
-
-def pending(label, method, path_regex):
-    """A step whose route the server does not serve yet: its failure and its 404 are reported
-    as a known issue (counted with LIGHTLY_CONFORMANCE_STRICT=1)."""
-    expect_http_error(method, path_regex, [404, 405], SERVER_WORK, known_issue=True)
-    return soft(label, known_issue=SERVER_WORK)
 
 
 def has(client, name):
@@ -145,29 +135,25 @@ def scenario():
 
     # --- export helpers
     coral_files = tag_files(files, coral_bits)
-    tag_route = f"/v1/datasets/{ID}/tags/{ID}"
     if has(client, "export_filenames_by_tag_name"):
-        with pending("export_filenames_by_tag_name", "GET", tag_route + "/export/basic/filenames"):
-            text = client.export_filenames_by_tag_name("coral-20")
-            check(sorted(line for line in text.splitlines() if line) == coral_files,
-                  "export_filenames_by_tag_name('coral-20')", text[:200])
+        text = client.export_filenames_by_tag_name("coral-20")
+        check(sorted(line for line in text.splitlines() if line) == coral_files,
+              "export_filenames_by_tag_name('coral-20')", text[:200])
     if has(client, "export_filenames_and_read_urls_by_tag_name"):
-        with pending("export_filenames_and_read_urls_by_tag_name", "GET", tag_route + "/export/basic/filenames"):
-            rows = client.export_filenames_and_read_urls_by_tag_name("coral-20")
-            check(sorted(r["fileName"] for r in rows) == coral_files,
-                  "export_filenames_and_read_urls_by_tag_name: the tag's filenames", rows[:2])
-            for r in rows[:3]:
-                blob = http("GET", r["readUrl"])
-                check(blob.status == 200 and np.array_equal(pixels(blob.body), pixels(originals[r["fileName"]])),
-                      f"its readUrl serves {r['fileName']}", blob)
+        rows = client.export_filenames_and_read_urls_by_tag_name("coral-20")
+        check(sorted(r["fileName"] for r in rows) == coral_files,
+              "export_filenames_and_read_urls_by_tag_name: the tag's filenames", rows[:2])
+        for r in rows[:3]:
+            blob = http("GET", r["readUrl"])
+            check(blob.status == 200 and np.array_equal(pixels(blob.body), pixels(originals[r["fileName"]])),
+                  f"its readUrl serves {r['fileName']}", blob)
     if has(client, "export_label_studio_tasks_by_tag_name"):
-        with pending("export_label_studio_tasks_by_tag_name", "GET", tag_route + "/export/LabelStudio/tasks"):
-            tasks = [t if isinstance(t, dict) else t.to_dict()  # 1.5.x: LabelStudioTask models
-                     for t in client.export_label_studio_tasks_by_tag_name("coral-20")]
-            check(len(tasks) == 20 and all(isinstance(t.get("data", {}).get("image"), str) for t in tasks),
-                  "export_label_studio_tasks_by_tag_name: 20 tasks with data.image", tasks[:1])
-            blob = http("GET", tasks[0]["data"]["image"])
-            check(blob.status == 200 and pixels(blob.body).size > 0, "a task's image URL serves the image", blob)
+        tasks = [t if isinstance(t, dict) else t.to_dict()  # 1.5.x: LabelStudioTask models
+                 for t in client.export_label_studio_tasks_by_tag_name("coral-20")]
+        check(len(tasks) == 20 and all(isinstance(t.get("data", {}).get("image"), str) for t in tasks),
+              "export_label_studio_tasks_by_tag_name: 20 tasks with data.image", tasks[:1])
+        blob = http("GET", tasks[0]["data"]["image"])
+        check(blob.status == 200 and pixels(blob.body).size > 0, "a task's image URL serves the image", blob)
 
     # --- datasets
     if has(client, "get_datasets"):
@@ -177,7 +163,7 @@ def scenario():
     finder.set_dataset_id_by_name("classic-full")
     check(finder.dataset_id == ds_id, "set_dataset_id_by_name('classic-full')")
     if has(finder, "download_dataset"):
-        out = os.path.join(WORKDIR, "download")
+        out = download_dir(os.path.join(WORKDIR, "download"), NAMES)
         finder.download_dataset(out, tag_name="coral-20")
         got = sorted(os.path.relpath(os.path.join(dp, f), out) for dp, _, fs in os.walk(out) for f in fs)
         check(got == coral_files, "download_dataset(tag_name='coral-20') writes that tag's files", got)

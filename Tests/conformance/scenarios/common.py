@@ -358,6 +358,16 @@ def ingest_via_api(client, ds, mode, custom_metadata=None):
         tags_api.create_initial_tag_by_dataset_id(dataset_id=client.dataset_id, initial_tag_create_request=request)
 
 
+def download_dir(out: str, names) -> str:
+    """Create `out` and the sub-folders of `names` before download_dataset writes there.
+    download_dataset (1.2.2x+) saves with 8 threads and creates a missing folder with
+    `if not os.path.exists(d): os.makedirs(d)`: two threads for the same new folder race,
+    one gets FileExistsError and the image is lost (a client bug). Existing folders avoid it."""
+    for name in names:
+        os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+    return out
+
+
 def predictions_needed(agent) -> int:
     """Rows ScorerClassification needs: the agent's unlabeled set up to 1.1.6, its query set
     from 1.1.7."""

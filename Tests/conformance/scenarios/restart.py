@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from common import (WORKDIR, FolderDataset, L, V, bit_indices, check, main, make_images, new_client, pixels, select,
+from common import (download_dir, WORKDIR, FolderDataset, L, V, bit_indices, check, main, make_images, new_client, pixels, select,
                     upload, write_embeddings_csv)
 import common
 from lightly_harness import ServerProcess
@@ -58,7 +58,7 @@ def scenario():
               "the mapping, tags and embeddings are the same (and the token still works)")
         if V >= (1, 1, 2):
             out = os.path.join(WORKDIR, "download")
-            new_client(token, dataset_id=ds_id).download_dataset(out)
+            new_client(token, dataset_id=ds_id).download_dataset(download_dir(out, NAMES))
             check(all(np.array_equal(pixels(os.path.join(out, n)), pixels(originals[n])) for n in NAMES),
                   "the stored images download after the restart")
         c = new_client(token, dataset_id=ds_id)

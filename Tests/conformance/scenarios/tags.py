@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from common import (HAS_AGENT, HAS_UPLOAD_DATASET, WORKDIR, FolderDataset, L, V, bit_indices, check, dataset, main,
+from common import (download_dir, HAS_AGENT, HAS_UPLOAD_DATASET, WORKDIR, FolderDataset, L, V, bit_indices, check, dataset, main,
                     make_images, mapping, new_agent, new_client, ok, pixels, select, tag_by_name, tags, upload,
                     write_embeddings_csv)
 
@@ -59,7 +59,7 @@ def scenario():
     # --- download_dataset of a sampled tag: exactly its files
     if V >= (1, 1, 2):
         out = os.path.join(WORKDIR, "dl-random")
-        new_client(dataset_id=ds_id).download_dataset(out, tag_name="random-a")
+        new_client(dataset_id=ds_id).download_dataset(download_dir(out, NAMES), tag_name="random-a")
         got = sorted(os.path.relpath(os.path.join(dp, f), out) for dp, _, fs in os.walk(out) for f in fs)
         check(got == sorted(files[i] for i in bits1), "download_dataset(tag_name='random-a') writes that tag's files", got)
         check(all(np.array_equal(pixels(os.path.join(out, n)), pixels(originals[n])) for n in got),
