@@ -74,10 +74,11 @@ SCENARIOS = {
     "protocol": _scenario("protocol.py", "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
                           "racing newTagName"),
 }
-# Routes clients call that the server does not serve yet (empty since the server side of
-# issue #11 landed: samples/partial, datasets by name and the tag exports were listed here). A scenario whose only undeclared 4xx/5xx answers are 404/405 on these
-# routes is reported as a known issue instead of a failure (LIGHTLY_CONFORMANCE_STRICT=1 counts
-# it). Remove an entry when its route lands: the summary says when one no longer shows up.
+# Routes clients call that the server does not serve yet. A scenario whose only undeclared
+# 4xx/5xx answers are 404/405 on these routes is reported as a known issue instead of a failure
+# (LIGHTLY_CONFORMANCE_STRICT=1 counts it). Remove an entry when its route lands. Empty since
+# the server side of issue #11 landed (samples/partial, datasets by name and the tag exports
+# were listed here).
 KNOWN_GAPS = [
     # (path regex, what is missing), e.g.
     # (r"/v1/datasets/[0-9a-f]{24}/samples/partial", "GET samples/partial (1.2.26+ upload_dataset)"),
