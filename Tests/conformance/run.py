@@ -297,7 +297,8 @@ def main(argv=None) -> int:
             steps = [["lightly==" + version, "-c", real]] if real else None
             venv = ensure_venv(version, args.venv_root, args.python, steps=steps)
             check = subprocess.run([venv_python(venv), os.path.join(HERE, "scenarios", "check_import.py")],
-                                   env={**os.environ, "PYTHONPATH": HERE}, capture_output=True, text=True)
+                                   env={**os.environ, "PYTHONPATH": HERE, "LIGHTLY_DID_VERSION_CHECK": "True"},
+                                   capture_output=True, text=True)
             if check.returncode != 0:
                 raise RuntimeError("importing the client failed:\n" + check.stdout + check.stderr)
         except Exception as e:  # noqa: BLE001 - report any setup failure as a failed version
