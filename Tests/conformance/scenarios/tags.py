@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 
-from common import (download_dir, HAS_AGENT, HAS_UPLOAD_DATASET, WORKDIR, FolderDataset, L, V, bit_indices, check, dataset, main,
-                    make_images, mapping, new_agent, new_client, ok, pixels, select, tag_by_name, tags, upload,
-                    write_embeddings_csv)
+from common import (HAS_AGENT, HAS_UPLOAD_DATASET, STRICT_MODELS, WORKDIR, FolderDataset, L, V, bit_indices, check,
+                    dataset, download_dir, main, make_images, mapping, new_agent, new_client, ok, pixels, select,
+                    soft, tag_by_name, tags, upload, write_embeddings_csv)
 
 N = 50
 NAMES = [f"grp_{i % 3}/t_{i:03d}.png" for i in range(N)]
@@ -29,6 +29,33 @@ def sampling(client, name, method, n, preselected=None):
     tag = tag_by_name(client.dataset_id, name)
     check(result.id == tag["id"], f"{method} {name}: the job returned the tag")
     return tag, bit_indices(tag["bitMaskData"])
+
+
+def tag_arithmetics(client, ds_id, r1, bits1, bits3, frac):
+    models = "lightly.openapi_generated.swagger_client.models."
+    Request = importlib.import_module(models + "tag_arithmetics_request").TagArithmeticsRequest
+    tags_api = api(client, "tags_api")
+
+    def perform(body):  # `body=` up to 1.4.7; 1.4.8+ name it tag_arithmetics_request
+        if "body" in inspect.signature(tags_api.perform_tag_arithmetics).parameters:
+            return tags_api.perform_tag_arithmetics(body=body, dataset_id=ds_id)
+        return tags_api.perform_tag_arithmetics(dataset_id=ds_id, tag_arithmetics_request=body)
+
+    body = Request(tag_id1=tag_by_name(ds_id, "random-grow")["id"], tag_id2=r1["id"], operation="DIFFERENCE")
+    answer = perform(body)
+    want = sorted(set(bits3) - set(bits1))
+    if V <= (1, 1, 18):
+        check(bit_indices(answer.bit_mask_data) == want, "arithmetics DIFFERENCE: the client reads bitMaskData")
+    elif V < (1, 2, 0):
+        check(bool(answer.id), "arithmetics: 1.1.19+ read the answer as CreateEntityResponse (id)")
+    else:
+        ok(f"arithmetics: this release accepts the answer ({type(answer).__name__})")
+    body = Request(tag_id1=r1["id"], tag_id2=tag_by_name(ds_id, "coreset-fraction")["id"],
+                   operation="UNION", new_tag_name="union-tag")
+    perform(body)
+    union = tag_by_name(ds_id, "union-tag")
+    check(bit_indices(union["bitMaskData"]) == sorted(set(bits1) | set(frac)) and union["totSize"] == N,
+          "arithmetics UNION with newTagName creates that tag", union)
 
 
 def scenario():
@@ -65,27 +92,13 @@ def scenario():
         check(all(np.array_equal(pixels(os.path.join(out, n)), pixels(originals[n])) for n in got),
               "with the uploaded pixels")
 
-    # --- tag arithmetics through the generated client (1.1.6+)
+    # --- tag arithmetics through the generated client (1.1.6+). The strict releases (1.4.8+)
+    #     cannot parse the answer yet: a known server issue (see the strict scenario).
     if V >= (1, 1, 6):
-        models = "lightly.openapi_generated.swagger_client.models."
-        Request = importlib.import_module(models + "tag_arithmetics_request").TagArithmeticsRequest
-        tags_api = api(client, "tags_api")
-        body = Request(tag_id1=tag_by_name(ds_id, "random-grow")["id"], tag_id2=r1["id"],
-                       operation="DIFFERENCE")
-        answer = tags_api.perform_tag_arithmetics(body=body, dataset_id=ds_id)
-        want = sorted(set(bits3) - set(bits1))
-        if V <= (1, 1, 18):
-            check(bit_indices(answer.bit_mask_data) == want, "arithmetics DIFFERENCE: the client reads bitMaskData")
-        elif V < (1, 2, 0):
-            check(bool(answer.id), "arithmetics: 1.1.19+ read the answer as CreateEntityResponse (id)")
-        else:
-            ok(f"arithmetics: 1.2.x accepts the answer ({type(answer).__name__})")
-        body = Request(tag_id1=r1["id"], tag_id2=tag_by_name(ds_id, "coreset-fraction")["id"],
-                       operation="UNION", new_tag_name="union-tag")
-        tags_api.perform_tag_arithmetics(body=body, dataset_id=ds_id)
-        union = tag_by_name(ds_id, "union-tag")
-        check(bit_indices(union["bitMaskData"]) == sorted(set(bits1) | set(frac)) and union["totSize"] == N,
-              "arithmetics UNION with newTagName creates that tag", union)
+        arithmetics_known = ("strict TagArithmeticsResponse is oneOf({id}, {bitMaskData}); the server answers "
+                             "{bitMaskData, id}") if STRICT_MODELS else None
+        with soft("tag arithmetics through the generated TagsApi", known_issue=arithmetics_known):
+            tag_arithmetics(client, ds_id, r1, bits1, bits3, frac)
 
     # --- 1.2.x helpers: get_filenames_in_tag (with exclude_parent_tag: POST tags/arithmetics/bitmask
     #     from 1.2.10), create_tag_from_filenames (POST tags), delete_tag_by_id (DELETE tags/{id})
