@@ -1,5 +1,5 @@
 -- 0001_initial: the whole first schema.
--- Timestamps are Unix epoch milliseconds (spec §1.4). Ids are 24-char lowercase hex (spec §1.4).
+-- Timestamps are Unix epoch milliseconds (docs/protocol.md §3). Ids are 24-char lowercase hex (docs/protocol.md §3).
 -- JSON columns hold the client's objects verbatim.
 
 CREATE TABLE users (
@@ -32,7 +32,7 @@ CREATE TABLE datasets (
     UNIQUE (user_id, name)
 );
 
--- idx is the stable, append-only mapping order of spec §4.1 (0-based, dense per dataset).
+-- idx is the stable, append-only mapping order of docs/protocol.md §5 (0-based, dense per dataset).
 CREATE TABLE samples (
     id                 TEXT PRIMARY KEY,
     dataset_id         TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
@@ -142,7 +142,7 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_status ON jobs (status, created_at);
 
--- registerDatasetUpload bodies (spec §5.4), kept for inspection.
+-- registerDatasetUpload bodies (docs/protocol.md §7), kept for inspection.
 CREATE TABLE dataset_uploads (
     id            INTEGER PRIMARY KEY,
     dataset_id    TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,

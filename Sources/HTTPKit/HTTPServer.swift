@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// One `DispatchSourceRead` watches the listener and one watches each connection; each
 /// connection's state lives on its own serial queue, so an idle keep-alive connection costs a
-/// descriptor, not a thread (STYLE §2.5). Handlers run on a bounded pool of dedicated threads
+/// descriptor, not a thread. Handlers run on a bounded pool of dedicated threads
 /// (``HTTPServerConfiguration/workerCount``), never on a connection's read path.
 ///
 /// ```swift

@@ -11,7 +11,7 @@ import Synchronization
 /// A fixed set of dedicated threads that run handler jobs in FIFO order.
 ///
 /// Handlers are synchronous and may block (SQLite, disk). Running them on Dispatch's shared
-/// pool would let a few slow handlers starve every connection queue (STYLE §2.5), so they get
+/// pool would let a few slow handlers starve every connection queue, so they get
 /// their own threads: at most `count` handlers run at once, the rest wait in the queue.
 final class WorkerPool: Sendable {
     typealias Job = @Sendable () -> Void

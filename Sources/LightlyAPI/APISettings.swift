@@ -3,7 +3,7 @@ import LightlyCore
 /// Server settings that the API layer reads. All have working defaults.
 public struct APISettings: Sendable {
     /// Base of minted signed URLs, e.g. `https://lightly.example.com` (no trailing slash).
-    /// nil: `http://` + the API request's `Host` header (spec §5.12).
+    /// nil: `http://` + the API request's `Host` header (docs/protocol.md §6).
     public var publicURL: String?
     /// Lifetime of a signed URL, seconds.
     public var signedURLTTL: Int
@@ -11,7 +11,7 @@ public struct APISettings: Sendable {
     public var jobPollWait: Int
     /// Maximum samples per dataset: the quota (`GET /v1/quota`).
     public var maxDatasetSamples: Int
-    /// Answer of `GET /v1/versions/pip/minimum`; must be a three-part `X.Y.Z` (spec §5.1).
+    /// Answer of `GET /v1/versions/pip/minimum`; must be a three-part `X.Y.Z` (docs/protocol.md §12).
     public var minimumClientVersion: String
     /// Largest JSON request body, bytes.
     public var maxJSONBodyBytes: Int
@@ -35,7 +35,7 @@ public struct APISettings: Sendable {
     }
 
     /// Caps on an uploaded embedding CSV: the parser's defaults, but up to 2^29 values
-    /// (a 2 GiB float32 matrix, 1M × 512: design/sampling.md P9). The streamed ingest holds
+    /// (a 2 GiB float32 matrix, 1M × 512: docs/selection.md §14). The streamed ingest holds
     /// the matrix once, never the file or a copy, so this is the memory an upload may cost.
     public var embeddingCSVLimits: EmbeddingCSV.Limits {
         var l = EmbeddingCSV.Limits.default

@@ -180,7 +180,7 @@ public final class BlobStore: Sendable {
     }
 }
 
-/// Millisecond timestamps (spec §1.4), strictly increasing within the process so that
+/// Millisecond timestamps (docs/protocol.md §3), strictly increasing within the process so that
 /// `lastModifiedAt` orders every change (the client picks the largest).
 public enum Timestamp {
     private static let last = Atomic<Int64>(0)

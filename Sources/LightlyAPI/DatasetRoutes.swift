@@ -3,7 +3,7 @@ import LightlyStorage
 import LightlyWire
 
 extension LightlyApplication {
-    /// Datasets (spec §5.2).
+    /// Datasets (docs/openapi.yaml).
     func registerDatasetRoutes(_ r: inout Router) {
         r.get("/v1/datasets") { ctx in try ctx.app.listDatasets(ctx) }
         r.get("/v1/datasets/enriched") { ctx in try ctx.app.listDatasets(ctx) }
@@ -21,7 +21,7 @@ extension LightlyApplication {
         r.put("/v1/datasets/:datasetId") { ctx in try ctx.app.renameDataset(ctx) }
         r.delete("/v1/datasets/:datasetId") { ctx in try ctx.app.deleteDataset(ctx) }
         r.get("/v1/datasets/:datasetId/datasource") { ctx in
-            // 1.2.10+ tolerate a 404 here and assume a Lightly-hosted datasource (spec §10).
+            // 1.2.10+ tolerate a 404 here and assume a Lightly-hosted datasource (docs/COVERAGE.md).
             let user = try ctx.requireUser()
             let id = try ctx.params.require("datasetId")
             _ = try ctx.app.database.read { conn in try ctx.app.requireDataset(id, for: user, conn: conn) }

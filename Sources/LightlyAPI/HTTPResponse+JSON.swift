@@ -12,7 +12,7 @@ extension HTTPResponse {
         HTTPResponse(status: status, contentType: "application/json", body: Data(try WireJSON.encode(value)))
     }
 
-    /// A JSON string literal body, e.g. `"1.0.0"` or a URL (spec §1.5 "String" responses).
+    /// A JSON string literal body, e.g. `"1.0.0"` or a URL (docs/protocol.md §1 "String" responses).
     public static func jsonString(_ s: String, status: HTTPStatus = .ok) -> HTTPResponse {
         HTTPResponse(status: status, contentType: "application/json",
                      body: Data(JSONValue.string(s).serializedBytes()))
@@ -23,7 +23,7 @@ extension HTTPResponse {
         HTTPResponse(status: status, contentType: "application/json", body: Data("{}".utf8))
     }
 
-    /// The error body `{"code": ..., "message": ...}` (spec §1.6).
+    /// The error body `{"code": ..., "message": ...}` (docs/protocol.md §4).
     public static func error(_ e: APIError, requestID: String? = nil) -> HTTPResponse {
         let body = (try? WireJSON.encode(ApiErrorResponse(code: e.code, message: e.message)))
             ?? Array(#"{"code":"INTERNAL_ERROR","message":"error"}"#.utf8)

@@ -28,7 +28,7 @@ public final class LightlyApplication: Sendable {
     public let blobs: BlobStore
     public let signer: URLSigner
     public let tokens: TokenStore
-    /// Per-dataset cache of the mapping order (spec §5.5).
+    /// Per-dataset cache of the mapping order (docs/protocol.md §5).
     public let mappings: MappingCache
     /// The job runner (owned by the jobs module).
     public let jobs: JobSystem
@@ -136,7 +136,7 @@ public final class LightlyApplication: Sendable {
         }
     }
 
-    // MARK: - Error mapping (the only place errors become responses, STYLE §2.4)
+    // MARK: - Error mapping (the only place errors become responses)
 
     func errorResponse(for error: any Error, request: HTTPRequest, requestID: String, logger: Logger) -> HTTPResponse {
         let apiError: APIError

@@ -2,7 +2,7 @@ import LightlyStorage
 import LightlyWire
 import Synchronization
 
-/// The mapping order of each dataset (spec §4.1, §5.5) kept in memory, with the JSON answers
+/// The mapping order of each dataset (docs/protocol.md §5) kept in memory, with the JSON answers
 /// of `mappings?field=fileName|_id` pre-encoded: 1.1.22+ fetch it once per access.
 ///
 /// Invalidate with ``invalidate(_:)`` whenever samples are added or removed, inside the

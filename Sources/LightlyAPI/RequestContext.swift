@@ -43,7 +43,7 @@ public struct RequestContext: Sendable {
         return v
     }
 
-    /// A boolean query parameter: `True`/`False` (Python, spec §1.3), `true`/`false`, `1`/`0`.
+    /// A boolean query parameter: `True`/`False` (Python, docs/protocol.md §1), `true`/`false`, `1`/`0`.
     /// - Throws: 400 for any other spelling.
     public func queryBool(_ name: String, default def: Bool) throws -> Bool {
         guard let v = request.query(name) else { return def }

@@ -1,6 +1,6 @@
 import HTTPKit
 
-/// Whether a route requires `?token=` (spec §1.2).
+/// Whether a route requires `?token=` (docs/protocol.md §2).
 public enum RouteAuth: Sendable {
     /// `?token=` must name a known user; `ctx.user` is set.
     case token

@@ -183,6 +183,6 @@ extension LightlyApplication {
         return try SampleRow(row: row)
     }
 
-    /// A fresh entity id (24 lowercase hex, spec §1.4).
+    /// A fresh entity id (24 lowercase hex, docs/protocol.md §3).
     public func newID() -> String { ObjectID.generate(seconds: UInt32(truncatingIfNeeded: Timestamp.nowSeconds())) }
 }

@@ -8,7 +8,7 @@ import LightlyStorage
 import LightlyWire
 
 extension LightlyApplication {
-    /// Samples, signed image URLs, registerDatasetUpload, mappings (spec §5.4, §5.5).
+    /// Samples, signed image URLs, registerDatasetUpload, mappings (docs/protocol.md §7, §5).
     func registerSampleRoutes(_ r: inout Router) {
         r.post("/v1/datasets/:datasetId/samples") { ctx in try ctx.app.createSample(ctx) }
         r.get("/v1/datasets/:datasetId/samples") { ctx in try ctx.app.listSamples(ctx) }
@@ -35,7 +35,7 @@ extension LightlyApplication {
         }
         r.get("/v1/datasets/:datasetId/samples/:sampleId/readurl") { ctx in
             let (ds, s) = try ctx.app.ownedSample(ctx)
-            // Only `type=full` is sent by 1.1.x; anything else means the thumbnail (spec §5.4).
+            // Only `type=full` is sent by 1.1.x; anything else means the thumbnail (docs/protocol.md §7).
             let isFull = (ctx.query("type") ?? "full") == "full"
             if isFull {
                 guard s.fullBlobId != nil else {
@@ -190,7 +190,7 @@ extension LightlyApplication {
         return .emptyObject()
     }
 
-    /// `field=fileName` → file names, `field=_id` → sample ids, in mapping order (spec §5.5).
+    /// `field=fileName` → file names, `field=_id` → sample ids, in mapping order (docs/protocol.md §5).
     private func getMappings(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")

@@ -8,7 +8,7 @@ import LightlyStorage
 import LightlyWire
 
 extension LightlyApplication {
-    /// `PUT|GET /signed/:kind/:datasetId/:objectId/:variant` (spec §5.12): no token; the
+    /// `PUT|GET /signed/:kind/:datasetId/:objectId/:variant` (docs/protocol.md §6): no token; the
     /// signature is verified here, then the handler registered for `kind` runs.
     func registerSignedRoutes(_ r: inout Router) {
         let pattern = "/signed/:kind/:datasetId/:objectId/:variant"

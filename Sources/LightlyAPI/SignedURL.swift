@@ -26,7 +26,7 @@ public struct SignedTarget: Sendable, Hashable {
     public var path: String { "/signed/\(kind)/\(datasetId)/\(objectId)/\(variant)" }
 }
 
-/// Handles a verified signed request. PUT handlers must answer exactly 200 (spec §5.12).
+/// Handles a verified signed request. PUT handlers must answer exactly 200 (docs/protocol.md §6).
 public typealias SignedHandler = @Sendable (SignedTarget, RequestContext) throws -> HTTPResponse
 
 /// The PUT and GET handlers of one signed-URL kind.
@@ -35,7 +35,7 @@ public struct SignedKindHandler: Sendable {
     public let get: SignedHandler?
 }
 
-/// Mints and verifies signed URLs (spec §5.12):
+/// Mints and verifies signed URLs (docs/protocol.md §6):
 /// `<base>/signed/<kind>/<datasetId>/<objectId>/<variant>?expires=<unix s>&sig=<hex>` where
 /// `sig = hex(HMAC-SHA256(secret, METHOD + "\n" + path + "\n" + expires))`. The URL itself is
 /// the authorisation (no token), bound to one method, one object and an expiry.

@@ -2,7 +2,7 @@ import HTTPKit
 import LightlyWire
 
 extension LightlyApplication {
-    /// Versions, health, ping, quota (spec §5.1, §5.3).
+    /// Versions, health, ping, quota (docs/protocol.md §12, docs/openapi.yaml).
     func registerSystemRoutes(_ r: inout Router) {
         r.get("/v1/versions/pip/minimum", auth: .none) { ctx in
             .jsonString(ctx.app.settings.minimumClientVersion)
@@ -19,7 +19,7 @@ extension LightlyApplication {
     }
 }
 
-/// `X.Y.Z` with three integer parts (the client asserts exactly three, spec §5.1).
+/// `X.Y.Z` with three integer parts (the client asserts exactly three, docs/protocol.md §12).
 func isThreePartVersion(_ s: String) -> Bool {
     let parts = s.split(separator: ".", omittingEmptySubsequences: false)
     return parts.count == 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }

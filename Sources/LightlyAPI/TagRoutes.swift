@@ -3,11 +3,11 @@ import LightlyCore
 import LightlyStorage
 import LightlyWire
 
-/// The name the client looks up (spec §5.6.2).
+/// The name the client looks up (docs/protocol.md §5).
 public let initialTagName = "initial-tag"
 
 extension LightlyApplication {
-    /// Tags (spec §5.6) and bitmask rules (spec §4).
+    /// Tags (docs/protocol.md §5) and bitmask rules (docs/protocol.md §5).
     func registerTagRoutes(_ r: inout Router) {
         r.get("/v1/datasets/:datasetId/tags") { ctx in try ctx.app.listTags(ctx) }
         r.post("/v1/datasets/:datasetId/tags") { ctx in try ctx.app.createTag(ctx) }
@@ -49,7 +49,7 @@ extension LightlyApplication {
             .map { try TagRow(row: $0) }
     }
 
-    /// Parses a client bitmask (spec §4.2: `0x` optional, any case) and rejects bits ≥ `width`.
+    /// Parses a client bitmask (docs/protocol.md §5: `0x` optional, any case) and rejects bits ≥ `width`.
     /// - Throws: 400 `BAD_REQUEST` naming the field.
     public func parseBitMask(_ hex: String, width: Int, field: String = "bitMaskData") throws -> BitMask {
         guard let m = BitMask(hex: hex) else { throw APIError.malformed("\(field) is not a hexadecimal bitmask") }
@@ -123,7 +123,7 @@ extension LightlyApplication {
         })
     }
 
-    /// `initial-tag` with all current samples; sets the dataset's `imgType` (spec §5.6.2).
+    /// `initial-tag` with all current samples; sets the dataset's `imgType` (docs/protocol.md §5).
     private func createInitialTag(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
@@ -144,7 +144,7 @@ extension LightlyApplication {
         return try .json(CreateEntityResponse(id: id), status: .created)
     }
 
-    /// Spec §5.6.3: `totSize = N` on all tags, the initial tag extended to all N samples, and a
+    /// Upsize (docs/protocol.md §5): `totSize = N` on all tags, the initial tag extended to all N samples, and a
     /// new tag with bits N_old … N−1 whose `prevTagId` is the initial tag.
     private func upsizeTags(_ ctx: RequestContext) throws -> HTTPResponse {
         let user = try ctx.requireUser()
@@ -168,7 +168,7 @@ extension LightlyApplication {
         return try .json(CreateEntityResponse(id: id), status: .created)
     }
 
-    /// UNION / INTERSECTION / DIFFERENCE; answers both `bitMaskData` and `id` (spec §5.6.4).
+    /// UNION / INTERSECTION / DIFFERENCE; answers both `bitMaskData` and `id` (docs/protocol.md §5).
     private func tagArithmetics(_ ctx: RequestContext) throws -> HTTPResponse {
         let (mask, id, created) = try arithmetics(ctx, storeNewTag: true)
         return try .json(TagArithmeticsResponse(bitMaskData: mask.hexString, id: id), status: created ? .created : .ok)

@@ -12,7 +12,7 @@ public protocol Scorer: Sendable {
 
 /// Scores for a classification model: `uncertainty_least_confidence`, `uncertainty_margin`
 /// and `uncertainty_entropy`, each mapped linearly so that a one-hot prediction scores 0 and
-/// a uniform prediction scores 1, clamped to [0, 1], NaN replaced by 0 (spec §7.2).
+/// a uniform prediction scores 1, clamped to [0, 1], NaN replaced by 0 (docs/protocol.md §9).
 ///
 /// ```swift
 /// let scorer = try ScorerClassification(modelOutput: [[0.9, 0.1], [0.5, 0.5]])
@@ -130,7 +130,7 @@ public struct BoundingBox: Sendable, Equatable {
     public init(x0: Double, y0: Double, x1: Double, y1: Double) { self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1 }
 }
 
-/// Scores for object detection (design §1.4): `object_frequency`, `objectness_least_confidence`
+/// Scores for object detection (docs/protocol.md §9): `object_frequency`, `objectness_least_confidence`
 /// and the three `uncertainty_*` scores computed per box and reduced by max over the boxes
 /// (0 for an image without boxes).
 public struct ScorerObjectDetection: Scorer {
@@ -178,7 +178,7 @@ public struct ScorerObjectDetection: Scorer {
     }
 }
 
-/// Scores for semantic segmentation (design §1.4): the three `uncertainty_*` scores per pixel,
+/// Scores for semantic segmentation (docs/protocol.md §9): the three `uncertainty_*` scores per pixel,
 /// reduced by the mean over the pixels of each image.
 public struct ScorerSemanticSegmentation: Scorer {
     /// One prediction per image: `pixels × classes` rows (an H×W×C array flattened to rows).

@@ -52,7 +52,7 @@ public struct RetryPolicy: Sendable {
 }
 
 /// The HTTP layer of the client: builds `/v1/...` URLs with the token in the query string
-/// (spec §1.2), sends JSON, decodes JSON, maps errors, retries idempotent calls.
+/// (docs/protocol.md §2), sends JSON, decodes JSON, maps errors, retries idempotent calls.
 struct Transport: Sendable {
     let base: URL
     let token: String
@@ -183,7 +183,7 @@ struct Transport: Sendable {
         }
     }
 
-    /// "String" answers (URLs, versions, quota): a JSON string, or raw text (spec §1.5).
+    /// "String" answers (URLs, versions, quota): a JSON string, or raw text (docs/protocol.md §1).
     func getString(_ path: String, query: [(String, String)] = [], authenticated: Bool = true) async throws -> String {
         let data = try await send("GET", path, query: query, authenticated: authenticated)
         if let s = try? JSONDecoder().decode(String.self, from: data) { return s }

@@ -3,7 +3,7 @@
 ///
 /// On the wire a bitmask is the integer in hexadecimal with a `0x` prefix, lowercase digits
 /// and no leading zeros (`0x0` for the empty set), which is what Python's `hex()` writes
-/// (spec §4.2). Parsing accepts `0x`/`0X` or no prefix, any case, and leading zeros.
+/// (docs/protocol.md §5). Parsing accepts `0x`/`0X` or no prefix, any case, and leading zeros.
 ///
 /// ```swift
 /// let m = BitMask(indices: [0, 3, 4, 6])

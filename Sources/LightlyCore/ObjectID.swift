@@ -1,5 +1,5 @@
 /// Entity ids in the form of the real service: 24 lowercase hex characters (a MongoDB
-/// ObjectId shape, spec §1.4): 4 bytes of seconds since the epoch, then 8 random bytes.
+/// ObjectId shape, docs/protocol.md §3): 4 bytes of seconds since the epoch, then 8 random bytes.
 public enum ObjectID {
     /// A fresh id. `seconds` is the creation time (Unix seconds).
     public static func generate<R: RandomNumberGenerator>(seconds: UInt32, using rng: inout R) -> String {

@@ -10,7 +10,7 @@ import Synchronization
 
 /// An authenticated principal. Every token belongs to the user with the token's name.
 public struct User: Sendable, Equatable, Hashable {
-    /// The user id (24 lowercase hex characters, spec §1.4).
+    /// The user id (24 lowercase hex characters, docs/protocol.md §3).
     public var id: String
     /// The user (and token) name.
     public var name: String

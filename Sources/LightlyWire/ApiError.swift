@@ -1,6 +1,6 @@
-// The error body of every non-2xx answer (spec §1.6).
+// The error body of every non-2xx answer (docs/protocol.md §4).
 
-/// `ApiErrorCode` (spec §1.6): the union over 1.1.x; later versions only add values.
+/// `ApiErrorCode` (docs/protocol.md §4): the union over 1.1.x; later versions only add values.
 public struct ApiErrorCode: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -50,7 +50,7 @@ public struct ApiErrorCode: WireEnum {
     public static let customMetadataAtMaxSize: Self = "CUSTOM_METADATA_AT_MAX_SIZE"
 }
 
-/// `ApiErrorResponse` (spec §1.6): `{"code": ..., "message": ...}`, both required.
+/// `ApiErrorResponse` (docs/protocol.md §4): `{"code": ..., "message": ...}`, both required.
 public struct ApiErrorResponse: Codable, Hashable, Sendable {
     public var code: ApiErrorCode
     public var message: String

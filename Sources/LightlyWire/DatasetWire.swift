@@ -1,5 +1,5 @@
-// Dataset, quota and version DTOs (spec §3.1, §3.2, §5.1–§5.3).
-// Timestamps are Int64 Unix epoch milliseconds (spec §1.4). Optional fields are omitted
+// Dataset, quota and version DTOs (docs/openapi.yaml, docs/protocol.md §12).
+// Timestamps are Int64 Unix epoch milliseconds (docs/protocol.md §3). Optional fields are omitted
 // from the JSON when nil (synthesized `encodeIfPresent`).
 
 /// `CreateEntityResponse`: the answer to every "create" call.
@@ -8,7 +8,7 @@ public struct CreateEntityResponse: Codable, Hashable, Sendable {
     public init(id: String) { self.id = id }
 }
 
-/// `DatasetData` (spec §3.1). `userId` is not in the 1.1.x model but 1.2.10+ require it,
+/// `DatasetData` (docs/openapi.yaml). `userId` is not in the 1.1.x model but 1.2.10+ require it,
 /// so it is always sent.
 public struct DatasetData: Codable, Hashable, Sendable {
     public var id: String
@@ -49,7 +49,7 @@ public struct DatasetUpdateRequest: Codable, Hashable, Sendable {
 }
 
 /// `JobStatusMeta`: a sub-object of `JobStatusData`, and the body of `registerDatasetUpload`.
-/// When present in a response, `total` and `processed` are required (spec §2 rule 7).
+/// When present in a response, `total` and `processed` are required (the generated client rejects a `meta` without them).
 public struct JobStatusMeta: Codable, Hashable, Sendable {
     public var total: Int
     public var processed: Int

@@ -17,7 +17,7 @@ extension JSONValue {
     public static let maximumDepth = 128
 
     /// Parses one JSON document (RFC 8259) strictly: no comments, no trailing commas, and
-    /// no `NaN`/`Infinity` tokens (which Python writes for non-finite floats, spec §1.3).
+    /// no `NaN`/`Infinity` tokens (which Python writes for non-finite floats, docs/protocol.md §1).
     ///
     /// - Parameter bytes: UTF-8 text; surrounding whitespace is allowed.
     /// - Returns: The value, objects in document order.

@@ -9,7 +9,7 @@ import Foundation
 /// Objects keep their members in document order (``JSONObject``), integers stay integers
 /// (`"nSamples": 100` does not become `100.0`), and floats keep their shortest round-trip
 /// form. The strict parser (``JSONValue/parse(_:)``) rejects the bare `NaN` / `Infinity`
-/// tokens that Python's `json` module writes for non-finite floats (spec §1.3); the server
+/// tokens that Python's `json` module writes for non-finite floats (docs/protocol.md §1); the server
 /// answers those with 400.
 ///
 /// ```swift

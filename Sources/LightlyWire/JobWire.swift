@@ -1,11 +1,11 @@
-// Wire types of the asynchronous parts of the API: embeddings (spec §5.7), active-learning
-// scores (§5.8), the sampling trigger (§5.9) and jobs (§5.10). Field names are the exact
-// camelCase names of spec §3; required fields are non-optional; optional fields that are nil
+// Wire types of the asynchronous parts of the API: embeddings (docs/protocol.md §8), active-learning
+// scores (§9), the sampling trigger and jobs (§10). Field names are the exact
+// camelCase names of docs/openapi.yaml; required fields are non-optional; optional fields that are nil
 // are omitted from the JSON (the synthesized `encodeIfPresent`), never sent as `null`.
 
 // MARK: - Enum-like strings
 
-/// The state of an asynchronous job (spec §3.3 `JobState`). The client keeps polling on
+/// The state of an asynchronous job (docs/openapi.yaml `JobState`). The client keeps polling on
 /// `UNKNOWN`, `WAITING` and `RUNNING`.
 public struct JobState: WireEnum {
     public var rawValue: String
@@ -21,7 +21,7 @@ public struct JobState: WireEnum {
     public var isTerminal: Bool { self == .failed || self == .finished }
 }
 
-/// What a job produces (spec §3.3 `JobResultType`).
+/// What a job produces (docs/openapi.yaml `JobResultType`).
 public struct JobResultType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -64,7 +64,7 @@ public struct JobStatusDataResult: Codable, Sendable, Equatable {
     }
 }
 
-/// Answer of `GET /v1/jobs/{jobId}` (spec §3.1, §5.10).
+/// Answer of `GET /v1/jobs/{jobId}` (docs/openapi.yaml, docs/protocol.md §10).
 public struct JobStatusData: Codable, Sendable, Equatable {
     public var id: String
     public var status: JobState
@@ -92,7 +92,7 @@ public struct JobStatusData: Codable, Sendable, Equatable {
     }
 }
 
-/// One element of `GET /v1/jobs` (spec §3.1 `JobsData`).
+/// One element of `GET /v1/jobs` (docs/openapi.yaml `JobsData`).
 public struct JobsData: Codable, Sendable, Equatable {
     public var id: String
     public var jobId: String
@@ -129,7 +129,7 @@ public struct SamplingConfig: Codable, Sendable, Equatable {
     public init(stoppingCondition: SamplingStoppingCondition) { self.stoppingCondition = stoppingCondition }
 }
 
-/// Body of `POST /v1/datasets/{datasetId}/embeddings/{embeddingId}/sampling` (spec §3.2).
+/// Body of `POST /v1/datasets/{datasetId}/embeddings/{embeddingId}/sampling` (docs/openapi.yaml).
 public struct SamplingCreateRequest: Codable, Sendable, Equatable {
     public var newTagName: String
     /// `RANDOM`, `CORESET`, `CORAL` or `ACTIVE_LEARNING`; kept as text so that an unknown
@@ -157,7 +157,7 @@ public struct SamplingCreateRequest: Codable, Sendable, Equatable {
 
 // MARK: - Scores
 
-/// Body of `POST …/tags/{tagId}/scores` (spec §3.2).
+/// Body of `POST …/tags/{tagId}/scores` (docs/openapi.yaml).
 public struct ActiveLearningScoreCreateRequest: Codable, Sendable, Equatable {
     public var scoreType: String
     public var scores: [Double]
@@ -196,7 +196,7 @@ public struct ActiveLearningScoreData: Codable, Sendable, Equatable {
 
 // MARK: - Embeddings
 
-/// One element of `GET /v1/datasets/{datasetId}/embeddings` (spec §3.1).
+/// One element of `GET /v1/datasets/{datasetId}/embeddings` (docs/openapi.yaml).
 public struct DatasetEmbeddingData: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
@@ -214,7 +214,7 @@ public struct DatasetEmbeddingData: Codable, Sendable, Equatable {
     }
 }
 
-/// Answer of `GET …/embeddings/writeCSVUrl?name=` (spec §3.1).
+/// Answer of `GET …/embeddings/writeCSVUrl?name=` (docs/openapi.yaml).
 public struct WriteCSVUrlData: Codable, Sendable, Equatable {
     /// Absolute signed PUT URL; the client uploads the CSV there without a token.
     public var signedWriteUrl: String
@@ -231,7 +231,7 @@ public struct EmbeddingIdTrigger2dEmbeddingsJobBody: Codable, Sendable, Equatabl
 
 /// One 2-D projection of an embedding (`GET …/embeddings/{embeddingId}/2d`), shaped like
 /// Lightly's `Embedding2dData`: point *i* is (`coordinatesDimension1[i]`,
-/// `coordinatesDimension2[i]`) and belongs to sample *i* of the mapping order (spec §4.1).
+/// `coordinatesDimension2[i]`) and belongs to sample *i* of the mapping order (docs/protocol.md §5).
 public struct Embedding2dData: Codable, Sendable, Equatable {
     public var id: String
     public var datasetId: String

@@ -1,6 +1,6 @@
-// Sample DTOs (spec §3.1, §3.2, §5.4).
+// Sample DTOs (docs/openapi.yaml, docs/protocol.md §7).
 
-/// `SampleData` (spec §3.1). `metaData`, `exif` and `customMetaData` are returned exactly as
+/// `SampleData` (docs/openapi.yaml). `metaData`, `exif` and `customMetaData` are returned exactly as
 /// the client sent them. `type` is not in 1.1.x but 1.2.10+ require it: always `"IMAGE"`.
 public struct SampleData: Codable, Hashable, Sendable {
     public var id: String
@@ -26,7 +26,7 @@ public struct SampleData: Codable, Hashable, Sendable {
     }
 }
 
-/// `SampleCreateRequest` (spec §3.2). `metaData` carries snake_case keys too
+/// `SampleCreateRequest` (docs/openapi.yaml). `metaData` carries snake_case keys too
 /// (`is_corrupted`); it is stored verbatim.
 public struct SampleCreateRequest: Codable, Hashable, Sendable {
     public var fileName: String

@@ -1,6 +1,6 @@
-// Tag DTOs. Bitmasks are canonical hex strings.
+// Tag DTOs (docs/openapi.yaml, docs/protocol.md §5). Bitmasks are canonical hex strings (docs/protocol.md §5).
 
-/// `TagData`. All tags of a dataset carry `totSize` = the current sample count.
+/// `TagData` (docs/openapi.yaml). All tags of a dataset carry `totSize` = the current sample count.
 public struct TagData: Codable, Hashable, Sendable {
     public var id: String
     public var datasetId: String
@@ -83,7 +83,7 @@ public struct TagArithmeticsRequest: Codable, Hashable, Sendable {
 }
 
 /// The tag-arithmetics answer: both `bitMaskData` (`TagBitMaskResponse`, read by
-/// 1.1.6–1.1.18) and `id` (`CreateEntityResponse`, read by 1.1.19+), spec §5.6.4.
+/// 1.1.6–1.1.18) and `id` (`CreateEntityResponse`, read by 1.1.19+), docs/protocol.md §5.
 public struct TagArithmeticsResponse: Codable, Hashable, Sendable {
     public var bitMaskData: String
     public var id: String

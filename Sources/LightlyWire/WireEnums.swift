@@ -1,6 +1,6 @@
-// Enumerations of the wire protocol (spec §3.3) as open string constants.
+// Enumerations of the wire protocol (docs/openapi.yaml) as open string constants.
 //
-// The 1.1.x client takes enum-typed fields verbatim and never validates them (spec §2 rule 4),
+// The 1.1.x client takes enum-typed fields verbatim and never validates them,
 // and later clients add values, so these are `RawRepresentable` structs rather than Swift
 // enums: an unknown value decodes and round-trips instead of failing the whole request.
 // Job-related enums (JobState, JobResultType, SamplingMethod, DimensionalityReductionMethod)
@@ -19,7 +19,7 @@ extension WireEnum {
     public var description: String { rawValue }
 }
 
-/// `DatasetType` (spec §3.3): `Images`; 1.2.x adds `Videos`, `Crops`.
+/// `DatasetType` (docs/openapi.yaml): `Images`; 1.2.x adds `Videos`, `Crops`.
 public struct DatasetType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -28,7 +28,7 @@ public struct DatasetType: WireEnum {
     public static let crops: Self = "Crops"
 }
 
-/// `ImageType` (spec §3.3), lowercase: `full`, `thumbnail`, `meta`.
+/// `ImageType` (docs/openapi.yaml), lowercase: `full`, `thumbnail`, `meta`.
 public struct ImageType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -39,7 +39,7 @@ public struct ImageType: WireEnum {
     public static let known: Set<ImageType> = [.full, .thumbnail, .meta]
 }
 
-/// `TagCreator` (spec §3.3, enum since 1.1.2).
+/// `TagCreator` (docs/openapi.yaml, enum since 1.1.2).
 public struct TagCreator: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -52,7 +52,7 @@ public struct TagCreator: WireEnum {
     public static let samplerActiveLearning: Self = "SAMPLER_ACTIVE_LEARNING"
 }
 
-/// `TagArithmeticsOperation` (spec §3.3, 1.1.6+).
+/// `TagArithmeticsOperation` (docs/openapi.yaml, 1.1.6+).
 public struct TagArithmeticsOperation: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -61,7 +61,7 @@ public struct TagArithmeticsOperation: WireEnum {
     public static let difference: Self = "DIFFERENCE"
 }
 
-/// `JobStatusUploadMethod` (spec §3.3, 1.1.17+).
+/// `JobStatusUploadMethod` (docs/openapi.yaml, 1.1.17+).
 public struct JobStatusUploadMethod: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -70,7 +70,7 @@ public struct JobStatusUploadMethod: WireEnum {
     public static let `internal`: Self = "INTERNAL"
 }
 
-/// `SampleType` (1.2.x requires `type` on SampleData; spec §10).
+/// `SampleType` (1.2.x requires `type` on SampleData; docs/COVERAGE.md).
 public struct SampleType: WireEnum {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }

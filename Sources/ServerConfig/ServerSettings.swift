@@ -192,7 +192,7 @@ extension ServerSettings {
             case .jobPollWait: s.jobPollWait = try int(0...3600)
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
             case .minimumClientVersion:
-                // Three parts: the API answers it verbatim from /v1/versions/pip/minimum (spec §5.1).
+                // Three parts: the API answers it verbatim from /v1/versions/pip/minimum (docs/protocol.md §12).
                 let parts = v.split(separator: ".", omittingEmptySubsequences: false)
                 guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else {
                     throw fail("a three-part version like 1.0.0")

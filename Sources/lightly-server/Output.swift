@@ -6,7 +6,7 @@ import Darwin
 
 /// Unbuffered writes to stdout/stderr. `write(2)` goes straight to the descriptor, so a line is
 /// visible at once even when stdout is a pipe or a file (no stdio buffer to flush), and Swift 6
-/// forbids touching the `stdout` global anyway (STYLE §2.5).
+/// forbids touching the `stdout` global anyway.
 enum Output {
     /// Writes `text` + newline to standard output.
     static func line(_ text: String) { write(STDOUT_FILENO, text + "\n") }

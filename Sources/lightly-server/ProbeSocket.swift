@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 // Minimal blocking BSD-socket helpers for the stand-in server and the `healthcheck` probe.
-// Every libc call is module-qualified so a method name never hides it (STYLE §1, FlyingFox).
+// Every libc call is module-qualified so a method name never hides it (as in FlyingFox).
 
 /// A failed socket call: the syscall and `errno`.
 struct ProbeSocketError: Error, CustomStringConvertible {
@@ -75,7 +75,7 @@ enum ProbeSockets {
         throw lastError
     }
 
-    /// A listening socket on host:port (SO_REUSEADDR set before bind, STYLE §2.6).
+    /// A listening socket on host:port (SO_REUSEADDR set before bind).
     static func listen(host: String, port: Int, backlog: Int32 = 128) throws -> ProbeSocket {
         try withAddresses(host: host, port: port, passive: true) { ai in
             let fd = Glibc.socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)

@@ -72,7 +72,7 @@ struct Serve: ParsableCommand {
 }
 
 /// One run of the server. A plain (nonisolated) type: the signal handlers below run on a dispatch
-/// queue, so nothing here may be MainActor-isolated (STYLE §2.5).
+/// queue, so nothing here may be MainActor-isolated.
 struct ServeSession {
     let settings: ServerSettings
     let shutdownTimeout: Double

@@ -1,3 +1,3 @@
 // Keep this a one-line call: closures written here would be MainActor-isolated and trap when a
-// DispatchSource runs them on another queue (STYLE §2.5).
+// DispatchSource runs them on another queue.
 LightlyServerCommand.main()

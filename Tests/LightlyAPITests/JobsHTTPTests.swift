@@ -336,7 +336,7 @@ struct JobsHTTPFixture {
                              json: #"{"dimensionalityReductionMethod": "MDS"}"#).status == 400)
     }
 
-    /// Spec §7.3 through real ACTIVE_LEARNING jobs (top-k by score, so the picks show which
+    /// docs/selection.md §7 through real ACTIVE_LEARNING jobs (top-k by score, so the picks show which
     /// array was used and how it was aligned).
     @Test func scoreAlignmentRulesEndToEnd() throws {
         let n = 8

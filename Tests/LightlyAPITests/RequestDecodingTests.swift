@@ -9,7 +9,7 @@ import Testing
         let tok = try t.makeUser("alice")
         let ds = try t.makeDataset("a", token: tok)
         try t.makeSample("my emb/1+&.png", dataset: ds, token: tok)
-        // `+` is a space; `%2F`, `%2B`, `%26` decode (spec §1.3).
+        // `+` is a space; `%2F`, `%2B`, `%26` decode (docs/protocol.md §1).
         let r = try t.call(.GET, "/v1/datasets/\(ds)/samples?fileName=my+emb%2F1%2B%26.png", token: tok)
         #expect(try r.decode([SampleData].self).map(\.fileName) == ["my emb/1+&.png"])
         // Python booleans.

@@ -1,7 +1,7 @@
 @testable import LightlyAPI
 import Testing
 
-/// Spec §7.3: the four alignment rules.
+/// docs/selection.md §7: the four alignment rules.
 @Suite struct ScoreAlignmentTests {
     func score(_ tag: String, _ type: String, _ values: [Double], at t: Int) -> StoredScore {
         StoredScore(id: "s-\(tag)-\(type)", tagId: tag, scoreType: type, values: values, createdAt: t)

@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func specExample() throws {
-        // spec §7.2: [[0.9], [0.2]] → least_confidence [0.2, 0.4], margin [0.2, 0.4], entropy [0.469, 0.722]
+        // docs/protocol.md §9: [[0.9], [0.2]] → least_confidence [0.2, 0.4], margin [0.2, 0.4], entropy [0.469, 0.722]
         let s = try ScorerClassification(modelOutput: [[0.9], [0.2]]).calculateScores()
         #expect(s["uncertainty_least_confidence"]!.map { ($0 * 1000).rounded() } == [200, 400])
         #expect(s["uncertainty_margin"]!.map { ($0 * 1000).rounded() } == [200, 400])

@@ -1,7 +1,7 @@
 import Testing
 @testable import LightlyCore
 
-/// One test per row of design/sampling.md §2.5, plus request validation.
+/// One test per row of docs/selection.md §11, plus request validation.
 @Suite struct SamplingEdgeCaseTests {
     /// 1-D points 0, 1, 3, 6, 10 (exact float distances).
     static let line = SamplingTestData.matrix([[0], [1], [3], [6], [10]])

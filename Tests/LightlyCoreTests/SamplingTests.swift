@@ -63,7 +63,7 @@ enum SameSelection {
 }
 
 /// Brute-force oracle for tiny inputs: recomputes every distance from scratch in Double,
-/// straight from design §2.3/§2.4 (no incremental state, no blocking, no threads).
+/// straight from docs/selection.md §4, §5 (no incremental state, no blocking, no threads).
 enum Oracle {
     static func dist2(_ x: EmbeddingMatrix, _ a: Int, _ b: Int) -> Double {
         dist2(x.row(a).map(Double.init), x.row(b).map(Double.init))
@@ -186,7 +186,7 @@ enum Oracle {
     }
 
     /// Exact equality with a Double-precision incremental reference on larger data, up to
-    /// the first near-tie (gap < 1e-5 relative; design §2.5 compares exact sequences only without near-ties).
+    /// the first near-tie (gap < 1e-5 relative; docs/selection.md §10 compares exact sequences only without near-ties).
     @Test func matchesDoubleReferenceWithoutNearTies() throws {
         let n = 3000, d = 24, k = 60
         let x = SamplingTestData.gaussian(n: n, d: d, seed: 77)

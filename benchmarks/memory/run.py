@@ -2,7 +2,7 @@
 """Peak RSS of a real lightly-server process through the embedding upload and a sampling job.
 
 Starts `lightly-server serve` (temp data dir, port 0), creates a token and a dataset, and then,
-through the real signed-URL flow of the `lightly` client (spec §5.7):
+through the real signed-URL flow of the `lightly` client (docs/protocol.md §8):
 
   1. upload A  - PUT of an in-order CSV to its signedWriteUrl (body transfer only)
      ingest A  - from the last body byte to the 200 (the server validates, creates the

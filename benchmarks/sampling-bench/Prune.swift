@@ -1,4 +1,4 @@
-// sampling-bench --prune: cluster skipping (design/sampling.md §3 item 6, §5 row S1).
+// sampling-bench --prune: cluster skipping (docs/selection.md §13; target S1 in benchmarks/README.md).
 // Runs the plain and the pruned greedy pass and the default (lazy steps) on the same data,
 // checks that the picks are identical, and prints bytes read, the read reduction and times.
 import Foundation

@@ -1,5 +1,5 @@
 // sampling-bench: times the greedy samplers against the numpy references of
-// design/sampling.md §4 on the same seeded data, and against this machine's read bandwidth.
+// benchmarks/README.md on the same seeded data, and against this machine's read bandwidth.
 //
 //   swift run -c release sampling-bench              # standard table (10k×32, 100k×128, 1M×128; k = 1000)
 //   swift run -c release sampling-bench --big        # + 1M×128, k = 10 000, |P| = 1 000
@@ -266,7 +266,7 @@ func writeRaw(_ x: EmbeddingMatrix, to path: String) {
 
 /// Compares our picks with a reference: "= k" if identical (over the reference's
 /// iterations), else where they diverge, with the exact (float64) distances of both choices
-/// to the common selected prefix: a relative gap below 1e-5 is a near-tie (design §2.5).
+/// to the common selected prefix: a relative gap below 1e-5 is a near-tie (docs/selection.md §10).
 func compare(_ ours: [Int], _ ref: [Int], x: EmbeddingMatrix, pre: [Int]) -> String {
     let l = zip(ours, ref).prefix { $0 == $1 }.count
     if l == ref.count && (l == ours.count || ref.count < ours.count) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates Tests/LightlyCoreTests/SamplingFixture.swift: a small float32 data set and the
-picks of numpy reference implementations of design/sampling.md §2 (CORESET = numpy-direct
+picks of numpy reference implementations of docs/selection.md (CORESET = numpy-direct
 greedy k-center in float32; CORAL = product rule in log form, compared in float64; RANDOM =
 xoshiro256** + SplitMix64 + Lemire + partial Fisher–Yates). Run from the repo root:
     python3 benchmarks/sampling/make_fixture.py > Tests/LightlyCoreTests/SamplingFixture.swift

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""numpy references for the greedy k-center benchmark (design/sampling.md §4.1).
+"""numpy references for the greedy k-center benchmark (benchmarks/README.md).
 
   numpy-direct    : Google-style incremental loop, diff = X - X[c], einsum, minimum, argmax
                     (one thread, n×d temporary per iteration).
@@ -8,7 +8,7 @@
 Reads a raw float32 n×d file, optionally a raw int64 preselected file, and writes JSON
 {"time": s, "iters": i, "extrapolated": bool, "init_time": s, "picks": [...]}. If a run
 exceeds --budget seconds after at least 15 iterations, the remaining iterations are
-extrapolated linearly (each iteration costs the same), as design §4.1 does (marked *).
+extrapolated linearly (each iteration costs the same), as benchmarks/README.md explains (marked *).
 First center: index 0 when nothing is preselected, else the argmax of the initial m.
 """
 import argparse, json, time

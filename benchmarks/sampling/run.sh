@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-command sampling benchmark (design/sampling.md §4–§5).
+# One-command sampling benchmark (benchmarks/README.md, docs/selection.md §14).
 #   benchmarks/sampling/run.sh            # 10k×32, 100k×128, 1M×128 (k = 1000) + preselected init
 #   benchmarks/sampling/run.sh --big      # + 1M×128, k = 10 000, |P| = 1 000
 # Extra arguments go to sampling-bench (see `--help`). LIGHTLY_TARGET_CPU defaults to

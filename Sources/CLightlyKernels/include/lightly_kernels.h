@@ -1,4 +1,4 @@
-// Hand-vectorised distance kernels for LightlyCore's greedy samplers (design §2.3).
+// Hand-vectorised distance kernels for LightlyCore's greedy samplers (docs/selection.md §4).
 //
 // Every kernel reproduces the Swift path of Sources/LightlyCore/Sampling/Kernels.swift bit for
 // bit (same summation order per row, same reduction tree, float64 CORAL objective), so picks do
@@ -55,7 +55,7 @@ void lk_prefetch(const void *p, long bytes);
 
 /* Returns freed heap memory to the system (glibc `malloc_trim(0)`); a no-op elsewhere.
    After a large embedding upload the heap holds freed small allocations the job would
-   otherwise sit on top of (design/sampling.md P8). */
+   otherwise sit on top of (docs/selection.md §14). */
 #if defined(__GLIBC__)
 #include <malloc.h>
 static inline void lightly_release_free_heap(void) { (void)malloc_trim(0); }

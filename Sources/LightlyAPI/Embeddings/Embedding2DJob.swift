@@ -20,7 +20,7 @@ public struct Embedding2DJobInput: Codable, Sendable, Equatable {
     }
 }
 
-/// Computes 2-D projections for `trigger2dEmbeddingsJob` (spec §5.7).
+/// Computes 2-D projections for `trigger2dEmbeddingsJob` (docs/protocol.md §8).
 ///
 /// Every method is answered with a real **PCA** onto the first two principal components
 /// (`PCA2D.project`). TSNE and UMAP are not implemented: their rows hold the PCA

@@ -42,7 +42,7 @@ public enum EmbeddingCSVSource {
     case file(path: String)
 }
 
-/// The CSV to keep for `readCSVUrl` (spec §5.7: same header and columns, mapping order).
+/// The CSV to keep for `readCSVUrl` (docs/protocol.md §8: same header and columns, mapping order).
 public enum EmbeddingCSVBlob {
     /// The upload was already in mapping order: keep it byte for byte.
     case verbatim
@@ -51,7 +51,7 @@ public enum EmbeddingCSVBlob {
     case reorderedFile(String)
 }
 
-/// Stores an uploaded embedding CSV (the signed PUT of spec §5.7, §6.4).
+/// Stores an uploaded embedding CSV (the signed PUT of docs/protocol.md §8).
 ///
 /// The whole file is validated before anything is stored: the CSV itself (header, one
 /// dimension, finite floats, unique filenames: the rules of `EmbeddingCSV.parse`), then the
@@ -60,7 +60,7 @@ public enum EmbeddingCSVBlob {
 /// marked processed, its float32 chunks written and the CSV kept for `readCSVUrl` in **one**
 /// write transaction, and any violation throws before it or rolls it back.
 ///
-/// **Memory** (design/sampling.md §5, P8/P9): the file is read in windows of 16 MiB
+/// **Memory** (docs/selection.md §14): the file is read in windows of 16 MiB
 /// (`EmbeddingCSV.parseStream`) and each row is copied straight into its final, mapping-order
 /// row of one float32 matrix (``EmbeddingMatrixBuilder``), so the peak is the n×d matrix plus
 /// O(n) filename bookkeeping, not the file, a parsed copy and a reordered copy. A shuffled

@@ -12,7 +12,7 @@ import LightlyWire
 let csvSignedKind = "csv"
 
 extension LightlyApplication {
-    /// Embedding routes (spec §5.7) and the signed `csv` kind.
+    /// Embedding routes (docs/protocol.md §8) and the signed `csv` kind.
     ///
     /// - `GET  …/embeddings`: oldest first.
     /// - `GET  …/embeddings/writeCSVUrl?name=`: creates the (unprocessed) embedding and a
@@ -153,7 +153,7 @@ extension LightlyApplication {
             case .file(let path, _): outcome = try ingest(.file(path: path))
             }
             // The ingest's filename index and batches were many small allocations: give the freed
-            // heap back now, before a sampling job loads the matrix (design/sampling.md P8).
+            // heap back now, before a sampling job loads the matrix (docs/selection.md §14).
             releaseFreedHeap()
             // After the commit: the new matrix replaces any cached one, the old CSV goes.
             jobs.embeddingChanged(t.objectId)

@@ -38,7 +38,7 @@ public enum EmbeddingStore {
                         csvBlobId: try r.stringOrNil(7), createdAt: try r.int(8))
     }
 
-    /// All embeddings of a dataset, oldest first (spec §5.7).
+    /// All embeddings of a dataset, oldest first (docs/protocol.md §8).
     public static func list(datasetId: String, _ conn: Connection) throws -> [EmbeddingRecord] {
         try conn.query("SELECT \(columns) FROM embeddings WHERE dataset_id = ? ORDER BY seq", datasetId).map(record)
     }

@@ -60,8 +60,8 @@ extension LightlyApplication {
         registerSamplingRoutes(&router)
     }
 
-    /// `POST …/embeddings/{embeddingId}/sampling` (spec §5.9) and `GET /v1/jobs[/{jobId}]`
-    /// (spec §5.10).
+    /// `POST …/embeddings/{embeddingId}/sampling` (docs/protocol.md §10) and `GET /v1/jobs[/{jobId}]`
+    /// (docs/protocol.md §10).
     func registerSamplingRoutes(_ r: inout Router) {
         r.post("/v1/datasets/:datasetId/embeddings/:embeddingId/sampling") { ctx in
             let user = try ctx.requireUser()
@@ -99,7 +99,7 @@ extension LightlyApplication {
         }
     }
 
-    /// The synchronous checks of a sampling request (spec §5.9); throws the 4xx to answer.
+    /// The synchronous checks of a sampling request (docs/protocol.md §10); throws the 4xx to answer.
     func validateSampling(_ body: SamplingCreateRequest, user: User, datasetId: String, embeddingId: String,
                           _ conn: Connection) throws {
         _ = try requireDataset(datasetId, for: user, conn: conn)
@@ -143,7 +143,7 @@ extension LightlyApplication {
         }
     }
 
-    /// The wire status of a job (spec §5.10): `waitTimeTillNextPoll` is `settings.jobPollWait`
+    /// The wire status of a job (docs/protocol.md §10): `waitTimeTillNextPoll` is `settings.jobPollWait`
     /// while the job waits or runs and 0 once it is done; FINISHED carries `result`.
     func jobStatus(_ job: JobRecord) -> JobStatusData {
         let done = job.status.isTerminal

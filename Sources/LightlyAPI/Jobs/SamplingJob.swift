@@ -19,10 +19,10 @@ public struct SamplingJobInput: Codable, Sendable, Equatable {
     }
 }
 
-/// Runs sampling jobs (spec §8, design/sampling.md §2).
+/// Runs sampling jobs (docs/selection.md).
 ///
 /// 1. Reads the dataset size N, the embedding, the query tag Q (or all N), the preselected tag
-///    P (or ∅) and, for CORAL / ACTIVE_LEARNING, the scores aligned by spec §7.3.
+///    P (or ∅) and, for CORAL / ACTIVE_LEARNING, the scores aligned by docs/selection.md §7.
 /// 2. Loads the matrix through the ``EmbeddingCache``.
 /// 3. Runs `Sampler.select` (seed: RANDOM uses ``randomSeed``; CORESET keeps `nil`, so the
 ///    first center without preselected samples is the lowest index, like Lightly's engine).
@@ -79,7 +79,7 @@ public struct SamplingJobExecutor: JobExecutor {
             case .weights(let w, _, _): weights = w
             case .none(let reason):
                 if method == .activeLearning { throw JobFailure("ACTIVE_LEARNING needs scores: \(reason)") }
-                // CORAL without usable scores is CORESET (spec §7.3 rule 3).
+                // CORAL without usable scores is CORESET (docs/selection.md §7 rule 3).
             }
         }
         let effective: SamplingMethod = (method == .coral && weights == nil) ? .coreset : method

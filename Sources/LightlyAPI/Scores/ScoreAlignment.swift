@@ -1,6 +1,6 @@
 import LightlyCore
 // Which stored score array a sampling job uses, and which sample each element belongs to
-// (spec §7.3). The rule works for every client version without knowing it.
+// (docs/selection.md §7). The rule works for every client version without knowing it.
 
 /// A score array as stored for one (tag, score type).
 public struct StoredScore: Sendable, Equatable {
@@ -9,7 +9,7 @@ public struct StoredScore: Sendable, Equatable {
     public var scoreType: String
     public var values: [Double]
     /// Epoch ms of the last upload. Strictly increasing per dataset (the store makes it so),
-    /// which makes "the most recently uploaded" of spec §7.3 rule 4 well defined.
+    /// which makes "the most recently uploaded" of docs/selection.md §7 rule 4 well defined.
     public var createdAt: Int
 
     public init(id: String, tagId: String, scoreType: String, values: [Double], createdAt: Int) {
@@ -31,7 +31,7 @@ public enum ScoreAlignmentResult: Sendable, Equatable {
     case none(reason: String)
 }
 
-/// Spec §7.3: align active-learning scores with the samples of a sampling request.
+/// docs/selection.md §7: align active-learning scores with the samples of a sampling request.
 ///
 /// 1. Scores on the query tag (the `queryTagId` tag, or the initial tag when absent) whose
 ///    length is |Q|: element *j* belongs to the *j*-th member of Q (ascending index).
@@ -50,7 +50,7 @@ public enum ScoreAlignmentResult: Sendable, Equatable {
 /// ```
 /// - Complexity: O(N + total number of stored values inspected).
 public enum ScoreAlignment {
-    /// The score types used when the request names none (spec §8, design §2.4).
+    /// The score types used when the request names none (docs/selection.md §7).
     public static let defaultTypes = ["uncertainty_margin", "prediction-margin"]
 
     /// The types to try for a request: its `scoreType` alone, or `defaultTypes`.

@@ -3,11 +3,11 @@ import LightlyStorage
 import LightlyWire
 
 extension LightlyApplication {
-    /// Active-learning score routes (spec §5.8, §7).
+    /// Active-learning score routes (docs/protocol.md §9).
     ///
     /// - `POST …/tags/{tagId}/scores` `{"scoreType", "scores"}` → `{"id"}`: creates or
     ///   replaces the array of (tag, scoreType). Rejected with 400 only when no alignment rule
-    ///   of spec §7.3 could ever use it: empty, longer than the dataset, non-finite or negative.
+    ///   of docs/selection.md §7 could ever use it: empty, longer than the dataset, non-finite or negative.
     ///   Which samples the values belong to is decided when a sampling job runs.
     /// - `GET …/tags/{tagId}/scores` → `TagActiveLearningScoresData[]` (oldest first).
     /// - `GET …/tags/{tagId}/scores/{scoreId}` → `ActiveLearningScoreData`, or 404 `SCORE_UNKNOWN`.

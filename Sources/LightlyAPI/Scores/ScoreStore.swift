@@ -2,9 +2,9 @@ import LightlyCore
 import LightlyStorage
 
 /// SQL for the `scores` table: one float64 array per (tag, score type), replaced by a later
-/// upload with the same key (spec §5.8).
+/// upload with the same key (docs/protocol.md §9).
 public enum ScoreStore {
-    /// Validates an uploaded array against the dataset size `n` (spec §7.3 rule 3: only what
+    /// Validates an uploaded array against the dataset size `n` (docs/selection.md §7 rule 3: only what
     /// no alignment rule could use is rejected).
     /// - Returns: nil when valid, else a message for a 400.
     public static func validationError(scores: [Double], n: Int) -> String? {

@@ -1,5 +1,5 @@
 /// The embedding CSV written by `lightly.utils.save_embeddings` and uploaded by
-/// `ApiWorkflowClient.upload_embeddings` (spec §6.4, §5.7): parsing, validation and writing.
+/// `ApiWorkflowClient.upload_embeddings` (docs/protocol.md §8): parsing, validation and writing.
 ///
 /// The format is Python's `csv` "excel" dialect: `,` separators, `"` quoting only when needed
 /// (doubled quotes inside), `\n` or `\r\n` line endings. The header names the columns:
@@ -89,7 +89,7 @@ public struct EmbeddingCSVError: Error, Sendable, Hashable, CustomStringConverti
         self.message = message
     }
 
-    /// The error code for the API error body (spec §1.6).
+    /// The error code for the API error body (docs/protocol.md §4).
     public var code: String { kind == .mappingMismatch ? "EMBEDDING_CSV_MISMATCH" : "EMBEDDING_CSV_INVALID" }
 
     /// The human-readable message.

@@ -1,5 +1,5 @@
 /// Projection of embeddings onto their first two principal components, for the 2-D view
-/// requested by `trigger2dEmbeddingsJob` with `"PCA"` (spec §5.7).
+/// requested by `trigger2dEmbeddingsJob` with `"PCA"` (docs/protocol.md §8).
 ///
 /// Deterministic: fixed start vectors and loop order, no threads. Components are
 /// sign-normalised so that each eigenvector's largest-magnitude entry is positive (the first

@@ -1,7 +1,7 @@
 // MARK: - Reordering
 
 extension ParsedEmbeddingCSV {
-    /// The same data with rows in the dataset's mapping order (spec §4.1): row i of the result
+    /// The same data with rows in the dataset's mapping order (docs/protocol.md §5): row i of the result
     /// is the sample `fileNames[i]`.
     ///
     /// The filename sets must be equal. (A dataset with no samples yet has no order to impose:

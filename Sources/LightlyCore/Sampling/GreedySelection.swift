@@ -1,4 +1,4 @@
-// CORESET and CORAL: the greedy loop around the lazy steps or the fused pass (design §2.3, §2.4).
+// CORESET and CORAL: the greedy loop around the lazy steps or the fused pass (docs/selection.md §4, §5).
 
 /// State of one greedy k-center / CORAL run. Owns its buffers (freed by `run`).
 ///
@@ -73,7 +73,7 @@ struct GreedySelection {
         let lazy = LazyGreedy.make(mode: request.lazy, pruning: request.pruning, objective: objectiveKind,
                                    candidates: n, dimension: d, need: need, storage: matrix.storage,
                                    threads: chunks > 1 ? plan.threads : 1, listCapacity: request.lazyListCapacity)
-        // Cluster skipping (PrunedGreedy.swift, design §3 item 6) where lazy steps do not
+        // Cluster skipping (PrunedGreedy.swift, docs/selection.md §13) where lazy steps do not
         // apply; nil = plain passes.
         let pruner = lazy != nil ? nil : ClusterPruner.make(mode: request.pruning, candidates: n, dimension: d, need: need,
                                                             storage: matrix.storage, chunks: chunks)

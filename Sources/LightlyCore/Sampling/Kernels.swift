@@ -600,11 +600,11 @@ import Darwin
     /// Register-blocked GEMM-style kernel: 16 X rows are packed dimension-major into a
     /// 16-lane panel, P is processed in L2-sized chunks of float32 rows, and each 16×8 tile
     /// keeps its 8 SIMD16 dot-product accumulators in registers (`acc_u += x_j · p_uj`, one
-    /// broadcast per P row and dimension). Distances use ‖x‖² + ‖p‖² − 2x·p (design §3
-    /// item 2), clamped at 0; when the result is within 1e-4·(‖x‖² + ‖p‖²) of 0 the pair is
+    /// broadcast per P row and dimension). Distances use ‖x‖² + ‖p‖² − 2x·p (docs/selection.md §10),
+    /// clamped at 0; when the result is within 1e-4·(‖x‖² + ‖p‖²) of 0 the pair is
     /// recomputed directly, so duplicates get exactly 0 and near-duplicates are exact.
     /// Elsewhere the value may differ from the direct dist2 in the last bits (≈1e-7
-    /// relative), which only matters for near-ties (design §2.5 tolerance rule).
+    /// relative), which only matters for near-ties (docs/selection.md §10).
     /// No n×|P| matrix is formed and X is read once per P chunk, so |P| = 10k costs ≈ 5
     /// reads of X instead of 10k passes.
     ///

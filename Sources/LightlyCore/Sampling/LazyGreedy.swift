@@ -1,4 +1,4 @@
-// Lazy evaluation of the greedy passes: exact, with far fewer rows read (design/sampling.md §3).
+// Lazy evaluation of the greedy passes: exact, with far fewer rows read (docs/selection.md §12).
 //
 // The plain greedy step applies the newest center to every candidate: it reads all of X per
 // pick. But m only ever decreases, so a stale m[i] (the minimum over the centers applied to

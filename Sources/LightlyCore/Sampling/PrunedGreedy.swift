@@ -1,5 +1,5 @@
-// Exact triangle-inequality cluster skipping for the greedy passes (design/sampling.md §3
-// item 6, target S1). The picks are identical to the plain fused pass; only the number of
+// Exact triangle-inequality cluster skipping for the greedy passes (docs/selection.md
+// §13). The picks are identical to the plain fused pass; only the number of
 // rows whose distance to the new center is computed changes.
 #if canImport(Dispatch)
 import Dispatch
@@ -18,7 +18,7 @@ public enum ClusterPruning: String, Sendable, Equatable, CaseIterable {
     case on
 }
 
-/// How much work the greedy passes did (design §5 S1 counters).
+/// How much work the greedy passes did (the read counters of `sampling-bench --prune`).
 ///
 /// A plain pass reads all |C| candidate rows of X; a pruned pass reads only the rows it
 /// scans plus one float32 copy of every live center (for the center-to-center distances).
@@ -51,7 +51,7 @@ public struct SamplingStats: Sendable, Equatable {
 
     /// Bytes of embeddings read by the passes: scanned rows plus center copies.
     public var bytesRead: Int { rowsScanned * rowBytes + centerDistances * centerBytes }
-    /// What plain greedy reads: passes · |C| · d · b (the k·n·d·b of design §3).
+    /// What plain greedy reads: passes · |C| · d · b (the k·n·d·b of docs/selection.md §14).
     public var plainBytes: Int { passes * candidates * rowBytes }
     /// `plainBytes / bytesRead` (1 for plain runs, > 1 when pruning saved reads).
     public var readReduction: Double { bytesRead > 0 ? Double(plainBytes) / Double(bytesRead) : 1 }
@@ -97,7 +97,7 @@ final class ClusterPruner {
     static let denseFraction = 0.6
     /// Dense passes recompute all radii every this many dense passes.
     static let tightenEvery = 4
-    /// `.auto`: fewest picks for which pruning is tried at all (design §3: on clustered
+    /// `.auto`: fewest picks for which pruning is tried at all (docs/selection.md §13: on clustered
     /// data nothing is skipped before ≈ 100 centers, and little before ≈ 300).
     static let autoMinNeed = 500
     /// `.auto`: fewest candidates (smaller problems are cache-resident and cheap anyway).
@@ -109,7 +109,7 @@ final class ClusterPruner {
     static let giveUpFraction = 0.9
     /// …once at least this many pruned passes ran, and at least `need/giveUpDivisor`.
     /// Clustered data scan ~100 % for the first few hundred passes before skipping starts
-    /// (design §3; sampling-bench --prune-clusters 1000 gave up wrongly at need/16), while
+    /// (docs/selection.md §13; sampling-bench --prune-clusters 1000 gave up wrongly at need/16), while
     /// dense passes on unskippable data cost only a few % over plain, so patience is cheap.
     static let minPassesBeforeGivingUp = 256
     static let giveUpDivisor = 4

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The server-side selection algorithms of design/sampling.md §2.
+/// The server-side selection algorithms of docs/selection.md.
 ///
 /// ```swift
 /// let x = EmbeddingMatrix(rows: 4, dimension: 1, values: [0, 1, 5, 6])
@@ -32,7 +32,7 @@ public enum Sampler {
     ///   Approach"). One fused pass per pick updates the min-distance array and finds the
     ///   next argmax; the preselected set is applied by a register-blocked kernel.
     /// - CORAL: greedy argmax of `(W_S + w_c)^α · (D_S + m_c)^β` (Lightly's product rule,
-    ///   design §2.4), fused into the same pass; falls back to CORESET without weights.
+    ///   docs/selection.md §5), fused into the same pass; falls back to CORESET without weights.
     /// - ACTIVE_LEARNING: the `need` candidates with the largest weights, ties by index.
     ///
     /// Ties always go to the lowest sample index, and the result does not depend on
@@ -82,7 +82,7 @@ public enum Sampler {
     }
 }
 
-// MARK: - Request normalisation (design §2.1)
+// MARK: - Request normalisation (docs/selection.md §2)
 
 /// A validated request: P, C and `need`.
 struct Plan {

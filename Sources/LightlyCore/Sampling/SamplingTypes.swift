@@ -1,14 +1,14 @@
-// Public request/response types of the server-side sampler (design/sampling.md §2).
+// Public request/response types of the server-side sampler (docs/selection.md).
 
 /// The selection strategies of the Lightly platform API (`SamplingCreateRequest.method`).
 public enum SamplingMethod: String, Sendable, Codable, CaseIterable {
-    /// Seeded uniform sampling without replacement (design §2.2).
+    /// Seeded uniform sampling without replacement (docs/selection.md §3).
     case random = "RANDOM"
-    /// Exact greedy k-center on squared Euclidean distances (design §2.3).
+    /// Exact greedy k-center on squared Euclidean distances (docs/selection.md §4).
     case coreset = "CORESET"
-    /// Lightly's product rule of scores and diversity (design §2.4).
+    /// Lightly's product rule of scores and diversity (docs/selection.md §5).
     case coral = "CORAL"
-    /// Top-`need` candidates by score, stable by index (design §2.4, last bullet).
+    /// Top-`need` candidates by score, stable by index (docs/selection.md §6).
     case activeLearning = "ACTIVE_LEARNING"
 }
 
@@ -25,7 +25,7 @@ public struct CoralStrengths: Sendable, Equatable, Hashable {
     }
 }
 
-/// One sampling job: what to select from an ``EmbeddingMatrix`` (design §2.1).
+/// One sampling job: what to select from an ``EmbeddingMatrix`` (docs/selection.md §2).
 ///
 /// ```swift
 /// let request = SamplingRequest(method: .coreset, nSamples: 100, preselected: labeled)

@@ -12,7 +12,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 }
 
-/// xoshiro256** 1.0 (Blackman & Vigna 2018): the sampler's specified PRNG (design §2.2).
+/// xoshiro256** 1.0 (Blackman & Vigna 2018): the sampler's specified PRNG (docs/selection.md §3).
 ///
 /// The output sequence is part of the API contract: the same seed gives the same RANDOM
 /// selection on every platform and release.

@@ -6,7 +6,7 @@ How it was made (run from the repository root):
     /tmp/fixvenv/bin/python Tests/LightlyClientTests/Fixtures/make_scorer_fixtures.py
 
 The scorer modules need only numpy; `__LIGHTLY_SETUP__` keeps `import lightly` from
-importing torch (spec §13).
+importing torch (Tests/conformance/README.md).
 """
 import builtins, json, os, sys, types
 import importlib.util

@@ -1,2 +1,2 @@
-// Kept to one line: closures written here would be MainActor-isolated (STYLE §2.5).
+// Kept to one line: closures written here would be MainActor-isolated.
 BenchServer.run(arguments: CommandLine.arguments)
