@@ -1,9 +1,11 @@
-// The real `lightly` pip client (1.1.x / 1.2.x) against a real lightly-server process.
+// The real `lightly` pip client (any release 1.1.0–1.5.26) against a real lightly-server process.
 //
 // Each client version is one test case. It runs Tests/conformance/run.py, which creates (or
 // reuses) a venv per version under .build/conformance/venvs, starts the server built next to
 // this test bundle, and drives the scenarios of Tests/conformance/scenarios with the real
-// client. See Tests/conformance/README.md.
+// client. A scenario fails on a wrong result, on a server that does not exit 0 on SIGTERM, and
+// on any 4xx/5xx in the server's access log that the scenario did not declare.
+// See Tests/conformance/README.md.
 //
 // Environment:
 //   LIGHTLY_SKIP_CONFORMANCE=1          skip these tests (default: run them)
@@ -16,7 +18,9 @@ import Testing
 
 enum Conformance {
     /// Same list as DEFAULT_VERSIONS in Tests/conformance/run.py (see the reasons there).
-    static let defaultVersions = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13"]
+    static let defaultVersions = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13",
+                                  "1.2.14", "1.2.26", "1.2.36", "1.3.3", "1.4.6", "1.4.7", "1.4.8", "1.4.13",
+                                  "1.4.26", "1.5.26"]
     static let environment = ProcessInfo.processInfo.environment
 
     static var skipped: Bool { environment["LIGHTLY_SKIP_CONFORMANCE"] == "1" }

@@ -3,8 +3,9 @@
 Stdlib only at import time, so both the runner (any python3 >= 3.9) and the scripts that
 run inside a client venv can import it. The API is deliberately small:
 
-    install_torch_stubs()        -> None    make torch & co. importable as mocks (Tests/conformance/README.md)
-    import_lightly()             -> Lightly namespace of the client classes (calls the above)
+    install_torch_stubs()        -> None    make torch & co. importable as mocks
+    import_lightly()             -> Lightly namespace of the client classes (calls the above);
+                                    era-specific names resolved by what the release has
     client_version()             -> (major, minor, patch) of the installed lightly
     ServerProcess(binary, data_dir=None, extra_args=())
         .start() / .stop()       start `serve --port 0 [extra_args]`, read the port; SIGTERM, wait
@@ -12,7 +13,7 @@ run inside a client venv can import it. The API is deliberately small:
         .create_token(name)      `lightly-server token create --data-dir DIR --name NAME`
         .client_env(token)       env vars for a client subprocess (LIGHTLY_SERVER_LOCATION, NO_PROXY, ...)
         context manager          `with ServerProcess(bin) as s: ...` starts and stops
-    pip_requirements(version)    -> list of pip arguments for a client venv (Tests/conformance/README.md)
+    pip_requirements(version)    -> list of pip arguments for a client venv
 
 Nothing here knows about any particular test scenario.
 """
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------------
-# Client versions and their pip requirements (Tests/conformance/README.md, docs/COVERAGE.md)
+# Client versions and their pip requirements
 
 
 def parse_version(text: str) -> tuple:
@@ -60,10 +61,14 @@ def pip_requirements(version: str) -> list:
     """The pip install steps for one client version, as a list of argument lists.
 
     Every step is run as `pip install <args>`; the client itself goes in with --no-deps so
-    torch, torchvision, pytorch-lightning and hydra are never pulled in.
+    torch, torchvision, pytorch-lightning and hydra are never pulled in. The generated client
+    of 1.4.8+ is built on pydantic (v1 API; `<2` until 1.5.8, which use `pydantic.v1` when
+    they find v2) and aenum.
     """
     v = parse_version(version)
     base = ["numpy<2", "requests", "tqdm", "six", "python-dateutil", "urllib3", "certifi", "pillow"]
+    if v >= (1, 4, 8):
+        base += ["pydantic>=1.10.5,<2" if v < (1, 5, 9) else "pydantic>=1.10.17", "aenum>=3.1.11"]
     steps = [base, ["--no-deps", f"lightly=={version}"]]
     if v >= (1, 1, 8):
         steps.append(["--no-deps", "lightly-utils==0.0.2"])
@@ -73,9 +78,11 @@ def pip_requirements(version: str) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# Importing lightly without torch (Tests/conformance/README.md)
+# Importing lightly without torch
 
-_STUBBED = ("torch", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
+_STUBBED = ("torch", "torchvision", "pytorch_lightning", "lightning_utilities", "hydra", "omegaconf")
+_STUB_VERSIONS = {"torch": "2.0.0", "torchvision": "0.15.0", "pytorch_lightning": "1.9.0", "hydra": "1.3.2",
+                  "omegaconf": "2.3.0"}
 
 
 def _stub_classes():
@@ -113,6 +120,8 @@ class _StubLoader(importlib.abc.Loader):
         module.__spec__ = spec
         module.__name__ = spec.name
         module.__loader__ = self
+        # Some releases compare versions at import (1.2.3x: `hydra.__version__`).
+        module.__version__ = _STUB_VERSIONS.get(spec.name, "0.0.0")
         return module
 
     def exec_module(self, module):
@@ -144,13 +153,29 @@ def client_version() -> tuple:
     return parse_version(metadata.version("lightly"))
 
 
-def import_lightly() -> types.SimpleNamespace:
-    """Import the client pieces the scenarios use and return them in a namespace:
+def _optional(module: str, name: str):
+    """`module.name`, or None when this client release does not have it."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
 
-    ApiWorkflowClient, ActiveLearningAgent, SamplerConfig, ScorerClassification,
-    SamplingMethod, BitMask, LightlyDataset, save_embeddings, ApiException, version (tuple).
+
+def import_lightly(stub_torch: bool = True) -> types.SimpleNamespace:
+    """Import the client pieces the scenarios use and return them in a namespace. Names that
+    changed between releases are looked up by what the installed release has, never by a
+    version number:
+
+    ApiWorkflowClient; SelectionConfig (`SamplerConfig` up to 1.2.13, `SelectionConfig` from
+    1.2.14; `SamplerConfig` is kept as an alias of the same class); ActiveLearningAgent and
+    ScorerClassification (None from 1.4.7, which dropped them); SamplingMethod, BitMask,
+    LightlyDataset, save_embeddings, ApiException, version (tuple).
+
+    `stub_torch=False` imports against a real torch stack (the pip recipes of
+    clients/python/) instead of the stubs.
     """
-    install_torch_stubs()
+    if stub_torch:
+        install_torch_stubs()
     import io
     import contextlib
 
@@ -159,23 +184,42 @@ def import_lightly() -> types.SimpleNamespace:
     # second time under that name by the client module: keep both quiet.
     with contextlib.redirect_stdout(io.StringIO()):
         package = m("lightly")
-        # Defined only outside setup mode; 1.2.11+ call it at import (lightly.embedding).
-        if not hasattr(package, "_is_prefetch_generator_available"):
-            package._is_prefetch_generator_available = lambda: False
-        if client_version() >= (1, 2, 11):
-            m("lightly.cli")  # the order of a full import; the client module alone is circular
+        if stub_torch:
+            # Defined only outside setup mode, and read at import by modules the client pulls
+            # in (lightly.embedding 1.2.11+, lightly.models.modules 1.2.2x+, timm 1.4.2x).
+            if not hasattr(package, "_is_prefetch_generator_available"):
+                package._is_prefetch_generator_available = lambda: False
+            for flag in ("_prefetch_generator_available", "_torchvision_vit_available", "_timm_available"):
+                if not hasattr(package, flag):
+                    setattr(package, flag, False)
+            if (1, 2, 11) <= client_version() and _has_module("lightly.cli"):
+                m("lightly.cli")  # the order of a full import; the client module alone is circular
+        selection = (_optional("lightly.active_learning.config.selection_config", "SelectionConfig")
+                     or _optional("lightly.active_learning.config.sampler_config", "SamplerConfig"))
+        api_exception = (_optional("lightly.openapi_generated.swagger_client.rest", "ApiException")
+                         or _optional("lightly.openapi_generated.swagger_client.exceptions", "ApiException"))
         return types.SimpleNamespace(
             ApiWorkflowClient=m("lightly.api.api_workflow_client").ApiWorkflowClient,
-            ActiveLearningAgent=m("lightly.active_learning.agents.agent").ActiveLearningAgent,
-            SamplerConfig=m("lightly.active_learning.config.sampler_config").SamplerConfig,
-            ScorerClassification=m("lightly.active_learning.scorers.classification").ScorerClassification,
+            SelectionConfig=selection,
+            SamplerConfig=selection,
+            ActiveLearningAgent=_optional("lightly.active_learning.agents.agent", "ActiveLearningAgent"),
+            ScorerClassification=_optional("lightly.active_learning.scorers.classification", "ScorerClassification"),
             SamplingMethod=m("lightly.openapi_generated.swagger_client.models.sampling_method").SamplingMethod,
             BitMask=m("lightly.api.bitmask").BitMask,
             LightlyDataset=m("lightly.data.dataset").LightlyDataset,
             save_embeddings=m("lightly.utils.io").save_embeddings,
-            ApiException=m("lightly.openapi_generated.swagger_client.rest").ApiException,
+            ApiException=api_exception,
             version=client_version(),
         )
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------------------------------------

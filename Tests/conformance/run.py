@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Conformance runner: the real `lightly` pip client (1.1.x / 1.2.x) against a real
+"""Conformance runner: the real `lightly` pip client (any release 1.1.0-1.5.26) against a real
 lightly-server process. Stdlib only; runs with any python3 >= 3.9.
 
 For every client version: create (or reuse) a venv under .build/conformance/venvs/<version>
-(Tests/conformance/README.md), then for every scenario that applies to the version: start a fresh server
-(`serve --port 0 --data-dir <temp>`), create two tokens (t1, t2), run the scenario script
-inside the venv, SIGTERM the server and require exit status 0.
+(the client with --no-deps, torch stubbed), then for every scenario that applies to the
+version: start a fresh server (`serve --port 0 --data-dir <temp>`), create two tokens (t1,
+t2), run the scenario script inside the venv, SIGTERM the server and require exit status 0
+and no 4xx/5xx in its access log that the scenario did not declare.
 
 Usage (see README.md):
     python3 Tests/conformance/run.py --server-binary .build/debug/lightly-server \
@@ -19,7 +20,9 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,35 +38,41 @@ import tls_certs  # noqa: E402
 # The Swift test (Tests/ConformanceTests) keeps the same list; .ci/run pre-creates these venvs.
 # 1.1.0: legacy /users/quota, no download; 1.1.6: mirror bug + scores on the preselected tag;
 # 1.1.8 mirrored agent sets with |Q| scores; 1.1.16/1.1.23: fixed mirror, custom metadata,
-# upsize; 1.2.10/1.2.13: 1.2.x models and tag helpers.
-DEFAULT_VERSIONS = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13"]
+# upsize; 1.2.10/1.2.13: 1.2.x models and tag helpers, SamplerConfig; 1.2.14: SelectionConfig,
+# `selection`; 1.2.26/1.2.36: upload_scores, paged dataset listing, export helpers; 1.3.3;
+# 1.4.6: the last agent, query_tag_name required; 1.4.7: no agent/scorers; 1.4.8: first strict
+# (pydantic) models; 1.4.13: no upload_dataset; 1.4.26, 1.5.26: the last of their series.
+DEFAULT_VERSIONS = ["1.1.0", "1.1.2", "1.1.6", "1.1.8", "1.1.16", "1.1.23", "1.2.10", "1.2.13",
+                    "1.2.14", "1.2.26", "1.2.36", "1.3.3", "1.4.6", "1.4.7", "1.4.8", "1.4.13", "1.4.26",
+                    "1.5.26"]
+FIRST, LAST = "1.1.0", "1.5.26"
 
 # name -> script under scenarios/, first and last client version it applies to (inclusive),
 # extra `serve` flags, and what it checks. Every scenario gets its own fresh server.
-def _scenario(script, first, last, what, server_args=()):
+def _scenario(script, what, first=FIRST, last=LAST, server_args=()):
     return {"script": script, "first": first, "last": last, "what": what, "server_args": list(server_args)}
 
 
 SCENARIOS = {
-    "upload": _scenario("upload.py", "1.1.0", "1.2.13",
-                        "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download"),
-    "seed": _scenario("seed.py", "1.1.0", "1.2.13",
-                      "seed workflow: CORESET 100 -> CORAL 200 (exact) -> agent re-init gives the same 200"),
-    "exactness": _scenario("exactness.py", "1.1.0", "1.2.13",
+    "classic": _scenario("classic.py", "the classic workflow of every release, exact selections, no unexpected 4xx/5xx"),
+    "strict": _scenario("strict.py", "a response of every served route parses into the release's strict models",
+                        first="1.4.8"),
+    "upload": _scenario("upload.py",
+                        "create datasets, upload_dataset full/thumbnails/metadata, shuffled embeddings CSV, download",
+                        last="1.4.7"),  # 1.4.8-1.4.12 cannot run upload_dataset (client bug), 1.4.13+ lack it
+    "seed": _scenario("seed.py", "seed workflow: CORESET 100 -> CORAL 200 (exact), agent or selection+upload_scores"),
+    "exactness": _scenario("exactness.py",
                            "CORESET tags equal numpy greedy k-center: scratch, preselected, query tag, min_distance"),
-    "failures": _scenario("failures.py", "1.1.0", "1.2.13",
-                          "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
-    "tags": _scenario("tags.py", "1.1.0", "1.2.13",
-                      "RANDOM determinism, fractions, download of a tag, arithmetics, 1.2.x tag helpers, upsize"),
-    "datasets": _scenario("datasets.py", "1.1.0", "1.2.13",
+    "failures": _scenario("failures.py", "bad CSVs, unknown token (401), FAILED job error text, user isolation (404)"),
+    "tags": _scenario("tags.py",
+                      "RANDOM determinism, fractions, download of a tag, arithmetics, tag helpers, upsize"),
+    "datasets": _scenario("datasets.py",
                           "awkward filenames/embedding names, custom metadata (1.1.16+), dataset_id fallback, delete"),
-    "versions": _scenario("versions.py", "1.1.0", "1.2.13",
+    "versions": _scenario("versions.py",
                           "the server's version endpoints; --minimum-client-version above the client -> ValueError",
                           server_args=["--minimum-client-version", "99.0.0"]),
-    "restart": _scenario("restart.py", "1.1.0", "1.2.13",
-                         "data, tokens, blobs and embeddings survive a SIGTERM + restart on the same data dir"),
-    "protocol": _scenario("protocol.py", "1.1.0", "1.2.13",
-                          "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
+    "restart": _scenario("restart.py", "data, tokens, blobs and embeddings survive a SIGTERM + restart on the same data dir"),
+    "protocol": _scenario("protocol.py", "trailing slash in the location, chunked/repeated signed PUTs, duplicate fileName, "
                           "racing newTagName"),
     # LIGHTLY_CA_CERTS first appears in 1.2.32. The harness makes a CA and a certificate and
     # starts the server with --tls-cert/--tls-key (see "tls" in run_scenario).
@@ -72,6 +81,15 @@ SCENARIOS = {
                           "REQUESTS_CA_BUNDLE for signed URLs (6 MiB PUT), http:// on the TLS port fails fast"),
                 tls=True),
 }
+# Routes clients call that the server does not serve yet. A scenario whose only undeclared
+# 4xx/5xx answers are 404/405 on these routes is reported as a known issue instead of a failure
+# (LIGHTLY_CONFORMANCE_STRICT=1 counts it). Remove an entry when its route lands. Empty since
+# the server side of issue #11 landed (samples/partial, datasets by name and the tag exports
+# were listed here).
+KNOWN_GAPS = [
+    # (path regex, what is missing), e.g.
+    # (r"/v1/datasets/[0-9a-f]{24}/samples/partial", "GET samples/partial (1.2.26+ upload_dataset)"),
+]
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
 
@@ -179,14 +197,75 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
         out.append(f"server: {e}")
     finally:
         code = server.stop()
+        expected = load_expected_errors(os.path.join(workdir, "expected-http-errors.jsonl"))
         shutil.rmtree(workdir, ignore_errors=True)
     if server.proc is not None and code != 0:
         ok = False
         out.append(f"server exit status after SIGTERM: {code} (expected 0)")
+    unexpected = unexpected_http_errors(server.log, expected)
+    # Known if the client hit routes of KNOWN_GAPS, no other undeclared error showed up, and
+    # the script passed or died of a 404 (the client's ApiException).
+    gaps = [w for e in access_entries(server.log) for w in gap_of(e)]
+    gaps = list(dict.fromkeys(gaps))
+    others = [e for e in unexpected if not gap_of(e)]
+    if others or not (ok or "(404)" in "\n".join(out)) or (ok and not unexpected):
+        gaps = []
+    if gaps and os.environ.get("LIGHTLY_CONFORMANCE_STRICT") != "1":
+        out.append("KNOWN ISSUE (not counted): the server does not serve yet: " + "; ".join(gaps))
+        return "known", "\n".join(s.rstrip("\n") for s in out if s)
+    if unexpected:
+        ok = False
+        out.append(f"{len(unexpected)} 4xx/5xx answer(s) in the server's access log that the scenario did not "
+                   "declare (expect_http_error):")
+        out.extend(f"  {m} {t} -> {st}" for m, t, st in unexpected[:40])
     if not ok or verbose:
         out.append("--- server log (last 60 lines) ---")
         out.extend(server.log[-60:])
     return ok, "\n".join(s.rstrip("\n") for s in out if s)
+
+
+_ACCESS_KEYS = re.compile(r"\bhttp\.(method|status|target)=(\S+)")
+
+
+def access_entries(log_lines):
+    """(method, target, status) of every access-log line of the server (`... request`)."""
+    for line in log_lines:
+        if not line.rstrip().endswith("request") or "http.status=" not in line:
+            continue
+        fields = dict(_ACCESS_KEYS.findall(line))
+        if {"method", "status", "target"} <= fields.keys() and fields["status"].isdigit():
+            yield fields["method"], fields["target"], int(fields["status"])
+
+
+def gap_of(entry):
+    """The KNOWN_GAPS descriptions an access-log entry (method, target, status) falls under."""
+    _, target, status = entry
+    path = target.split("?", 1)[0]
+    return [what for rx, what in KNOWN_GAPS if status in (404, 405) and re.search(rx, path)]
+
+
+def load_expected_errors(path):
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def unexpected_http_errors(log_lines, expected):
+    """Access-log entries with status >= 400 that no declaration covers."""
+    strict = os.environ.get("LIGHTLY_CONFORMANCE_STRICT") == "1"
+    compiled = [(e["method"], re.compile(e["path"]), set(e["statuses"])) for e in expected
+                if not (strict and e.get("known_issue"))]
+    bad = []
+    for method, target, status in access_entries(log_lines):
+        if status < 400:
+            continue
+        path = target.split("?", 1)[0]
+        if not any(m == method and st_ok and rx.fullmatch(path)
+                   for m, rx, sts in compiled for st_ok in [status in sts]):
+            bad.append((method, target, status))
+    return bad
 
 
 def main(argv=None) -> int:
@@ -200,8 +279,14 @@ def main(argv=None) -> int:
     p.add_argument("--python", default=os.environ.get("LIGHTLY_CONFORMANCE_PYTHON", sys.executable),
                    help="interpreter for the venvs (default: this one)")
     p.add_argument("--setup-only", action="store_true", help="only create the venvs and check the imports")
+    p.add_argument("--constraints", metavar="FILE",
+                   help="real dependencies instead of stubs: `pip install lightly==X -c FILE` (torch included) "
+                        "into .build/conformance/real-venvs/<version>; see clients/python/README.md")
     p.add_argument("--verbose", "-v", action="store_true", help="print script output also for passing scenarios")
     args = p.parse_args(argv)
+    args.venv_root = os.path.abspath(args.venv_root)  # scenarios run in their own cwd
+    # SIGTERM unwinds like an exception, so the running scenario's server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     raw = args.versions or os.environ.get("LIGHTLY_CONFORMANCE_VERSIONS", "").split() or DEFAULT_VERSIONS
     versions = [v for item in raw for v in item.replace(",", " ").split()]
@@ -211,15 +296,24 @@ def main(argv=None) -> int:
     if args.server_binary and not os.access(args.server_binary, os.X_OK):
         p.error(f"not an executable: {args.server_binary}")
 
+    real = None
+    if args.constraints:
+        real = os.path.abspath(args.constraints)
+        if args.venv_root == p.get_default("venv_root"):
+            args.venv_root = os.path.join(REPO, ".build", "conformance", "real-venvs")
+        os.environ["CONFORMANCE_REAL_TORCH"] = "1"
+
     passed = failed = 0
     results = {}  # (version, scenario) -> "ok" | "FAIL" | "-"
     known = []  # "version scenario: label" of known server issues hit (not counted)
     started = time.monotonic()
     for version in versions:
         try:
-            venv = ensure_venv(version, args.venv_root, args.python)
+            steps = [["lightly==" + version, "-c", real]] if real else None
+            venv = ensure_venv(version, args.venv_root, args.python, steps=steps)
             check = subprocess.run([venv_python(venv), os.path.join(HERE, "scenarios", "check_import.py")],
-                                   env={**os.environ, "PYTHONPATH": HERE}, capture_output=True, text=True)
+                                   env={**os.environ, "PYTHONPATH": HERE, "LIGHTLY_DID_VERSION_CHECK": "True"},
+                                   capture_output=True, text=True)
             if check.returncode != 0:
                 raise RuntimeError("importing the client failed:\n" + check.stdout + check.stderr)
         except Exception as e:  # noqa: BLE001 - report any setup failure as a failed version
@@ -239,9 +333,15 @@ def main(argv=None) -> int:
             t0 = time.monotonic()
             ok, text = run_scenario(version, venv, scenario, args.server_binary, args.verbose)
             dt = time.monotonic() - t0
-            results[(version, scenario)] = "ok" if ok else "FAIL"
             known += [f"{version} {scenario}: {line.split(':', 1)[1].strip()}"
                       for line in text.splitlines() if line.startswith("KNOWN ISSUE")]
+            if ok == "known":
+                results[(version, scenario)] = "known"
+                log(f"known {version} {scenario} ({dt:.1f}s)")
+                if args.verbose:
+                    log(_indent(text))
+                continue
+            results[(version, scenario)] = "ok" if ok else "FAIL"
             if ok:
                 passed += 1
                 log(f"ok   {version} {scenario} ({dt:.1f}s)")

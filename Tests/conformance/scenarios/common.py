@@ -10,6 +10,7 @@ checks do not depend on client internals that differ between versions.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import os
@@ -24,15 +25,51 @@ from PIL import Image
 
 from lightly_harness import import_lightly
 
-L = import_lightly()
+# CONFORMANCE_REAL_TORCH=1 (run.py --constraints): the venv has the real torch stack.
+L = import_lightly(stub_torch=os.environ.get("CONFORMANCE_REAL_TORCH") != "1")
 V = L.version  # (1, 1, 23)
 URL = os.environ["LIGHTLY_SERVER_LOCATION"]
 TOKEN = os.environ["CONFORMANCE_TOKEN"]
 TOKEN2 = os.environ["CONFORMANCE_TOKEN2"]
 WORKDIR = os.environ["CONFORMANCE_WORKDIR"]
 
-# 1.1.6-1.1.15: the client's masked_select pairs bit k with list element N-1-k (a bug in the client)
+# 1.1.6-1.1.15: the client's masked_select pairs bit k with list element N-1-k (its BitMask
+# reads the hex string from the wrong end; fixed in 1.1.16)
 MIRRORED = (1, 1, 6) <= V <= (1, 1, 15)
+
+# The client retries failed calls with exponential backoff up to 32 s (5 tries, ~31 s per call
+# that is meant to fail, e.g. with an unknown token). Capping the backoff at 1 s keeps the
+# retries and only shortens the waits.
+_utils = importlib.import_module("lightly.api.utils")
+if hasattr(_utils, "RETRY_MAX_BACKOFF"):
+    _utils.RETRY_MAX_BACKOFF = 1
+
+# What the installed release has, read from the release itself (never from a version table):
+HAS_AGENT = L.ActiveLearningAgent is not None              # up to 1.4.6
+
+
+def _upload_dataset_usable() -> bool:
+    """upload_dataset exists up to 1.4.12, but 1.4.8-1.4.12 cannot run it: they call
+    `register_dataset_upload_by_id(job_status_meta, self.dataset_id)` while their (new)
+    generated API takes `(dataset_id, job_status_meta)`, so pydantic refuses the call before
+    any request is sent. A client bug; the harness adds samples through the generated API there."""
+    import inspect
+    import re
+
+    if not hasattr(L.ApiWorkflowClient, "upload_dataset"):
+        return False
+    source = inspect.getsource(inspect.getmodule(L.ApiWorkflowClient.upload_dataset))
+    api = importlib.import_module("lightly.openapi_generated.swagger_client.api.datasets_api").DatasetsApi
+    if not hasattr(api, "register_dataset_upload_by_id"):  # before 1.1.17
+        return True
+    first = list(inspect.signature(api.register_dataset_upload_by_id).parameters)[1]
+    return not (first == "dataset_id" and re.search(r"register_dataset_upload_by_id\(\s*job_status_meta,", source))
+
+
+HAS_UPLOAD_DATASET = _upload_dataset_usable()  # up to 1.4.7 (and present but broken in 1.4.8-1.4.12)
+# 1.4.8+: pydantic models that refuse fields they do not define
+STRICT_MODELS = hasattr(importlib.import_module("lightly.openapi_generated.swagger_client.models.tag_data").TagData,
+                        "parse_obj")
 
 
 def ok(msg: str) -> None:
@@ -100,6 +137,32 @@ class HTTPResult:
         return f"HTTP {self.status} {self.url.split('?')[0]}: {self.body[:300]!r}"
 
 
+# Every 4xx/5xx in the server's access log must be declared here, or the runner fails the
+# scenario: one JSON line per declaration {method, path (a regex on the path without the
+# query), statuses, why}. The harness's own requests (`http`, `rest`) declare the errors
+# they get, since the scenario checks those statuses itself.
+EXPECTED_ERRORS_FILE = os.path.join(WORKDIR, "expected-http-errors.jsonl")
+
+
+def expect_http_error(method: str, path_regex: str, statuses, why: str, known_issue: bool = False) -> None:
+    """Declare that the client will make the server answer `statuses` (an int or a list) to
+    `method` on paths matching `path_regex` (full match, query excluded), and why that is
+    expected. Undeclared 4xx/5xx answers fail the scenario (checked by run.py).
+    `known_issue=True`: the answer is a server bug already reported; tolerated unless
+    LIGHTLY_CONFORMANCE_STRICT=1, like `soft(..., known_issue=...)`."""
+    statuses = [statuses] if isinstance(statuses, int) else list(statuses)
+    with open(EXPECTED_ERRORS_FILE, "a") as f:
+        f.write(json.dumps({"method": method, "path": path_regex, "statuses": statuses, "why": why,
+                            "known_issue": known_issue}) + "\n")
+
+
+ID = "[0-9a-f]{24}"
+# Documented answers every scenario may see:
+expect_http_error("GET", f"/+v1/datasets/{ID}/datasource", 404,
+                  "1.2.10+ ask for the dataset's datasource when uploading/downloading; 404 means 'none', "
+                  "which the client handles")
+
+
 def http(method: str, url: str, body: bytes | None = None, headers=None) -> HTTPResult:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -107,6 +170,10 @@ def http(method: str, url: str, body: bytes | None = None, headers=None) -> HTTP
         with opener.open(req, timeout=60) as resp:
             return HTTPResult(resp.status, resp.read(), url)
     except urllib.error.HTTPError as e:
+        path = urllib.parse.urlsplit(url).path
+        import re
+
+        expect_http_error(method, re.escape(path), e.code, "requested by the harness, which checks the status")
         return HTTPResult(e.code, e.read(), url)
 
 
@@ -114,7 +181,7 @@ _USER = object()  # "the current user": TOKEN as it is at call time
 
 
 def rest(method: str, path: str, token=_USER, query=None, body=None) -> HTTPResult:
-    """One API call, token in the query string like the client does it (docs/protocol.md §2).
+    """One API call, token in the query string like the client does it.
     `token=None` sends none."""
     token = TOKEN if token is _USER else token
     q = dict(query or {})
@@ -161,7 +228,8 @@ def embeddings(ds_id):
 
 
 def bit_indices(hex_mask: str) -> list:
-    """Canonical reading of a bitmask: ascending positions of the 1-bits (docs/protocol.md §5)."""
+    """Canonical reading of a bitmask: ascending positions of the 1-bits (bit i = sample i in
+    mapping order)."""
     value = int(hex_mask, 16)
     return [i for i in range(value.bit_length()) if value >> i & 1]
 
@@ -181,8 +249,56 @@ def read_stored_csv(ds_id, embedding_id):
 
 def new_client(token=_USER, dataset_id=None):
     client = L.ApiWorkflowClient(token=TOKEN if token is _USER else token, dataset_id=dataset_id)
-    client.wait_time_till_next_poll = 0  # first poll right away (Tests/conformance/README.md)
+    client.wait_time_till_next_poll = 0  # first poll right away instead of after a second
     return client
+
+
+def select(client, config, preselected_tag_id=None, query_tag_id=None):
+    """`client.sampling` (up to 1.2.13) or `client.selection` (1.2.14+): one selection job,
+    returns the client's TagData of the new tag."""
+    fn = getattr(client, "selection", None) or client.sampling
+    return fn(config, preselected_tag_id=preselected_tag_id, query_tag_id=query_tag_id)
+
+
+def new_agent(client, preselected_tag_name=None, query_tag_name=None):
+    """ActiveLearningAgent (up to 1.4.6). 1.4.6 made `query_tag_name` required: it gets
+    'initial-tag' there unless given, which is what older releases default to."""
+    import inspect
+
+    kwargs = {}
+    param = inspect.signature(L.ActiveLearningAgent.__init__).parameters.get("query_tag_name")
+    if query_tag_name is not None:
+        kwargs["query_tag_name"] = query_tag_name
+    elif param is not None and param.default is inspect.Parameter.empty:
+        kwargs["query_tag_name"] = "initial-tag"
+    if preselected_tag_name is not None:
+        kwargs["preselected_tag_name"] = preselected_tag_name
+    return L.ActiveLearningAgent(client, **kwargs)
+
+
+class NumpyClassificationScorer:
+    """The three classification scores of the client's ScorerClassification (removed in
+    1.4.7), computed the same way: least confidence, margin and entropy of softmax rows."""
+
+    def __init__(self, model_output):
+        self.model_output = np.asarray(model_output, dtype=np.float64)
+
+    def calculate_scores(self):
+        p = self.model_output
+        top2 = np.sort(p, axis=1)[:, -2:]
+        logs = np.log2(p, out=np.zeros_like(p), where=p > 0)
+        return {
+            "uncertainty_least_confidence": (1 - top2[:, 1]) / (1 - 1 / p.shape[1]),
+            "uncertainty_margin": 1 - (top2[:, 1] - top2[:, 0]),
+            "uncertainty_entropy": -np.sum(p * logs, axis=1) / np.log2(p.shape[1]),
+        }
+
+
+def make_scorer(model_output):
+    """ScorerClassification where the release has it, else the numpy equivalent."""
+    if L.ScorerClassification is not None:
+        return L.ScorerClassification(model_output)
+    return NumpyClassificationScorer(model_output)
 
 
 def client_filenames(client):
@@ -193,7 +309,11 @@ def client_filenames(client):
 
 
 def upload(client, ds, mode, **kwargs):
-    """upload_dataset, turning the client's per-image failure warnings into a test failure."""
+    """upload_dataset, turning the client's per-image failure warnings into a test failure.
+    Releases without upload_dataset (1.4.13+) add the samples through their generated API
+    instead (`ingest_via_api`)."""
+    if not HAS_UPLOAD_DATASET:
+        return ingest_via_api(client, ds, mode, **kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         client.upload_dataset(ds, mode=mode, **kwargs)
@@ -203,9 +323,61 @@ def upload(client, ds, mode, **kwargs):
         raise AssertionError(f"upload_dataset(mode={mode}) reported failed images:\n  " + "\n  ".join(failed[:10]))
 
 
+def _model(name):
+    import importlib
+
+    module = importlib.import_module("lightly.openapi_generated.swagger_client.models." + name)
+    return getattr(module, "".join(part.capitalize() for part in name.split("_")))
+
+
+def ingest_via_api(client, ds, mode, custom_metadata=None):
+    """What upload_dataset did, for releases that dropped it: one `POST samples` per image
+    through the release's generated SamplesApi (with metaData, and for mode full the image
+    PUT to its signed write URL), then `POST tags/initial`. Thumbnails are not made here:
+    mode thumbnails uploads the full image and tags the dataset `thumbnail`."""
+    import requests
+
+    samples_api, tags_api = client._samples_api, client._tags_api
+    SampleCreateRequest, SampleMetaData = _model("sample_create_request"), _model("sample_meta_data")
+    custom = {}
+    if custom_metadata:
+        by_id = {m["image_id"]: m for m in custom_metadata["metadata"]}
+        custom = {im["file_name"]: by_id.get(im["id"]) for im in custom_metadata["images"]}
+    for index in range(len(ds)):
+        image, _, name = ds[index]
+        path = ds.get_filepath_from_filename(name)
+        size = os.path.getsize(path)
+        meta = SampleMetaData(size_in_bytes=size,
+                              shape=[image.height, image.width, 3])
+        request = SampleCreateRequest(file_name=name, meta_data=meta, custom_meta_data=custom.get(name))
+        sample_id = samples_api.create_sample_by_dataset_id(dataset_id=client.dataset_id,
+                                                           sample_create_request=request).id
+        if mode != "metadata":
+            url = samples_api.get_sample_image_write_url_by_id(dataset_id=client.dataset_id, sample_id=sample_id,
+                                                               is_thumbnail=False)
+            with open(path, "rb") as f:
+                r = requests.put(url, data=f.read())
+            if r.status_code != 200:
+                raise AssertionError(f"PUT of {name} to its signed write URL answered {r.status_code}")
+    if not tags(client.dataset_id):
+        request = _model("initial_tag_create_request")(img_type={"full": "full", "thumbnails": "thumbnail",
+                                                                 "metadata": "meta"}[mode])
+        tags_api.create_initial_tag_by_dataset_id(dataset_id=client.dataset_id, initial_tag_create_request=request)
+
+
+def download_dir(out: str, names) -> str:
+    """Create `out` and the sub-folders of `names` before download_dataset writes there.
+    download_dataset (1.2.2x+) saves with 8 threads and creates a missing folder with
+    `if not os.path.exists(d): os.makedirs(d)`: two threads for the same new folder race,
+    one gets FileExistsError and the image is lost (a client bug). Existing folders avoid it."""
+    for name in names:
+        os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+    return out
+
+
 def predictions_needed(agent) -> int:
     """Rows ScorerClassification needs: the agent's unlabeled set up to 1.1.6, its query set
-    from 1.1.7 (docs/protocol.md §10)."""
+    from 1.1.7."""
     return len(agent.unlabeled_set) if V <= (1, 1, 6) else len(agent.query_set)
 
 
@@ -219,7 +391,7 @@ def expect_raises(fn, *exc_types):
 
 
 # ---------------------------------------------------------------------------------------------
-# images and the LightlyDataset subclass (Tests/conformance/README.md)
+# images and the LightlyDataset subclass
 
 
 def make_images(root: str, names, seed: int, size_range=(8, 48)):
@@ -295,9 +467,10 @@ def embeddings_in_mapping_order(csv_path, files) -> np.ndarray:
 
 def default_score_weights(scorer, n, query, preselected):
     """The per-sample weights the server must use for CORAL / ACTIVE_LEARNING by default
-    (`uncertainty_margin`; `prediction-margin` for 1.1.0-1.1.6), placed as in docs/selection.md §7:
-    1.1.7+ send |Q| values (element j = j-th member of Q by index), 1.1.0-1.1.6 send
-    |Q \\ P| values. Returns (weights over all n samples, score name)."""
+    (`uncertainty_margin`; `prediction-margin` for 1.1.0-1.1.6), placed the way the release
+    sends them: 1.1.7+ send |Q| values (element j = j-th member of the query tag Q by index),
+    1.1.0-1.1.6 send |Q \\ P| values (one per sample not preselected). Returns (weights over
+    all n samples, score name)."""
     old = V <= (1, 1, 6)
     name = "prediction-margin" if old else "uncertainty_margin"
     calc = getattr(scorer, "calculate_scores", None) or scorer._calculate_scores

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from common import (L, V, WORKDIR, FolderDataset, check, dataset, datasets, embeddings, expect_raises, get_json,
+from common import (download_dir, L, V, WORKDIR, FolderDataset, check, dataset, datasets, embeddings, expect_raises, get_json,
                     http, main,
                     make_images, mapping, new_client, ok, pixels, read_stored_csv, rest, soft, upload,
                     write_embeddings_csv)
@@ -54,7 +54,7 @@ def scenario():
           "the stored CSV (quoted fields) is in mapping order")
     if V >= (1, 1, 2):
         out = os.path.join(WORKDIR, "download")
-        new_client(dataset_id=ds_id).download_dataset(out)
+        new_client(dataset_id=ds_id).download_dataset(download_dir(out, NAMES))
         check(all(np.array_equal(pixels(os.path.join(out, n)), pixels(originals[n])) for n in NAMES),
               "download_dataset writes every awkward name with its pixels")
 

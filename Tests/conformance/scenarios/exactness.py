@@ -1,16 +1,16 @@
-"""Scenario `exactness` (all versions): the server's selections equal the references of
-docs/selection.md on the same embeddings. CORESET (greedy k-center, §4): from scratch
-(first pick = index 0), from a preselected tag, inside a query tag, with a min_distance stop.
-RANDOM (§3, xoshiro256** seed 0) from scratch and preselected. CORAL without scores falls
-back to CORESET (docs/selection.md §7 rule 3). ACTIVE_LEARNING = top scores (§6) with the version's
-score alignment (docs/selection.md §7)."""
+"""Scenario `exactness` (all releases): the server's selections equal the numpy references of
+reference.py on the same embeddings. CORESET (greedy k-center): from scratch (first pick =
+index 0), from a preselected tag, inside a query tag, with a min_distance stop. RANDOM
+(partial Fisher-Yates, xoshiro256** seed 0) from scratch and preselected. CORAL without
+scores falls back to CORESET. ACTIVE_LEARNING = the top scores, with the scores placed the
+way the release sends them."""
 
 import os
 
 import numpy as np
 
-from common import (L, V, WORKDIR, bit_indices, check, default_score_weights, embeddings_in_mapping_order, main,
-                    mapping, predictions_needed, soft, tag_by_name)
+from common import (HAS_AGENT, WORKDIR, L, V, bit_indices, check, default_score_weights, embeddings_in_mapping_order,
+                    main, make_scorer, mapping, new_agent, predictions_needed, select, soft, tag_by_name)
 from reference import active_learning_picks, greedy_k_center, random_picks
 from seed import seed_dataset
 
@@ -18,8 +18,8 @@ N, D = 300, 16
 
 
 def server_pick(client, name, n_samples, preselected=None, query=None, min_distance=-1, method="CORESET"):
-    config = L.SamplerConfig(n_samples=n_samples, method=method, name=name, min_distance=min_distance)
-    result = client.sampling(config, preselected_tag_id=preselected, query_tag_id=query)
+    config = L.SelectionConfig(n_samples=n_samples, method=method, name=name, min_distance=min_distance)
+    result = select(client, config, preselected_tag_id=preselected, query_tag_id=query)
     tag = tag_by_name(client.dataset_id, name)
     check(result.id == tag["id"] and tag["totSize"] == N, f"{name}: the job returned the tag, totSize {N}")
     return tag, set(bit_indices(tag["bitMaskData"]))
@@ -64,25 +64,32 @@ def scenario():
     # 5. RANDOM: partial Fisher-Yates with xoshiro256** (seed 0) over the candidates by index
     with soft("RANDOM reference"):
         t40, got40 = server_pick(client, "random-40", 40, method="RANDOM")
-        check(got40 == set(random_picks(range(N), 40)), "RANDOM 40 equals docs/selection.md §3 (xoshiro256**, seed 0)",
+        check(got40 == set(random_picks(range(N), 40)), "RANDOM 40 equals the reference (xoshiro256**, seed 0)",
               sorted(got40)[:12])
         _, got60 = server_pick(client, "random-60", 60, preselected=t40["id"], method="RANDOM")
         want60 = got40 | set(random_picks(sorted(set(range(N)) - got40), 20))
-        check(got60 == want60, "RANDOM 40->60 preselected equals docs/selection.md §3 over Q \\ P")
+        check(got60 == want60, "RANDOM 40->60 preselected equals the reference over Q \\ P")
 
-    # 6. CORAL while no scores exist: CORESET (docs/selection.md §7 rule 3)
+    # 6. CORAL while no scores exist: CORESET
     with soft("CORAL without scores"):
         _, got130 = server_pick(client, "coral-no-scores", 130, preselected=t100["id"], method="CORAL")
         want130 = set(want) | set(greedy_k_center(E, 30, preselected=sorted(got)))
         check(got130 == want130, "CORAL 100->130 without any scores equals CORESET from the same P")
 
     # 7. ACTIVE_LEARNING with scores through the agent: P plus the top scores of Q \ P
+    #    (1.4.7+ have no agent: upload_scores on the query tag, then selection)
+    initial_id = tag_by_name(client.dataset_id, "initial-tag")["id"]
     with soft("ACTIVE_LEARNING reference"):
-        agent = L.ActiveLearningAgent(client, preselected_tag_name="coreset-100")
-        n_pred = predictions_needed(agent)
-        preds = np.random.default_rng(9).dirichlet(np.ones(4), size=n_pred)
-        scorer = L.ScorerClassification(preds)
-        agent.query(L.SamplerConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130"), al_scorer=scorer)
+        config = L.SelectionConfig(n_samples=130, method="ACTIVE_LEARNING", name="al-130")
+        if HAS_AGENT:
+            agent = new_agent(client, preselected_tag_name="coreset-100")
+            preds = np.random.default_rng(9).dirichlet(np.ones(4), size=predictions_needed(agent))
+            scorer = make_scorer(preds)
+            agent.query(config, al_scorer=scorer)
+        else:
+            scorer = make_scorer(np.random.default_rng(9).dirichlet(np.ones(4), size=N))
+            client.upload_scores(scorer.calculate_scores(), query_tag_id=initial_id)
+            select(client, config, preselected_tag_id=t100["id"], query_tag_id=initial_id)
         w, name = default_score_weights(scorer, N, range(N), got)
         al = set(bit_indices(tag_by_name(client.dataset_id, "al-130")["bitMaskData"]))
         want_al = got | set(active_learning_picks(w, sorted(set(range(N)) - got), 30))
@@ -91,14 +98,19 @@ def scenario():
 
 
     # 8. the same inside a query tag (Q = coreset-150, P = coreset-100): 1.1.7+ post |Q| scores
-    #    to the query tag, element j = the j-th member of Q by index (rule 1)
+    #    to the query tag, element j = the j-th member of Q by index
     with soft("ACTIVE_LEARNING inside a query tag"):
-        agent = L.ActiveLearningAgent(client, query_tag_name="coreset-150", preselected_tag_name="coreset-100")
-        n_pred = predictions_needed(agent)
-        check(n_pred == (50 if V <= (1, 1, 6) else 150), f"the agent wants {n_pred} predictions")
-        preds = np.random.default_rng(10).dirichlet(np.ones(3), size=n_pred)
-        scorer = L.ScorerClassification(preds)
-        agent.query(L.SamplerConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150"), al_scorer=scorer)
+        config = L.SelectionConfig(n_samples=110, method="ACTIVE_LEARNING", name="al-110-in-150")
+        if HAS_AGENT:
+            agent = new_agent(client, query_tag_name="coreset-150", preselected_tag_name="coreset-100")
+            n_pred = predictions_needed(agent)
+            check(n_pred == (50 if V <= (1, 1, 6) else 150), f"the agent wants {n_pred} predictions")
+            scorer = make_scorer(np.random.default_rng(10).dirichlet(np.ones(3), size=n_pred))
+            agent.query(config, al_scorer=scorer)
+        else:
+            scorer = make_scorer(np.random.default_rng(10).dirichlet(np.ones(3), size=150))
+            client.upload_scores(scorer.calculate_scores(), query_tag_id=t150["id"])
+            select(client, config, preselected_tag_id=t100["id"], query_tag_id=t150["id"])
         w, _ = default_score_weights(scorer, N, got150, got)
         al = set(bit_indices(tag_by_name(client.dataset_id, "al-110-in-150")["bitMaskData"]))
         want_al = got | set(active_learning_picks(w, sorted(got150 - got), 10))

@@ -1,5 +1,6 @@
-"""Reference implementations of docs/selection.md in plain Python/numpy, used to check the
-server's selections exactly: RANDOM (§3), CORESET (§4), CORAL (§5) and ACTIVE_LEARNING (§6).
+"""Reference implementations of the server's selection rules in plain Python/numpy, used to
+check its selections exactly: RANDOM (partial Fisher-Yates with xoshiro256**), CORESET (greedy
+k-center), CORAL (greedy weighted diversity) and ACTIVE_LEARNING (top scores).
 The greedy ones refuse (NearTie / AssertionError) data whose argmax is too close to call."""
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def greedy_k_center(E: np.ndarray, need: int, preselected=(), candidates=None, m
     P = preselected are the initial centers; with none the first pick is the lowest
     candidate index. Ties go to the lowest index. Returns the new picks in order.
 
-    The server accumulates in float32 (docs/selection.md §10), so an argmax whose best two
+    The server accumulates distances in float32, so an argmax whose best two
     values are within `min_gap` (relative) could legitimately go either way: that makes the
     reference unusable for an exact comparison and raises instead of comparing."""
     n = len(E)
@@ -115,7 +116,7 @@ class NearTie(Exception):
 
 def greedy_coral(E: np.ndarray, w: np.ndarray, need: int, preselected=(), candidates=None,
                  alpha=1.0, beta=1.0, min_gap=1e-9) -> list:
-    """CORAL as fixed in docs/selection.md §5: greedy argmax over candidates of
+    """CORAL as the server implements it: greedy argmax over candidates of
     alpha*ln(W + w_i) + beta*ln(D + m_i) (float64, ties to the lowest index), where W is the
     summed weight of the selected set S, m_i the squared distance to S and D the sum over S of
     each member's squared distance to its nearest other member. With P empty the first pick

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from common import (L, V, WORKDIR, FolderDataset, bit_indices, check, main, make_images, new_client, pixels,
+from common import (download_dir, WORKDIR, FolderDataset, L, V, bit_indices, check, main, make_images, new_client, pixels, select,
                     upload, write_embeddings_csv)
 import common
 from lightly_harness import ServerProcess
@@ -41,7 +41,7 @@ def scenario():
         write_embeddings_csv(csv_path, NAMES, rng.normal(size=(len(NAMES), 5)).astype(np.float32),
                              rng.permutation(len(NAMES)))
         client.upload_embeddings(csv_path, name="emb")
-        client.sampling(L.SamplerConfig(n_samples=5, method=L.SamplingMethod.CORESET, name="before"))
+        select(client, L.SelectionConfig(n_samples=5, method=L.SamplingMethod.CORESET, name="before"))
         before = {"dataset": common.dataset(ds_id), "files": common.mapping(ds_id), "tags": common.tags(ds_id),
                   "embeddings": common.embeddings(ds_id)}
     finally:
@@ -58,12 +58,12 @@ def scenario():
               "the mapping, tags and embeddings are the same (and the token still works)")
         if V >= (1, 1, 2):
             out = os.path.join(WORKDIR, "download")
-            new_client(token, dataset_id=ds_id).download_dataset(out)
+            new_client(token, dataset_id=ds_id).download_dataset(download_dir(out, NAMES))
             check(all(np.array_equal(pixels(os.path.join(out, n)), pixels(originals[n])) for n in NAMES),
                   "the stored images download after the restart")
         c = new_client(token, dataset_id=ds_id)
-        c.sampling(L.SamplerConfig(n_samples=8, method=L.SamplingMethod.CORESET, name="after"),
-                   preselected_tag_id=common.tag_by_name(ds_id, "before")["id"])
+        select(c, L.SelectionConfig(n_samples=8, method=L.SamplingMethod.CORESET, name="after"),
+               preselected_tag_id=common.tag_by_name(ds_id, "before")["id"])
         after = common.tag_by_name(ds_id, "after")
         check(len(bit_indices(after["bitMaskData"])) == 8
               and set(bit_indices(common.tag_by_name(ds_id, "before")["bitMaskData"]))

@@ -1,13 +1,18 @@
-"""Scenario `seed` (all versions): the seed workflow of docs/protocol.md §10 on a 1000-sample
-metadata-only dataset with random 32-d embeddings, everything uploaded through the client."""
+"""Scenario `seed` (all releases): the seed workflow on a 1000-sample metadata-only dataset with
+random 32-d embeddings, everything uploaded through the client: CORESET 100, then CORAL 200
+on classification scores with the CORESET tag preselected, checked exactly against the numpy
+reference. Up to 1.4.6 through the ActiveLearningAgent (and a second agent preselected on the
+result gives back the same sets); from 1.4.7, which dropped the agent, through `selection`,
+`upload_scores` and `selection`."""
 
 import os
 
 import numpy as np
 
-from common import (L, MIRRORED, V, WORKDIR, FolderDataset, bit_indices, check, dataset, default_score_weights,
-                    embeddings, embeddings_in_mapping_order, main, make_images, mapping, new_client, ok,
-                    predictions_needed, soft, tag_by_name, tags, upload, write_embeddings_csv)
+from common import (HAS_AGENT, MIRRORED, WORKDIR, FolderDataset, L, V, bit_indices, check, dataset,
+                    default_score_weights, embeddings, embeddings_in_mapping_order, main, make_images, make_scorer,
+                    mapping, new_agent, new_client, ok, predictions_needed, select, soft, tag_by_name, tags, upload,
+                    write_embeddings_csv)
 from reference import NearTie, greedy_coral, greedy_k_center
 
 N, D, CLASSES = 1000, 32, 10
@@ -39,8 +44,8 @@ def as_client_sees(indices, files):
 
 
 def check_coral_exact(files, scorer, core_bits, coral_bits):
-    """coral-200 equals docs/selection.md §5 on the score the server uses by default, with
-    the version's score alignment (docs/selection.md §7)."""
+    """coral-200 equals the greedy CORAL reference on the score the server uses by default,
+    with the scores placed the way this release sends them."""
     w, name = default_score_weights(scorer, N, range(N), core_bits)
     E = embeddings_in_mapping_order(os.path.join(WORKDIR, "seed.csv"), files)
     try:
@@ -50,7 +55,7 @@ def check_coral_exact(files, scorer, core_bits, coral_bits):
         return
     diversity_only = set(core_bits) | set(greedy_k_center(E, 100, preselected=core_bits, min_gap=0))
     check(want != diversity_only, "the scores matter: the reference differs from CORESET 100->200")
-    check(set(coral_bits) == want, f"coral-200 equals the CORAL rule (docs/selection.md §5) on {name} (docs/selection.md §7 alignment)",
+    check(set(coral_bits) == want, f"coral-200 equals the CORAL reference on {name}",
           f"server-only {sorted(set(coral_bits) - want)[:10]}, reference-only {sorted(want - set(coral_bits))[:10]}")
 
 
@@ -59,44 +64,83 @@ def scenario():
     ds_id = client.dataset_id
     files = mapping(ds_id)
     initial = tag_by_name(ds_id, "initial-tag")
+    if HAS_AGENT:
+        coreset, coral = with_agent(client, ds_id, files)
+    else:
+        coreset, coral = with_selection(client, ds_id, files, initial)
+    with soft("queryTagId / preselectedTagId stored on the selected tags"):
+        sent_query = V >= (1, 1, 7)  # the 1.1.7+ agent (and `selection` here) always send queryTagId
+        check((coreset.get("queryTagId") == initial["id"]) == sent_query
+              and (coral.get("queryTagId") == initial["id"]) == sent_query
+              and coral.get("preselectedTagId") == coreset["id"],
+              "the selected tags carry the request's queryTagId / preselectedTagId",
+              {k: (coreset.get(k), coral.get(k)) for k in ("queryTagId", "preselectedTagId")})
+    names = [t["name"] for t in tags(ds_id)]
+    check(sorted(names) == ["coral-200", "coreset-100", "initial-tag"], "the dataset has exactly these 3 tags", names)
 
-    agent = L.ActiveLearningAgent(client)  # 1.1.0-1.1.6: query tag None; 1.1.7+: initial-tag
-    agent.query(L.SamplerConfig(n_samples=100, method=L.SamplingMethod.CORESET, name="coreset-100"))
+
+def check_coreset(ds_id, initial_id):
     coreset = tag_by_name(ds_id, "coreset-100")
     core_bits = bit_indices(coreset["bitMaskData"])
-    check(len(core_bits) == 100 and coreset["totSize"] == N and coreset.get("prevTagId") == initial["id"],
+    check(len(core_bits) == 100 and coreset["totSize"] == N and coreset.get("prevTagId") == initial_id,
           "coreset-100: 100 bits, totSize 1000, prevTagId = initial-tag", coreset)
-    check(sorted(agent.labeled_set) == as_client_sees(core_bits, files),
-          "agent.labeled_set = coreset-100" + (" (mirrored, a client bug)" if MIRRORED else ""))
+    return coreset, core_bits
 
-    n_pred = predictions_needed(agent)
-    check(n_pred == (900 if V <= (1, 1, 6) else 1000), f"predictions sized {n_pred} for this version")
-    preds = np.random.default_rng(5).dirichlet(np.ones(CLASSES), size=n_pred)
-    scorer = L.ScorerClassification(preds)
-    agent.query(L.SamplerConfig(n_samples=200, method=L.SamplingMethod.CORAL, name="coral-200"), al_scorer=scorer)
+
+def check_coral(ds_id, coreset, core_bits):
     coral = tag_by_name(ds_id, "coral-200")
     coral_bits = bit_indices(coral["bitMaskData"])
     check(len(coral_bits) == 200 and set(core_bits) <= set(coral_bits) and coral["totSize"] == N
           and coral.get("prevTagId") == coreset["id"],
           "coral-200: 200 bits including coreset-100, prevTagId = coreset-100", coral)
+    return coral, coral_bits
+
+
+def with_agent(client, ds_id, files):
+    """Up to 1.4.6: the ActiveLearningAgent does CORESET 100, then CORAL 200 on its scorer."""
+    initial = tag_by_name(ds_id, "initial-tag")
+    agent = new_agent(client)  # 1.1.0-1.1.6: query tag None; 1.1.7+: initial-tag
+    agent.query(L.SelectionConfig(n_samples=100, method=L.SamplingMethod.CORESET, name="coreset-100"))
+    coreset, core_bits = check_coreset(ds_id, initial["id"])
+    check(sorted(agent.labeled_set) == as_client_sees(core_bits, files),
+          "agent.labeled_set = coreset-100" + (" (read mirrored by this release)" if MIRRORED else ""))
+
+    n_pred = predictions_needed(agent)
+    check(n_pred == (900 if V <= (1, 1, 6) else 1000), f"predictions sized {n_pred} for this version")
+    preds = np.random.default_rng(5).dirichlet(np.ones(CLASSES), size=n_pred)
+    scorer = make_scorer(preds)
+    agent.query(L.SelectionConfig(n_samples=200, method=L.SamplingMethod.CORAL, name="coral-200"), al_scorer=scorer)
+    coral, coral_bits = check_coral(ds_id, coreset, core_bits)
     check_coral_exact(files, scorer, core_bits, coral_bits)
-    with soft("queryTagId / preselectedTagId stored on the sampled tags (docs/selection.md)"):
-        sent_query = V >= (1, 1, 7)  # the 1.1.7+ agent always sends queryTagId = initial-tag
-        check((coreset.get("queryTagId") == initial["id"]) == sent_query
-              and (coral.get("queryTagId") == initial["id"]) == sent_query
-              and coral.get("preselectedTagId") == coreset["id"],
-              "the sampled tags carry the request's queryTagId / preselectedTagId",
-              {k: (coreset.get(k), coral.get(k)) for k in ("queryTagId", "preselectedTagId")})
     labeled, unlabeled = sorted(agent.labeled_set), sorted(agent.unlabeled_set)
     check(len(labeled) == 200 and len(unlabeled) == 800, "agent: 200 labeled, 800 unlabeled")
     check(labeled == as_client_sees(coral_bits, files), "agent.labeled_set = coral-200")
 
-    agent2 = L.ActiveLearningAgent(new_client(dataset_id=ds_id), preselected_tag_name="coral-200")
+    agent2 = new_agent(new_client(dataset_id=ds_id), preselected_tag_name="coral-200")
     check(sorted(agent2.labeled_set) == labeled and sorted(agent2.unlabeled_set) == unlabeled,
           "a new agent with preselected_tag_name='coral-200' gives back the same 200 / 800")
-    names = [t["name"] for t in tags(ds_id)]
-    check(sorted(names) == ["coral-200", "coreset-100", "initial-tag"], "the dataset has exactly these 3 tags", names)
     ok(f"scores were sent as {'prediction-*' if V <= (1, 1, 6) else 'uncertainty_*'} for {n_pred} samples")
+    return coreset, coral
+
+
+def with_selection(client, ds_id, files, initial):
+    """1.4.7+ (no agent): selection CORESET 100 -> upload_scores for the 1000 samples of
+    initial-tag -> selection CORAL 200 with coreset-100 preselected."""
+    select(client, L.SelectionConfig(n_samples=100, method=L.SamplingMethod.CORESET, name="coreset-100"),
+           query_tag_id=initial["id"])
+    coreset, core_bits = check_coreset(ds_id, initial["id"])
+    preds = np.random.default_rng(5).dirichlet(np.ones(CLASSES), size=N)
+    scorer = make_scorer(preds)
+    client.upload_scores(scorer.calculate_scores(), query_tag_id=initial["id"])
+    result = select(client, L.SelectionConfig(n_samples=200, method=L.SamplingMethod.CORAL, name="coral-200"),
+                    preselected_tag_id=coreset["id"], query_tag_id=initial["id"])
+    coral, coral_bits = check_coral(ds_id, coreset, core_bits)
+    check(result.id == coral["id"], "selection returns the new tag")
+    check_coral_exact(files, scorer, core_bits, coral_bits)
+    tag_data = client.get_tag_by_name("coral-200")
+    check(sorted(client.get_filenames_in_tag(tag_data)) == sorted(files[i] for i in coral_bits),
+          "get_filenames_in_tag(coral-200) = the 200 selected files")
+    return coreset, coral
 
 
 if __name__ == "__main__":
