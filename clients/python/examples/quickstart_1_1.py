@@ -1,7 +1,7 @@
 # lightly 1.1.0 – 1.2.13: ActiveLearningAgent + SamplerConfig.
 import os
 
-os.environ.setdefault("LIGHTLY_SERVER_LOCATION", "http://127.0.0.1:8080")  # your lightly-server
+os.environ.setdefault("LIGHTLY_SERVER_LOCATION", "http://127.0.0.1:8421")  # your lightly-server
 
 import lightly
 import numpy as np

@@ -1,7 +1,7 @@
 # lightly 1.2.14 – 1.4.6: ActiveLearningAgent + SelectionConfig.
 import os
 
-os.environ.setdefault("LIGHTLY_SERVER_LOCATION", "http://127.0.0.1:8080")  # your lightly-server
+os.environ.setdefault("LIGHTLY_SERVER_LOCATION", "http://127.0.0.1:8421")  # your lightly-server
 
 import numpy as np
 from lightly.active_learning.agents.agent import ActiveLearningAgent

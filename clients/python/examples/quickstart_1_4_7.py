@@ -3,7 +3,7 @@
 # through the generated API instead.
 import os
 
-os.environ.setdefault("LIGHTLY_SERVER_LOCATION", "http://127.0.0.1:8080")  # your lightly-server
+os.environ.setdefault("LIGHTLY_SERVER_LOCATION", "http://127.0.0.1:8421")  # your lightly-server
 
 import numpy as np
 import requests
