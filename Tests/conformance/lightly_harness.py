@@ -11,6 +11,7 @@ run inside a client venv can import it. The API is deliberately small:
         .start() / .stop()       start `serve --port 0 [extra_args]`, read the port; SIGTERM, wait
         .url                     "http://127.0.0.1:<port>" (no trailing slash)
         .create_token(name)      `lightly-server token create --data-dir DIR --name NAME`
+        .create_user_token(e)    `user create --email E`, then `token create --user E`
         .client_env(token)       env vars for a client subprocess (LIGHTLY_SERVER_LOCATION, NO_PROXY, ...)
         context manager          `with ServerProcess(bin) as s: ...` starts and stops
     pip_requirements(version)    -> list of pip arguments for a client venv
@@ -322,6 +323,22 @@ class ServerProcess:
                              capture_output=True, text=True, timeout=60)
         if res.returncode != 0:
             raise ServerError(f"token create exited {res.returncode}: {res.stderr.strip()}")
+        lines = [line.strip() for line in res.stdout.splitlines() if line.strip()]
+        if len(lines) != 1:
+            raise ServerError(f"token create should print the token alone, got: {res.stdout!r}")
+        return lines[0]
+
+    def create_user_token(self, email: str) -> str:
+        """Create a user with an e-mail (`user create --email`) and issue its token
+        (`token create --user`); returns the token."""
+        res = subprocess.run([self.binary, "user", "create", "--data-dir", self.data_dir, "--email", email],
+                             capture_output=True, text=True, timeout=60)
+        if res.returncode != 0:
+            raise ServerError(f"user create exited {res.returncode}: {res.stderr.strip()}")
+        res = subprocess.run([self.binary, "token", "create", "--data-dir", self.data_dir, "--user", email],
+                             capture_output=True, text=True, timeout=60)
+        if res.returncode != 0:
+            raise ServerError(f"token create --user exited {res.returncode}: {res.stderr.strip()}")
         lines = [line.strip() for line in res.stdout.splitlines() if line.strip()]
         if len(lines) != 1:
             raise ServerError(f"token create should print the token alone, got: {res.stdout!r}")

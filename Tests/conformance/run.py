@@ -80,6 +80,12 @@ SCENARIOS = {
                           "https with a test CA: refused without it, LIGHTLY_CA_CERTS for the API, "
                           "REQUESTS_CA_BUNDLE for signed URLs (6 MiB PUT), http:// on the TLS port fails fast"),
                 tls=True),
+    # share_dataset_only_with / get_shared_users first appear in 1.2.29. The harness also
+    # creates two users with e-mails (see "users" in run_scenario).
+    "sharing": dict(_scenario("sharing.py",
+                              "team datasets: share by e-mail, shared listing, friend's selection, "
+                              "a stranger gets 404 like an unknown id, revoke", first="1.2.29"),
+                    users=True),
 }
 # Routes clients call that the server does not serve yet. A scenario whose only undeclared
 # 4xx/5xx answers are 404/405 on these routes is reported as a known issue instead of a failure
@@ -90,6 +96,7 @@ KNOWN_GAPS = [
     # (path regex, what is missing), e.g.
     # (r"/v1/datasets/[0-9a-f]{24}/samples/partial", "GET samples/partial (1.2.26+ upload_dataset)"),
 ]
+USER_EMAILS = ("owner@example.com", "friend@example.com")  # scenarios with users=True
 SCENARIO_TIMEOUT = 900  # seconds, per scenario script
 
 
@@ -169,6 +176,11 @@ def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: b
         server.start()
         token1 = server.create_token("t1")
         token2 = server.create_token("t2")
+        if SCENARIOS[scenario].get("users"):
+            # users with e-mails, for dataset sharing (share_dataset_only_with takes e-mails)
+            extra_env["CONFORMANCE_OWNER_EMAIL"], extra_env["CONFORMANCE_FRIEND_EMAIL"] = USER_EMAILS
+            extra_env["CONFORMANCE_OWNER_TOKEN"] = server.create_user_token(USER_EMAILS[0])
+            extra_env["CONFORMANCE_FRIEND_TOKEN"] = server.create_user_token(USER_EMAILS[1])
         env = server.client_env(token1)
         env.update({
             "CONFORMANCE_TOKEN": token1,
