@@ -5,7 +5,7 @@ lightly-server process. Stdlib only; runs with any python3 >= 3.9.
 For every client version: create (or reuse) a venv under .build/conformance/venvs/<version>
 (the client with --no-deps, torch stubbed), then for every scenario that applies to the
 version: start a fresh server (`serve --port 0 --data-dir <temp>`), create two tokens (t1,
-t2), run the scenario script inside the venv, SIGTERM the server and require exit status 0
+t2; scenarios with users=True also get two users with e-mails), run the scenario script inside the venv, SIGTERM the server and require exit status 0
 and no 4xx/5xx in its access log that the scenario did not declare.
 
 Usage (see README.md):
