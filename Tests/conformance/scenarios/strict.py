@@ -48,18 +48,9 @@ ERROR_ANSWERS = {
 }
 
 
-# Answers that do not parse yet: server bugs reported to the server side of issue #11. Each is
-# printed as a known issue (counted with LIGHTLY_CONFORMANCE_STRICT=1) until it parses.
-KNOWN = {
-    ("GET", "/v1/datasets/enriched"):
-        "DatasetDataEnriched requires samples, nTags and nEmbeddings (not null); the server sends the "
-        "plain DatasetData fields",
-    ("GET", "/v1/datasets/{}/embeddings/{}/2d"):
-        "Embedding2dData.id must be a 24-hex ObjectId; the server sends '<embeddingId>-pca'",
-    ("POST", "/v1/datasets/{}/tags/arithmetics"):
-        "strict TagArithmeticsResponse is oneOf(CreateEntityResponse {id}, TagBitMaskResponse {bitMaskData}); "
-        "the server answers {bitMaskData, id}, which matches neither",
-}
+# Answers that do not parse yet: server bugs, each printed as a known issue (counted with
+# LIGHTLY_CONFORMANCE_STRICT=1) until it parses. None at present.
+KNOWN = {}
 
 
 def served_routes():
