@@ -105,7 +105,8 @@ struct Descriptor: Sendable, Hashable {
     }
 }
 
-@inline(__always) private func systemClose(_ fd: Int32) -> Int32 {
+/// `close(2)` for any descriptor this module owns (sockets, spill and response files).
+@inline(__always) func systemClose(_ fd: Int32) -> Int32 {
     #if canImport(Glibc)
     Glibc.close(fd)
     #elseif canImport(Musl)
