@@ -68,7 +68,10 @@ extension LightlyApplication {
                 }
                 let users = try conn.query("SELECT email FROM dataset_share_users WHERE dataset_id = ? ORDER BY position", ds)
                     .map { try $0.string(0) }
+                // 1.2.29–1.4.4 require `organizations`; the strict releases reject it.
+                let organizations: [String]? = ClientRelease.isStrict(userAgent: ctx.request.headers["User-Agent"]) ? nil : []
                 return [SharedAccessConfigData(id: try row.string(0), owner: d.userId, users: users,
+                                               organizations: organizations,
                                                createdAt: try row.int64(1), lastModifiedAt: try row.int64(2))]
             }
             return try .json(configs)

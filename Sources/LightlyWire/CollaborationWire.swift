@@ -27,11 +27,15 @@ public struct SharedAccessConfigData: Codable, Hashable, Sendable {
     /// Lowercased e-mails, in the order the owner sent them.
     public var users: [String]
     public var teams: [String]
+    /// Sent only to releases that require it (1.2.29–1.4.4 reject an answer without it; the
+    /// strict releases 1.4.8+ reject one with it); always `[]`: this server has no organizations.
+    public var organizations: [String]?
     public var createdAt: Int64
     public var lastModifiedAt: Int64
 
     public init(id: String, owner: String, accessType: String = "WRITE", users: [String], teams: [String] = [],
-                createdAt: Int64, lastModifiedAt: Int64) {
+                organizations: [String]? = nil, createdAt: Int64, lastModifiedAt: Int64) {
+        self.organizations = organizations
         self.id = id
         self.owner = owner
         self.accessType = accessType

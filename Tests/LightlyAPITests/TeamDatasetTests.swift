@@ -51,6 +51,18 @@ import Glibc
         #expect(configs.map(\.users) == [["bob@example.com"]])
         #expect(configs.first?.owner == (try t.dataset(ds, token: alice.token)).userId)
         #expect(configs.first?.accessType == "WRITE")
+        // `organizations`: required by 1.2.29–1.4.4's model, rejected by the strict 1.4.8+ one.
+        func keys(userAgent: String) throws -> Set<String> {
+            let r = try t.call(.GET, "/v1/datasets/\(ds)/collaboration/access", token: alice.token,
+                               headers: ["Host": "testhost:8080", "User-Agent": userAgent])
+            guard case .array(let items) = r.json, case .object(let o)? = items.first else { return [] }
+            return Set(o.map(\.key))
+        }
+        let strictKeys: Set = ["id", "owner", "accessType", "users", "teams", "createdAt", "lastModifiedAt"]
+        #expect(try keys(userAgent: "Lightly/1.5.26 (Linux/6.1; x86_64;) python/3.11.7") == strictKeys)
+        #expect(try keys(userAgent: "OpenAPI-Generator/1.0.0/python") == strictKeys)
+        #expect(try keys(userAgent: "Lightly/1.2.29/python (Linux)") == strictKeys.union(["organizations"]))
+        #expect(try keys(userAgent: "Lightly/1.4.4 (Linux)") == strictKeys.union(["organizations"]))
 
         // Bob lists it under shared=true only, and reads everything.
         #expect(try t.call(.GET, "/v1/datasets?shared=true", token: bob.token).decode([DatasetData].self).map(\.id) == [ds])

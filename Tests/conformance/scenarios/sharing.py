@@ -23,12 +23,6 @@ FRIEND_EMAIL = os.environ["CONFORMANCE_FRIEND_EMAIL"]
 STRANGER_TOKEN = os.environ["CONFORMANCE_TOKEN2"]
 UNKNOWN_ID = "5f" + "0" * 22
 
-# 1.2.29-1.4.4 generated SharedAccessConfigData with a required `organizations` list (1.4.5+
-# call it `teams`; 1.4.8+ refuse unknown fields), read from the release's own model.
-NEEDS_ORGANIZATIONS = "organizations" in getattr(_model("shared_access_config_data"), "swagger_types", {})
-ORGANIZATIONS_ISSUE = ("the server answers GET collaboration/access with `teams` only; this release's "
-                       "SharedAccessConfigData requires `organizations`, so get_shared_users raises ValueError")
-
 N, D = 12, 4
 NAMES = [f"img_{i:02d}.png" for i in range(N)]
 
@@ -68,9 +62,10 @@ def shared_users_are(owner, ds_id, want, label):
     configs = get_json(f"/v1/datasets/{ds_id}/collaboration/access")
     stored = [u for c in configs if c.get("accessType") == "WRITE" for u in c.get("users", [])]
     check(stored == want, f"{label}: GET collaboration/access holds {want}", configs)
-    with soft(f"{label}: get_shared_users", known_issue=ORGANIZATIONS_ISSUE if NEEDS_ORGANIZATIONS else None):
-        got = owner.get_shared_users(dataset_id=ds_id)
-        check(got == want, f"{label}: get_shared_users returns {want}", got)
+    # 1.2.29-1.4.4's SharedAccessConfigData requires `organizations` (the server sends it to
+    # them, told by the User-Agent); the strict 1.4.8+ models reject it.
+    got = owner.get_shared_users(dataset_id=ds_id)
+    check(got == want, f"{label}: get_shared_users returns {want}", got)
 
 
 def ids(datasets):
