@@ -7,26 +7,10 @@ import Testing
 /// `kill -9` a real server in the middle of uploads, start it again on the same data folder:
 /// the spooled bodies and blob files without a database row are gone, everything else stays.
 @Suite struct CrashDebrisTests {
-    /// `lightly-server serve --port 0` on `dataDir`; returns once it listens.
-    static func serve(_ dataDir: String) throws -> (process: Process, port: Int, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try LiveServer.binary("lightly-server"))
-        p.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--log-level", "error"]
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LIGHTLY_SERVER_") }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !text.contains("listening on http://") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty || Date() > deadline { p.terminate(); throw LiveServerError("server did not start: \(text)") }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
-              let port = Int(line.split(separator: ":").last ?? "") else { throw LiveServerError("no port in \(text)") }
-        return (p, port, text)
+    /// The port of a started server (its URL is `http://127.0.0.1:PORT`).
+    static func port(of server: ServerProcess) throws -> Int {
+        guard let port = Int(server.url.split(separator: ":").last ?? "") else { throw LiveServerError("no port in \(server.url)") }
+        return port
     }
 
     /// A blocking HTTP exchange on a fresh connection: status and body.
@@ -88,9 +72,12 @@ import Testing
     @Test func killDuringUploadsThenRestartLeavesNoDebris() throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("lightly-crash-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }
-        var (server, port, output) = try Self.serve(data)
-        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
-        let token = try #require(output.split(separator: "\n").first { $0.hasPrefix("export LIGHTLY_TOKEN=") }.map { String($0.dropFirst(21)) })
+        let server = ServerProcess(dataDir: data)
+        try server.start(extraArguments: ["--log-level", "error"])
+        defer { server.kill9() }
+        var port = try Self.port(of: server)
+        let token = server.token
+        #expect(token.hasPrefix("lt_"))
 
         // One finished upload: a blob with its row, which must survive.
         let (s1, ds) = try Self.request(port, "POST", "/v1/datasets?token=\(token)", body: Array(#"{"name":"crash"}"#.utf8))
@@ -121,9 +108,9 @@ import Testing
         let spooled = Self.files(data + "/tmp")
         #expect(spooled.filter { $0.hasPrefix("httpkit-body-") }.count == 4)
 
-        kill(server.processIdentifier, SIGKILL)
-        server.waitUntilExit()
-        #expect(server.terminationReason == .uncaughtSignal)
+        let process = try #require(server.process)
+        server.kill9()
+        #expect(process.terminationReason == .uncaughtSignal)
 
         // What else a crash can leave: a blob file renamed into place whose row never
         // committed, and a blob being written. A file the server did not make stays.
@@ -134,7 +121,8 @@ import Testing
         try Data([5]).write(to: URL(fileURLWithPath: data + "/tmp/operator-notes.txt"))
         let before = (tmp: Self.files(data + "/tmp").count, blobs: Self.files(data + "/blobs").count)
 
-        (server, port, output) = try Self.serve(data)
+        try server.start(extraArguments: ["--log-level", "error"])
+        port = try Self.port(of: server)
         let after = (tmp: Self.files(data + "/tmp"), blobs: Self.files(data + "/blobs"))
         print("crash debris: before restart tmp \(before.tmp) files, blobs \(before.blobs); after: tmp \(after.tmp), blobs \(after.blobs.count)")
         #expect(after.tmp == ["operator-notes.txt"])
@@ -148,7 +136,6 @@ import Testing
         let (s5, image) = try Self.request(port, "GET", getTarget)
         #expect(s5 == 200)
         #expect(image.utf8.count == 10_000)
-        server.terminate()
-        server.waitUntilExit()
+        server.stop()
     }
 }
