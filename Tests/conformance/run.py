@@ -76,9 +76,10 @@ SCENARIOS = {
                           "racing newTagName"),
     # LIGHTLY_CA_CERTS first appears in 1.2.32. The harness makes a CA and a certificate and
     # starts the server with --tls-cert/--tls-key (see "tls" in run_scenario).
-    "tls": dict(_scenario("tls.py", "1.2.32", "1.5.26",
+    "tls": dict(_scenario("tls.py",
                           "https with a test CA: refused without it, LIGHTLY_CA_CERTS for the API, "
-                          "REQUESTS_CA_BUNDLE for signed URLs (6 MiB PUT), http:// on the TLS port fails fast"),
+                          "REQUESTS_CA_BUNDLE for signed URLs (6 MiB PUT), http:// on the TLS port fails fast",
+                          first="1.2.32"),
                 tls=True),
     # share_dataset_only_with / get_shared_users first appear in 1.2.29. The harness also
     # creates two users with e-mails (see "users" in run_scenario).
