@@ -38,21 +38,7 @@ extension LightlyApplication {
             }
             let id = try ctx.app.database.write { conn -> String in
                 _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
-                let now = Timestamp.now()
-                let id: String
-                if let existing = try conn.queryOne("SELECT id FROM dataset_shares WHERE dataset_id = ?", ds)?.string(0) {
-                    id = existing
-                    try conn.run("UPDATE dataset_shares SET last_modified_at = ? WHERE dataset_id = ?", now, ds)
-                    try conn.run("DELETE FROM dataset_share_users WHERE dataset_id = ?", ds)
-                } else {
-                    id = ctx.app.newID()
-                    try conn.run("INSERT INTO dataset_shares (dataset_id, id, created_at, last_modified_at) VALUES (?, ?, ?, ?)",
-                                 ds, id, now, now)
-                }
-                for (i, e) in emails.enumerated() {
-                    try conn.run("INSERT INTO dataset_share_users (dataset_id, email, position) VALUES (?, ?, ?)", ds, e, i)
-                }
-                return id
+                return try ShareStore.replace(datasetId: ds, emails: emails, newId: ctx.app.newID, now: Timestamp.now(), conn)
             }
             ctx.logger.info("dataset sharing changed", metadata: ["dataset.id": "\(ds)", "share.users": "\(emails.count)"])
             return try .json(CreateEntityResponse(id: id), status: .created)
@@ -63,13 +49,9 @@ extension LightlyApplication {
             let ds = try ctx.params.require("datasetId")
             let configs = try ctx.app.database.read { conn -> [SharedAccessConfigData] in
                 let d = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
-                guard let row = try conn.queryOne("SELECT id, created_at, last_modified_at FROM dataset_shares WHERE dataset_id = ?", ds) else {
-                    return []
-                }
-                let users = try conn.query("SELECT email FROM dataset_share_users WHERE dataset_id = ? ORDER BY position", ds)
-                    .map { try $0.string(0) }
-                return [SharedAccessConfigData(id: try row.string(0), owner: d.userId, users: users,
-                                               createdAt: try row.int64(1), lastModifiedAt: try row.int64(2))]
+                guard let share = try ShareStore.get(datasetId: ds, conn) else { return [] }
+                return [SharedAccessConfigData(id: share.id, owner: d.userId, users: share.users,
+                                               createdAt: share.createdAt, lastModifiedAt: share.lastModifiedAt)]
             }
             return try .json(configs)
         }
@@ -80,7 +62,7 @@ extension LightlyApplication {
             let configId = try ctx.params.require("accessConfigId")
             try ctx.app.database.write { conn in
                 _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
-                guard try conn.run("DELETE FROM dataset_shares WHERE dataset_id = ? AND id = ?", ds, configId) > 0 else {
+                guard try ShareStore.delete(id: configId, datasetId: ds, conn) else {
                     throw APIError.notFound(.notFound, "access config \(configId) not found on dataset \(ds)")
                 }
             }

@@ -58,10 +58,10 @@ extension LightlyApplication {
         }
         let (limit, offset) = page.sqlLimitOffset
         let rows = try database.read { conn in
-            try conn.query("SELECT \(DatasetRow.columns) FROM datasets d WHERE \(scope) AND (\(extra)) ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
-                           arguments: scopeArgs + extraArgs + [.integer(limit), .integer(offset)])
+            try DatasetStore.list(where: "\(scope) AND (\(extra))", arguments: scopeArgs + extraArgs,
+                                  limit: limit, offset: offset, conn)
         }
-        return try rows.map { try DatasetRow(row: $0).wire }
+        return rows.map(\.wire)
     }
 
     /// `GET /v1/datasets` (and `/enriched`): by (createdAt, id), paged.
@@ -102,10 +102,8 @@ extension LightlyApplication {
         let now = Timestamp.now()
         do {
             try database.write { conn in
-                try conn.run("""
-                    INSERT INTO datasets (id, user_id, name, type, img_type, n_samples, size_in_bytes, created_at, last_modified_at)
-                    VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)
-                    """, id, user.id, name, (req.type ?? .images).rawValue, req.imgType?.rawValue, now, now)
+                try DatasetStore.insert(id: id, userId: user.id, name: name, type: (req.type ?? .images).rawValue,
+                                        imgType: req.imgType?.rawValue, now: now, conn)
             }
         } catch let e as StorageError where e.isUniqueViolation {
             throw APIError.conflict(.datasetNameExists, "a dataset named \"\(name)\" already exists")
@@ -121,7 +119,7 @@ extension LightlyApplication {
         do {
             try database.write { conn in
                 _ = try requireOwnedDataset(id, for: user, conn: conn)
-                try conn.run("UPDATE datasets SET name = ?, last_modified_at = ? WHERE id = ?", name, Timestamp.now(), id)
+                try DatasetStore.rename(id: id, to: name, now: Timestamp.now(), conn)
             }
         } catch let e as StorageError where e.isUniqueViolation {
             throw APIError.conflict(.datasetNameExists, "a dataset named \"\(name)\" already exists")
@@ -136,8 +134,8 @@ extension LightlyApplication {
         let id = try ctx.params.require("datasetId")
         let blobIds = try database.write { conn -> [String] in
             _ = try requireOwnedDataset(id, for: user, conn: conn)
-            let ids = try conn.query("SELECT id FROM blobs WHERE dataset_id = ?", id).map { try $0.string(0) }
-            try conn.run("DELETE FROM datasets WHERE id = ?", id)
+            let ids = try DatasetStore.blobIds(datasetId: id, conn)
+            try DatasetStore.delete(id: id, conn)
             mappings.invalidate(id)
             return ids
         }

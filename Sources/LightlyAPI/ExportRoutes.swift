@@ -87,19 +87,8 @@ extension LightlyApplication {
         var samples: [String: SampleData] = [:]
         if includeMeta, !positions.isEmpty {
             let ids = positions.map { mapping.sampleIds[$0] }
-            try database.read { conn in
-                // In chunks below SQLite's bound-parameter limit.
-                for start in stride(from: 0, to: ids.count, by: 500) {
-                    let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-                    let rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND id IN (\(marks))",
-                                              arguments: [.text(ds)] + chunk.map { .text($0) })
-                    for row in rows {
-                        let s = try SampleRow(row: row)
-                        samples[s.id] = s.wire.strictMetaData
-                    }
-                }
-            }
+            let rows = try database.read { conn in try SampleStore.rows(ids: ids, datasetId: ds, conn) }
+            for s in rows { samples[s.id] = s.wire.strictMetaData }
         }
         let base = ctx.baseURL
         let signer = self.signer

@@ -87,17 +87,10 @@ extension LightlyApplication {
                                               code: .datasetAtMaxCapacity)
                 }
                 let now = Timestamp.now()
-                try conn.run("""
-                    INSERT INTO samples (id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data,
-                                         size_in_bytes, created_at, last_modified_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, id, ds, dataset.nSamples, req.fileName, req.thumbName,
-                    req.metaData?.serialized(), req.exif?.serialized(), req.customMetaData?.serialized(),
-                    size, now, now)
-                try conn.run("""
-                    UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
-                    WHERE id = ?
-                    """, size, now, ds)
+                try SampleStore.append(id: id, datasetId: ds, idx: dataset.nSamples, fileName: req.fileName,
+                                       thumbName: req.thumbName, metaData: req.metaData?.serialized(),
+                                       exif: req.exif?.serialized(), customMetaData: req.customMetaData?.serialized(),
+                                       size: size, now: now, conn)
                 mappings.invalidate(ds)
             }
         } catch let e as StorageError where e.isUniqueViolation {
@@ -112,16 +105,10 @@ extension LightlyApplication {
         let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let (limit, offset) = try ctx.paging().sqlLimitOffset
-        let rows = try database.read { conn -> [Row] in
+        return try database.read { conn -> [SampleRow] in
             _ = try requireDataset(ds, for: user, conn: conn)
-            if let fileName = ctx.query("fileName") {
-                return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND file_name = ? ORDER BY idx LIMIT ? OFFSET ?",
-                                      ds, fileName, limit, offset)
-            }
-            return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? ORDER BY idx LIMIT ? OFFSET ?",
-                                  ds, limit, offset)
+            return try SampleStore.list(datasetId: ds, fileName: ctx.query("fileName"), limit: limit, offset: offset, conn)
         }
-        return try rows.map { try SampleRow(row: $0) }
     }
 
     /// `GET .../samples` (1.1.15–1.2.25): full `SampleData`; `mode` is ignored like the
@@ -152,20 +139,15 @@ extension LightlyApplication {
                 _ = try requireDataset(ds, for: user, conn: conn)
                 let s = try requireSample(sid, datasetId: ds, conn: conn)
                 let now = Timestamp.now()
-                var sets: [String] = ["last_modified_at = ?"]
-                var args: [SQLValue] = [.integer(now)]
-                if let f = req.fileName { sets.append("file_name = ?"); args.append(.text(f)) }
-                if let t = req.thumbName { sets.append("thumb_name = ?"); args.append(.text(t)) }
-                if let e = req.exif { sets.append("exif = ?"); args.append(.text(e.serialized())) }
-                if let c = req.customMetaData { sets.append("custom_meta_data = ?"); args.append(.text(c.serialized())) }
+                var meta: (json: String, size: Int)?
                 if let m = req.metaData {
                     let size = Self.sizeInBytes(m)
-                    sets.append("meta_data = ?"); args.append(.text(m.serialized()))
-                    sets.append("size_in_bytes = ?"); args.append(.integer(Int64(size)))
-                    try conn.run("UPDATE datasets SET size_in_bytes = size_in_bytes + ? WHERE id = ?", size - s.sizeInBytes, ds)
+                    meta = (m.serialized(), size)
+                    try DatasetStore.addSize(size - s.sizeInBytes, id: ds, conn)
                 }
-                args.append(.text(sid))
-                _ = try conn.run("UPDATE samples SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: args)
+                try SampleStore.update(id: sid, fileName: req.fileName, thumbName: req.thumbName,
+                                       exif: req.exif?.serialized(), customMetaData: req.customMetaData?.serialized(),
+                                       metaData: meta, now: now, conn)
                 try touchDataset(ds, conn: conn, now: now)
                 if req.fileName != nil { mappings.invalidate(ds) }
             }
@@ -184,8 +166,7 @@ extension LightlyApplication {
         let meta = bytes.isEmpty ? JSONValue.object([:]) : try JSONValue.parse(bytes)
         try database.write { conn in
             _ = try requireDataset(ds, for: user, conn: conn)
-            try conn.run("INSERT INTO dataset_uploads (dataset_id, meta, created_at) VALUES (?, ?, ?)",
-                         ds, meta.serialized(), Timestamp.now())
+            try DatasetStore.recordUpload(datasetId: ds, meta: meta.serialized(), now: Timestamp.now(), conn)
         }
         return .emptyObject()
     }

@@ -40,13 +40,12 @@ extension LightlyApplication {
 
     /// Tags of a dataset in creation order.
     public func tags(of datasetId: String, conn: Connection) throws -> [TagRow] {
-        try conn.query("SELECT \(TagRow.columns) FROM tags WHERE dataset_id = ? ORDER BY seq", datasetId).map { try TagRow(row: $0) }
+        try TagStore.list(datasetId: datasetId, conn)
     }
 
     /// The dataset's `initial-tag`, if any.
     public func initialTag(of datasetId: String, conn: Connection) throws -> TagRow? {
-        try conn.queryOne("SELECT \(TagRow.columns) FROM tags WHERE dataset_id = ? AND name = ?", datasetId, initialTagName)
-            .map { try TagRow(row: $0) }
+        try TagStore.named(initialTagName, datasetId: datasetId, conn)
     }
 
     /// Parses a client bitmask (docs/protocol.md §5: `0x` optional, any case) and rejects bits ≥ `width`.
@@ -80,17 +79,13 @@ extension LightlyApplication {
                                  queryTagId: String? = nil, preselectedTagId: String? = nil,
                                  bitmask: BitMask, totSize: Int, creator: TagCreator?, changes: JSONValue? = nil,
                                  now: Int64 = Timestamp.now()) throws -> String {
-        if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", datasetId, name) != nil {
+        if try TagStore.nameExists(name, datasetId: datasetId, conn) {
             throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(datasetId)")
         }
         let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
-        let seq = try conn.queryOne("SELECT COALESCE(MAX(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
-        try conn.run("""
-            INSERT INTO tags (id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask,
-                              tot_size, creator, changes, created_at, last_modified_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, bitmask.storageBytes,
-            totSize, creator?.rawValue, changes?.serialized(), now, now)
+        try TagStore.insert(id: id, datasetId: datasetId, name: name, prevTagId: prevTagId, queryTagId: queryTagId,
+                            preselectedTagId: preselectedTagId, bitmask: bitmask, totSize: totSize, creator: creator,
+                            changes: changes, now: now, conn)
         try touchDataset(datasetId, conn: conn, now: now)
         return id
     }
@@ -138,7 +133,7 @@ extension LightlyApplication {
             }
             let id = try insertTag(conn: conn, datasetId: ds, name: initialTagName, prevTagId: nil,
                                    bitmask: .full(count: d.nSamples), totSize: d.nSamples, creator: req.creator)
-            try conn.run("UPDATE datasets SET img_type = ? WHERE id = ?", req.imgType.rawValue, ds)
+            try DatasetStore.setImageType(req.imgType.rawValue, id: ds, conn)
             return id
         }
         return try .json(CreateEntityResponse(id: id), status: .created)
@@ -159,8 +154,8 @@ extension LightlyApplication {
             let n = d.nSamples
             let oldN = min(initial.totSize, n)
             let now = Timestamp.now()
-            try conn.run("UPDATE tags SET tot_size = ?, last_modified_at = ? WHERE dataset_id = ?", n, now, ds)
-            try conn.run("UPDATE tags SET bitmask = ? WHERE id = ?", BitMask.full(count: n).storageBytes, initial.id)
+            try TagStore.setTotSize(n, datasetId: ds, now: now, conn)
+            try TagStore.setBitmask(.full(count: n), id: initial.id, conn)
             let added = BitMask.full(count: n).subtracting(.full(count: oldN))
             return try insertTag(conn: conn, datasetId: ds, name: name, prevTagId: initial.id,
                                  bitmask: added, totSize: n, creator: req.upsizeTagCreator)
@@ -219,13 +214,13 @@ extension LightlyApplication {
         let name = try validName(req.name, what: "tag")
         let id = try database.write { conn -> String in
             let d = try requireDataset(ds, for: user, conn: conn)
-            guard try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", req.prevTagId, ds) != nil else {
+            guard try TagStore.exists(id: req.prevTagId, datasetId: ds, conn) else {
                 throw APIError.badRequest("prevTagId \(req.prevTagId) is not a tag of dataset \(ds)", code: .tagPrevtagNotInDataset)
             }
-            if let q = req.queryTagId, try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", q, ds) == nil {
+            if let q = req.queryTagId, try !TagStore.exists(id: q, datasetId: ds, conn) {
                 throw APIError.badRequest("queryTagId \(q) is not a tag of dataset \(ds)", code: .tagQuerytagNotInDataset)
             }
-            if let p = req.preselectedTagId, try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", p, ds) == nil {
+            if let p = req.preselectedTagId, try !TagStore.exists(id: p, datasetId: ds, conn) {
                 throw APIError.badRequest("preselectedTagId \(p) is not a tag of dataset \(ds)", code: .tagPreselectedtagNotInDataset)
             }
             let mask = try parseBitMask(req.bitMaskData, width: d.nSamples)
@@ -249,11 +244,11 @@ extension LightlyApplication {
             guard tag.name != initialTagName, name != initialTagName else {
                 throw APIError.badRequest("the initial tag cannot be renamed, and no tag can take its name")
             }
-            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", ds, name) != nil {
+            if try TagStore.nameExists(name, datasetId: ds, conn) {
                 throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(ds)")
             }
             let now = Timestamp.now()
-            try conn.run("UPDATE tags SET name = ?, last_modified_at = ? WHERE id = ?", name, now, tid)
+            try TagStore.rename(id: tid, to: name, now: now, conn)
             try touchDataset(ds, conn: conn, now: now)
         }
         return .emptyObject()
@@ -270,10 +265,10 @@ extension LightlyApplication {
             if tag.name == initialTagName {
                 throw APIError.badRequest("the initial tag cannot be deleted", code: .tagUndeletableIsInitial)
             }
-            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND prev_tag_id = ? LIMIT 1", ds, tid) != nil {
+            if try TagStore.hasChildren(tid, datasetId: ds, conn) {
                 throw APIError.badRequest("tag \(tid) has child tags and cannot be deleted", code: .tagUndeletableNotALeaf)
             }
-            try conn.run("DELETE FROM tags WHERE id = ?", tid)
+            try TagStore.delete(id: tid, conn)
             try touchDataset(ds, conn: conn)
         }
         return .emptyObject()
