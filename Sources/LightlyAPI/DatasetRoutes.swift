@@ -6,7 +6,7 @@ extension LightlyApplication {
     /// Datasets (docs/openapi.yaml).
     func registerDatasetRoutes(_ r: inout Router) {
         r.get("/v1/datasets") { ctx in try ctx.app.listDatasets(ctx) }
-        r.get("/v1/datasets/enriched") { ctx in try ctx.app.listDatasets(ctx) }
+        r.get("/v1/datasets/enriched") { ctx in try ctx.app.listDatasets(ctx, enriched: true) }
         // `dataset_name_exists`, `get_datasets_by_name`, `set_dataset_id_by_name` (1.2.36+):
         // always a list, `[]` when nothing matches (a 404 breaks `create_dataset`).
         r.get("/v1/datasets/query/name/:datasetName") { ctx in try ctx.app.queryDatasetsByName(ctx) }
@@ -49,6 +49,12 @@ extension LightlyApplication {
     /// bindings), by (createdAt, id), one page.
     private func datasets(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
                           page: PageRequest) throws -> [DatasetData] {
+        try datasets(listing, user: user, where: extra, extraArgs, page: page) { ds, _ in ds }
+    }
+
+    /// The same page, each dataset turned by `transform` inside the same read transaction.
+    private func datasets<T>(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
+                             page: PageRequest, _ transform: (DatasetData, Connection) throws -> T) throws -> [T] {
         let scope: String, scopeArgs: [SQLValue]
         switch listing {
         case .nothing: return []
@@ -57,15 +63,17 @@ extension LightlyApplication {
             (scope, scopeArgs) = ("d.user_id <> ? AND \(Self.datasetVisibleSQL)", [.text(user.id), .text(user.id), .text(user.id)])
         }
         let (limit, offset) = page.sqlLimitOffset
-        let rows = try database.read { conn in
+        return try database.read { conn in
             try DatasetStore.list(where: "\(scope) AND (\(extra))", arguments: scopeArgs + extraArgs,
                                   limit: limit, offset: offset, conn)
+                .map { try transform($0.wire, conn) }
         }
-        return rows.map(\.wire)
     }
 
-    /// `GET /v1/datasets` (and `/enriched`): by (createdAt, id), paged.
-    private func listDatasets(_ ctx: RequestContext) throws -> HTTPResponse {
+    /// `GET /v1/datasets` (and `/enriched`): by (createdAt, id), paged. `/enriched` answers
+    /// `DatasetDataEnriched`: each dataset with its sample ids (mapping order) and its numbers
+    /// of tags and embeddings.
+    private func listDatasets(_ ctx: RequestContext, enriched: Bool = false) throws -> HTTPResponse {
         let user = try ctx.requireUser()
         var page = try ctx.paging()
         // `/enriched` of 1.1.x also knows a deprecated `limit` (= pageSize).
@@ -73,7 +81,13 @@ extension LightlyApplication {
             guard let v = Int(raw), v >= 1 else { throw APIError.malformed("limit must be an integer ≥ 1, got \"\(raw)\"") }
             page.size = v
         }
-        return try .json(datasets(listing(ctx), user: user, page: page))
+        guard enriched else { return try .json(datasets(listing(ctx), user: user, page: page)) }
+        return try .json(datasets(listing(ctx), user: user, page: page) { ds, conn in
+            let nTags = try TagStore.count(datasetId: ds.id, conn)
+            let nEmbeddings = try EmbeddingStore.count(datasetId: ds.id, conn)
+            return DatasetDataEnriched(ds, samples: try mappings.mapping(ds.id, conn: conn).sampleIds,
+                                       nTags: nTags, nEmbeddings: nEmbeddings)
+        })
     }
 
     /// `GET /v1/datasets/query/name/{datasetName}`: `exact=True` → the datasets with exactly

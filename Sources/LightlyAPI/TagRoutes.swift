@@ -163,10 +163,18 @@ extension LightlyApplication {
         return try .json(CreateEntityResponse(id: id), status: .created)
     }
 
-    /// UNION / INTERSECTION / DIFFERENCE; answers both `bitMaskData` and `id` (docs/protocol.md §5).
+    /// UNION / INTERSECTION / DIFFERENCE (docs/protocol.md §5). The strict releases (1.4.8+,
+    /// told by their `User-Agent`, ``ClientRelease/isStrict(userAgent:)``) parse a oneOf and
+    /// get exactly one shape: `{id}` when a tag was created, `{bitMaskData}` otherwise. Every
+    /// other client gets both fields (1.1.6–1.1.18 read `bitMaskData`, 1.1.19+ read `id`).
     private func tagArithmetics(_ ctx: RequestContext) throws -> HTTPResponse {
         let (mask, id, created) = try arithmetics(ctx, storeNewTag: true)
-        return try .json(TagArithmeticsResponse(bitMaskData: mask.hexString, id: id), status: created ? .created : .ok)
+        let status: HTTPStatus = created ? .created : .ok
+        guard ClientRelease.isStrict(userAgent: ctx.request.headers["User-Agent"]) else {
+            return try .json(TagArithmeticsResponse(bitMaskData: mask.hexString, id: id), status: status)
+        }
+        return created ? try .json(CreateEntityResponse(id: id), status: status)
+                       : try .json(TagBitMaskResponse(bitMaskData: mask.hexString), status: status)
     }
 
     /// `POST .../tags/arithmetics/bitmask` (1.2.1+, `get_filenames_in_tag(exclude_parent_tag=True)`):

@@ -32,6 +32,35 @@ public struct DatasetData: Codable, Hashable, Sendable {
     }
 }
 
+/// `DatasetDataEnriched` (`GET /v1/datasets/enriched`): the ``DatasetData`` fields plus the
+/// dataset's sample ids in mapping order and its numbers of tags and embeddings, all three
+/// required by the strict clients (1.4.8+).
+public struct DatasetDataEnriched: Codable, Hashable, Sendable {
+    public var id: String
+    public var name: String
+    public var userId: String
+    public var type: DatasetType
+    public var imgType: ImageType?
+    public var nSamples: Int
+    public var sizeInBytes: Int
+    public var metaDataConfigurationId: String?
+    public var createdAt: Int64
+    public var lastModifiedAt: Int64
+    /// The sample ids, in mapping order.
+    public var samples: [String]
+    public var nTags: Int
+    public var nEmbeddings: Int
+
+    /// `dataset` enriched with its sample ids and counts.
+    public init(_ dataset: DatasetData, samples: [String], nTags: Int, nEmbeddings: Int) {
+        id = dataset.id; name = dataset.name; userId = dataset.userId; type = dataset.type; imgType = dataset.imgType
+        nSamples = dataset.nSamples; sizeInBytes = dataset.sizeInBytes
+        metaDataConfigurationId = dataset.metaDataConfigurationId
+        createdAt = dataset.createdAt; lastModifiedAt = dataset.lastModifiedAt
+        self.samples = samples; self.nTags = nTags; self.nEmbeddings = nEmbeddings
+    }
+}
+
 /// `DatasetCreateRequest`: only `name` is ever sent by the client.
 public struct DatasetCreateRequest: Codable, Hashable, Sendable {
     public var name: String

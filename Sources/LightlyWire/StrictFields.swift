@@ -37,6 +37,18 @@ extension DatasetData: StrictWireFields {
     ]
 }
 
+extension DatasetDataEnriched: StrictWireFields {
+    public static let allowedFields: Set<String> = [
+        "id", "name", "userId", "accessType", "type", "imgType", "nSamples", "sizeInBytes", "createdAt",
+        "lastModifiedAt", "metaDataConfigurationId", "accessRole", "datasources", "parentDatasetId",
+        "originalDatasetId", "samples", "nTags", "nEmbeddings",
+    ]
+    public static let requiredFields: Set<String> = [
+        "id", "name", "userId", "type", "nSamples", "sizeInBytes", "createdAt", "lastModifiedAt",
+        "samples", "nTags", "nEmbeddings",
+    ]
+}
+
 /// Shared by `SampleData` and `SampleDataModes`.
 let sampleAllowedFields: Set<String> = [
     "id", "type", "datasetId", "fileName", "thumbName", "exif", "index", "createdAt", "lastModifiedAt",

@@ -82,8 +82,9 @@ public struct TagArithmeticsRequest: Codable, Hashable, Sendable {
     }
 }
 
-/// The tag-arithmetics answer: both `bitMaskData` (`TagBitMaskResponse`, read by
-/// 1.1.6–1.1.18) and `id` (`CreateEntityResponse`, read by 1.1.19+), docs/protocol.md §5.
+/// The tag-arithmetics answer to the non-strict clients: both `bitMaskData`
+/// (`TagBitMaskResponse`, read by 1.1.6–1.1.18) and `id` (`CreateEntityResponse`, read by
+/// 1.1.19+), docs/protocol.md §5. The strict releases (1.4.8+) get only one of the two shapes.
 public struct TagArithmeticsResponse: Codable, Hashable, Sendable {
     public var bitMaskData: String
     public var id: String

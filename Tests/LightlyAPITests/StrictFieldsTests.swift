@@ -53,6 +53,10 @@ func expectStrictList<T: StrictWireFields>(_ value: JSONValue, as t: T.Type, _ c
         expectStrict(try json(DatasetData(id: id, name: "d", userId: id, imgType: .full, nSamples: 1, sizeInBytes: 2,
                                           metaDataConfigurationId: id, createdAt: 1, lastModifiedAt: 2)),
                      as: DatasetData.self, "DatasetData")
+        expectStrict(try json(DatasetDataEnriched(DatasetData(id: id, name: "d", userId: id, imgType: .full, nSamples: 1, sizeInBytes: 2,
+                                                              metaDataConfigurationId: id, createdAt: 1, lastModifiedAt: 2),
+                                                  samples: [id], nTags: 1, nEmbeddings: 0)),
+                     as: DatasetDataEnriched.self, "DatasetDataEnriched")
         expectStrict(try json(sample), as: SampleData.self, "SampleData")
         for mode in [SamplePartialMode.ids, .fileNames, .full] {
             expectStrict(try json(SampleDataModes(sample, mode: mode)), as: SampleDataModes.self, "SampleDataModes \(mode.rawValue)")
@@ -130,7 +134,24 @@ func expectStrictList<T: StrictWireFields>(_ value: JSONValue, as t: T.Type, _ c
                              as: SampleDataModes.self, "samples/partial \(mode)")
         }
         expectStrictList(try f.t.call(.GET, "\(ds)/embeddings", token: f.token).json, as: DatasetEmbeddingData.self, "GET embeddings")
-        expectStrictList(try f.t.call(.GET, "\(ds)/embeddings/\(eid)/2d", token: f.token).json, as: Embedding2dData.self, "GET 2d")
+        let projections = try f.t.call(.GET, "\(ds)/embeddings/\(eid)/2d", token: f.token).json
+        expectStrictList(projections, as: Embedding2dData.self, "GET 2d")
+        for p in projections.arrayValue ?? [] {
+            #expect(isObjectId(p["id"]?.stringValue), "Embedding2dData.id must be 24 hex digits: \(String(describing: p["id"]))")
+        }
+        // Stable across requests.
+        #expect(try f.t.call(.GET, "\(ds)/embeddings/\(eid)/2d", token: f.token).json[0]?["id"] == projections[0]?["id"])
+        // /enriched: DatasetDataEnriched, with the sample ids in mapping order and the counts.
+        let enriched = try f.t.call(.GET, "/v1/datasets/enriched", token: f.token).json
+        expectStrictList(enriched, as: DatasetDataEnriched.self, "GET datasets/enriched")
+        let mine = try #require(enriched.arrayValue?.first { $0["id"]?.stringValue == f.datasetId })
+        let mappingIds = try f.t.call(.GET, "\(ds)/mappings?field=_id", token: f.token).json
+        #expect(mine["samples"] == mappingIds && mappingIds.arrayValue?.count == n)
+        #expect(mine["nTags"]?.intValue == Int64(tags.arrayValue?.count ?? -1))
+        #expect(mine["nEmbeddings"]?.intValue == 1)
+        // Its paging and the `limit` alias still apply.
+        #expect(try f.t.call(.GET, "/v1/datasets/enriched?limit=1", token: f.token).json.arrayValue?.count == 1)
+        #expect(try f.t.call(.GET, "/v1/datasets/enriched?getAssetsOfTeam=True", token: f.token).json == .array([]))
         expectStrict(try f.t.call(.GET, "\(ds)/embeddings/writeCSVUrl?name=second", token: f.token).json,
                      as: WriteCSVUrlData.self, "writeCSVUrl")
         expectStrict(try f.t.call(.POST, "\(ds)/tags/arithmetics/bitmask", token: f.token,
@@ -148,6 +169,75 @@ func expectStrictList<T: StrictWireFields>(_ value: JSONValue, as t: T.Type, _ c
         let createTag = try f.t.call(.POST, "\(ds)/tags", token: f.token,
                                      json: #"{"name":"mine","prevTagId":"\#(initial)","bitMaskData":"0x3","totSize":\#(n),"creator":"USER_PIP"}"#)
         expectStrict(createTag.json, as: CreateEntityResponse.self, "POST tags")
+    }
+}
+
+/// `true` for a MongoDB-style ObjectId: exactly 24 lowercase hex digits (`^[a-f0-9]{24}$`).
+func isObjectId(_ s: String?) -> Bool {
+    guard let s, s.utf8.count == 24 else { return false }
+    return s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+}
+
+@Suite struct ClientReleaseTests {
+    @Test func strictReleasesAreToldByTheirUserAgent() {
+        let tail = " (Linux/6.1.0; Linux-6.1.0-x86_64-with-glibc2.36; ;) python/3.11.2"
+        #expect(ClientRelease.isStrict(userAgent: "OpenAPI-Generator/1.0.0/python"))
+        #expect(ClientRelease.isStrict(userAgent: "Lightly/1.4.8" + tail))
+        #expect(ClientRelease.isStrict(userAgent: "Lightly/1.5.26" + tail))
+        #expect(ClientRelease.isStrict(userAgent: "Lightly/1.10.0" + tail))
+        #expect(ClientRelease.isStrict(userAgent: "Lightly/2.0" + tail))
+        #expect(!ClientRelease.isStrict(userAgent: "Lightly/1.4.7" + tail))
+        #expect(!ClientRelease.isStrict(userAgent: "Lightly/1.3.0" + tail))
+        #expect(!ClientRelease.isStrict(userAgent: "Lightly/1.2.30/python (Linux-6.1.0)"))
+        #expect(!ClientRelease.isStrict(userAgent: "Swagger-Codegen/1.0.0/python"))
+        #expect(!ClientRelease.isStrict(userAgent: "Lightly/garbage"))
+        #expect(!ClientRelease.isStrict(userAgent: "Lightly/"))
+        #expect(!ClientRelease.isStrict(userAgent: "curl/8.0"))
+        #expect(!ClientRelease.isStrict(userAgent: ""))
+        #expect(!ClientRelease.isStrict(userAgent: nil))
+        func version(_ ua: String) -> [Int]? { ClientRelease.lightlyVersion(userAgent: ua).map { [$0.0, $0.1, $0.2] } }
+        #expect(version("Lightly/1.10.0" + tail) == [1, 10, 0])
+        #expect(version("Lightly/1.2.30/python (x)") == [1, 2, 30])
+        #expect(version("Lightly/1.5.0rc1") == [1, 5, 0])
+        #expect(version("Lightly/99999999999999999999.0.0") == nil)
+    }
+
+    /// `POST tags/arithmetics`: a strict release gets exactly one shape of its oneOf (`{id}`
+    /// when a tag was created, `{bitMaskData}` otherwise); older clients get both fields.
+    @Test func tagArithmeticsAnswersOneShapeToStrictClientsAndBothToOlderOnes() throws {
+        let n = 6
+        let f = try JobsHTTPFixture.make(samples: n, pollWait: 0)
+        defer { f.stop() }
+        let ds = "/v1/datasets/\(f.datasetId)"
+        let initial = try #require(f.initialTagId)
+        func arithmetics(userAgent: String?, newTagName: String?) throws -> TestResponse {
+            var headers: HTTPHeaders = ["Host": "testhost:8080"]
+            if let userAgent { headers["User-Agent"] = userAgent }
+            let name = newTagName.map { #","newTagName":"\#($0)""# } ?? ""
+            let body = #"{"tagId1":"\#(initial)","tagId2":"\#(initial)","operation":"UNION"\#(name)}"#
+            return try f.t.call(.POST, "\(ds)/tags/arithmetics?token=\(f.token)", json: body, headers: headers)
+        }
+        let full = "0x" + String(1 << n - 1, radix: 16)
+        for ua in ["OpenAPI-Generator/1.0.0/python", "Lightly/1.5.26 (Linux/6.1.0; x;) python/3.11.2"] {
+            let plain = try arithmetics(userAgent: ua, newTagName: nil)
+            #expect(plain.status == 200)
+            expectStrict(plain.json, as: TagBitMaskResponse.self, "\(ua) without newTagName")
+            #expect(plain.json["bitMaskData"]?.stringValue == full)
+            let tagName = "made-\(ua.prefix(4))"
+            let made = try arithmetics(userAgent: ua, newTagName: tagName)
+            #expect(made.status == 201)
+            expectStrict(made.json, as: CreateEntityResponse.self, "\(ua) with newTagName")
+            let tags = try f.t.call(.GET, "\(ds)/tags", token: f.token).json.arrayValue ?? []
+            #expect(tags.first { $0["name"]?.stringValue == tagName }?["id"] == made.json["id"])
+        }
+        for ua in ["Lightly/1.4.7 (Linux/6.1.0; x;) python/3.10", "Swagger-Codegen/1.0.0/python", nil] {
+            for newTagName in [nil, "old-\(ua?.prefix(3) ?? "none")"] {
+                let r = try arithmetics(userAgent: ua, newTagName: newTagName)
+                #expect(r.status == (newTagName == nil ? 200 : 201))
+                #expect(r.json["bitMaskData"]?.stringValue == full, "\(String(describing: ua)): \(r.text)")
+                #expect(isObjectId(r.json["id"]?.stringValue), "\(String(describing: ua)): \(r.text)")
+            }
+        }
     }
 }
 

@@ -8,6 +8,14 @@ import LightlyCore
 import LightlyStorage
 import LightlyWire
 
+/// The id of an embedding's 2-D projection: a 24-hex ObjectId, as the strict clients (1.4.8+)
+/// require, derived deterministically from the embedding and the method (the first 24 hex
+/// digits of SHA-256 over `embeddingId/method`), so it is stable across requests. Nothing
+/// looks a projection up by this id.
+func projection2DId(embeddingId: String, method: String) -> String {
+    String(Crypto.hex(Crypto.sha256(Array("\(embeddingId)/\(method)".utf8))).prefix(24))
+}
+
 /// The signed-URL kind of embedding CSVs: `/signed/csv/<datasetId>/<embeddingId>/csv`.
 let csvSignedKind = "csv"
 
@@ -117,7 +125,7 @@ extension LightlyApplication {
                 ys.reserveCapacity(p.points.count / 2)
                 var i = 0
                 while i + 1 < p.points.count { xs.append(p.points[i]); ys.append(p.points[i + 1]); i += 2 }
-                return Embedding2dData(id: "\(e.id)-\(p.method.lowercased())", datasetId: datasetId, embeddingId: e.id,
+                return Embedding2dData(id: projection2DId(embeddingId: e.id, method: p.method), datasetId: datasetId, embeddingId: e.id,
                                        name: "\(e.name) (\(p.method))", createdAt: Int64(p.createdAt),
                                        dimensionalityReductionMethod: p.method, computedWith: "PCA",
                                        coordinatesDimension1: xs, coordinatesDimension2: ys)

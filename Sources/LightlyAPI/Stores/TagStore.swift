@@ -27,6 +27,11 @@ public enum TagStore {
         try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", id, datasetId) != nil
     }
 
+    /// How many tags the dataset has.
+    public static func count(datasetId: String, _ conn: Connection) throws -> Int {
+        try conn.queryOne("SELECT COUNT(*) FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+    }
+
     /// Whether a tag of the dataset is called `name`.
     public static func nameExists(_ name: String, datasetId: String, _ conn: Connection) throws -> Bool {
         try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", datasetId, name) != nil

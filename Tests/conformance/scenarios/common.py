@@ -180,17 +180,17 @@ def http(method: str, url: str, body: bytes | None = None, headers=None) -> HTTP
 _USER = object()  # "the current user": TOKEN as it is at call time
 
 
-def rest(method: str, path: str, token=_USER, query=None, body=None) -> HTTPResult:
+def rest(method: str, path: str, token=_USER, query=None, body=None, headers=None) -> HTTPResult:
     """One API call, token in the query string like the client does it.
-    `token=None` sends none."""
+    `token=None` sends none; `headers` are added (e.g. the client's User-Agent)."""
     token = TOKEN if token is _USER else token
     q = dict(query or {})
     if token is not None:
         q["token"] = token
     url = URL + path + ("?" + urllib.parse.urlencode(q) if q else "")
     data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    return http(method, url, data, headers)
+    sent = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+    return http(method, url, data, sent)
 
 
 def get_json(path: str, token=_USER, **query):

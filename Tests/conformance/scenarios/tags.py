@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 
-from common import (HAS_AGENT, HAS_UPLOAD_DATASET, STRICT_MODELS, WORKDIR, FolderDataset, L, V, bit_indices, check,
+from common import (HAS_AGENT, HAS_UPLOAD_DATASET, WORKDIR, FolderDataset, L, V, bit_indices, check,
                     dataset, download_dir, main, make_images, mapping, new_agent, new_client, ok, pixels, select,
-                    soft, tag_by_name, tags, upload, write_embeddings_csv)
+                    tag_by_name, tags, upload, write_embeddings_csv)
 
 N = 50
 NAMES = [f"grp_{i % 3}/t_{i:03d}.png" for i in range(N)]
@@ -92,13 +92,9 @@ def scenario():
         check(all(np.array_equal(pixels(os.path.join(out, n)), pixels(originals[n])) for n in got),
               "with the uploaded pixels")
 
-    # --- tag arithmetics through the generated client (1.1.6+). The strict releases (1.4.8+)
-    #     cannot parse the answer yet: a known server issue (see the strict scenario).
+    # --- tag arithmetics through the generated client (1.1.6+)
     if V >= (1, 1, 6):
-        arithmetics_known = ("strict TagArithmeticsResponse is oneOf({id}, {bitMaskData}); the server answers "
-                             "{bitMaskData, id}") if STRICT_MODELS else None
-        with soft("tag arithmetics through the generated TagsApi", known_issue=arithmetics_known):
-            tag_arithmetics(client, ds_id, r1, bits1, bits3, frac)
+        tag_arithmetics(client, ds_id, r1, bits1, bits3, frac)
 
     # --- 1.2.x helpers: get_filenames_in_tag (with exclude_parent_tag: POST tags/arithmetics/bitmask
     #     from 1.2.10), create_tag_from_filenames (POST tags), delete_tag_by_id (DELETE tags/{id})
