@@ -16,7 +16,6 @@ extension LightlyApplication {
     /// - `DELETE …/collaboration/access/{accessConfigId}` → `{}`: revokes every share.
     func registerCollaborationRoutes(_ r: inout Router) {
         r.post("/v1/datasets/:datasetId/collaboration/access") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
             let req = try ctx.decode(SharedAccessConfigCreateRequest.self)
             guard req.accessType == "WRITE" else {
@@ -36,8 +35,7 @@ extension LightlyApplication {
             guard emails.count <= maxSharedUsers else {
                 throw APIError.badRequest("a dataset can be shared with at most \(maxSharedUsers) users")
             }
-            let id = try ctx.app.database.write { conn -> String in
-                _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
+            let id = try ctx.writeOwnedDataset { conn, _ -> String in
                 return try ShareStore.replace(datasetId: ds, emails: emails, newId: ctx.app.newID, now: Timestamp.now(), conn)
             }
             ctx.logger.info("dataset sharing changed", metadata: ["dataset.id": "\(ds)", "share.users": "\(emails.count)"])
@@ -45,10 +43,8 @@ extension LightlyApplication {
         }
 
         r.get("/v1/datasets/:datasetId/collaboration/access") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
-            let configs = try ctx.app.database.read { conn -> [SharedAccessConfigData] in
-                let d = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
+            let configs = try ctx.readOwnedDataset { conn, d -> [SharedAccessConfigData] in
                 guard let share = try ShareStore.get(datasetId: ds, conn) else { return [] }
                 return [SharedAccessConfigData(id: share.id, owner: d.userId, users: share.users,
                                                createdAt: share.createdAt, lastModifiedAt: share.lastModifiedAt)]
@@ -57,11 +53,9 @@ extension LightlyApplication {
         }
 
         r.delete("/v1/datasets/:datasetId/collaboration/access/:accessConfigId") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
             let configId = try ctx.params.require("accessConfigId")
-            try ctx.app.database.write { conn in
-                _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
+            try ctx.writeOwnedDataset { conn, _ in
                 guard try ShareStore.delete(id: configId, datasetId: ds, conn) else {
                     throw APIError.notFound(.notFound, "access config \(configId) not found on dataset \(ds)")
                 }

@@ -13,18 +13,13 @@ extension LightlyApplication {
         // `/v1/datasets/` (1.1.0–1.1.16) collapses to the same path segments.
         r.post("/v1/datasets") { ctx in try ctx.app.createDataset(ctx) }
         r.get("/v1/datasets/:datasetId") { ctx in
-            let user = try ctx.requireUser()
-            let id = try ctx.params.require("datasetId")
-            let ds = try ctx.app.database.read { conn in try ctx.app.requireDataset(id, for: user, conn: conn) }
-            return try .json(ds.wire)
+            try .json(ctx.readDataset { _, dataset in dataset }.wire)
         }
         r.put("/v1/datasets/:datasetId") { ctx in try ctx.app.renameDataset(ctx) }
         r.delete("/v1/datasets/:datasetId") { ctx in try ctx.app.deleteDataset(ctx) }
         r.get("/v1/datasets/:datasetId/datasource") { ctx in
             // 1.2.10+ tolerate a 404 here and assume a Lightly-hosted datasource (docs/COVERAGE.md).
-            let user = try ctx.requireUser()
-            let id = try ctx.params.require("datasetId")
-            _ = try ctx.app.database.read { conn in try ctx.app.requireDataset(id, for: user, conn: conn) }
+            let id = try ctx.readDataset { _, dataset in dataset.id }
             throw APIError.notFound(.datasetDatasourceUnknown, "dataset \(id) has no datasource configured")
         }
     }
@@ -126,13 +121,11 @@ extension LightlyApplication {
     }
 
     private func renameDataset(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let id = try ctx.params.require("datasetId")
         let req = try ctx.decode(DatasetUpdateRequest.self)
         let name = try validName(req.name, what: "dataset")
         do {
-            try database.write { conn in
-                _ = try requireOwnedDataset(id, for: user, conn: conn)
+            try ctx.writeOwnedDataset { conn, _ in
                 try DatasetStore.rename(id: id, to: name, now: Timestamp.now(), conn)
             }
         } catch let e as StorageError where e.isUniqueViolation {
@@ -144,10 +137,8 @@ extension LightlyApplication {
     /// Deletes the dataset with its samples, tags, embeddings, scores, jobs (FK cascades) and
     /// then its blob files.
     private func deleteDataset(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let id = try ctx.params.require("datasetId")
-        let blobIds = try database.write { conn -> [String] in
-            _ = try requireOwnedDataset(id, for: user, conn: conn)
+        let blobIds = try ctx.writeOwnedDataset { conn, _ -> [String] in
             let ids = try DatasetStore.blobIds(datasetId: id, conn)
             try DatasetStore.delete(id: id, conn)
             mappings.invalidate(id)

@@ -58,7 +58,6 @@ extension LightlyApplication {
     /// the validation of every parameter the clients send (`expiresIn`, `accessControl`,
     /// `fileNameFormat`, `includeMetaData`, `format`, `previewExample`, paging).
     private func exportItems(_ ctx: RequestContext) throws -> [ExportItem] {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
         var page = try ctx.paging()
@@ -79,8 +78,7 @@ extension LightlyApplication {
         if try ctx.queryBool("previewExample", default: false) {
             page = PageRequest(offset: page.offset == 0 ? 0 : Int.max, size: 1)
         }
-        let (tag, mapping) = try database.read { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        let (tag, mapping) = try ctx.readDataset { conn, _ in
             return (try requireTag(tid, datasetId: ds, conn: conn), try mappings.mapping(ds, conn: conn))
         }
         let positions = page.slice(tag.bitmask.indices.filter { $0 < mapping.count })

@@ -53,11 +53,9 @@ extension LightlyApplication {
 
     /// The dataset id and the sample, after the ownership check.
     private func ownedSample(_ ctx: RequestContext) throws -> (String, SampleRow) {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let sid = try ctx.params.require("sampleId")
-        let sample = try database.read { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        let sample = try ctx.readDataset { conn, _ in
             return try requireSample(sid, datasetId: ds, conn: conn)
         }
         return (ds, sample)
@@ -73,15 +71,13 @@ extension LightlyApplication {
     /// incremented inside one immediate write transaction, so concurrent uploads get dense,
     /// unique indices.
     private func createSample(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(SampleCreateRequest.self)
         guard !req.fileName.isEmpty else { throw APIError.malformed("fileName must not be empty") }
         let size = Self.sizeInBytes(req.metaData)
         let id = newID()
         do {
-            try database.write { conn in
-                let dataset = try requireDataset(ds, for: user, conn: conn)
+            try ctx.writeDataset { conn, dataset in
                 guard dataset.nSamples < settings.maxDatasetSamples else {
                     throw APIError.badRequest("dataset \(ds) is at its maximum of \(settings.maxDatasetSamples) samples",
                                               code: .datasetAtMaxCapacity)
@@ -102,11 +98,9 @@ extension LightlyApplication {
 
     /// The dataset's samples in mapping order, optionally only those named `fileName`, paged.
     private func sampleRows(_ ctx: RequestContext) throws -> [SampleRow] {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let (limit, offset) = try ctx.paging().sqlLimitOffset
-        return try database.read { conn -> [SampleRow] in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        return try ctx.readDataset { conn, _ -> [SampleRow] in
             return try SampleStore.list(datasetId: ds, fileName: ctx.query("fileName"), limit: limit, offset: offset, conn)
         }
     }
@@ -129,14 +123,12 @@ extension LightlyApplication {
 
     /// Replaces the fields present in the body (the client sends only `customMetaData`).
     private func updateSample(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let sid = try ctx.params.require("sampleId")
         let req = try ctx.decode(SampleUpdateRequest.self)
         if let f = req.fileName, f.isEmpty { throw APIError.malformed("fileName must not be empty") }
         do {
-            try database.write { conn in
-                _ = try requireDataset(ds, for: user, conn: conn)
+            try ctx.writeDataset { conn, _ in
                 let s = try requireSample(sid, datasetId: ds, conn: conn)
                 let now = Timestamp.now()
                 var meta: (json: String, size: Int)?
@@ -160,12 +152,10 @@ extension LightlyApplication {
 
     /// Stores the `JobStatusMeta` body; always 2xx for a valid request (1.1.22+ abort otherwise).
     private func registerDatasetUpload(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let bytes = try ctx.bodyBytes(limit: settings.maxJSONBodyBytes)
         let meta = bytes.isEmpty ? JSONValue.object([:]) : try JSONValue.parse(bytes)
-        try database.write { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        try ctx.writeDataset { conn, _ in
             try DatasetStore.recordUpload(datasetId: ds, meta: meta.serialized(), now: Timestamp.now(), conn)
         }
         return .emptyObject()
@@ -173,15 +163,13 @@ extension LightlyApplication {
 
     /// `field=fileName` → file names, `field=_id` → sample ids, in mapping order (docs/protocol.md §5).
     private func getMappings(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let field = try ctx.requireQuery("field")
         guard field == "fileName" || field == "_id" else {
             throw APIError.malformed("field must be fileName or _id, got \"\(field)\"")
         }
         let page = try ctx.paging()
-        let m = try database.read { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        let m = try ctx.readDataset { conn, _ in
             return try mappings.mapping(ds, conn: conn)
         }
         if page == .all {

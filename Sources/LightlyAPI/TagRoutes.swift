@@ -24,11 +24,9 @@ extension LightlyApplication {
         r.put("/v1/datasets/:datasetId/tags/:tagId") { ctx in try ctx.app.renameTag(ctx) }
         r.delete("/v1/datasets/:datasetId/tags/:tagId") { ctx in try ctx.app.deleteTag(ctx) }
         r.get("/v1/datasets/:datasetId/tags/:tagId/filenames") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
             let tid = try ctx.params.require("tagId")
-            let (tag, mapping) = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(ds, for: user, conn: conn)
+            let (tag, mapping) = try ctx.readDataset { conn, _ in
                 return (try ctx.app.requireTag(tid, datasetId: ds, conn: conn), try ctx.app.mappings.mapping(ds, conn: conn))
             }
             let names = tag.bitmask.indices.lazy.filter { $0 < mapping.count }.map { mapping.fileNames[$0] }
@@ -93,11 +91,9 @@ extension LightlyApplication {
     // MARK: - Handlers
 
     private func ownedTag(_ ctx: RequestContext) throws -> (DatasetRow, TagRow) {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
-        return try database.read { conn in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        return try ctx.readDataset { conn, d in
             return (d, try requireTag(tid, datasetId: ds, conn: conn))
         }
     }
@@ -105,12 +101,8 @@ extension LightlyApplication {
     /// Creation order, initial tag first; every tag reports `totSize` = the current N. No
     /// release pages this list, but `pageSize` / `pageOffset` are honoured, not ignored.
     private func listTags(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
-        let ds = try ctx.params.require("datasetId")
         let page = try ctx.paging()
-        let (d, rows) = try database.read { conn in
-            (try requireDataset(ds, for: user, conn: conn), try tags(of: ds, conn: conn))
-        }
+        let (d, rows) = try ctx.readDataset { conn, d in (d, try tags(of: d.id, conn: conn)) }
         return try .json(page.slice(rows).map { t -> TagData in
             var w = t.wire
             w.totSize = d.nSamples
@@ -120,14 +112,12 @@ extension LightlyApplication {
 
     /// `initial-tag` with all current samples; sets the dataset's `imgType` (docs/protocol.md §5).
     private func createInitialTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(InitialTagCreateRequest.self)
         guard ImageType.known.contains(req.imgType) else {
             throw APIError.malformed("imgType must be one of full, thumbnail, meta, got \"\(req.imgType.rawValue)\"")
         }
-        let id = try database.write { conn -> String in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        let id = try ctx.writeDataset { conn, d -> String in
             if try initialTag(of: ds, conn: conn) != nil {
                 throw APIError.conflict(.tagInitialExists, "dataset \(ds) already has an initial tag")
             }
@@ -142,12 +132,10 @@ extension LightlyApplication {
     /// Upsize (docs/protocol.md §5): `totSize = N` on all tags, the initial tag extended to all N samples, and a
     /// new tag with bits N_old … N−1 whose `prevTagId` is the initial tag.
     private func upsizeTags(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagUpsizeRequest.self)
         let name = try validName(req.upsizeTagName, what: "tag")
-        let id = try database.write { conn -> String in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        let id = try ctx.writeDataset { conn, d -> String in
             guard let initial = try initialTag(of: ds, conn: conn) else {
                 throw APIError.badRequest("dataset \(ds) has no initial tag to upsize", code: .tagNoTagInDataset)
             }
@@ -189,7 +177,6 @@ extension LightlyApplication {
     /// - Returns: the bitmask, the new tag's id (a fresh unused id when none was created), and
     ///   whether a tag was created.
     private func arithmetics(_ ctx: RequestContext, storeNewTag: Bool) throws -> (BitMask, String, Bool) {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagArithmeticsRequest.self)
         let compute: (BitMask, BitMask) throws -> BitMask
@@ -201,8 +188,7 @@ extension LightlyApplication {
         }
         let newName = storeNewTag ? req.newTagName : nil
         if let n = newName { _ = try validName(n, what: "tag") }
-        let work = { (conn: Connection) throws -> (BitMask, String, Bool) in
-            let d = try self.requireDataset(ds, for: user, conn: conn)
+        let work = { (conn: Connection, d: DatasetRow) throws -> (BitMask, String, Bool) in
             let t1 = try self.requireTag(req.tagId1, datasetId: ds, conn: conn)
             let t2 = try self.requireTag(req.tagId2, datasetId: ds, conn: conn)
             let result = try compute(t1.bitmask, t2.bitmask)
@@ -211,17 +197,15 @@ extension LightlyApplication {
                                         totSize: d.nSamples, creator: req.creator ?? .unknown)
             return (result, id, true)
         }
-        return newName == nil ? try database.read(work) : try database.write(work)
+        return newName == nil ? try ctx.readDataset(work) : try ctx.writeDataset(work)
     }
 
     /// `POST .../tags` (TagCreateRequest; used by 1.2.x).
     private func createTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagCreateRequest.self)
         let name = try validName(req.name, what: "tag")
-        let id = try database.write { conn -> String in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        let id = try ctx.writeDataset { conn, d -> String in
             guard try TagStore.exists(id: req.prevTagId, datasetId: ds, conn) else {
                 throw APIError.badRequest("prevTagId \(req.prevTagId) is not a tag of dataset \(ds)", code: .tagPrevtagNotInDataset)
             }
@@ -240,13 +224,11 @@ extension LightlyApplication {
     }
 
     private func renameTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
         let req = try ctx.decode(TagUpdateRequest.self)
         let name = try validName(req.name, what: "tag")
-        try database.write { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        try ctx.writeDataset { conn, _ in
             let tag = try requireTag(tid, datasetId: ds, conn: conn)
             guard tag.name != name else { return }
             guard tag.name != initialTagName, name != initialTagName else {
@@ -264,11 +246,9 @@ extension LightlyApplication {
 
     /// Deletes a leaf tag that is not the initial tag (its scores go with it).
     private func deleteTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
-        try database.write { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        try ctx.writeDataset { conn, _ in
             let tag = try requireTag(tid, datasetId: ds, conn: conn)
             if tag.name == initialTagName {
                 throw APIError.badRequest("the initial tag cannot be deleted", code: .tagUndeletableIsInitial)
