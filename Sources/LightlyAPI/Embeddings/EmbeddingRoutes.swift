@@ -150,8 +150,8 @@ extension LightlyApplication {
                         stored = try blobs.store(movingFile: path)
                     }
                     newBlob = stored.id
-                    try conn.run("INSERT INTO blobs(id, dataset_id, kind, size, created_at) VALUES (?, ?, 'csv', ?, ?)",
-                                 stored.id, t.datasetId, stored.size, Timestamp.now())
+                    try BlobRecords.insert(id: stored.id, datasetId: t.datasetId, kind: "csv", size: stored.size,
+                                           now: Timestamp.now(), conn)
                     return stored.id
                 }
             }
@@ -169,7 +169,7 @@ extension LightlyApplication {
             jobs.embeddingChanged(t.objectId)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }
             if let old = outcome.replacedCSVBlobId {
-                _ = try? database.write { conn in try conn.run("DELETE FROM blobs WHERE id = ?", old) }
+                _ = try? database.write { conn in try BlobRecords.delete(id: old, conn) }
                 blobs.remove(old)
             }
             ctx.logger.info("embedding CSV stored", metadata: [

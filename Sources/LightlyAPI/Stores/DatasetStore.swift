@@ -52,6 +52,17 @@ public enum DatasetStore {
         try conn.run("UPDATE datasets SET last_modified_at = MAX(last_modified_at + 1, ?) WHERE id = ?", now, id)
     }
 
+    /// Raises `last_modified_at` to `now` unless it is already later.
+    public static func raiseLastModified(id: String, to now: Int64, _ conn: Connection) throws {
+        try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, id)
+    }
+
+    /// Sets `n_samples` (after a bulk insert of samples) and raises `last_modified_at` to `now`.
+    public static func setSampleCount(_ n: Int, id: String, now: Int64, _ conn: Connection) throws {
+        try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = max(last_modified_at, ?) WHERE id = ?",
+                     n, now, id)
+    }
+
     /// Ids of every blob row of the dataset.
     public static func blobIds(datasetId: String, _ conn: Connection) throws -> [String] {
         try conn.query("SELECT id FROM blobs WHERE dataset_id = ?", datasetId).map { try $0.string(0) }

@@ -9,6 +9,20 @@ public enum SampleStore {
             .map { try SampleRow(row: $0) }
     }
 
+    /// N: the number of samples of the dataset (the mapping length).
+    public static func count(datasetId: String, _ conn: Connection) throws -> Int {
+        try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+    }
+
+    /// Ids and file names of the dataset's samples in mapping order (`idx`).
+    public static func mapping(datasetId: String, _ conn: Connection) throws -> (ids: [String], fileNames: [String]) {
+        let rows = try conn.query("SELECT id, file_name FROM samples WHERE dataset_id = ? ORDER BY idx", datasetId)
+        var names = [String](); names.reserveCapacity(rows.count)
+        var ids = [String](); ids.reserveCapacity(rows.count)
+        for r in rows { ids.append(try r.string(0)); names.append(try r.string(1)) }
+        return (ids, names)
+    }
+
     /// The dataset's samples in mapping order (`idx`), optionally only those named `fileName`, one page.
     public static func list(datasetId: String, fileName: String?, limit: Int64, offset: Int64,
                             _ conn: Connection) throws -> [SampleRow] {
@@ -90,10 +104,9 @@ public enum SampleStore {
         guard let row = try conn.queryOne("SELECT \(column) AS blob FROM samples WHERE id = ? AND dataset_id = ?",
                                           id, datasetId) else { return nil }
         let previous = try row.stringOrNil("blob")
-        try conn.run("INSERT INTO blobs (id, dataset_id, kind, size, created_at) VALUES (?, ?, ?, ?, ?)",
-                     blobId, datasetId, kind, size, now)
+        try BlobRecords.insert(id: blobId, datasetId: datasetId, kind: kind, size: size, now: now, conn)
         try conn.run("UPDATE samples SET \(column) = ?, last_modified_at = ? WHERE id = ?", blobId, now, id)
-        if let previous { try conn.run("DELETE FROM blobs WHERE id = ?", previous) }
+        if let previous { try BlobRecords.delete(id: previous, conn) }
         return .some(previous)
     }
 }

@@ -16,6 +16,11 @@ public enum TagStore {
             .map { try TagRow(row: $0) }
     }
 
+    /// The id of the tag named `name` in the dataset, if any.
+    public static func id(named name: String, datasetId: String, _ conn: Connection) throws -> String? {
+        try conn.queryOne("SELECT id FROM tags WHERE dataset_id = ? AND name = ?", datasetId, name)?.string(0)
+    }
+
     /// Tag `id` if it belongs to the dataset.
     public static func get(id: String, datasetId: String, _ conn: Connection) throws -> TagRow? {
         try conn.queryOne("SELECT \(TagRow.columns) FROM tags WHERE id = ? AND dataset_id = ?", id, datasetId)
