@@ -329,20 +329,7 @@ public enum EmbeddingIngest {
 
     /// Creates one sample per filename, in order, as the dataset's first samples.
     static func createSamples(_ names: [String], datasetId: String, now: Int, _ conn: Connection) throws {
-        let stmt = try conn.prepare("""
-            INSERT INTO samples(id, dataset_id, idx, file_name, meta_data, size_in_bytes, created_at, last_modified_at)
-            VALUES (?, ?, ?, ?, '{}', 0, ?, ?)
-            """)
-        defer { stmt.reset() }
-        let seconds = UInt32(truncatingIfNeeded: now / 1000)
-        var rng = SystemRandomNumberGenerator()
-        for (i, name) in names.enumerated() {
-            stmt.reset()
-            try stmt.bind([.text(ObjectID.generate(seconds: seconds, using: &rng)), .text(datasetId), .integer(Int64(i)),
-                           .text(name), .integer(Int64(now)), .integer(Int64(now))])
-            while try stmt.step() {}
-        }
-        stmt.reset()
+        try SampleStore.insertFirst(fileNames: names, datasetId: datasetId, now: Int64(now), conn)
         try DatasetStore.setSampleCount(names.count, id: datasetId, now: Int64(now), conn)
     }
 }
@@ -365,11 +352,7 @@ struct SampleSlots: EmbeddingCSVFilenameIndex {
         let n = try SampleStore.count(datasetId: datasetId, conn)
         s.names.reserveCapacity(n)
         s.slotOf.reserveCapacity(n)
-        let stmt = try conn.prepare("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx")
-        defer { stmt.reset() }
-        try stmt.bind([.text(datasetId)])
-        while try stmt.step() {
-            guard case .text(let name) = stmt.value(at: 0) else { continue }
+        try SampleStore.forEachFileName(datasetId: datasetId, conn) { name in
             s.slotOf[name] = Int32(truncatingIfNeeded: s.names.count)
             s.names.append(name)
         }

@@ -1,3 +1,4 @@
+import LightlyCore
 import LightlyStorage
 
 /// SQL for the `samples` table (and the image rows of `blobs`). Every function runs on the
@@ -108,5 +109,36 @@ public enum SampleStore {
         try conn.run("UPDATE samples SET \(column) = ?, last_modified_at = ? WHERE id = ?", blobId, now, id)
         if let previous { try BlobRecords.delete(id: previous, conn) }
         return .some(previous)
+    }
+
+    /// Calls `body` with each file name of the dataset in mapping order, streaming (no array of rows).
+    public static func forEachFileName(datasetId: String, _ conn: Connection, _ body: (String) throws -> Void) throws {
+        let stmt = try conn.prepare("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx")
+        defer { stmt.reset() }
+        try stmt.bind([.text(datasetId)])
+        while try stmt.step() {
+            guard case .text(let name) = stmt.value(at: 0) else { continue }
+            try body(name)
+        }
+    }
+
+    /// Inserts one bare sample per file name, in order, at `idx` 0, 1, … (the dataset's first
+    /// samples, made by an embedding upload). Does not count them in the dataset
+    /// (``DatasetStore/setSampleCount(_:id:now:_:)``).
+    public static func insertFirst(fileNames names: [String], datasetId: String, now: Int64, _ conn: Connection) throws {
+        let stmt = try conn.prepare("""
+            INSERT INTO samples(id, dataset_id, idx, file_name, meta_data, size_in_bytes, created_at, last_modified_at)
+            VALUES (?, ?, ?, ?, '{}', 0, ?, ?)
+            """)
+        defer { stmt.reset() }
+        let seconds = UInt32(truncatingIfNeeded: now / 1000)
+        var rng = SystemRandomNumberGenerator()
+        for (i, name) in names.enumerated() {
+            stmt.reset()
+            try stmt.bind([.text(ObjectID.generate(seconds: seconds, using: &rng)), .text(datasetId), .integer(Int64(i)),
+                           .text(name), .integer(now), .integer(now)])
+            while try stmt.step() {}
+        }
+        stmt.reset()
     }
 }
