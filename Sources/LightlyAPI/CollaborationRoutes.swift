@@ -16,7 +16,6 @@ extension LightlyApplication {
     /// - `DELETE …/collaboration/access/{accessConfigId}` → `{}`: revokes every share.
     func registerCollaborationRoutes(_ r: inout Router) {
         r.post("/v1/datasets/:datasetId/collaboration/access") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
             let req = try ctx.decode(SharedAccessConfigCreateRequest.self)
             guard req.accessType == "WRITE" else {
@@ -36,54 +35,31 @@ extension LightlyApplication {
             guard emails.count <= maxSharedUsers else {
                 throw APIError.badRequest("a dataset can be shared with at most \(maxSharedUsers) users")
             }
-            let id = try ctx.app.database.write { conn -> String in
-                _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
-                let now = Timestamp.now()
-                let id: String
-                if let existing = try conn.queryOne("SELECT id FROM dataset_shares WHERE dataset_id = ?", ds)?.string(0) {
-                    id = existing
-                    try conn.run("UPDATE dataset_shares SET last_modified_at = ? WHERE dataset_id = ?", now, ds)
-                    try conn.run("DELETE FROM dataset_share_users WHERE dataset_id = ?", ds)
-                } else {
-                    id = ctx.app.newID()
-                    try conn.run("INSERT INTO dataset_shares (dataset_id, id, created_at, last_modified_at) VALUES (?, ?, ?, ?)",
-                                 ds, id, now, now)
-                }
-                for (i, e) in emails.enumerated() {
-                    try conn.run("INSERT INTO dataset_share_users (dataset_id, email, position) VALUES (?, ?, ?)", ds, e, i)
-                }
-                return id
+            let id = try ctx.writeOwnedDataset { conn, _ -> String in
+                return try ShareStore.replace(datasetId: ds, emails: emails, newId: ctx.app.newID, now: Timestamp.now(), conn)
             }
             ctx.logger.info("dataset sharing changed", metadata: ["dataset.id": "\(ds)", "share.users": "\(emails.count)"])
             return try .json(CreateEntityResponse(id: id), status: .created)
         }
 
         r.get("/v1/datasets/:datasetId/collaboration/access") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
-            let configs = try ctx.app.database.read { conn -> [SharedAccessConfigData] in
-                let d = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
-                guard let row = try conn.queryOne("SELECT id, created_at, last_modified_at FROM dataset_shares WHERE dataset_id = ?", ds) else {
-                    return []
-                }
-                let users = try conn.query("SELECT email FROM dataset_share_users WHERE dataset_id = ? ORDER BY position", ds)
-                    .map { try $0.string(0) }
-                // 1.2.29–1.4.4 require `organizations`; the strict releases reject it.
-                let organizations: [String]? = ClientRelease.isStrict(userAgent: ctx.request.headers["User-Agent"]) ? nil : []
-                return [SharedAccessConfigData(id: try row.string(0), owner: d.userId, users: users,
+            // 1.2.29–1.4.4 require `organizations`; the strict releases reject it.
+            let organizations: [String]? = ClientRelease.isStrict(userAgent: ctx.request.headers["User-Agent"]) ? nil : []
+            let configs = try ctx.readOwnedDataset { conn, d -> [SharedAccessConfigData] in
+                guard let share = try ShareStore.get(datasetId: ds, conn) else { return [] }
+                return [SharedAccessConfigData(id: share.id, owner: d.userId, users: share.users,
                                                organizations: organizations,
-                                               createdAt: try row.int64(1), lastModifiedAt: try row.int64(2))]
+                                               createdAt: share.createdAt, lastModifiedAt: share.lastModifiedAt)]
             }
             return try .json(configs)
         }
 
         r.delete("/v1/datasets/:datasetId/collaboration/access/:accessConfigId") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
             let configId = try ctx.params.require("accessConfigId")
-            try ctx.app.database.write { conn in
-                _ = try ctx.app.requireOwnedDataset(ds, for: user, conn: conn)
-                guard try conn.run("DELETE FROM dataset_shares WHERE dataset_id = ? AND id = ?", ds, configId) > 0 else {
+            try ctx.writeOwnedDataset { conn, _ in
+                guard try ShareStore.delete(id: configId, datasetId: ds, conn) else {
                     throw APIError.notFound(.notFound, "access config \(configId) not found on dataset \(ds)")
                 }
             }

@@ -13,18 +13,13 @@ extension LightlyApplication {
         // `/v1/datasets/` (1.1.0–1.1.16) collapses to the same path segments.
         r.post("/v1/datasets") { ctx in try ctx.app.createDataset(ctx) }
         r.get("/v1/datasets/:datasetId") { ctx in
-            let user = try ctx.requireUser()
-            let id = try ctx.params.require("datasetId")
-            let ds = try ctx.app.database.read { conn in try ctx.app.requireDataset(id, for: user, conn: conn) }
-            return try .json(ds.wire)
+            try .json(ctx.readDataset { _, dataset in dataset }.wire)
         }
         r.put("/v1/datasets/:datasetId") { ctx in try ctx.app.renameDataset(ctx) }
         r.delete("/v1/datasets/:datasetId") { ctx in try ctx.app.deleteDataset(ctx) }
         r.get("/v1/datasets/:datasetId/datasource") { ctx in
             // 1.2.10+ tolerate a 404 here and assume a Lightly-hosted datasource (docs/COVERAGE.md).
-            let user = try ctx.requireUser()
-            let id = try ctx.params.require("datasetId")
-            _ = try ctx.app.database.read { conn in try ctx.app.requireDataset(id, for: user, conn: conn) }
+            let id = try ctx.readDataset { _, dataset in dataset.id }
             throw APIError.notFound(.datasetDatasourceUnknown, "dataset \(id) has no datasource configured")
         }
     }
@@ -64,9 +59,9 @@ extension LightlyApplication {
         }
         let (limit, offset) = page.sqlLimitOffset
         return try database.read { conn in
-            try conn.query("SELECT \(DatasetRow.columns) FROM datasets d WHERE \(scope) AND (\(extra)) ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
-                           arguments: scopeArgs + extraArgs + [.integer(limit), .integer(offset)])
-                .map { try transform(DatasetRow(row: $0).wire, conn) }
+            try DatasetStore.list(where: "\(scope) AND (\(extra))", arguments: scopeArgs + extraArgs,
+                                  limit: limit, offset: offset, conn)
+                .map { try transform($0.wire, conn) }
         }
     }
 
@@ -83,8 +78,8 @@ extension LightlyApplication {
         }
         guard enriched else { return try .json(datasets(listing(ctx), user: user, page: page)) }
         return try .json(datasets(listing(ctx), user: user, page: page) { ds, conn in
-            let nTags = try conn.queryOne("SELECT COUNT(*) FROM tags WHERE dataset_id = ?", ds.id)?.int(0) ?? 0
-            let nEmbeddings = try conn.queryOne("SELECT COUNT(*) FROM embeddings WHERE dataset_id = ?", ds.id)?.int(0) ?? 0
+            let nTags = try TagStore.count(datasetId: ds.id, conn)
+            let nEmbeddings = try EmbeddingStore.count(datasetId: ds.id, conn)
             return DatasetDataEnriched(ds, samples: try mappings.mapping(ds.id, conn: conn).sampleIds,
                                        nTags: nTags, nEmbeddings: nEmbeddings)
         })
@@ -116,10 +111,8 @@ extension LightlyApplication {
         let now = Timestamp.now()
         do {
             try database.write { conn in
-                try conn.run("""
-                    INSERT INTO datasets (id, user_id, name, type, img_type, n_samples, size_in_bytes, created_at, last_modified_at)
-                    VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)
-                    """, id, user.id, name, (req.type ?? .images).rawValue, req.imgType?.rawValue, now, now)
+                try DatasetStore.insert(id: id, userId: user.id, name: name, type: (req.type ?? .images).rawValue,
+                                        imgType: req.imgType?.rawValue, now: now, conn)
             }
         } catch let e as StorageError where e.isUniqueViolation {
             throw APIError.conflict(.datasetNameExists, "a dataset named \"\(name)\" already exists")
@@ -128,14 +121,12 @@ extension LightlyApplication {
     }
 
     private func renameDataset(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let id = try ctx.params.require("datasetId")
         let req = try ctx.decode(DatasetUpdateRequest.self)
         let name = try validName(req.name, what: "dataset")
         do {
-            try database.write { conn in
-                _ = try requireOwnedDataset(id, for: user, conn: conn)
-                try conn.run("UPDATE datasets SET name = ?, last_modified_at = ? WHERE id = ?", name, Timestamp.now(), id)
+            try ctx.writeOwnedDataset { conn, _ in
+                try DatasetStore.rename(id: id, to: name, now: Timestamp.now(), conn)
             }
         } catch let e as StorageError where e.isUniqueViolation {
             throw APIError.conflict(.datasetNameExists, "a dataset named \"\(name)\" already exists")
@@ -146,12 +137,10 @@ extension LightlyApplication {
     /// Deletes the dataset with its samples, tags, embeddings, scores, jobs (FK cascades) and
     /// then its blob files.
     private func deleteDataset(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let id = try ctx.params.require("datasetId")
-        let blobIds = try database.write { conn -> [String] in
-            _ = try requireOwnedDataset(id, for: user, conn: conn)
-            let ids = try conn.query("SELECT id FROM blobs WHERE dataset_id = ?", id).map { try $0.string(0) }
-            try conn.run("DELETE FROM datasets WHERE id = ?", id)
+        let blobIds = try ctx.writeOwnedDataset { conn, _ -> [String] in
+            let ids = try DatasetStore.blobIds(datasetId: id, conn)
+            try DatasetStore.delete(id: id, conn)
             mappings.invalidate(id)
             return ids
         }

@@ -58,7 +58,6 @@ extension LightlyApplication {
     /// the validation of every parameter the clients send (`expiresIn`, `accessControl`,
     /// `fileNameFormat`, `includeMetaData`, `format`, `previewExample`, paging).
     private func exportItems(_ ctx: RequestContext) throws -> [ExportItem] {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
         var page = try ctx.paging()
@@ -79,27 +78,15 @@ extension LightlyApplication {
         if try ctx.queryBool("previewExample", default: false) {
             page = PageRequest(offset: page.offset == 0 ? 0 : Int.max, size: 1)
         }
-        let (tag, mapping) = try database.read { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        let (tag, mapping) = try ctx.readDataset { conn, _ in
             return (try requireTag(tid, datasetId: ds, conn: conn), try mappings.mapping(ds, conn: conn))
         }
         let positions = page.slice(tag.bitmask.indices.filter { $0 < mapping.count })
         var samples: [String: SampleData] = [:]
         if includeMeta, !positions.isEmpty {
             let ids = positions.map { mapping.sampleIds[$0] }
-            try database.read { conn in
-                // In chunks below SQLite's bound-parameter limit.
-                for start in stride(from: 0, to: ids.count, by: 500) {
-                    let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-                    let rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND id IN (\(marks))",
-                                              arguments: [.text(ds)] + chunk.map { .text($0) })
-                    for row in rows {
-                        let s = try SampleRow(row: row)
-                        samples[s.id] = s.wire.strictMetaData
-                    }
-                }
-            }
+            let rows = try database.read { conn in try SampleStore.rows(ids: ids, datasetId: ds, conn) }
+            for s in rows { samples[s.id] = s.wire.strictMetaData }
         }
         let base = ctx.baseURL
         let signer = self.signer

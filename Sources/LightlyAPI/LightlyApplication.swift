@@ -98,7 +98,7 @@ public final class LightlyApplication: Sendable {
         do {
             let removed = try blobs.sweep(minimumAge: minimumAge) { id in
                 if debris.isStopping { throw CancellationError() }
-                return try database.read { conn in try conn.queryOne("SELECT 1 FROM blobs WHERE id = ?", id) != nil }
+                return try database.read { conn in try BlobRecords.exists(id: id, conn) }
             }
             if removed > 0 { logger.info("removed orphaned files", metadata: ["count": "\(removed)"]) }
             return removed

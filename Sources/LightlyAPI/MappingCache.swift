@@ -31,10 +31,7 @@ public final class MappingCache: Sendable {
     public func mapping(_ datasetId: String, conn: Connection) throws -> Mapping {
         let (cached, gen) = state.withLock { ($0.entries[datasetId], $0.generation[datasetId] ?? 0) }
         if let cached { return cached }
-        let rows = try conn.query("SELECT id, file_name FROM samples WHERE dataset_id = ? ORDER BY idx", datasetId)
-        var names = [String](); names.reserveCapacity(rows.count)
-        var ids = [String](); ids.reserveCapacity(rows.count)
-        for r in rows { ids.append(try r.string(0)); names.append(try r.string(1)) }
+        let (ids, names) = try SampleStore.mapping(datasetId: datasetId, conn)
         let m = Mapping(fileNames: names, sampleIds: ids,
                         fileNamesJSON: JSONValue.array(names.map(JSONValue.string)).serializedBytes(),
                         sampleIdsJSON: JSONValue.array(ids.map(JSONValue.string)).serializedBytes())

@@ -32,6 +32,44 @@ public struct RequestContext: Sendable {
         return user
     }
 
+    // MARK: - The dataset of the path
+
+    /// Runs `body` in a read transaction with the dataset named by the path parameter
+    /// `datasetId`, visible to the authenticated user (owned or shared with them).
+    ///
+    /// ```swift
+    /// let tags = try ctx.readDataset { conn, dataset in try TagStore.list(datasetId: dataset.id, conn) }
+    /// ```
+    /// - Throws: 401 without a user; 404 `DATASET_UNKNOWN` when the user cannot see the dataset
+    ///   (``LightlyApplication/requireDataset(_:for:conn:)``); whatever `body` throws.
+    public func readDataset<T>(_ body: (Connection, DatasetRow) throws -> T) throws -> T {
+        let user = try requireUser()
+        let id = try params.require("datasetId")
+        return try app.database.read { conn in try body(conn, try app.requireDataset(id, for: user, conn: conn)) }
+    }
+
+    /// The same in a write transaction (for handlers that change the dataset).
+    public func writeDataset<T>(_ body: (Connection, DatasetRow) throws -> T) throws -> T {
+        let user = try requireUser()
+        let id = try params.require("datasetId")
+        return try app.database.write { conn in try body(conn, try app.requireDataset(id, for: user, conn: conn)) }
+    }
+
+    /// ``readDataset(_:)`` for what only the owner may see: 403 `FORBIDDEN` when the dataset is
+    /// only shared with the user (``LightlyApplication/requireOwnedDataset(_:for:conn:)``).
+    public func readOwnedDataset<T>(_ body: (Connection, DatasetRow) throws -> T) throws -> T {
+        let user = try requireUser()
+        let id = try params.require("datasetId")
+        return try app.database.read { conn in try body(conn, try app.requireOwnedDataset(id, for: user, conn: conn)) }
+    }
+
+    /// ``writeDataset(_:)`` for what only the owner may do (rename, delete, share).
+    public func writeOwnedDataset<T>(_ body: (Connection, DatasetRow) throws -> T) throws -> T {
+        let user = try requireUser()
+        let id = try params.require("datasetId")
+        return try app.database.write { conn in try body(conn, try app.requireOwnedDataset(id, for: user, conn: conn)) }
+    }
+
     // MARK: - Query
 
     /// First value of a query parameter, form-decoded (`+` is a space).

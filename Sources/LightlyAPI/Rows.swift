@@ -139,10 +139,7 @@ extension BitMask {
 extension LightlyApplication {
     /// SQL condition: the dataset aliased `d` is visible to the user bound twice after it
     /// (`user.id, user.id`): owned by them, or shared with their e-mail.
-    public static let datasetVisibleSQL = """
-        (d.user_id = ? OR EXISTS (SELECT 1 FROM dataset_share_users su JOIN users u ON u.email = su.email
-                                  WHERE su.dataset_id = d.id AND u.id = ?))
-        """
+    public static let datasetVisibleSQL = DatasetStore.visibleSQL
 
     /// The dataset if it exists AND `user` owns it or it is shared with them; otherwise 404
     /// `DATASET_UNKNOWN` (another user's dataset is indistinguishable from a missing one: never
@@ -155,11 +152,10 @@ extension LightlyApplication {
     /// }
     /// ```
     public func requireDataset(_ id: String, for user: User, conn: Connection) throws -> DatasetRow {
-        guard let row = try conn.queryOne("SELECT \(DatasetRow.columns) FROM datasets d WHERE d.id = ? AND \(Self.datasetVisibleSQL)",
-                                          id, user.id, user.id) else {
+        guard let row = try DatasetStore.visible(id: id, userId: user.id, conn) else {
             throw APIError.datasetUnknown(id)
         }
-        return try DatasetRow(row: row)
+        return row
     }
 
     /// The dataset if `user` owns it: 404 `DATASET_UNKNOWN` when they cannot see it, 403
@@ -181,33 +177,30 @@ extension LightlyApplication {
     /// The same without an application (for the job runner). Never moves the value backwards.
     @discardableResult
     public static func touchDataset(_ id: String, conn: Connection, now: Int64 = Timestamp.now()) throws -> Int64 {
-        try conn.run("UPDATE datasets SET last_modified_at = MAX(last_modified_at + 1, ?) WHERE id = ?", now, id)
+        try DatasetStore.touch(id: id, now: now, conn)
         return now
     }
 
     /// A tag of this dataset, or 404 `TAG_UNKNOWN`.
     public func requireTag(_ id: String, datasetId: String, conn: Connection) throws -> TagRow {
-        guard let row = try conn.queryOne("SELECT \(TagRow.columns) FROM tags WHERE id = ? AND dataset_id = ?", id, datasetId) else {
+        guard let row = try TagStore.get(id: id, datasetId: datasetId, conn) else {
             throw APIError.tagUnknown(id, dataset: datasetId)
         }
-        return try TagRow(row: row)
+        return row
     }
 
     /// The dataset of tag `id` if that dataset is visible to `user`, else `nil`: a tag of a
     /// dataset the user cannot see is indistinguishable from a missing one (no existence oracle).
     public func visibleTagDataset(_ id: String, for user: User, conn: Connection) throws -> String? {
-        try conn.queryOne("""
-            SELECT t.dataset_id FROM tags t JOIN datasets d ON d.id = t.dataset_id
-            WHERE t.id = ? AND \(Self.datasetVisibleSQL)
-            """, id, user.id, user.id)?.string(0)
+        try TagStore.visibleDataset(ofTag: id, userId: user.id, conn)
     }
 
     /// A sample of this dataset, or 404 `SAMPLE_UNKNOWN`.
     public func requireSample(_ id: String, datasetId: String, conn: Connection) throws -> SampleRow {
-        guard let row = try conn.queryOne("SELECT \(SampleRow.columns) FROM samples WHERE id = ? AND dataset_id = ?", id, datasetId) else {
+        guard let row = try SampleStore.get(id: id, datasetId: datasetId, conn) else {
             throw APIError.sampleUnknown(id, dataset: datasetId)
         }
-        return try SampleRow(row: row)
+        return row
     }
 
     /// A fresh entity id (24 lowercase hex, docs/protocol.md §3).

@@ -53,11 +53,9 @@ extension LightlyApplication {
 
     /// The dataset id and the sample, after the ownership check.
     private func ownedSample(_ ctx: RequestContext) throws -> (String, SampleRow) {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let sid = try ctx.params.require("sampleId")
-        let sample = try database.read { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        let sample = try ctx.readDataset { conn, _ in
             return try requireSample(sid, datasetId: ds, conn: conn)
         }
         return (ds, sample)
@@ -73,31 +71,22 @@ extension LightlyApplication {
     /// incremented inside one immediate write transaction, so concurrent uploads get dense,
     /// unique indices.
     private func createSample(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(SampleCreateRequest.self)
         guard !req.fileName.isEmpty else { throw APIError.malformed("fileName must not be empty") }
         let size = Self.sizeInBytes(req.metaData)
         let id = newID()
         do {
-            try database.write { conn in
-                let dataset = try requireDataset(ds, for: user, conn: conn)
+            try ctx.writeDataset { conn, dataset in
                 guard dataset.nSamples < settings.maxDatasetSamples else {
                     throw APIError.badRequest("dataset \(ds) is at its maximum of \(settings.maxDatasetSamples) samples",
                                               code: .datasetAtMaxCapacity)
                 }
                 let now = Timestamp.now()
-                try conn.run("""
-                    INSERT INTO samples (id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data,
-                                         size_in_bytes, created_at, last_modified_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, id, ds, dataset.nSamples, req.fileName, req.thumbName,
-                    req.metaData?.serialized(), req.exif?.serialized(), req.customMetaData?.serialized(),
-                    size, now, now)
-                try conn.run("""
-                    UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
-                    WHERE id = ?
-                    """, size, now, ds)
+                try SampleStore.append(id: id, datasetId: ds, idx: dataset.nSamples, fileName: req.fileName,
+                                       thumbName: req.thumbName, metaData: req.metaData?.serialized(),
+                                       exif: req.exif?.serialized(), customMetaData: req.customMetaData?.serialized(),
+                                       size: size, now: now, conn)
                 mappings.invalidate(ds)
             }
         } catch let e as StorageError where e.isUniqueViolation {
@@ -109,19 +98,11 @@ extension LightlyApplication {
 
     /// The dataset's samples in mapping order, optionally only those named `fileName`, paged.
     private func sampleRows(_ ctx: RequestContext) throws -> [SampleRow] {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let (limit, offset) = try ctx.paging().sqlLimitOffset
-        let rows = try database.read { conn -> [Row] in
-            _ = try requireDataset(ds, for: user, conn: conn)
-            if let fileName = ctx.query("fileName") {
-                return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND file_name = ? ORDER BY idx LIMIT ? OFFSET ?",
-                                      ds, fileName, limit, offset)
-            }
-            return try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? ORDER BY idx LIMIT ? OFFSET ?",
-                                  ds, limit, offset)
+        return try ctx.readDataset { conn, _ -> [SampleRow] in
+            return try SampleStore.list(datasetId: ds, fileName: ctx.query("fileName"), limit: limit, offset: offset, conn)
         }
-        return try rows.map { try SampleRow(row: $0) }
     }
 
     /// `GET .../samples` (1.1.15–1.2.25): full `SampleData`; `mode` is ignored like the
@@ -142,30 +123,23 @@ extension LightlyApplication {
 
     /// Replaces the fields present in the body (the client sends only `customMetaData`).
     private func updateSample(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let sid = try ctx.params.require("sampleId")
         let req = try ctx.decode(SampleUpdateRequest.self)
         if let f = req.fileName, f.isEmpty { throw APIError.malformed("fileName must not be empty") }
         do {
-            try database.write { conn in
-                _ = try requireDataset(ds, for: user, conn: conn)
+            try ctx.writeDataset { conn, _ in
                 let s = try requireSample(sid, datasetId: ds, conn: conn)
                 let now = Timestamp.now()
-                var sets: [String] = ["last_modified_at = ?"]
-                var args: [SQLValue] = [.integer(now)]
-                if let f = req.fileName { sets.append("file_name = ?"); args.append(.text(f)) }
-                if let t = req.thumbName { sets.append("thumb_name = ?"); args.append(.text(t)) }
-                if let e = req.exif { sets.append("exif = ?"); args.append(.text(e.serialized())) }
-                if let c = req.customMetaData { sets.append("custom_meta_data = ?"); args.append(.text(c.serialized())) }
+                var meta: (json: String, size: Int)?
                 if let m = req.metaData {
                     let size = Self.sizeInBytes(m)
-                    sets.append("meta_data = ?"); args.append(.text(m.serialized()))
-                    sets.append("size_in_bytes = ?"); args.append(.integer(Int64(size)))
-                    try conn.run("UPDATE datasets SET size_in_bytes = size_in_bytes + ? WHERE id = ?", size - s.sizeInBytes, ds)
+                    meta = (m.serialized(), size)
+                    try DatasetStore.addSize(size - s.sizeInBytes, id: ds, conn)
                 }
-                args.append(.text(sid))
-                _ = try conn.run("UPDATE samples SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: args)
+                try SampleStore.update(id: sid, fileName: req.fileName, thumbName: req.thumbName,
+                                       exif: req.exif?.serialized(), customMetaData: req.customMetaData?.serialized(),
+                                       metaData: meta, now: now, conn)
                 try touchDataset(ds, conn: conn, now: now)
                 if req.fileName != nil { mappings.invalidate(ds) }
             }
@@ -178,29 +152,24 @@ extension LightlyApplication {
 
     /// Stores the `JobStatusMeta` body; always 2xx for a valid request (1.1.22+ abort otherwise).
     private func registerDatasetUpload(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let bytes = try ctx.bodyBytes(limit: settings.maxJSONBodyBytes)
         let meta = bytes.isEmpty ? JSONValue.object([:]) : try JSONValue.parse(bytes)
-        try database.write { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
-            try conn.run("INSERT INTO dataset_uploads (dataset_id, meta, created_at) VALUES (?, ?, ?)",
-                         ds, meta.serialized(), Timestamp.now())
+        try ctx.writeDataset { conn, _ in
+            try DatasetStore.recordUpload(datasetId: ds, meta: meta.serialized(), now: Timestamp.now(), conn)
         }
         return .emptyObject()
     }
 
     /// `field=fileName` → file names, `field=_id` → sample ids, in mapping order (docs/protocol.md §5).
     private func getMappings(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let field = try ctx.requireQuery("field")
         guard field == "fileName" || field == "_id" else {
             throw APIError.malformed("field must be fileName or _id, got \"\(field)\"")
         }
         let page = try ctx.paging()
-        let m = try database.read { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        let m = try ctx.readDataset { conn, _ in
             return try mappings.mapping(ds, conn: conn)
         }
         if page == .all {

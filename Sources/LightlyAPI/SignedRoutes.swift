@@ -72,16 +72,12 @@ extension LightlyApplication {
         let old: String?
         do {
             old = try database.write { conn -> String? in
-                guard let row = try conn.queryOne("SELECT \(column) AS blob FROM samples WHERE id = ? AND dataset_id = ?",
-                                                  t.objectId, t.datasetId) else {
+                let now = Timestamp.now()
+                guard let previous = try SampleStore.replaceImage(column: column, id: t.objectId, datasetId: t.datasetId,
+                                                                  blobId: blob.id, kind: t.variant, size: blob.size,
+                                                                  now: now, conn) else {
                     throw APIError.sampleUnknown(t.objectId, dataset: t.datasetId)
                 }
-                let previous = try row.stringOrNil("blob")
-                let now = Timestamp.now()
-                try conn.run("INSERT INTO blobs (id, dataset_id, kind, size, created_at) VALUES (?, ?, ?, ?, ?)",
-                             blob.id, t.datasetId, t.variant, blob.size, now)
-                try conn.run("UPDATE samples SET \(column) = ?, last_modified_at = ? WHERE id = ?", blob.id, now, t.objectId)
-                if let previous { try conn.run("DELETE FROM blobs WHERE id = ?", previous) }
                 try touchDataset(t.datasetId, conn: conn, now: now)
                 return previous
             }
@@ -97,12 +93,11 @@ extension LightlyApplication {
     func getSampleImage(_ t: SignedTarget, _ ctx: RequestContext) throws -> HTTPResponse {
         let column = try Self.sampleVariantColumn(t.variant)
         let (blobId, name) = try database.read { conn -> (String?, String) in
-            guard let row = try conn.queryOne("SELECT \(column) AS blob, file_name, thumb_name FROM samples WHERE id = ? AND dataset_id = ?",
-                                              t.objectId, t.datasetId) else {
+            guard let image = try SampleStore.image(column: column, id: t.objectId, datasetId: t.datasetId, conn) else {
                 throw APIError.sampleUnknown(t.objectId, dataset: t.datasetId)
             }
-            let name = t.variant == "full" ? try row.string("file_name") : (try row.stringOrNil("thumb_name") ?? "thumbnail.webp")
-            return (try row.stringOrNil("blob"), name)
+            let name = t.variant == "full" ? image.fileName : (image.thumbName ?? "thumbnail.webp")
+            return (image.blobId, name)
         }
         guard let blobId, let path = blobs.path(for: blobId), let size = FileIO.fileSize(path) else {
             throw APIError.notFound(t.variant == "full" ? .notFound : .sampleThumbnameUnknown,

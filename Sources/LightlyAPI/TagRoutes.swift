@@ -24,11 +24,9 @@ extension LightlyApplication {
         r.put("/v1/datasets/:datasetId/tags/:tagId") { ctx in try ctx.app.renameTag(ctx) }
         r.delete("/v1/datasets/:datasetId/tags/:tagId") { ctx in try ctx.app.deleteTag(ctx) }
         r.get("/v1/datasets/:datasetId/tags/:tagId/filenames") { ctx in
-            let user = try ctx.requireUser()
             let ds = try ctx.params.require("datasetId")
             let tid = try ctx.params.require("tagId")
-            let (tag, mapping) = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(ds, for: user, conn: conn)
+            let (tag, mapping) = try ctx.readDataset { conn, _ in
                 return (try ctx.app.requireTag(tid, datasetId: ds, conn: conn), try ctx.app.mappings.mapping(ds, conn: conn))
             }
             let names = tag.bitmask.indices.lazy.filter { $0 < mapping.count }.map { mapping.fileNames[$0] }
@@ -40,13 +38,12 @@ extension LightlyApplication {
 
     /// Tags of a dataset in creation order.
     public func tags(of datasetId: String, conn: Connection) throws -> [TagRow] {
-        try conn.query("SELECT \(TagRow.columns) FROM tags WHERE dataset_id = ? ORDER BY seq", datasetId).map { try TagRow(row: $0) }
+        try TagStore.list(datasetId: datasetId, conn)
     }
 
     /// The dataset's `initial-tag`, if any.
     public func initialTag(of datasetId: String, conn: Connection) throws -> TagRow? {
-        try conn.queryOne("SELECT \(TagRow.columns) FROM tags WHERE dataset_id = ? AND name = ?", datasetId, initialTagName)
-            .map { try TagRow(row: $0) }
+        try TagStore.named(initialTagName, datasetId: datasetId, conn)
     }
 
     /// Parses a client bitmask (docs/protocol.md §5: `0x` optional, any case) and rejects bits ≥ `width`.
@@ -80,17 +77,13 @@ extension LightlyApplication {
                                  queryTagId: String? = nil, preselectedTagId: String? = nil,
                                  bitmask: BitMask, totSize: Int, creator: TagCreator?, changes: JSONValue? = nil,
                                  now: Int64 = Timestamp.now()) throws -> String {
-        if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", datasetId, name) != nil {
+        if try TagStore.nameExists(name, datasetId: datasetId, conn) {
             throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(datasetId)")
         }
         let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
-        let seq = try conn.queryOne("SELECT COALESCE(MAX(seq), -1) + 1 FROM tags WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
-        try conn.run("""
-            INSERT INTO tags (id, dataset_id, seq, name, prev_tag_id, query_tag_id, preselected_tag_id, bitmask,
-                              tot_size, creator, changes, created_at, last_modified_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, id, datasetId, seq, name, prevTagId, queryTagId, preselectedTagId, bitmask.storageBytes,
-            totSize, creator?.rawValue, changes?.serialized(), now, now)
+        try TagStore.insert(id: id, datasetId: datasetId, name: name, prevTagId: prevTagId, queryTagId: queryTagId,
+                            preselectedTagId: preselectedTagId, bitmask: bitmask, totSize: totSize, creator: creator,
+                            changes: changes, now: now, conn)
         try touchDataset(datasetId, conn: conn, now: now)
         return id
     }
@@ -98,11 +91,9 @@ extension LightlyApplication {
     // MARK: - Handlers
 
     private func ownedTag(_ ctx: RequestContext) throws -> (DatasetRow, TagRow) {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
-        return try database.read { conn in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        return try ctx.readDataset { conn, d in
             return (d, try requireTag(tid, datasetId: ds, conn: conn))
         }
     }
@@ -110,12 +101,8 @@ extension LightlyApplication {
     /// Creation order, initial tag first; every tag reports `totSize` = the current N. No
     /// release pages this list, but `pageSize` / `pageOffset` are honoured, not ignored.
     private func listTags(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
-        let ds = try ctx.params.require("datasetId")
         let page = try ctx.paging()
-        let (d, rows) = try database.read { conn in
-            (try requireDataset(ds, for: user, conn: conn), try tags(of: ds, conn: conn))
-        }
+        let (d, rows) = try ctx.readDataset { conn, d in (d, try tags(of: d.id, conn: conn)) }
         return try .json(page.slice(rows).map { t -> TagData in
             var w = t.wire
             w.totSize = d.nSamples
@@ -125,20 +112,18 @@ extension LightlyApplication {
 
     /// `initial-tag` with all current samples; sets the dataset's `imgType` (docs/protocol.md §5).
     private func createInitialTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(InitialTagCreateRequest.self)
         guard ImageType.known.contains(req.imgType) else {
             throw APIError.malformed("imgType must be one of full, thumbnail, meta, got \"\(req.imgType.rawValue)\"")
         }
-        let id = try database.write { conn -> String in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        let id = try ctx.writeDataset { conn, d -> String in
             if try initialTag(of: ds, conn: conn) != nil {
                 throw APIError.conflict(.tagInitialExists, "dataset \(ds) already has an initial tag")
             }
             let id = try insertTag(conn: conn, datasetId: ds, name: initialTagName, prevTagId: nil,
                                    bitmask: .full(count: d.nSamples), totSize: d.nSamples, creator: req.creator)
-            try conn.run("UPDATE datasets SET img_type = ? WHERE id = ?", req.imgType.rawValue, ds)
+            try DatasetStore.setImageType(req.imgType.rawValue, id: ds, conn)
             return id
         }
         return try .json(CreateEntityResponse(id: id), status: .created)
@@ -147,20 +132,18 @@ extension LightlyApplication {
     /// Upsize (docs/protocol.md §5): `totSize = N` on all tags, the initial tag extended to all N samples, and a
     /// new tag with bits N_old … N−1 whose `prevTagId` is the initial tag.
     private func upsizeTags(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagUpsizeRequest.self)
         let name = try validName(req.upsizeTagName, what: "tag")
-        let id = try database.write { conn -> String in
-            let d = try requireDataset(ds, for: user, conn: conn)
+        let id = try ctx.writeDataset { conn, d -> String in
             guard let initial = try initialTag(of: ds, conn: conn) else {
                 throw APIError.badRequest("dataset \(ds) has no initial tag to upsize", code: .tagNoTagInDataset)
             }
             let n = d.nSamples
             let oldN = min(initial.totSize, n)
             let now = Timestamp.now()
-            try conn.run("UPDATE tags SET tot_size = ?, last_modified_at = ? WHERE dataset_id = ?", n, now, ds)
-            try conn.run("UPDATE tags SET bitmask = ? WHERE id = ?", BitMask.full(count: n).storageBytes, initial.id)
+            try TagStore.setTotSize(n, datasetId: ds, now: now, conn)
+            try TagStore.setBitmask(.full(count: n), id: initial.id, conn)
             let added = BitMask.full(count: n).subtracting(.full(count: oldN))
             return try insertTag(conn: conn, datasetId: ds, name: name, prevTagId: initial.id,
                                  bitmask: added, totSize: n, creator: req.upsizeTagCreator)
@@ -194,7 +177,6 @@ extension LightlyApplication {
     /// - Returns: the bitmask, the new tag's id (a fresh unused id when none was created), and
     ///   whether a tag was created.
     private func arithmetics(_ ctx: RequestContext, storeNewTag: Bool) throws -> (BitMask, String, Bool) {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagArithmeticsRequest.self)
         let compute: (BitMask, BitMask) throws -> BitMask
@@ -206,8 +188,7 @@ extension LightlyApplication {
         }
         let newName = storeNewTag ? req.newTagName : nil
         if let n = newName { _ = try validName(n, what: "tag") }
-        let work = { (conn: Connection) throws -> (BitMask, String, Bool) in
-            let d = try self.requireDataset(ds, for: user, conn: conn)
+        let work = { (conn: Connection, d: DatasetRow) throws -> (BitMask, String, Bool) in
             let t1 = try self.requireTag(req.tagId1, datasetId: ds, conn: conn)
             let t2 = try self.requireTag(req.tagId2, datasetId: ds, conn: conn)
             let result = try compute(t1.bitmask, t2.bitmask)
@@ -216,24 +197,22 @@ extension LightlyApplication {
                                         totSize: d.nSamples, creator: req.creator ?? .unknown)
             return (result, id, true)
         }
-        return newName == nil ? try database.read(work) : try database.write(work)
+        return newName == nil ? try ctx.readDataset(work) : try ctx.writeDataset(work)
     }
 
     /// `POST .../tags` (TagCreateRequest; used by 1.2.x).
     private func createTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let req = try ctx.decode(TagCreateRequest.self)
         let name = try validName(req.name, what: "tag")
-        let id = try database.write { conn -> String in
-            let d = try requireDataset(ds, for: user, conn: conn)
-            guard try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", req.prevTagId, ds) != nil else {
+        let id = try ctx.writeDataset { conn, d -> String in
+            guard try TagStore.exists(id: req.prevTagId, datasetId: ds, conn) else {
                 throw APIError.badRequest("prevTagId \(req.prevTagId) is not a tag of dataset \(ds)", code: .tagPrevtagNotInDataset)
             }
-            if let q = req.queryTagId, try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", q, ds) == nil {
+            if let q = req.queryTagId, try !TagStore.exists(id: q, datasetId: ds, conn) {
                 throw APIError.badRequest("queryTagId \(q) is not a tag of dataset \(ds)", code: .tagQuerytagNotInDataset)
             }
-            if let p = req.preselectedTagId, try conn.queryOne("SELECT 1 FROM tags WHERE id = ? AND dataset_id = ?", p, ds) == nil {
+            if let p = req.preselectedTagId, try !TagStore.exists(id: p, datasetId: ds, conn) {
                 throw APIError.badRequest("preselectedTagId \(p) is not a tag of dataset \(ds)", code: .tagPreselectedtagNotInDataset)
             }
             let mask = try parseBitMask(req.bitMaskData, width: d.nSamples)
@@ -245,23 +224,21 @@ extension LightlyApplication {
     }
 
     private func renameTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
         let req = try ctx.decode(TagUpdateRequest.self)
         let name = try validName(req.name, what: "tag")
-        try database.write { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        try ctx.writeDataset { conn, _ in
             let tag = try requireTag(tid, datasetId: ds, conn: conn)
             guard tag.name != name else { return }
             guard tag.name != initialTagName, name != initialTagName else {
                 throw APIError.badRequest("the initial tag cannot be renamed, and no tag can take its name")
             }
-            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", ds, name) != nil {
+            if try TagStore.nameExists(name, datasetId: ds, conn) {
                 throw APIError.conflict(.tagNameExists, "a tag named \"\(name)\" already exists in dataset \(ds)")
             }
             let now = Timestamp.now()
-            try conn.run("UPDATE tags SET name = ?, last_modified_at = ? WHERE id = ?", name, now, tid)
+            try TagStore.rename(id: tid, to: name, now: now, conn)
             try touchDataset(ds, conn: conn, now: now)
         }
         return .emptyObject()
@@ -269,19 +246,17 @@ extension LightlyApplication {
 
     /// Deletes a leaf tag that is not the initial tag (its scores go with it).
     private func deleteTag(_ ctx: RequestContext) throws -> HTTPResponse {
-        let user = try ctx.requireUser()
         let ds = try ctx.params.require("datasetId")
         let tid = try ctx.params.require("tagId")
-        try database.write { conn in
-            _ = try requireDataset(ds, for: user, conn: conn)
+        try ctx.writeDataset { conn, _ in
             let tag = try requireTag(tid, datasetId: ds, conn: conn)
             if tag.name == initialTagName {
                 throw APIError.badRequest("the initial tag cannot be deleted", code: .tagUndeletableIsInitial)
             }
-            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND prev_tag_id = ? LIMIT 1", ds, tid) != nil {
+            if try TagStore.hasChildren(tid, datasetId: ds, conn) {
                 throw APIError.badRequest("tag \(tid) has child tags and cannot be deleted", code: .tagUndeletableNotALeaf)
             }
-            try conn.run("DELETE FROM tags WHERE id = ?", tid)
+            try TagStore.delete(id: tid, conn)
             try touchDataset(ds, conn: conn)
         }
         return .emptyObject()

@@ -121,7 +121,7 @@ public enum EmbeddingIngest {
             guard let embedding = try EmbeddingStore.get(id: embeddingId, datasetId: datasetId, conn) else {
                 throw EmbeddingIngestError.unknownEmbedding(embeddingId)
             }
-            let count = try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+            let count = try SampleStore.count(datasetId: datasetId, conn)
             guard count == samples.names.count else {
                 throw EmbeddingIngestError.invalid(
                     "the dataset's samples changed during the upload (\(samples.names.count) → \(count)); upload the embeddings again")
@@ -129,7 +129,7 @@ public enum EmbeddingIngest {
             var created = 0
             if samples.names.isEmpty {
                 // Tags of an empty dataset have totSize 0; new samples would break that invariant.
-                if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ?", datasetId) != nil {
+                if try TagStore.any(datasetId: datasetId, conn) {
                     throw EmbeddingIngestError.invalid("the dataset has tags but no samples; upload the samples before the embeddings")
                 }
                 guard n <= maxSamples else {
@@ -140,7 +140,7 @@ public enum EmbeddingIngest {
                 // dataset is ready for an ActiveLearningAgent straight away.
                 try LightlyApplication.insertTag(conn: conn, datasetId: datasetId, name: initialTagName, prevTagId: nil,
                                                  bitmask: .full(count: n), totSize: n, creator: "USER_PIP", now: Int64(now))
-                try conn.run("UPDATE datasets SET img_type = 'meta' WHERE id = ?", datasetId)
+                try DatasetStore.setImageType("meta", id: datasetId, conn)
                 created = n
             }
             try matrix.withUnsafeMutableFloats { values in
@@ -150,8 +150,8 @@ public enum EmbeddingIngest {
                 }
             }
             let blobId = try storeCSV(reorderedPath.map { .reorderedFile($0) } ?? .verbatim, conn)
-            try conn.run("UPDATE embeddings SET csv_blob_id = ? WHERE id = ?", blobId, embeddingId)
-            try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, datasetId)
+            try EmbeddingStore.setCSVBlob(blobId, embeddingId: embeddingId, conn)
+            try DatasetStore.raiseLastModified(id: datasetId, to: Int64(now), conn)
             return EmbeddingIngestOutcome(rows: n, dimension: d, createdSamples: created,
                                           replacedCSVBlobId: embedding.csvBlobId, csvBlobId: blobId)
         }
@@ -329,22 +329,8 @@ public enum EmbeddingIngest {
 
     /// Creates one sample per filename, in order, as the dataset's first samples.
     static func createSamples(_ names: [String], datasetId: String, now: Int, _ conn: Connection) throws {
-        let stmt = try conn.prepare("""
-            INSERT INTO samples(id, dataset_id, idx, file_name, meta_data, size_in_bytes, created_at, last_modified_at)
-            VALUES (?, ?, ?, ?, '{}', 0, ?, ?)
-            """)
-        defer { stmt.reset() }
-        let seconds = UInt32(truncatingIfNeeded: now / 1000)
-        var rng = SystemRandomNumberGenerator()
-        for (i, name) in names.enumerated() {
-            stmt.reset()
-            try stmt.bind([.text(ObjectID.generate(seconds: seconds, using: &rng)), .text(datasetId), .integer(Int64(i)),
-                           .text(name), .integer(Int64(now)), .integer(Int64(now))])
-            while try stmt.step() {}
-        }
-        stmt.reset()
-        try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = max(last_modified_at, ?) WHERE id = ?",
-                     names.count, now, datasetId)
+        try SampleStore.insertFirst(fileNames: names, datasetId: datasetId, now: Int64(now), conn)
+        try DatasetStore.setSampleCount(names.count, id: datasetId, now: Int64(now), conn)
     }
 }
 
@@ -363,14 +349,10 @@ struct SampleSlots: EmbeddingCSVFilenameIndex {
 
     static func load(datasetId: String, _ conn: Connection) throws -> SampleSlots {
         var s = SampleSlots()
-        let n = try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+        let n = try SampleStore.count(datasetId: datasetId, conn)
         s.names.reserveCapacity(n)
         s.slotOf.reserveCapacity(n)
-        let stmt = try conn.prepare("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx")
-        defer { stmt.reset() }
-        try stmt.bind([.text(datasetId)])
-        while try stmt.step() {
-            guard case .text(let name) = stmt.value(at: 0) else { continue }
+        try SampleStore.forEachFileName(datasetId: datasetId, conn) { name in
             s.slotOf[name] = Int32(truncatingIfNeeded: s.names.count)
             s.names.append(name)
         }

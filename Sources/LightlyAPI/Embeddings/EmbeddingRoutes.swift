@@ -34,10 +34,8 @@ extension LightlyApplication {
     /// - `GET  …/embeddings/{id}/2d`: the stored projections as ``Embedding2dData``.
     func registerEmbeddingRoutes(_ r: inout Router) {
         r.get("/v1/datasets/:datasetId/embeddings") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
-            let (rows, with2D) = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let (rows, with2D) = try ctx.readDataset { conn, _ in
                 return (try EmbeddingStore.list(datasetId: datasetId, conn), try EmbeddingStore.idsWith2D(datasetId: datasetId, conn))
             }
             return try .json(rows.map { e in
@@ -47,12 +45,10 @@ extension LightlyApplication {
         }
 
         r.get("/v1/datasets/:datasetId/embeddings/writeCSVUrl") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let name = try ctx.requireQuery("name")
             guard !name.isEmpty else { throw APIError.malformed("query parameter name must not be empty") }
-            let embedding = try ctx.app.database.write { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let embedding = try ctx.writeDataset { conn, _ in
                 let now = Timestamp.now()
                 let e = try EmbeddingStore.create(datasetId: datasetId, name: name, now: Int(now), conn)
                 try ctx.app.touchDataset(datasetId, conn: conn, now: now)
@@ -63,11 +59,9 @@ extension LightlyApplication {
         }
 
         r.get("/v1/datasets/:datasetId/embeddings/:embeddingId/readCSVUrl") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let embeddingId = try ctx.params.require("embeddingId")
-            let e = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let e = try ctx.readDataset { conn, _ in
                 return try requireEmbedding(embeddingId, datasetId: datasetId, conn)
             }
             guard e.isProcessed, e.csvBlobId != nil else { throw notReady(e.id) }
@@ -97,8 +91,7 @@ extension LightlyApplication {
             guard ["PCA", "TSNE", "UMAP"].contains(method) else {
                 throw APIError.badRequest("dimensionalityReductionMethod must be PCA, TSNE or UMAP, not \(method)")
             }
-            let job = try ctx.app.database.write { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let job = try ctx.writeDataset { conn, _ in
                 let e = try requireEmbedding(embeddingId, datasetId: datasetId, conn)
                 guard e.isProcessed else { throw notReady(e.id) }
                 let input = Embedding2DJobInput(datasetId: datasetId, embeddingId: e.id, method: method)
@@ -111,11 +104,9 @@ extension LightlyApplication {
         }
 
         r.get("/v1/datasets/:datasetId/embeddings/:embeddingId/2d") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let embeddingId = try ctx.params.require("embeddingId")
-            let (e, projections) = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let (e, projections) = try ctx.readDataset { conn, _ in
                 let e = try requireEmbedding(embeddingId, datasetId: datasetId, conn)
                 return (e, try EmbeddingStore.list2D(embeddingId: e.id, conn))
             }
@@ -159,8 +150,8 @@ extension LightlyApplication {
                         stored = try blobs.store(movingFile: path)
                     }
                     newBlob = stored.id
-                    try conn.run("INSERT INTO blobs(id, dataset_id, kind, size, created_at) VALUES (?, ?, 'csv', ?, ?)",
-                                 stored.id, t.datasetId, stored.size, Timestamp.now())
+                    try BlobRecords.insert(id: stored.id, datasetId: t.datasetId, kind: "csv", size: stored.size,
+                                           now: Timestamp.now(), conn)
                     return stored.id
                 }
             }
@@ -178,7 +169,7 @@ extension LightlyApplication {
             jobs.embeddingChanged(t.objectId)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }
             if let old = outcome.replacedCSVBlobId {
-                _ = try? database.write { conn in try conn.run("DELETE FROM blobs WHERE id = ?", old) }
+                _ = try? database.write { conn in try BlobRecords.delete(id: old, conn) }
                 blobs.remove(old)
             }
             ctx.logger.info("embedding CSV stored", metadata: [

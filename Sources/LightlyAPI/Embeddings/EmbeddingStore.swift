@@ -38,6 +38,16 @@ public enum EmbeddingStore {
                         csvBlobId: try r.stringOrNil(7), createdAt: try r.int(8))
     }
 
+    /// How many embeddings the dataset has.
+    public static func count(datasetId: String, _ conn: Connection) throws -> Int {
+        try conn.queryOne("SELECT COUNT(*) FROM embeddings WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+    }
+
+    /// Points embedding `embeddingId` at its stored CSV file.
+    public static func setCSVBlob(_ blobId: String, embeddingId: String, _ conn: Connection) throws {
+        try conn.run("UPDATE embeddings SET csv_blob_id = ? WHERE id = ?", blobId, embeddingId)
+    }
+
     /// All embeddings of a dataset, oldest first (docs/protocol.md §8).
     public static func list(datasetId: String, _ conn: Connection) throws -> [EmbeddingRecord] {
         try conn.query("SELECT \(columns) FROM embeddings WHERE dataset_id = ? ORDER BY seq", datasetId).map(record)

@@ -132,14 +132,11 @@ extension LightlyApplication {
                 throw APIError.badRequest("\(role) \(id) is a tag of another dataset, not of \(datasetId)", code: code)
             }
         }
-        if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", datasetId, body.newTagName) != nil {
+        if try TagStore.nameExists(body.newTagName, datasetId: datasetId, conn) {
             throw APIError.conflict(.tagNameExists, "a tag named \(body.newTagName) already exists in dataset \(datasetId)")
         }
         // A queued job that will create the same name makes this one fail later: say so now.
-        if try conn.queryOne("""
-            SELECT 1 FROM jobs WHERE dataset_id = ? AND type = 'SAMPLING' AND status IN ('WAITING', 'RUNNING')
-              AND json_extract(request, '$.request.newTagName') = ?
-            """, datasetId, body.newTagName) != nil {
+        if try JobStore.samplingPending(newTagName: body.newTagName, datasetId: datasetId, conn) {
             throw APIError.conflict(.tagNameExists, "a sampling job creating a tag named \(body.newTagName) is already queued")
         }
     }

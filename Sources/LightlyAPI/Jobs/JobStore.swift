@@ -49,6 +49,14 @@ public enum JobStore {
                          result: nil, error: nil, processed: nil, total: nil, createdAt: now, startedAt: nil, finishedAt: nil)
     }
 
+    /// Whether a waiting or running sampling job of the dataset will create a tag named `newTagName`.
+    public static func samplingPending(newTagName: String, datasetId: String, _ conn: Connection) throws -> Bool {
+        try conn.queryOne("""
+            SELECT 1 FROM jobs WHERE dataset_id = ? AND type = 'SAMPLING' AND status IN ('WAITING', 'RUNNING')
+              AND json_extract(request, '$.request.newTagName') = ?
+            """, datasetId, newTagName) != nil
+    }
+
     /// The job `id`, whoever owns it (routes check `userId`).
     public static func get(id: String, _ conn: Connection) throws -> JobRecord? {
         try conn.queryOne("SELECT \(columns) FROM jobs WHERE id = ?", id).map(record)

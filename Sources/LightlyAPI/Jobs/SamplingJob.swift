@@ -113,7 +113,7 @@ public struct SamplingJobExecutor: JobExecutor {
             guard n == inputs.n else {
                 throw JobFailure("the dataset changed while sampling (\(inputs.n) → \(n) samples); trigger the sampling again")
             }
-            if try conn.queryOne("SELECT 1 FROM tags WHERE dataset_id = ? AND name = ?", input.datasetId, req.newTagName) != nil {
+            if try TagStore.nameExists(req.newTagName, datasetId: input.datasetId, conn) {
                 throw JobFailure("a tag named \(req.newTagName) already exists in dataset \(input.datasetId)")
             }
             let now = jobsNowMillis()
@@ -138,13 +138,13 @@ public struct SamplingJobExecutor: JobExecutor {
         guard rows == n else {
             throw JobFailure("embedding \(embedding.id) has \(rows) rows but the dataset has \(n) samples; upload embeddings for all samples")
         }
-        let initialTagId = try conn.queryOne("SELECT id FROM tags WHERE dataset_id = ? AND name = 'initial-tag'", input.datasetId)?.string(0)
+        let initialTagId = try TagStore.id(named: initialTagName, datasetId: input.datasetId, conn)
 
         func tagBits(_ id: String, role: String) throws -> [Int] {
-            guard let row = try conn.queryOne("SELECT bitmask FROM tags WHERE id = ? AND dataset_id = ?", id, input.datasetId) else {
+            guard let mask = try TagStore.bitmask(id: id, datasetId: input.datasetId, conn) else {
                 throw JobFailure("\(role) tag \(id) no longer exists in dataset \(input.datasetId)")
             }
-            return BitMask(storageBytes: try row.blob(0)).indices.filter { $0 < n }
+            return mask.indices.filter { $0 < n }
         }
         func scores(_ tagId: String) throws -> [StoredScore] {
             try ScoreStore.list(tagId: tagId, conn)
@@ -164,7 +164,7 @@ public struct SamplingJobExecutor: JobExecutor {
 
     /// N: the number of samples of the dataset (the mapping length).
     static func sampleCount(datasetId: String, _ conn: Connection) throws -> Int {
-        try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+        try SampleStore.count(datasetId: datasetId, conn)
     }
 }
 

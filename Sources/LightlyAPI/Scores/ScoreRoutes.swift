@@ -13,13 +13,11 @@ extension LightlyApplication {
     /// - `GET …/tags/{tagId}/scores/{scoreId}` → `ActiveLearningScoreData`, or 404 `SCORE_UNKNOWN`.
     func registerScoreRoutes(_ r: inout Router) {
         r.post("/v1/datasets/:datasetId/tags/:tagId/scores") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let tagId = try ctx.params.require("tagId")
             let body = try ctx.decode(ActiveLearningScoreCreateRequest.self)
             guard !body.scoreType.isEmpty else { throw APIError.badRequest("scoreType must not be empty") }
-            let id = try ctx.app.database.write { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let id = try ctx.writeDataset { conn, _ in
                 _ = try ctx.app.requireTag(tagId, datasetId: datasetId, conn: conn)
                 let n = try SamplingJobExecutor.sampleCount(datasetId: datasetId, conn)
                 if let problem = ScoreStore.validationError(scores: body.scores, n: n) {
@@ -35,11 +33,9 @@ extension LightlyApplication {
         }
 
         r.get("/v1/datasets/:datasetId/tags/:tagId/scores") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let tagId = try ctx.params.require("tagId")
-            let scores = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let scores = try ctx.readDataset { conn, _ in
                 _ = try ctx.app.requireTag(tagId, datasetId: datasetId, conn: conn)
                 return try ScoreStore.list(tagId: tagId, conn)
             }
@@ -49,12 +45,10 @@ extension LightlyApplication {
         }
 
         r.get("/v1/datasets/:datasetId/tags/:tagId/scores/:scoreId") { ctx in
-            let user = try ctx.requireUser()
             let datasetId = try ctx.params.require("datasetId")
             let tagId = try ctx.params.require("tagId")
             let scoreId = try ctx.params.require("scoreId")
-            let score = try ctx.app.database.read { conn in
-                _ = try ctx.app.requireDataset(datasetId, for: user, conn: conn)
+            let score = try ctx.readDataset { conn, _ in
                 _ = try ctx.app.requireTag(tagId, datasetId: datasetId, conn: conn)
                 return try ScoreStore.get(id: scoreId, tagId: tagId, conn)
             }

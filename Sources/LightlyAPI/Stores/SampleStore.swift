@@ -1,0 +1,144 @@
+import LightlyCore
+import LightlyStorage
+
+/// SQL for the `samples` table (and the image rows of `blobs`). Every function runs on the
+/// caller's connection, inside the caller's transaction.
+public enum SampleStore {
+    /// Sample `id` if it belongs to the dataset.
+    public static func get(id: String, datasetId: String, _ conn: Connection) throws -> SampleRow? {
+        try conn.queryOne("SELECT \(SampleRow.columns) FROM samples WHERE id = ? AND dataset_id = ?", id, datasetId)
+            .map { try SampleRow(row: $0) }
+    }
+
+    /// N: the number of samples of the dataset (the mapping length).
+    public static func count(datasetId: String, _ conn: Connection) throws -> Int {
+        try conn.queryOne("SELECT count(*) FROM samples WHERE dataset_id = ?", datasetId)?.int(0) ?? 0
+    }
+
+    /// Ids and file names of the dataset's samples in mapping order (`idx`).
+    public static func mapping(datasetId: String, _ conn: Connection) throws -> (ids: [String], fileNames: [String]) {
+        let rows = try conn.query("SELECT id, file_name FROM samples WHERE dataset_id = ? ORDER BY idx", datasetId)
+        var names = [String](); names.reserveCapacity(rows.count)
+        var ids = [String](); ids.reserveCapacity(rows.count)
+        for r in rows { ids.append(try r.string(0)); names.append(try r.string(1)) }
+        return (ids, names)
+    }
+
+    /// The dataset's samples in mapping order (`idx`), optionally only those named `fileName`, one page.
+    public static func list(datasetId: String, fileName: String?, limit: Int64, offset: Int64,
+                            _ conn: Connection) throws -> [SampleRow] {
+        let rows: [Row]
+        if let fileName {
+            rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND file_name = ? ORDER BY idx LIMIT ? OFFSET ?",
+                                  datasetId, fileName, limit, offset)
+        } else {
+            rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? ORDER BY idx LIMIT ? OFFSET ?",
+                                  datasetId, limit, offset)
+        }
+        return try rows.map { try SampleRow(row: $0) }
+    }
+
+    /// The samples of the dataset among `ids` (any order; unknown ids are skipped), queried in
+    /// chunks below SQLite's bound-parameter limit.
+    public static func rows(ids: [String], datasetId: String, _ conn: Connection) throws -> [SampleRow] {
+        var out: [SampleRow] = []
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND id IN (\(marks))",
+                                      arguments: [.text(datasetId)] + chunk.map { .text($0) })
+            for row in rows { out.append(try SampleRow(row: row)) }
+        }
+        return out
+    }
+
+    /// Appends a sample at `idx` and counts it (and `size`) in the dataset.
+    /// - Throws: a unique violation when the file name is taken in the dataset.
+    public static func append(id: String, datasetId: String, idx: Int, fileName: String, thumbName: String?,
+                              metaData: String?, exif: String?, customMetaData: String?, size: Int, now: Int64,
+                              _ conn: Connection) throws {
+        try conn.run("""
+            INSERT INTO samples (id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data,
+                                 size_in_bytes, created_at, last_modified_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, id, datasetId, idx, fileName, thumbName, metaData, exif, customMetaData, size, now, now)
+        try conn.run("""
+            UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
+            WHERE id = ?
+            """, size, now, datasetId)
+    }
+
+    /// Sets the given fields of sample `id` (nil = unchanged; JSON fields as text) and its
+    /// `last_modified_at`. `metaData` comes with its `size_in_bytes`.
+    /// - Throws: a unique violation when the new file name is taken.
+    public static func update(id: String, fileName: String?, thumbName: String?, exif: String?, customMetaData: String?,
+                              metaData: (json: String, size: Int)?, now: Int64, _ conn: Connection) throws {
+        var sets: [String] = ["last_modified_at = ?"]
+        var args: [SQLValue] = [.integer(now)]
+        if let f = fileName { sets.append("file_name = ?"); args.append(.text(f)) }
+        if let t = thumbName { sets.append("thumb_name = ?"); args.append(.text(t)) }
+        if let e = exif { sets.append("exif = ?"); args.append(.text(e)) }
+        if let c = customMetaData { sets.append("custom_meta_data = ?"); args.append(.text(c)) }
+        if let m = metaData {
+            sets.append("meta_data = ?"); args.append(.text(m.json))
+            sets.append("size_in_bytes = ?"); args.append(.integer(Int64(m.size)))
+        }
+        args.append(.text(id))
+        _ = try conn.run("UPDATE samples SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: args)
+    }
+
+    /// The columns of a sample's image variant: the blob id in `column` (`full_blob_id` or
+    /// `thumb_blob_id`, never user input), file name and thumbnail name; nil when the sample
+    /// is not in the dataset.
+    public static func image(column: String, id: String, datasetId: String,
+                             _ conn: Connection) throws -> (blobId: String?, fileName: String, thumbName: String?)? {
+        guard let row = try conn.queryOne("SELECT \(column) AS blob, file_name, thumb_name FROM samples WHERE id = ? AND dataset_id = ?",
+                                          id, datasetId) else { return nil }
+        return (try row.stringOrNil("blob"), try row.string("file_name"), try row.stringOrNil("thumb_name"))
+    }
+
+    /// Points `column` of sample `id` at the new blob `blobId` (recording its row in `blobs`) and
+    /// deletes the row of the blob it replaces.
+    /// - Returns: `.some(previous blob id or nil)`, or nil (nothing changed) when the sample is not in the dataset.
+    public static func replaceImage(column: String, id: String, datasetId: String, blobId: String, kind: String,
+                                    size: Int, now: Int64, _ conn: Connection) throws -> String?? {
+        guard let row = try conn.queryOne("SELECT \(column) AS blob FROM samples WHERE id = ? AND dataset_id = ?",
+                                          id, datasetId) else { return nil }
+        let previous = try row.stringOrNil("blob")
+        try BlobRecords.insert(id: blobId, datasetId: datasetId, kind: kind, size: size, now: now, conn)
+        try conn.run("UPDATE samples SET \(column) = ?, last_modified_at = ? WHERE id = ?", blobId, now, id)
+        if let previous { try BlobRecords.delete(id: previous, conn) }
+        return .some(previous)
+    }
+
+    /// Calls `body` with each file name of the dataset in mapping order, streaming (no array of rows).
+    public static func forEachFileName(datasetId: String, _ conn: Connection, _ body: (String) throws -> Void) throws {
+        let stmt = try conn.prepare("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx")
+        defer { stmt.reset() }
+        try stmt.bind([.text(datasetId)])
+        while try stmt.step() {
+            guard case .text(let name) = stmt.value(at: 0) else { continue }
+            try body(name)
+        }
+    }
+
+    /// Inserts one bare sample per file name, in order, at `idx` 0, 1, … (the dataset's first
+    /// samples, made by an embedding upload). Does not count them in the dataset
+    /// (``DatasetStore/setSampleCount(_:id:now:_:)``).
+    public static func insertFirst(fileNames names: [String], datasetId: String, now: Int64, _ conn: Connection) throws {
+        let stmt = try conn.prepare("""
+            INSERT INTO samples(id, dataset_id, idx, file_name, meta_data, size_in_bytes, created_at, last_modified_at)
+            VALUES (?, ?, ?, ?, '{}', 0, ?, ?)
+            """)
+        defer { stmt.reset() }
+        let seconds = UInt32(truncatingIfNeeded: now / 1000)
+        var rng = SystemRandomNumberGenerator()
+        for (i, name) in names.enumerated() {
+            stmt.reset()
+            try stmt.bind([.text(ObjectID.generate(seconds: seconds, using: &rng)), .text(datasetId), .integer(Int64(i)),
+                           .text(name), .integer(now), .integer(now)])
+            while try stmt.step() {}
+        }
+        stmt.reset()
+    }
+}
