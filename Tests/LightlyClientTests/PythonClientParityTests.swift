@@ -7,7 +7,7 @@ import LightlyWire
 /// The Swift client and the real Python client 1.5.26 against the same server process: the
 /// names query, the paged mappings, the three exports and a selection give the same answers.
 /// Needs the venv that `Fixtures/python_client_calls.py` describes; skipped without it.
-@Suite(.serialized, .enabled(if: PythonClientVenv.python != nil, "no lightly 1.5.26 venv at .build/pyclient/1.5.26"))
+@Suite(.serialized, .enabled(if: PythonClientVenv.python != nil, "no lightly 1.5.26 venv at .build/pyclient/1.5.26 or .build/conformance/venvs/1.5.26"))
 struct PythonClientParityTests {
     static var python: String? { PythonClientVenv.python }
 
@@ -94,10 +94,17 @@ struct PythonClientParityTests {
     static func unsigned(_ url: String) -> String { String(url.prefix { $0 != "?" }) }
 }
 
-/// The Python interpreter of the lightly 1.5.26 venv, if one was made.
+/// The Python interpreter of a lightly 1.5.26 venv: the one `Fixtures/python_client_calls.py`
+/// describes, else the conformance suite's (`.ci/run` makes it: 1.5.26 is in its default
+/// matrix; `.conformance-ok` marks a finished install).
 enum PythonClientVenv {
     static let python: String? = {
-        let path = LiveServer.packageRoot.appendingPathComponent(".build/pyclient/1.5.26/bin/python").path
-        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+        let root = LiveServer.packageRoot
+        let own = root.appendingPathComponent(".build/pyclient/1.5.26/bin/python").path
+        if FileManager.default.isExecutableFile(atPath: own) { return own }
+        let conformance = root.appendingPathComponent(".build/conformance/venvs/1.5.26")
+        let python = conformance.appendingPathComponent("bin/python").path
+        let ready = FileManager.default.fileExists(atPath: conformance.appendingPathComponent(".conformance-ok").path)
+        return ready && FileManager.default.isExecutableFile(atPath: python) ? python : nil
     }()
 }
