@@ -4,18 +4,8 @@
 # production (stderr to a file). Prints req/s and latency percentiles for both.
 # Usage: benchmarks/http/server-bench.sh [duration=10s] [connections=64] [threads=2]
 # Target (issue #2): /health >= 30,000 req/s with p99 < 10 ms on 2 cores, wrk on the same cores.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-DURATION="${1:-10s}"
-CONNECTIONS="${2:-64}"
-THREADS="${3:-2}"
-
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
-swift build -c release --product lightly-server >&2
-BIN="$(swift build -c release --show-bin-path)/lightly-server"
+# Arguments, wrk and the release build ($BIN): common.sh.
+source "$(dirname "$0")/common.sh"
 
 DATA="$(mktemp -d)"
 "$BIN" serve --port 0 --data-dir "$DATA" --log-level info > "$DATA/stdout" 2> "$DATA/stderr" &

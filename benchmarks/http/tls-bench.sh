@@ -6,18 +6,8 @@
 # `Connection: close` (a new connection, and so a full TLS handshake, per request).
 # Prints req/s and latency percentiles per case, with the load average before and after.
 # Usage: benchmarks/http/tls-bench.sh [duration=10s] [connections=64] [threads=2]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-DURATION="${1:-10s}"
-CONNECTIONS="${2:-64}"
-THREADS="${3:-2}"
-
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
-swift build -c release --product lightly-server >&2
-BIN="$(swift build -c release --show-bin-path)/lightly-server"
+# Arguments, wrk and the release build ($BIN): common.sh.
+source "$(dirname "$0")/common.sh"
 
 WORK="$(mktemp -d)"
 PIDS=()
