@@ -39,6 +39,19 @@ final class LiveServer: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
+        let (u, t) = try Self.awaitListening(process, output: out)
+        guard let t else {
+            process.terminate()
+            throw LiveServerError("no token in the first start's output")
+        }
+        url = u
+        token = t
+    }
+
+    /// Waits (at most 30 s) for `serve`'s `listening on http://…` line on `out`; returns the
+    /// URL and the token a first start prints (`export LIGHTLY_TOKEN=…`), nil on a restart.
+    /// Terminates `process` and throws if it does not start.
+    static func awaitListening(_ process: Process, output out: Pipe) throws -> (url: String, token: String?) {
         var text = ""
         let deadline = Date().addingTimeInterval(30)
         while !text.contains("listening on http://") {
@@ -47,16 +60,15 @@ final class LiveServer: @unchecked Sendable {
             text += String(decoding: chunk, as: UTF8.self)
         }
         func value(after prefix: String) -> String? {
-            text.split(separator: "\n").first { $0.contains(prefix) }.map { line in
-                String(line[line.range(of: prefix)!.upperBound...]).trimmingCharacters(in: .whitespaces)
+            text.split(separator: "\n").first { $0.contains(prefix) }.flatMap { line in
+                line.range(of: prefix).map { String(line[$0.upperBound...]).trimmingCharacters(in: .whitespaces) }
             }
         }
-        guard let u = value(after: "listening on "), let t = value(after: "export LIGHTLY_TOKEN=") else {
+        guard let url = value(after: "listening on ") else {
             process.terminate()
             throw LiveServerError("unexpected start-up output: \(text)")
         }
-        url = u
-        token = t
+        return (url, value(after: "export LIGHTLY_TOKEN="))
     }
 
     /// A second user's token.

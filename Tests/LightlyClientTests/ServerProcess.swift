@@ -38,17 +38,9 @@ final class ServerProcess: @unchecked Sendable {
         p.standardOutput = out
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !text.contains("listening on http://") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty || Date() > deadline { p.terminate(); throw LiveServerError("server did not start: \(text)") }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        for line in text.split(separator: "\n") {
-            if let r = line.range(of: "export LIGHTLY_TOKEN=") { token = String(line[r.upperBound...]).trimmingCharacters(in: .whitespaces) }
-            if let r = line.range(of: "listening on ") { url = String(line[r.upperBound...]).trimmingCharacters(in: .whitespaces) }
-        }
+        let (u, t) = try LiveServer.awaitListening(p, output: out)
+        url = u
+        if let t { token = t }
         process = p
     }
 
