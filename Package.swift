@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "LightlyAPI", dependencies: [
             "LightlyCore", "LightlyWire", "LightlyStorage", "HTTPKit", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["README.md", "Jobs/README.md"]),
+        ], exclude: ["README.md", "Jobs/README.md"], plugins: ["EmbedWebAssets"]),
         // Thin async client over URLSession. Usable as a versioned dependency of other packages:
         // no unsafe flags anywhere in its closure (checked by PackageManifestTests).
         .target(name: "LightlyClient", dependencies: ["LightlyWire", "LightlyShared"]),
@@ -102,6 +102,9 @@ let package = Package(
         // Embeds migrations/NNNN_name.sql into LightlyStorage at build time.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsGenerator"]),
         .executableTarget(name: "EmbedMigrationsGenerator", path: "Plugins/EmbedMigrationsGenerator"),
+        // Embeds webui/* (the web page served at `/`) into LightlyAPI at build time.
+        .plugin(name: "EmbedWebAssets", capability: .buildTool(), dependencies: ["EmbedWebAssetsGenerator"]),
+        .executableTarget(name: "EmbedWebAssetsGenerator", path: "Plugins/EmbedWebAssetsGenerator"),
 
         // MARK: - Tests
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore", "LightlySampling", "LightlyShared"]),

@@ -127,6 +127,7 @@ public final class LightlyApplication: Sendable {
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
         registerCollaborationRoutes(&r)
+        registerWebUIRoutes(&r)
         return r
     }
 
@@ -171,12 +172,22 @@ public final class LightlyApplication: Sendable {
         }
     }
 
-    /// The user of a `.token` route (nil for other routes). - Throws: 401 without a valid token.
+    /// The user of a `.token` route (nil for other routes): the token comes from `?token=`
+    /// (what the `lightly` client sends) or from `Authorization: Bearer <token>` (what the web
+    /// page sends; headers never reach the access log). - Throws: 401 without a valid token.
     private func authenticate(_ request: HTTPRequest, route: Router.Route) throws -> User? {
         guard route.auth == .token else { return nil }
-        guard let token = request.query("token"), !token.isEmpty,
+        guard let token = request.query("token") ?? Self.bearerToken(request), !token.isEmpty,
               let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
         return u
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
+    static func bearerToken(_ request: HTTPRequest) -> String? {
+        guard let value = request.headers[HTTPHeaderName("Authorization")] else { return nil }
+        let parts = value.split(separator: " ")
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1])
     }
 
     /// Decides from the head of a request with a body, before the body is read: the route
