@@ -15,10 +15,11 @@ export class APIError extends Error {
 }
 
 /**
- * Calls the API. `as`: "json" (default), "text", "bytes" (ArrayBuffer) or "response".
+ * Calls the API. `as`: "json" (default), "text", "bytes" (ArrayBuffer) or "response". A 401
+ * signs the page out (event `lightly-unauthorized`) unless `notify401` is false.
  * Throws APIError with the server's `error` text on a non-2xx answer.
  */
-export async function api(path, { method = "GET", body, as = "json", query } = {}) {
+export async function api(path, { method = "GET", body, as = "json", query, notify401 = true } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v);
   const headers = { Authorization: `Bearer ${token.get() || ""}` };
@@ -30,7 +31,7 @@ export async function api(path, { method = "GET", body, as = "json", query } = {
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     try { const j = await r.json(); if (j && j.error) msg = j.error; } catch { /* not JSON */ }
-    if (r.status === 401) window.dispatchEvent(new CustomEvent("lightly-unauthorized"));
+    if (r.status === 401 && notify401) window.dispatchEvent(new CustomEvent("lightly-unauthorized"));
     throw new APIError(msg, r.status);
   }
   if (as === "response") return r;

@@ -37,7 +37,7 @@ function signIn() {
   const err = h("p", { class: "error", role: "alert", id: "signin-error" });
   const form = h("form", { class: "card narrow", id: "signin" },
     h("h1", {}, "Sign in"),
-    h("p", { class: "muted" }, "Use an API token of this server (", h("code", {}, "lightly-server token create NAME"),
+    h("p", { class: "muted" }, "Use an API token of this server (", h("code", {}, "lightly-server token create --name NAME"),
       "). It is kept in this tab only and sent in a header, never in an address."),
     h("label", { for: "token" }, "API token"), input,
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Sign in")), err);
@@ -45,9 +45,9 @@ function signIn() {
     e.preventDefault();
     token.set(input.value.trim());
     try {
-      await api("/v1/datasets");
+      await api("/v1/datasets", { notify401: false });
       input.value = "";
-      if (!location.hash || location.hash === "#/") route(); else route();
+      route();
     } catch (x) {
       token.clear();
       err.textContent = x.status === 401 ? "That token is not known to this server." : x.message;
@@ -113,7 +113,7 @@ const TABS = [["samples", "Samples"], ["map", "Map"], ["select", "Run a selectio
 async function datasetView(id, tab, tagId) {
   const enc = encodeURIComponent;
   const [ds, tags, embeddings] = await Promise.all([
-    api(`/v1/datasets/${enc(id)}`), api(`/v1/datasets/${enc(id)}/tags`), api(`/v1/datasets/${enc(id)}/embeddings`),
+    api(`/v1/datasets/${enc(id)}`), api(`/ui-api/datasets/${enc(id)}/tags`), api(`/v1/datasets/${enc(id)}/embeddings`),
   ]);
   document.title = `${ds.name} · Lightly server`;
   tags.sort((a, b) => a.createdAt - b.createdAt);
@@ -135,7 +135,7 @@ async function datasetView(id, tab, tagId) {
       items.map((t) => h("li", { role: "treeitem", "aria-selected": String(t === tag) },
         h("a", { href: link(t), class: t === tag ? "tag current" : "tag", "aria-current": t === tag ? "true" : undefined, dataset: { tagName: t.name } },
           h("span", { class: "tag-name" }, t.name),
-          h("span", { class: "tag-meta" }, `${t.totSize.toLocaleString()} · ${method(t)} · ${when(t.createdAt)}`)),
+          h("span", { class: "tag-meta" }, `${t.size.toLocaleString()} · ${method(t)} · ${when(t.createdAt)}`)),
         tree(t.id))));
   };
 
@@ -151,7 +151,7 @@ async function datasetView(id, tab, tagId) {
       h("div", { class: "work" },
         h("nav", { class: "tabs", "aria-label": "Views of the tag" },
           TABS.map(([k, label]) => h("a", { href: link(tag, k), "aria-current": k === tab ? "page" : undefined, id: `tab-${k}` }, label))),
-        tag ? h("h2", { class: "tag-title" }, tag.name, h("span", { class: "muted" }, ` · ${tag.totSize.toLocaleString()} samples · ${method(tag)}`)) : null,
+        tag ? h("h2", { class: "tag-title" }, tag.name, h("span", { class: "muted" }, ` · ${tag.size.toLocaleString()} samples · ${method(tag)}`)) : null,
         panel)));
   const context = { id, ds, tags, tag, embeddings, panel, link };
   if (!tag) { replace(panel, h("p", { class: "muted" }, "Nothing to show yet.")); return; }
@@ -233,7 +233,7 @@ async function mapPanel({ id, tags, tag, embeddings, panel }) {
   if (new Uint8Array(new Uint32Array([1]).buffer)[0] === 1) xy = new Float32Array(buf);
   else { const dv = new DataView(buf); xy = new Float32Array(buf.byteLength / 4); for (let i = 0; i < xy.length; i++) xy[i] = dv.getFloat32(4 * i, true); }
   const n = xy.length / 2;
-  const options = (sel) => [h("option", { value: "" }, "—"), tags.map((t) => h("option", { value: t.id, selected: t === sel }, `${t.name} (${t.totSize})`))];
+  const options = (sel) => [h("option", { value: "" }, "—"), tags.map((t) => h("option", { value: t.id, selected: t === sel }, `${t.name} (${t.size})`))];
   const prevTag = tags.find((t) => t.id === tag.preselectedTagId) || null;
   const selA = h("select", { id: "map-tag-a" }, options(tag));
   const selB = h("select", { id: "map-tag-b" }, options(prevTag));
@@ -288,9 +288,9 @@ async function mapPanel({ id, tags, tag, embeddings, panel }) {
 function selectPanel({ id, tags, tag, embeddings, panel, link }) {
   const enc = encodeURIComponent;
   const field = (label, control) => [h("label", { for: control.id }, label), control];
-  const tagOptions = (sel) => [h("option", { value: "" }, "—"), tags.map((t) => h("option", { value: t.id, selected: t === sel }, `${t.name} (${t.totSize})`))];
+  const tagOptions = (sel) => [h("option", { value: "" }, "—"), tags.map((t) => h("option", { value: t.id, selected: t === sel }, `${t.name} (${t.size})`))];
   const method = h("select", { id: "sel-method", name: "method" }, ["CORESET", "RANDOM", "CORAL", "ACTIVE_LEARNING"].map((m) => h("option", { value: m }, m)));
-  const count = h("input", { id: "sel-n", name: "n", type: "number", min: 1, step: 1, required: true, value: Math.min(100, tag.totSize) });
+  const count = h("input", { id: "sel-n", name: "n", type: "number", min: 1, step: 1, required: true, value: Math.min(100, tag.size) });
   const name = h("input", { id: "sel-name", name: "newTagName", required: true, autocomplete: "off", value: "" });
   const query = h("select", { id: "sel-query" }, tagOptions(tag));
   const pre = h("select", { id: "sel-pre" }, tagOptions(null));
@@ -357,7 +357,7 @@ function exportPanel({ id, tag, panel }) {
     ["export-labelstudio", "Label Studio tasks (.json)", async () => save(new Blob([JSON.stringify(await api(`${base}/LabelStudio/tasks`), null, 2)], { type: "application/json" }), `${safe}-labelstudio.json`)],
   ];
   replace(panel, h("div", { class: "card" },
-    h("p", {}, `Download the ${tag.totSize.toLocaleString()} samples of “${tag.name}”. Read URLs are signed and expire; they carry no token.`),
+    h("p", {}, `Download the ${tag.size.toLocaleString()} samples of “${tag.name}”. Read URLs are signed and expire; they carry no token.`),
     h("ul", { class: "exports" }, kinds.map(([kid, label, run]) => h("li", {}, h("button", {
       type: "button", id: kid,
       onclick: async (e) => { e.target.disabled = true; try { await run(); } catch (x) { status(x.message, "error"); } finally { e.target.disabled = false; } },

@@ -45,11 +45,15 @@ export function duration(ms) {
   return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
 }
 
-/** Announces a message in the live region (and shows it). */
+let statusTimer = 0;
+
+/** Announces a message in the live region (and shows it for a few seconds; errors stay). */
 export function status(text, kind = "info") {
   const el = document.getElementById("status");
   el.className = kind;
   el.textContent = text;
+  clearTimeout(statusTimer);
+  if (kind !== "error") statusTimer = setTimeout(() => { el.textContent = ""; }, 8000);
 }
 
 /** Asks in the modal dialog; resolves true when confirmed. */

@@ -121,7 +121,7 @@ export class ScatterMap {
     const pack = ([r, g, b]) => little ? (0xff000000 | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
     px.fill(pack([255, 255, 255]));
     const colors = [COLORS.rest, COLORS.b, COLORS.a, COLORS.both].map(pack);
-    const size = this.n <= 5000 ? 5 : this.n <= 200000 ? 2 : 1;
+    const size = this.n <= 2000 ? 7 : this.n <= 20000 ? 4 : this.n <= 200000 ? 2 : 1;
     const half = size >> 1;
     const { scale, cx, cy } = this.view, ox = w / 2, oy = hgt / 2, xy = this.xy, order = this.order;
     let drawn = 0;

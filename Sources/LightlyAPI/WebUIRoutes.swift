@@ -67,6 +67,22 @@ struct UITagSample: Codable, Sendable {
     var imageUrl: String?
 }
 
+/// A tag as the page shows it: the v1 `TagData` leaves out `creator` (strict client releases
+/// refuse it) and its `totSize` is the dataset's size, so the page gets both here.
+struct UITag: Codable, Sendable {
+    var id: String
+    var name: String
+    var prevTagId: String?
+    var queryTagId: String?
+    var preselectedTagId: String?
+    /// Samples in the tag (set bits).
+    var size: Int
+    /// `SAMPLER_CORESET`, `USER_PIP`, … (absent when the creator did not say).
+    var creator: String?
+    var createdAt: Int64
+    var bitMaskData: String
+}
+
 /// A page of a tag's samples with the tag's size.
 struct UITagSamplePage: Codable, Sendable {
     var total: Int
@@ -82,6 +98,7 @@ extension LightlyApplication {
     ///   stored 2-D projection as raw little-endian Float32 `x, y` pairs in mapping order,
     ///   8 bytes per point (`X-Point-Count` says how many); membership comes from the tags'
     ///   `bitMaskData`, 1 bit per point.
+    /// - `GET /ui-api/datasets/{datasetId}/tags`: the tags with their size and creator.
     /// - `GET /ui-api/datasets/{datasetId}/tags/{tagId}/samples?pageSize&pageOffset`: a page
     ///   of a tag's samples in mapping order with a signed image URL each.
     func registerWebUIRoutes(_ r: inout Router) {
@@ -106,6 +123,16 @@ extension LightlyApplication {
                 HTTPHeaderName("X-Point-Count"): String(p.points.count / 2),
                 HTTPHeaderName("Cache-Control"): "no-store",
             ], body: .bytes(body))
+        }
+
+        r.get("/ui-api/datasets/:datasetId/tags") { ctx in
+            let rows = try ctx.readDataset { conn, d in try ctx.app.tags(of: d.id, conn: conn) }
+            var response = try HTTPResponse.json(rows.map { t in
+                UITag(id: t.id, name: t.name, prevTagId: t.prevTagId, queryTagId: t.queryTagId, preselectedTagId: t.preselectedTagId,
+                      size: t.bitmask.count, creator: t.creator, createdAt: t.createdAt, bitMaskData: t.bitmask.hexString)
+            })
+            response.headers[HTTPHeaderName("Cache-Control")] = "no-store"
+            return response
         }
 
         r.get("/ui-api/datasets/:datasetId/tags/:tagId/samples") { ctx in

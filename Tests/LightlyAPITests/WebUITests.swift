@@ -133,7 +133,11 @@ import Testing
         #expect(try t.call(.GET, targetOf(url)).bytes == [1, 2, 3])
         #expect(page.samples[1].imageUrl == nil)
         #expect(try t.call(.GET, "/ui-api/datasets/\(ds)/tags/\(tag.id)/samples?pageSize=0", token: tok).status == 400)
+        let uiTags = try t.call(.GET, "/ui-api/datasets/\(ds)/tags", token: tok).decode([UITag].self)
+        #expect(uiTags.map(\.name) == ["initial-tag"] && uiTags[0].size == 3 && uiTags[0].bitMaskData == tag.bitMaskData)
+        #expect(try t.call(.GET, "/ui-api/datasets/\(ds)/tags").status == 401)
         let bob = try t.makeUser("bob")
         #expect(try t.call(.GET, "/ui-api/datasets/\(ds)/tags/\(tag.id)/samples", token: bob).status == 404)
+        #expect(try t.call(.GET, "/ui-api/datasets/\(ds)/tags", token: bob).status == 404)
     }
 }
