@@ -8,7 +8,7 @@ let cleanup = [];
 
 function onLeave(fn) { cleanup.push(fn); }
 
-async function route() {
+async function route(event) {
   for (const fn of cleanup.splice(0)) { try { fn(); } catch { /* ignore */ } }
   const nav = document.getElementById("nav");
   if (!token.get()) { nav.hidden = true; return signIn(); }
@@ -18,11 +18,14 @@ async function route() {
     const current = (a.getAttribute("href") === "#/jobs") === (parts[0] === "jobs");
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
+  const fromHashChange = event && event.type === "hashchange";
   try {
     if (parts[0] === "jobs") await jobsView();
     else if (parts[0] === "d" && parts[2] === "sample") await sampleView(parts[1], parts[3]);
     else if (parts[0] === "d") await datasetView(parts[1], parts[2] || "samples", parts[3]);
     else await datasetsView();
+    // After a navigation, start keyboard and screen-reader users at the new content.
+    if (fromHashChange && (document.activeElement === document.body || !document.activeElement)) main().focus({ preventScroll: true });
   } catch (e) {
     if (e instanceof APIError && e.status === 401) return;
     replace(main(), h("h1", {}, "Something went wrong"), h("p", { class: "error", role: "alert" }, e.message));
@@ -131,8 +134,8 @@ async function datasetView(id, tab, tagId) {
   const tree = (parent) => {
     const items = children.get(parent) || [];
     if (!items.length) return null;
-    return h("ul", { role: parent === null ? "tree" : "group", "aria-label": parent === null ? "Tags" : undefined },
-      items.map((t) => h("li", { role: "treeitem", "aria-selected": String(t === tag) },
+    return h("ul", {},
+      items.map((t) => h("li", {},
         h("a", { href: link(t), class: t === tag ? "tag current" : "tag", "aria-current": t === tag ? "true" : undefined, dataset: { tagName: t.name } },
           h("span", { class: "tag-name" }, t.name),
           h("span", { class: "tag-meta" }, `${t.size.toLocaleString()} · ${method(t)} · ${when(t.createdAt)}`)),
@@ -147,7 +150,7 @@ async function datasetView(id, tab, tagId) {
     h("div", { class: "dataset" },
       h("aside", { class: "tags card", "aria-labelledby": "tags-title" },
         h("h2", { id: "tags-title" }, "Tags"),
-        tags.length ? tree(null) : h("p", { class: "muted" }, "No tags yet: upload samples with the client.")),
+        tags.length ? h("nav", { "aria-label": "Tag tree" }, tree(null)) : h("p", { class: "muted" }, "No tags yet: upload samples with the client.")),
       h("div", { class: "work" },
         h("nav", { class: "tabs", "aria-label": "Views of the tag" },
           TABS.map(([k, label]) => h("a", { href: link(tag, k), "aria-current": k === tab ? "page" : undefined, id: `tab-${k}` }, label))),

@@ -154,15 +154,20 @@ export class ScatterMap {
     this.canvas.dataset.drawnPoints = String(drawn);
     this.canvas.dataset.drawMs = this.lastDrawMs.toFixed(2);
     this.canvas.dataset.frames = String(Number(this.canvas.dataset.frames || 0) + 1);
+    if (this.canvas.dataset.frames === "1") performance.mark("map-drawn");
   }
 
   /** The nearest point within 12 CSS pixels of a canvas position, or null. */
   nearest(px, py) {
     const dpr = window.devicePixelRatio || 1, max = (12 * dpr) ** 2;
-    let best = null, bestD = max;
+    // In data units: one pass over the typed array, no allocation per point.
+    const { scale, cx, cy } = this.view, xy = this.xy;
+    const tx = cx + (px - this.canvas.width / 2) / scale, ty = cy - (py - this.canvas.height / 2) / scale;
+    const maxData = max / (scale * scale);
+    let best = null, bestD = maxData;
     for (let i = 0; i < this.n; i++) {
-      const [sx, sy] = this.toScreen(i);
-      const d = (sx - px) ** 2 + (sy - py) ** 2;
+      const dx = xy[2 * i] - tx, dy = xy[2 * i + 1] - ty;
+      const d = dx * dx + dy * dy;
       if (d < bestD) { bestD = d; best = i; }
     }
     return best;

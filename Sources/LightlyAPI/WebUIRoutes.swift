@@ -116,8 +116,12 @@ extension LightlyApplication {
             guard let p = projections.first(where: { $0.method == method }) else {
                 throw APIError.notFound(.notFound, "embedding \(embeddingId) has no \(method) 2-D projection (yet)")
             }
+            #if _endian(little)
+            let body = p.points.withUnsafeBytes { Data($0) }
+            #else
             var body = Data(capacity: p.points.count * 4)
             for v in p.points { withUnsafeBytes(of: v.bitPattern.littleEndian) { body.append(contentsOf: $0) } }
+            #endif
             return HTTPResponse(status: .ok, headers: [
                 .contentType: "application/octet-stream",
                 HTTPHeaderName("X-Point-Count"): String(p.points.count / 2),

@@ -5,10 +5,12 @@ dataset made by the real `lightly` client.
 
     python3 Tests/browser/run.py --server-binary .build/debug/lightly-server [--screenshots docs/ui]
 
-Steps: sign in with a token typed into the form; see the dataset; the hostile file name renders
-as text (no alert, no <img src=x>); the map draws every point; run a CORESET selection of 10
+Steps: sign in with a token typed into the form (a wrong one is refused); create a dataset and
+delete it (cancel, then confirm); see the dataset; the hostile file name renders
+as text (no alert, no <img src=x>); the map draws every point; a selection the server refuses
+shows the server's message; run a CORESET selection of 10
 from the page and land on the new tag with 10 samples; download the file-names export and find
-10 lines; the jobs page lists the selection; at 390 px wide nothing scrolls sideways; sign out
+10 lines; the jobs page lists the selections (the failed one with its error); at 390 px wide nothing scrolls sideways; sign out
 clears the token. Throughout: no Content-Security-Policy violation in the console, the token in
 no page URL and in no server log line.
 
@@ -195,6 +197,28 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         log(f"signed in, dataset listed ({time.monotonic() - t0:.1f} s)")
         p.shot("datasets")
 
+        # Create a dataset from the page, then delete it: cancelling the confirmation keeps it.
+        p.css("#new-dataset").send_keys("scratch" + Keys.ENTER)
+        p.wait(lambda: p.css("#dataset-name").text == "scratch", "the new dataset's page")
+        p.go("#/")
+
+        def delete_button():
+            rows = [r for r in p.all("#datasets tbody tr") if r.find_element("css selector", "a").text == "scratch"]
+            return rows[0].find_element("css selector", "button") if rows else None
+
+        p.wait(delete_button, "the new dataset in the list").click()
+        p.wait(lambda: p.css("#confirm").get_attribute("open") is not None, "the confirmation dialog")
+        p.css("#confirm-cancel").click()
+        time.sleep(0.3)
+        assert delete_button() is not None, "cancel keeps the dataset"
+        delete_button().click()
+        p.wait(lambda: p.css("#confirm").get_attribute("open") is not None, "the confirmation dialog")
+        p.shot("delete-confirmation")
+        p.css("#confirm-ok").click()
+        p.wait(lambda: delete_button() is None and p.all("a.dataset-link"), "the dataset to disappear")
+        log("created and deleted a dataset from the page (with confirmation)")
+        link = p.wait(lambda: [a for a in p.all("a.dataset-link") if a.text == "ui-demo"], "the dataset in the list")[0]
+
         link.click()
         p.seen()
         p.wait(lambda: len(p.all("#samples li")) == min(info["n"], 48), "the samples grid")
@@ -236,9 +260,20 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         log(f"map drew {info['n']} points")
         p.shot("map")
 
-        # A CORESET selection of 10 from the page.
+        # A selection the server refuses shows the server's message, and nothing changes.
         p.css("#tab-select").click()
         p.wait(lambda: p.css("#selection"), "the selection form")
+        Select(p.css("#sel-method")).select_by_value("ACTIVE_LEARNING")
+        p.css("#sel-score").send_keys("no_such_score")
+        p.css("#sel-run").click()
+        err = p.wait(lambda: p.css("#sel-status.error").text, "the server's error message", timeout=60)
+        assert "no_such_score" in err or "score" in err.lower(), err
+        assert p.css("#sel-run").is_enabled(), "the form can be sent again"
+        log(f"refused selection shows the server's message: {err!r}")
+        p.go(f"#/d/{info['datasetId']}/select/")
+        p.wait(lambda: p.css("#selection"), "the selection form")
+
+        # A CORESET selection of 10 from the page.
         Select(p.css("#sel-method")).select_by_value("CORESET")
         n = p.css("#sel-n")
         n.clear()
@@ -277,6 +312,9 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         # Jobs.
         p.go("#/jobs")
         p.wait(lambda: any("SAMPLING" in r.text and "FINISHED" in r.text for r in p.all("#jobs tbody tr")), "the jobs list")
+        failed = [r for r in p.all("#jobs tbody tr") if "FAILED" in r.text]
+        assert failed, "the refused selection (no such scores) is listed as FAILED"
+        p.wait(lambda: "needs scores" in failed[0].find_element("css selector", ".error-cell").text, "the failed job's error")
         p.shot("jobs")
 
         # A phone's width: nothing scrolls sideways.
