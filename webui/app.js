@@ -71,7 +71,7 @@ function signOut() {
 
 async function datasetsView() {
   document.title = "Datasets · Lightly server";
-  const list = await api("/v1/datasets/enriched");
+  const list = await api("/ui-api/datasets");
   list.sort((a, b) => b.createdAt - a.createdAt);
   const name = h("input", { id: "new-dataset", name: "name", required: true, maxlength: 200, autocomplete: "off" });
   const create = h("form", { class: "row wrap", id: "create-dataset" },

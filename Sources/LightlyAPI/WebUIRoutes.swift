@@ -67,6 +67,18 @@ struct UITagSample: Codable, Sendable {
     var imageUrl: String?
 }
 
+/// A dataset in the page's list: the numbers of `/v1/datasets/enriched` without its list of
+/// every sample id (megabytes for a large dataset).
+struct UIDataset: Codable, Sendable {
+    var id: String
+    var name: String
+    var nSamples: Int
+    var nTags: Int
+    var nEmbeddings: Int
+    var createdAt: Int64
+    var lastModifiedAt: Int64
+}
+
 /// A tag as the page shows it: the v1 `TagData` leaves out `creator` (strict client releases
 /// refuse it) and its `totSize` is the dataset's size, so the page gets both here.
 struct UITag: Codable, Sendable {
@@ -98,6 +110,8 @@ extension LightlyApplication {
     ///   stored 2-D projection as raw little-endian Float32 `x, y` pairs in mapping order,
     ///   8 bytes per point (`X-Point-Count` says how many); membership comes from the tags'
     ///   `bitMaskData`, 1 bit per point.
+    /// - `GET /ui-api/datasets`: the user's datasets with their numbers of samples, tags and
+    ///   embeddings (paged like `/v1/datasets`).
     /// - `GET /ui-api/datasets/{datasetId}/tags`: the tags with their size and creator.
     /// - `GET /ui-api/datasets/{datasetId}/tags/{tagId}/samples?pageSize&pageOffset`: a page
     ///   of a tag's samples in mapping order with a signed image URL each.
@@ -127,6 +141,18 @@ extension LightlyApplication {
                 HTTPHeaderName("X-Point-Count"): String(p.points.count / 2),
                 HTTPHeaderName("Cache-Control"): "no-store",
             ], body: .bytes(body))
+        }
+
+        r.get("/ui-api/datasets") { ctx in
+            let user = try ctx.requireUser()
+            let rows = try ctx.app.datasets(try ctx.app.listing(ctx), user: user, page: try ctx.paging()) { ds, conn in
+                UIDataset(id: ds.id, name: ds.name, nSamples: ds.nSamples, nTags: try TagStore.count(datasetId: ds.id, conn),
+                          nEmbeddings: try EmbeddingStore.count(datasetId: ds.id, conn), createdAt: ds.createdAt,
+                          lastModifiedAt: ds.lastModifiedAt)
+            }
+            var response = try HTTPResponse.json(rows)
+            response.headers[HTTPHeaderName("Cache-Control")] = "no-store"
+            return response
         }
 
         r.get("/ui-api/datasets/:datasetId/tags") { ctx in

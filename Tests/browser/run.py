@@ -6,13 +6,13 @@ dataset made by the real `lightly` client.
     python3 Tests/browser/run.py --server-binary .build/debug/lightly-server [--screenshots docs/ui]
 
 Steps: sign in with a token typed into the form (a wrong one is refused); create a dataset and
-delete it (cancel, then confirm); see the dataset; the hostile file name renders
-as text (no alert, no <img src=x>); the map draws every point; a selection the server refuses
-shows the server's message; run a CORESET selection of 10
-from the page and land on the new tag with 10 samples; download the file-names export and find
-10 lines; the jobs page lists the selections (the failed one with its error); at 390 px wide nothing scrolls sideways; sign out
-clears the token. Throughout: no Content-Security-Policy violation in the console, the token in
-no page URL and in no server log line.
+delete it (cancel, then confirm); see the dataset; the hostile file name renders as text (no
+alert, no <img src=x>); the map draws every point; a selection the server refuses shows the
+server's message; run a CORESET selection of 10 from the page and land on the new tag with 10
+samples; download the file-names export and find 10 lines; the jobs page lists the selections
+(the failed one with its error); at 390 px wide nothing scrolls sideways; sign out clears the
+token. Throughout: no Content-Security-Policy violation in the console, the token in no page
+URL and in no server log line.
 
 Venvs (created on first use, under .build/): `.build/browser/venvs/selenium` (selenium) and the
 conformance suite's `lightly` 1.5.26 venv (torch stubbed). The first runs this script again
