@@ -176,7 +176,7 @@ extension LightlyApplication {
                 let mapping = try ctx.app.mappings.mapping(ds, conn: conn)
                 let all = tag.bitmask.indices.filter { $0 < mapping.count }
                 let picked = page.slice(all).map { (index: $0, id: mapping.sampleIds[$0]) }
-                return (all.count, try SampleStore.rows(ids: picked.map(\.id), datasetId: ds, conn), picked)
+                return (all.count, try SampleStore.rows(indices: picked.map(\.index), datasetId: ds, conn), picked)
             }
             let byId = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             let base = ctx.baseURL
