@@ -12,7 +12,7 @@ server's message; run a CORESET selection of 10 from the page and land on the ne
 samples; download the file-names export and find 10 lines; the jobs page lists the selections
 (the failed one with its error); at 390 px wide nothing scrolls sideways; sign out clears the
 token. Throughout: no Content-Security-Policy violation in the console, the token in no page
-URL and in no server log line.
+URL and in no server log line. Then the page over TLS: sign in and create a dataset over https.
 
 Venvs (created on first use, under .build/): `.build/browser/venvs/selenium` (selenium) and the
 conformance suite's `lightly` 1.5.26 venv (torch stubbed). The first runs this script again
@@ -37,6 +37,7 @@ CONFORMANCE = os.path.join(REPO, "Tests", "conformance")
 sys.path.insert(0, CONFORMANCE)
 
 from lightly_harness import ServerProcess  # noqa: E402
+import tls_certs  # noqa: E402
 
 
 def _load_conformance_runner():
@@ -84,7 +85,7 @@ def seed(server: ServerProcess, token: str, client_venv: str, workdir: str, samp
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def make_driver(download_dir: str, width=1280, height=800):
+def make_driver(download_dir: str, width=1280, height=800, extra_args=()):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -92,7 +93,7 @@ def make_driver(download_dir: str, width=1280, height=800):
     opts.binary_location = CHROMIUM
     for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 f"--window-size={width},{height}", "--force-device-scale-factor=1", "--hide-scrollbars",
-                "--no-first-run", "--disable-extensions", "--disable-background-networking"]:
+                "--no-first-run", "--disable-extensions", "--disable-background-networking", *extra_args]:
         opts.add_argument(arg)
     opts.add_experimental_option("prefs", {"download.default_directory": download_dir,
                                            "download.prompt_for_download": False})
@@ -342,6 +343,32 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         driver.quit()
 
 
+def drive_tls(binary: str, workdir: str) -> None:
+    """The same page over TLS: a server with a certificate from a CA made for this run. Chromium
+    is told to accept the certificate (it has no way to trust the test CA in headless mode); the
+    point is that the page and its API calls work over https on the same port."""
+    certs = tls_certs.make(os.path.join(workdir, "pki"))
+    server = ServerProcess(binary, extra_args=["--tls-cert", certs["cert"], "--tls-key", certs["key"]])
+    try:
+        server.start()
+        assert server.url.startswith("https://"), server.url
+        token = server.create_token("tls")
+        driver = make_driver(os.path.join(workdir, "tls-downloads"), extra_args=["--ignore-certificate-errors"])
+        try:
+            p = Page(driver, server.url, token, None)
+            driver.get(server.url + "/")
+            p.wait(lambda: p.css("#token"), "the sign-in form over https").send_keys(token + "\n")
+            p.wait(lambda: p.css("#create-dataset"), "the datasets page over https")
+            p.css("#new-dataset").send_keys("over-tls\n")
+            p.wait(lambda: p.css("#dataset-name").text == "over-tls", "a dataset created over https")
+            assert not p.csp_violations()
+        finally:
+            driver.quit()
+    finally:
+        assert server.stop() == 0
+    log("the page works over TLS (https on the same port)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server-binary", help="the built lightly-server")
@@ -381,10 +408,16 @@ def main(argv=None) -> int:
         drive(server.url, token, info, args.screenshots, workdir)
     finally:
         code = server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     assert code == 0, f"server exit status after SIGTERM: {code}"
     leaked = [line for line in server.log if token in line]
     assert not leaked, f"the token is in the server log: {leaked[:3]}"
+    try:
+        if shutil.which("openssl"):
+            drive_tls(args.server_binary, workdir)
+        else:
+            log("TLS step skipped: no openssl command to make the test certificates")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     log(f"ok ({time.monotonic() - started:.1f} s)")
     return 0
 
