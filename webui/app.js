@@ -241,7 +241,7 @@ async function mapPanel({ id, tags, tag, embeddings, panel }) {
   const selA = h("select", { id: "map-tag-a" }, options(tag));
   const selB = h("select", { id: "map-tag-b" }, options(prevTag));
   const legend = h("ul", { class: "legend", "aria-label": "Legend" });
-  const canvas = h("canvas", { id: "map", tabindex: 0, role: "img", "aria-label": `Embedding map of ${n} samples; drag or use the arrow keys to pan, + and - to zoom, 0 to reset` });
+  const canvas = h("canvas", { id: "map", tabindex: 0, role: "img", "aria-label": `Embedding map of ${n} samples; drag or use the arrow keys to pan, + and - to zoom, 0 to reset, n and p to step through the points` });
   const tip = h("div", { class: "tip", hidden: true, id: "map-tip" });
   let names = null, ids = null;
   const lookups = () => names ? Promise.resolve() : Promise.all([
@@ -255,7 +255,8 @@ async function mapPanel({ id, tags, tag, embeddings, panel }) {
     await lookups();
     if (seq !== hoverSeq) return;
     const img = h("img", { alt: "", referrerpolicy: "no-referrer" });
-    replace(tip, h("span", {}, names[i] ?? `#${i}`), img);
+    replace(tip, h("span", { class: "tip-name" }, names[i] ?? `#${i}`), img);
+    if (document.activeElement === canvas) status(`Point ${i + 1} of ${n}: ${names[i] ?? ""}`);
     tip.style.left = `${Math.min(x + 14, canvas.clientWidth - 180)}px`;
     tip.style.top = `${y + 14}px`;
     tip.hidden = false;

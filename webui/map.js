@@ -213,9 +213,26 @@ export class ScatterMap {
         ArrowUp: () => this.panBy(0, step), ArrowDown: () => this.panBy(0, -step),
         "+": () => this.zoomAt(1.25, c.width / 2, c.height / 2), "=": () => this.zoomAt(1.25, c.width / 2, c.height / 2),
         "-": () => this.zoomAt(0.8, c.width / 2, c.height / 2), "0": () => this.resetView(),
+        n: () => this.step(1), p: () => this.step(-1),
       };
       if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
     });
+  }
+
+  /** Keyboard hover: highlights the next (+1) or previous (-1) point in mapping order and
+   * reports it like a pointer hover, centring the view on it when it is off screen. */
+  step(delta) {
+    if (!this.n) return;
+    const i = this.hovered === null ? (delta > 0 ? 0 : this.n - 1) : (this.hovered + delta + this.n) % this.n;
+    let [sx, sy] = this.toScreen(i);
+    if (sx < 0 || sy < 0 || sx >= this.canvas.width || sy >= this.canvas.height) {
+      this.view.cx = this.xy[2 * i]; this.view.cy = this.xy[2 * i + 1];
+      [sx, sy] = this.toScreen(i);
+    }
+    this.hovered = i;
+    this.requestDraw();
+    const dpr = window.devicePixelRatio || 1;
+    this.onHover(i, sx / dpr, sy / dpr);
   }
 
   destroy() { this.resizeObserver.disconnect(); }

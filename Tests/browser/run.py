@@ -258,7 +258,13 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         canvas.send_keys("+")  # keyboard zoom
         p.wait(lambda: int(canvas.get_attribute("data-frames") or 0) >= 2, "a redraw after zooming")
         canvas.send_keys("0")
-        log(f"map drew {info['n']} points")
+        # Hover from the keyboard: the first point shows its file name and image.
+        canvas.send_keys("n")
+        tip = p.wait(lambda: p.css("#map-tip").is_displayed() and p.css("#map-tip"), "the hover card")
+        assert tip.find_element("css selector", ".tip-name").text == "img_000.png", tip.text
+        p.wait(lambda: driver.execute_script("const i = document.querySelector('#map-tip img'); return i && i.complete && i.naturalWidth > 0"),
+               "the hovered point's image")
+        log(f"map drew {info['n']} points; keyboard hover shows the file name and image")
         p.shot("map")
 
         # A selection the server refuses shows the server's message, and nothing changes.
