@@ -21,7 +21,9 @@ struct Serve: ParsableCommand {
             folder it first creates the token `default` and prints it once, with the two `export` lines \
             the lightly client needs. SIGTERM/SIGINT: stop accepting, finish in-flight requests, close \
             the database, exit 0. With --tls-cert/--tls-key it serves HTTPS; SIGHUP reads both files \
-            again (new connections get the new certificate, open ones keep theirs).
+            again (new connections get the new certificate, open ones keep theirs). With --ephemeral \
+            the data lives in a new folder under $TMPDIR that is removed when the server exits \
+            (also on SIGTERM/SIGINT); for test suites, with --port 0.
             """)
 
     @OptionGroup var data: DataOptions
@@ -44,6 +46,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let in-flight requests finish on SIGTERM.") var shutdownTimeout: Double = 10
+    @Flag(help: "Keep the data in a new temporary folder, removed on exit (not with --data-dir).") var ephemeral = false
 
     /// The flags given, keyed by setting (each is validated by `ServerSettings.resolve`).
     var flags: [ServerSettings.Key: String] {
@@ -65,6 +68,9 @@ struct Serve: ParsableCommand {
         guard shutdownTimeout >= 0, shutdownTimeout <= 3600 else {
             throw ValidationError("--shutdown-timeout must be between 0 and 3600 seconds")
         }
+        if ephemeral && data.dataDir != nil {
+            throw ValidationError("--ephemeral makes its own data folder: leave out --data-dir")
+        }
     }
 
     func run() throws {
@@ -73,12 +79,19 @@ struct Serve: ParsableCommand {
         // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG (answered 507), not
         // kill the server.
         signal(SIGXFSZ, SIG_IGN)
+        var flags = self.flags
+        let scratch = try ephemeral ? EphemeralFolder() : nil
+        defer { scratch?.remove() }
+        if let scratch { flags[.dataDir] = scratch.path }
         let settings: ServerSettings
         do { settings = try data.settings(extraFlags: flags) } catch let e as ConfigError {
             throw ValidationError(e.description)
         }
         let logger = Logging.bootstrapStderr(level: settings.logLevel)
-        try ServeSession(settings: settings, shutdownTimeout: shutdownTimeout, logger: logger).run()
+        if let scratch { logger.notice("ephemeral data folder, removed on exit", metadata: ["data_dir": "\(scratch.path)"]) }
+        var session = ServeSession(settings: settings, shutdownTimeout: shutdownTimeout, logger: logger)
+        if let scratch { session.onForcedExit = { scratch.remove() } }
+        try session.run()
     }
 }
 
@@ -88,6 +101,8 @@ struct ServeSession {
     let settings: ServerSettings
     let shutdownTimeout: Double
     let logger: Logger
+    /// Runs before a second signal ends the process at once (removes an ephemeral folder).
+    var onForcedExit: (@Sendable () -> Void)? = nil
 
     func run() throws {
         DataFolder.privateFiles()
@@ -105,7 +120,7 @@ struct ServeSession {
                                     signingKey: try dir.signingKey(), logger: logger)
 
         // Install signal handling before listening, so an early SIGTERM still shuts down cleanly.
-        let stop = ShutdownSignal()
+        let stop = ShutdownSignal(onForcedExit: onForcedExit)
         let sources = stop.install(signals: [SIGTERM, SIGINT])
 
         let app = try makeApplication(context: context)
@@ -175,6 +190,10 @@ final class ShutdownSignal: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let received = Synchronization.Atomic<Int32>(0)
     private let queue = DispatchQueue(label: "lightly-server.signals")
+    private let onForcedExit: (@Sendable () -> Void)?
+
+    /// - Parameter onForcedExit: runs just before a second signal exits the process.
+    init(onForcedExit: (@Sendable () -> Void)? = nil) { self.onForcedExit = onForcedExit }
 
     func install(signals: [Int32]) -> [DispatchSourceSignal] {
         signals.map { sig in
@@ -192,6 +211,7 @@ final class ShutdownSignal: Sendable {
             semaphore.signal()
         } else {
             Output.error("lightly-server: second signal, exiting now")
+            onForcedExit?()
             _exit(1)
         }
     }
@@ -204,6 +224,32 @@ final class ShutdownSignal: Sendable {
 }
 
 import Synchronization
+
+/// `serve --ephemeral`: a new private folder (`mkdtemp`, mode 0700) under `$TMPDIR` (or
+/// `/tmp`), removed with everything in it when the server exits.
+final class EphemeralFolder: Sendable {
+    let path: String
+
+    init() throws {
+        var base = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
+        if base.isEmpty { base = "/tmp" }
+        while base.count > 1, base.hasSuffix("/") { base.removeLast() }
+        var template = Array((base + "/lightly-server-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
+            throw CLIError("cannot create a temporary data folder under \(base): \(String(cString: strerror(errno)))")
+        }
+        path = String(cString: made)
+    }
+
+    /// Deletes the folder and its contents; errors are reported, not thrown (we are exiting).
+    func remove() {
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            if FileManager.default.fileExists(atPath: path) {
+                Output.error("lightly-server: could not remove the ephemeral data folder \(path): \(error)")
+            }
+        }
+    }
+}
 
 enum Logging {
     /// swift-log to stderr at `level`. Tokens are never passed to a logger.
