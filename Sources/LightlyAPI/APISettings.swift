@@ -25,6 +25,8 @@ public struct APISettings: Sendable {
     /// Seconds a leftover file must be untouched before a sweep while serving removes it, so
     /// uploads in flight are safe. Default 1 h.
     public var debrisMinimumAge: Double = 3600
+    /// Requests `GET /_admin/requests` remembers (a ring in memory). Default 1000.
+    public var requestJournalSize: Int = 1000
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
                 maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",

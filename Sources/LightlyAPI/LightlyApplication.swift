@@ -36,6 +36,8 @@ public final class LightlyApplication: Sendable {
     public let mappings: MappingCache
     /// The job runner (owned by the jobs module).
     public let jobs: JobSystem
+    /// The last requests, for `GET /_admin/requests` (`Observability/RequestJournal.swift`).
+    public let journal: RequestJournal
 
     /// Query parameters that carry secrets (the API token, a signed URL's signature); logs hide them.
     public static let secretParameters: Set<String> = ["token", "sig"]
@@ -61,6 +63,7 @@ public final class LightlyApplication: Sendable {
         self.tokens = TokenStore(database: database)
         self.mappings = MappingCache()
         self.jobs = JobSystem(database: database, blobs: blobs, settings: settings, logger: logger)
+        self.journal = RequestJournal(capacity: settings.requestJournalSize)
         self.requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let router = makeRouter()
         routerStorage.withLock { $0 = router }
@@ -139,17 +142,20 @@ public final class LightlyApplication: Sendable {
         var log = logger
         log[metadataKey: "request.id"] = .string(requestID)
         var response: HTTPResponse
+        var pattern: String?
         do {
-            response = try route(request, requestID: requestID, logger: log)
+            response = try route(request, requestID: requestID, logger: log, pattern: &pattern)
         } catch {
             response = errorResponse(for: error, request: request, requestID: requestID, logger: log)
         }
         response.headers[HTTPHeaderName("X-Request-Id")] = requestID
+        Self.annotate(&response, route: pattern, requestID: requestID)
         return response
     }
 
-    private func route(_ request: HTTPRequest, requestID: String, logger: Logger) throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest, requestID: String, logger: Logger, pattern: inout String?) throws -> HTTPResponse {
         let (route, params) = try resolve(request)
+        pattern = route.pattern.text
         let user = try authenticate(request, route: route)
         let ctx = RequestContext(request: request, params: Parameters(params), user: user,
                                  requestID: requestID, logger: logger, app: self)
@@ -184,8 +190,10 @@ public final class LightlyApplication: Sendable {
     /// a valid signature for this method that has not expired. Anything else is answered at
     /// once (with the same error `handle` would give) and the body is never stored.
     public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision {
+        var pattern: String?
         do {
             let (route, params) = try resolve(request)
+            pattern = route.pattern.text
             _ = try authenticate(request, route: route)
             if route.pattern.text == Self.signedPattern {
                 _ = try verifySigned(request, params: Parameters(params), method: request.method)
@@ -198,6 +206,7 @@ public final class LightlyApplication: Sendable {
             log[metadataKey: "request.id"] = .string(requestID)
             var response = errorResponse(for: error, request: request, requestID: requestID, logger: log)
             response.headers[HTTPHeaderName("X-Request-Id")] = requestID
+            Self.annotate(&response, route: pattern, requestID: requestID)
             return .reject(response)
         }
     }
@@ -247,6 +256,7 @@ struct AppHandler: HTTPHandler {
     let app: LightlyApplication
     func handle(_ request: HTTPRequest) throws -> HTTPResponse { app.handle(request) }
     func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { app.inspectHead(request) }
+    func requestCompleted(_ record: HTTPRequestRecord) { app.requestCompleted(record) }
 }
 
 /// The data folder's lock and the timer of the periodic leftover-file sweep.
