@@ -27,6 +27,9 @@ public struct APISettings: Sendable {
     public var debrisMinimumAge: Double = 3600
     /// Requests `GET /_admin/requests` remembers (a ring in memory). Default 1000.
     public var requestJournalSize: Int = 1000
+    /// Bearer token of the admin API (`/_admin/...`, docs/admin.md). `nil` (default): the
+    /// admin API is off and every `/_admin/...` path answers exactly like an unknown route.
+    public var adminToken: String? = nil
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
                 maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",

@@ -42,6 +42,9 @@ public final class LightlyApplication: Sendable {
     /// Query parameters that carry secrets (the API token, a signed URL's signature); logs hide them.
     public static let secretParameters: Set<String> = ["token", "sig"]
 
+    /// State of the admin API (`Admin/`): the lock that serializes reset and seed.
+    let admin = AdminState()
+
     private let debris = DebrisSweeper()
     private let routerStorage = Mutex(Router())
     private let requestCounter = Atomic<UInt64>(0)
@@ -130,6 +133,7 @@ public final class LightlyApplication: Sendable {
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
         registerCollaborationRoutes(&r)
+        registerAdminRoutes(&r)
         return r
     }
 
@@ -165,7 +169,10 @@ public final class LightlyApplication: Sendable {
     /// The route for a request. - Throws: 404 for an unknown path, 405 (with `Allow`) for a
     /// known path with another method.
     private func resolve(_ request: HTTPRequest) throws -> (Router.Route, [String: String]) {
-        switch router.match(request.method, request.pathSegments) {
+        // Admin API off: its paths are unknown paths (no 405, no 401: nothing tells it exists).
+        let match: Router.Match = settings.adminToken == nil && request.pathSegments.first == Self.adminPrefix
+            ? .notFound : router.match(request.method, request.pathSegments)
+        switch match {
         case .notFound:
             throw APIError.notFound(.notFound, "no route for \(request.method) \(request.rawPath)")
         case .methodNotAllowed(let allowed):
@@ -179,6 +186,10 @@ public final class LightlyApplication: Sendable {
 
     /// The user of a `.token` route (nil for other routes). - Throws: 401 without a valid token.
     private func authenticate(_ request: HTTPRequest, route: Router.Route) throws -> User? {
+        if route.auth == .admin {
+            try authenticateAdmin(request)
+            return nil
+        }
         guard route.auth == .token else { return nil }
         guard let token = request.query("token"), !token.isEmpty,
               let u = try tokens.authenticate(token) else { throw APIError.unauthorized }

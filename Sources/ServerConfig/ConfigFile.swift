@@ -161,6 +161,7 @@ extension ServerSettings.Key {
         case .minimumClientVersion: "Oldest lightly Python client version accepted."
         case .tlsCert: "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP. Reloaded on SIGHUP."
         case .tlsKey: "PEM private key of tls_cert."
+        case .adminToken: "Bearer token of the admin API (/_admin/..., docs/admin.md); empty = admin API off (404)."
         }
     }
 }

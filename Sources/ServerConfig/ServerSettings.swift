@@ -55,6 +55,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var tlsCert: String? = nil
     /// PEM private key of `tlsCert`.
     public var tlsKey: String? = nil
+    /// Bearer token of the admin API (`/_admin/...`, docs/admin.md); `nil` turns the admin API
+    /// off, and its routes answer 404 like any unknown path. Never logged or printed.
+    public var adminToken: String? = nil
 
     /// Whether the server speaks HTTPS (certificate and key are set).
     public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
@@ -144,6 +147,7 @@ extension ServerSettings {
         case minimumClientVersion = "minimum_client_version"
         case tlsCert = "tls_cert"
         case tlsKey = "tls_key"
+        case adminToken = "admin_token"
 
         /// The name in the config file (`max_body_bytes`).
         public var fileName: String { rawValue }
@@ -151,6 +155,9 @@ extension ServerSettings {
         public var environmentName: String { "LIGHTLY_SERVER_" + rawValue.uppercased() }
         /// The command-line option (`--max-body-bytes`).
         public var flagName: String { "--" + rawValue.replacingUnderscores() }
+
+        /// Whether the value is a secret that `lightly-server settings` must not print.
+        public var isSecret: Bool { self == .adminToken }
 
         /// The value of this setting in `s`, as it would be written in the config file.
         public func value(in s: ServerSettings) -> String {
@@ -174,6 +181,7 @@ extension ServerSettings {
             case .minimumClientVersion: s.minimumClientVersion
             case .tlsCert: s.tlsCert ?? ""
             case .tlsKey: s.tlsKey ?? ""
+            case .adminToken: s.adminToken ?? ""
             }
         }
 
@@ -234,6 +242,14 @@ extension ServerSettings {
                 s.minimumClientVersion = v
             case .tlsCert: s.tlsCert = v.isEmpty ? nil : v
             case .tlsKey: s.tlsKey = v.isEmpty ? nil : v
+            case .adminToken:
+                if v.isEmpty { s.adminToken = nil; return }
+                // Never echo the value: the message would carry a secret into logs and terminals.
+                guard (8...256).contains(v.utf8.count),
+                      v.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) else {
+                    throw ConfigError(source: source, message: "\(rawValue): expected 8-256 printable ASCII characters without spaces")
+                }
+                s.adminToken = v
             }
         }
 

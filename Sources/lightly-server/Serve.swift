@@ -45,6 +45,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
+    @Option(name: .customLong("admin-token"), help: ArgumentHelp("Turn on the admin API (/_admin/..., docs/admin.md) for test suites; requests need `Authorization: Bearer TOKEN`. Off by default (404). Env LIGHTLY_SERVER_ADMIN_TOKEN.", valueName: "token")) var adminToken: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let in-flight requests finish on SIGTERM.") var shutdownTimeout: Double = 10
     @Flag(help: "Keep the data in a new temporary folder, removed on exit (not with --data-dir).") var ephemeral = false
 
@@ -58,6 +59,7 @@ struct Serve: ParsableCommand {
             (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
             (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
+            (.adminToken, adminToken),
         ]
         var out: [ServerSettings.Key: String] = [:]
         for (k, v) in pairs { if let v { out[k] = v } }

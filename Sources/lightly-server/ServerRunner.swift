@@ -117,10 +117,11 @@ struct ServerContext: Sendable {
 /// The API application `serve` runs: routes, auth, signed URLs and the job runner.
 func makeApplication(context: ServerContext) throws -> LightlyApplication {
     let s = context.settings
+    var api = APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
+                          maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion,
+                          maxCSVBytes: s.maxBodyBytes)
+    api.adminToken = s.adminToken
     return try LightlyApplication(
         database: context.database, dataDirectory: context.dataDirectory.path,
-        settings: APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
-                              maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion,
-                              maxCSVBytes: s.maxBodyBytes),
-        logger: context.logger)
+        settings: api, logger: context.logger)
 }

@@ -53,6 +53,10 @@ public final class JobRunner: Sendable {
     private struct State {
         var started = false
         var stopping = false
+        /// ``pause(timeout:)`` calls not yet matched by ``resume()``: nothing new starts.
+        var paused = 0
+        /// Running jobs told to give up (by ``pause(timeout:)``); they write nothing more.
+        var cancelled: Set<String> = []
         var running: [String: String] = [:]          // job id → dataset id ("" when none)
         var progress: [String: (processed: Int, total: Int)] = [:]
     }
@@ -90,6 +94,26 @@ public final class JobRunner: Sendable {
         state.withLock { $0.started = false }
     }
 
+    /// Lets no job start and tells every running job to give up at its next progress report
+    /// (a cancelled job is neither marked FAILED nor FINISHED by the runner; its executor's
+    /// final write checks that the job row is still RUNNING). Waits up to `timeout` seconds
+    /// for the running jobs to return. Call ``resume()`` afterwards, once per call.
+    /// - Returns: whether no job runs any more.
+    @discardableResult
+    public func pause(timeout: Double = 30) -> Bool {
+        state.withLock { s in
+            s.paused += 1
+            s.cancelled.formUnion(s.running.keys)
+        }
+        return group.wait(timeout: .now() + timeout) == .success
+    }
+
+    /// Undoes one ``pause(timeout:)`` and looks for waiting jobs.
+    public func resume() {
+        state.withLock { s in s.paused = max(0, s.paused - 1) }
+        kick()
+    }
+
     /// Looks for runnable jobs. Cheap; call it after inserting a job.
     public func kick() {
         scheduler.async { [self] in schedule() }
@@ -108,7 +132,7 @@ public final class JobRunner: Sendable {
     private func schedule() {
         while true {
             let (canRun, busy): (Bool, Set<String>) = state.withLock { s in
-                (s.started && !s.stopping && s.running.count < maxConcurrentJobs, Set(s.running.values))
+                (s.started && !s.stopping && s.paused == 0 && s.running.count < maxConcurrentJobs, Set(s.running.values))
             }
             guard canRun else { return }
             let next: JobRecord?
@@ -135,6 +159,7 @@ public final class JobRunner: Sendable {
                 state.withLock { s in
                     s.running.removeValue(forKey: job.id)
                     s.progress.removeValue(forKey: job.id)
+                    s.cancelled.remove(job.id)
                 }
                 group.leave()
                 kick()
@@ -154,12 +179,15 @@ public final class JobRunner: Sendable {
         let progress = JobProgress { [self] processed, total in
             state.withLock { s in
                 s.progress[job.id] = (processed, total)
-                return !s.stopping
+                return !s.stopping && !s.cancelled.contains(job.id)
             }
         }
+        func cancelled() -> Bool { state.withLock { $0.cancelled.contains(job.id) } }
         do {
             try executor.run(job, progress: progress)
             log.info("job finished")
+        } catch _ where cancelled() {
+            log.info("job cancelled (admin reset)")
         } catch is JobInterrupted {
             log.info("job interrupted by shutdown; it will run again after the next start")
         } catch let failure as JobFailure {
