@@ -96,4 +96,56 @@ import Testing
         #expect(after.count == 4)
         #expect(!after.contains { $0.route == "/health" })
     }
+
+    @Test func adminRouteAnswersNewestFirstBehindTheAdminToken() async throws {
+        var settings = APISettings()
+        settings.adminToken = testAdminToken
+        settings.requestJournalSize = 50
+        let t = try TestApp.make(settings: settings)
+        var log = Logger(label: "journal"); log.logLevel = .critical
+        var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, workerCount: 2)
+        config.useLightlyResponses()
+        config.redactedQueryParameters = LightlyApplication.secretParameters
+        let server = HTTPServer(configuration: config, handler: t.app.handler, logger: log)
+        try server.start()
+        defer { server.shutdown(timeout: .seconds(2)) }
+        let base = "http://127.0.0.1:\(server.port)"
+
+        func get(_ target: String, bearer: String? = nil) async throws -> (Int, Data) {
+            var r = URLRequest(url: try #require(URL(string: base + target)))
+            if let bearer { r.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+            let (data, resp) = try await URLSession.shared.data(for: r)
+            return ((resp as? HTTPURLResponse)?.statusCode ?? 0, data)
+        }
+        for _ in 0..<3 { _ = try await get("/health") }
+        _ = try await get("/ping")
+        _ = try await Self.waitFor(t.app.journal, count: 4)
+
+        #expect(try await get("/_admin/requests").0 == 401)
+        #expect(try await get("/_admin/requests", bearer: "wrong-admin-token").0 == 401)
+        let (s1, all) = try await get("/_admin/requests", bearer: testAdminToken)
+        #expect(s1 == 200)
+        let entries = try JSONDecoder().decode([JournalEntry].self, from: all)
+        #expect(entries.map(\.route) == ["/ping", "/health", "/health", "/health"])   // no /_admin calls
+        let (_, two) = try await get("/_admin/requests?limit=2", bearer: testAdminToken)
+        #expect(try JSONDecoder().decode([JournalEntry].self, from: two).map(\.route) == ["/ping", "/health"])
+        let (_, capped) = try await get("/_admin/requests?limit=1000000", bearer: testAdminToken)
+        #expect(try JSONDecoder().decode([JournalEntry].self, from: capped).count == 4)
+        for bad in ["0", "-1", "abc", "1.5"] {
+            let (status, body) = try await get("/_admin/requests?limit=\(bad)", bearer: testAdminToken)
+            #expect(status == 400, "limit=\(bad)")
+            #expect(String(decoding: body, as: UTF8.self).contains("MALFORMED_REQUEST"))
+        }
+        // The wire keys are the documented ones.
+        let first = try #require(try JSONSerialization.jsonObject(with: all) as? [[String: Any]]).first ?? [:]
+        #expect(Set(first.keys) == ["time", "method", "route", "path", "status", "milliseconds", "requestId", "bytes"])
+    }
+
+    @Test func adminRouteIsAnUnknownPathWhileTheAdminAPIIsOff() throws {
+        let t = try TestApp.make()
+        let off = try t.call(.GET, "/_admin/requests", headers: ["Host": "h", "Authorization": "Bearer \(testAdminToken)"])
+        let unknown = try t.call(.GET, "/no/such/path", headers: ["Host": "h"])
+        #expect(off.status == 404 && unknown.status == 404)
+        #expect(off.json["code"] == unknown.json["code"])
+    }
 }

@@ -101,6 +101,11 @@ extension LightlyApplication {
             milliseconds: ms, requestId: record.annotations[Annotation.requestID], bytes: record.bytes))
     }
 
+    /// `GET /_admin/requests` (an admin route: Bearer admin token, 404 while the admin API is off).
+    func registerRequestJournalRoutes(_ r: inout Router) {
+        r.admin(.GET, "/_admin/requests") { ctx in try ctx.app.requestJournalResponse(ctx) }
+    }
+
     /// `GET /_admin/requests?limit=N` (N from 1 to the journal's capacity, default 100; larger
     /// values are capped): the newest requests first.
     func requestJournalResponse(_ ctx: RequestContext) throws -> HTTPResponse {
