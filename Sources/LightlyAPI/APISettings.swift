@@ -27,6 +27,8 @@ public struct APISettings: Sendable {
     public var debrisMinimumAge: Double = 3600
     /// Requests `GET /_admin/requests` remembers (a ring in memory). Default 1000.
     public var requestJournalSize: Int = 1000
+    /// Serve `GET /metrics` (Prometheus text format; loopback clients only, or with the admin token).
+    public var metrics = false
     /// Bearer token of the admin API (`/_admin/...`, docs/admin.md). `nil` (default): the
     /// admin API is off and every `/_admin/...` path answers exactly like an unknown route.
     public var adminToken: String? = nil

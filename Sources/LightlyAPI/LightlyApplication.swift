@@ -38,6 +38,8 @@ public final class LightlyApplication: Sendable {
     public let jobs: JobSystem
     /// The last requests, for `GET /_admin/requests` (`Observability/RequestJournal.swift`).
     public let journal: RequestJournal
+    /// Counters for `GET /metrics` (`Observability/Metrics.swift`).
+    public let metrics = Metrics()
 
     /// Query parameters that carry secrets (the API token, a signed URL's signature); logs hide them.
     public static let secretParameters: Set<String> = ["token", "sig"]
@@ -70,6 +72,7 @@ public final class LightlyApplication: Sendable {
         self.requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let router = makeRouter()
         routerStorage.withLock { $0 = router }
+        countJobs(in: metrics)
     }
 
     /// The handler to give the HTTP server (or to call directly in tests).
@@ -133,6 +136,7 @@ public final class LightlyApplication: Sendable {
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
         registerCollaborationRoutes(&r)
+        registerMetricsRoutes(&r)
         registerAdminRoutes(&r)
         return r
     }

@@ -155,6 +155,7 @@ extension ServerSettings.Key {
         case .transferRateWindow: "Seconds over which min_transfer_rate is measured."
         case .bodyFileThreshold: "Bodies above this many bytes are spooled to <data_dir>/tmp."
         case .logLevel: "trace, debug, info, notice, warning, error or critical."
+        case .metrics: "Serve GET /metrics (Prometheus text format) to loopback clients, or with the admin token."
         case .signedURLTTL: "Lifetime of signed upload/download URLs, in seconds."
         case .jobPollWait: "waitTimeTillNextPoll told to clients polling jobs, in seconds."
         case .maxDatasetSamples: "Most samples one dataset may hold (quota)."

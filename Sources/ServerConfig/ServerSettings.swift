@@ -42,6 +42,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var bodyFileThreshold = 8 << 20
     /// One of trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    /// Serve `GET /metrics` (Prometheus text format).
+    public var metrics = false
     /// Lifetime of signed upload/download URLs, in seconds.
     public var signedURLTTL = 3600
     /// `waitTimeTillNextPoll` told to clients polling jobs, in seconds.
@@ -141,6 +143,7 @@ extension ServerSettings {
         case transferRateWindow = "transfer_rate_window"
         case bodyFileThreshold = "body_file_threshold"
         case logLevel = "log_level"
+        case metrics
         case signedURLTTL = "signed_url_ttl"
         case jobPollWait = "job_poll_wait"
         case maxDatasetSamples = "max_dataset_samples"
@@ -175,6 +178,7 @@ extension ServerSettings {
             case .transferRateWindow: Self.seconds(s.transferRateWindow)
             case .bodyFileThreshold: String(s.bodyFileThreshold)
             case .logLevel: s.logLevel
+            case .metrics: s.metrics ? "true" : "false"
             case .signedURLTTL: String(s.signedURLTTL)
             case .jobPollWait: String(s.jobPollWait)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
@@ -230,6 +234,12 @@ extension ServerSettings {
                 let l = v.lowercased()
                 guard ServerSettings.logLevels.contains(l) else { throw fail("one of \(ServerSettings.logLevels.joined(separator: ", "))") }
                 s.logLevel = l
+            case .metrics:
+                switch v.lowercased() {
+                case "true", "1", "yes", "on": s.metrics = true
+                case "false", "0", "no", "off", "": s.metrics = false
+                default: throw fail("true or false")
+                }
             case .signedURLTTL: s.signedURLTTL = try int(1...(86_400 * 30))
             case .jobPollWait: s.jobPollWait = try int(0...3600)
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))

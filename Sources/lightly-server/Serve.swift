@@ -48,6 +48,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("admin-token"), help: ArgumentHelp("Turn on the admin API (/_admin/..., docs/admin.md) for test suites; requests need `Authorization: Bearer TOKEN`. Off by default (404). Env LIGHTLY_SERVER_ADMIN_TOKEN.", valueName: "token")) var adminToken: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let in-flight requests finish on SIGTERM.") var shutdownTimeout: Double = 10
     @Flag(help: "Keep the data in a new temporary folder, removed on exit (not with --data-dir).") var ephemeral = false
+    @Flag(help: "Serve GET /metrics (Prometheus; loopback clients only, or with the admin token). Env LIGHTLY_SERVER_METRICS.") var metrics = false
 
     /// The flags given, keyed by setting (each is validated by `ServerSettings.resolve`).
     var flags: [ServerSettings.Key: String] {
@@ -63,6 +64,7 @@ struct Serve: ParsableCommand {
         ]
         var out: [ServerSettings.Key: String] = [:]
         for (k, v) in pairs { if let v { out[k] = v } }
+        if metrics { out[.metrics] = "true" }
         return out
     }
 
@@ -131,6 +133,7 @@ struct ServeSession {
         let runner = try ServerRunner(options: HTTPServerOptions(settings: settings, temporaryDirectory: dir.tmpPath),
                                       handler: app.handler, logger: logger)
         let port = try runner.start()
+        app.metrics.countConnections { runner.openConnections }
         // The first token is created only once the port is bound: had `start()` failed (port in
         // use), a token created earlier would never have been shown, and never would be.
         let firstToken: String?

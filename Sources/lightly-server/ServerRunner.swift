@@ -23,6 +23,8 @@ protocol HTTPServing: AnyObject, Sendable {
     func shutdown(timeout: Duration)
     /// Reads the TLS certificate and key files again, for new connections.
     func reloadTLS() throws
+    /// The connections open right now.
+    var openConnections: Int { get }
 }
 
 /// The HTTP-layer settings, cut out of `ServerSettings` (maps onto HTTPServer.Configuration).
@@ -100,6 +102,9 @@ final class ServerRunner: Sendable {
     func shutdown(timeout: Duration) { server.shutdown(timeout: timeout) }
 
     func reloadTLS() throws { try server.reloadTLS() }
+
+    /// The connections open right now.
+    var openConnections: Int { server.openConnections }
 }
 
 // MARK: - The seam to LightlyAPI
@@ -121,6 +126,7 @@ func makeApplication(context: ServerContext) throws -> LightlyApplication {
                           maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion,
                           maxCSVBytes: s.maxBodyBytes)
     api.adminToken = s.adminToken
+    api.metrics = s.metrics
     return try LightlyApplication(
         database: context.database, dataDirectory: context.dataDirectory.path,
         settings: api, logger: context.logger)

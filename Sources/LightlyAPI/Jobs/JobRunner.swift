@@ -70,6 +70,7 @@ public final class JobRunner: Sendable {
     private let scheduler = DispatchQueue(label: "lightly.jobs.scheduler")
     private let workers = DispatchQueue(label: "lightly.jobs.worker", qos: .utility, attributes: .concurrent)
     private let group = DispatchGroup()
+    private let endObserver = Mutex<(@Sendable (JobRecord, JobState, Double) -> Void)?>(nil)
 
     public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
                 logger: Logger = Logger(label: "lightly.jobs")) {
@@ -124,6 +125,20 @@ public final class JobRunner: Sendable {
         state.withLock { $0.progress[jobId] }
     }
 
+    /// Calls `observer` after every job that ran to an end, with its final state (FINISHED or
+    /// FAILED, read back from the store) and its running time in seconds (for metrics).
+    public func onJobEnded(_ observer: @escaping @Sendable (_ job: JobRecord, _ state: JobState, _ seconds: Double) -> Void) {
+        endObserver.withLock { $0 = observer }
+    }
+
+    private func reportEnd(_ job: JobRecord, startedAt: UInt64) {
+        guard let observer = endObserver.withLock({ $0 }) else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
+        guard let now = try? database.read({ conn in try JobStore.get(id: job.id, conn) }),
+              now.status == .finished || now.status == .failed else { return }
+        observer(job, now.status, seconds)
+    }
+
     /// True while nothing runs (for tests and graceful shutdown).
     public var isIdle: Bool { state.withLock { $0.running.isEmpty } }
 
@@ -172,6 +187,8 @@ public final class JobRunner: Sendable {
     private func execute(_ job: JobRecord) {
         let log = logger.with(metadata: ["job.id": "\(job.id)", "job.type": "\(job.type)"])
         log.info("job started")
+        let startedAt = DispatchTime.now().uptimeNanoseconds
+        defer { reportEnd(job, startedAt: startedAt) }
         guard let executor = executors[job.type] else {
             fail(job, "no executor for job type \(job.type)", log)
             return

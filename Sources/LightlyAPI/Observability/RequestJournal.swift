@@ -87,9 +87,11 @@ extension LightlyApplication {
     }
 
     /// Called by the HTTP server when a request is done (where the access log line is written):
-    /// records it in ``journal``. The admin API's own requests are left out: they are the test
+    /// counts it in ``metrics`` and records it in ``journal``. The admin API's own requests are left out: they are the test
     /// harness, not the client under test.
     func requestCompleted(_ record: HTTPRequestRecord) {
+        metrics.recordRequest(route: record.annotations[Annotation.route], method: record.method.rawValue,
+                              status: record.status, seconds: Double(record.durationNanoseconds) / 1e9)
         if record.target.hasPrefix("/_admin/") || record.target == "/_admin" { return }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
