@@ -48,6 +48,7 @@ extension LightlyApplication {
     /// Registers every admin route (served only when `settings.adminToken` is set).
     func registerAdminRoutes(_ r: inout Router) {
         registerAdminResetRoutes(&r)
+        registerAdminSeedRoutes(&r)
     }
 
     /// Checks `Authorization: Bearer <settings.adminToken>`.
