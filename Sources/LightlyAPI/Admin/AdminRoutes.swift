@@ -49,6 +49,7 @@ extension LightlyApplication {
     func registerAdminRoutes(_ r: inout Router) {
         registerAdminResetRoutes(&r)
         registerRequestJournalRoutes(&r)
+        registerAdminSeedRoutes(&r)
     }
 
     /// Checks `Authorization: Bearer <settings.adminToken>`.
