@@ -69,11 +69,7 @@ import Glibc
 
     @Test func requestCountersAndLatencyMoveThroughTheRealServer() async throws {
         let t = try TestApp.make(settings: Self.settings())
-        var log = Logger(label: "metrics"); log.logLevel = .critical
-        var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, workerCount: 2)
-        config.useLightlyResponses()
-        let server = HTTPServer(configuration: config, handler: t.app.handler, logger: log)
-        try server.start()
+        let server = try liveServer(t)
         defer { server.shutdown(timeout: .seconds(2)) }
         t.app.metrics.countConnections { server.openConnections }
         let base = "http://127.0.0.1:\(server.port)"

@@ -8,6 +8,18 @@ import LightlyWire
 import Logging
 import Testing
 
+/// `t`'s application behind the real HTTPKit server on 127.0.0.1, port 0, configured as `serve`
+/// does (Lightly error bodies, secrets redacted in logs and records). Shut it down after use.
+func liveServer(_ t: TestApp) throws -> HTTPServer {
+    var log = Logger(label: "live"); log.logLevel = .critical
+    var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, workerCount: 2)
+    config.useLightlyResponses()
+    config.redactedQueryParameters = LightlyApplication.secretParameters
+    let server = HTTPServer(configuration: config, handler: t.app.handler, logger: log)
+    try server.start()
+    return server
+}
+
 /// The request journal behind `GET /_admin/requests`: the ring itself, and what the real HTTP
 /// server records into it (route pattern, redacted path, status, bytes, request id).
 @Suite struct RequestJournalTests {
@@ -47,12 +59,7 @@ import Testing
         var settings = APISettings()
         settings.requestJournalSize = 4
         let t = try TestApp.make(settings: settings)
-        var log = Logger(label: "journal"); log.logLevel = .critical
-        var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, workerCount: 2)
-        config.useLightlyResponses()
-        config.redactedQueryParameters = LightlyApplication.secretParameters
-        let server = HTTPServer(configuration: config, handler: t.app.handler, logger: log)
-        try server.start()
+        let server = try liveServer(t)
         defer { server.shutdown(timeout: .seconds(2)) }
         let base = "http://127.0.0.1:\(server.port)"
         let token = try t.makeUser("alice")
@@ -102,12 +109,7 @@ import Testing
         settings.adminToken = testAdminToken
         settings.requestJournalSize = 50
         let t = try TestApp.make(settings: settings)
-        var log = Logger(label: "journal"); log.logLevel = .critical
-        var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, workerCount: 2)
-        config.useLightlyResponses()
-        config.redactedQueryParameters = LightlyApplication.secretParameters
-        let server = HTTPServer(configuration: config, handler: t.app.handler, logger: log)
-        try server.start()
+        let server = try liveServer(t)
         defer { server.shutdown(timeout: .seconds(2)) }
         let base = "http://127.0.0.1:\(server.port)"
 
