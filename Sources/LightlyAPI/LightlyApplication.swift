@@ -67,6 +67,7 @@ public final class LightlyApplication: Sendable {
         self.requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let router = makeRouter()
         routerStorage.withLock { $0 = router }
+        jobs.runner.injectFaults { [admin] type in admin.faults.jobAction(for: type) }
     }
 
     /// The handler to give the HTTP server (or to call directly in tests).
@@ -153,6 +154,7 @@ public final class LightlyApplication: Sendable {
     }
 
     private func route(_ request: HTTPRequest, requestID: String, logger: Logger) throws -> HTTPResponse {
+        if let injected = admin.faults.response(for: request) { return injected }   // PUT /_admin/faults
         let (route, params) = try resolve(request)
         let user = try authenticate(request, route: route)
         let ctx = RequestContext(request: request, params: Parameters(params), user: user,

@@ -39,6 +39,8 @@ final class AdminState: Sendable {
     /// Serializes reset and seed: each is one transaction, but pausing the job runner and
     /// removing blob files around it are not.
     let exclusive = Mutex<Void>(())
+    /// The rules of `PUT /_admin/faults`.
+    let faults = FaultInjector()
 }
 
 extension LightlyApplication {
@@ -49,6 +51,7 @@ extension LightlyApplication {
     func registerAdminRoutes(_ r: inout Router) {
         registerAdminResetRoutes(&r)
         registerAdminSeedRoutes(&r)
+        registerAdminFaultRoutes(&r)
     }
 
     /// Checks `Authorization: Bearer <settings.adminToken>`.
