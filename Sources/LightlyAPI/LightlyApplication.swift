@@ -73,6 +73,7 @@ public final class LightlyApplication: Sendable {
         let router = makeRouter()
         routerStorage.withLock { $0 = router }
         countJobs(in: metrics)
+        jobs.runner.injectFaults { [admin] type in admin.faults.jobAction(for: type) }
     }
 
     /// The handler to give the HTTP server (or to call directly in tests).
@@ -162,6 +163,10 @@ public final class LightlyApplication: Sendable {
     }
 
     private func route(_ request: HTTPRequest, requestID: String, logger: Logger, pattern: inout String?) throws -> HTTPResponse {
+        if let injected = admin.faults.response(for: request) {   // PUT /_admin/faults
+            if case .found(let route, _) = router.match(request.method, request.pathSegments) { pattern = route.pattern.text }
+            return injected
+        }
         let (route, params) = try resolve(request)
         pattern = route.pattern.text
         let user = try authenticate(request, route: route)

@@ -39,6 +39,8 @@ final class AdminState: Sendable {
     /// Serializes reset and seed: each is one transaction, but pausing the job runner and
     /// removing blob files around it are not.
     let exclusive = Mutex<Void>(())
+    /// The rules of `PUT /_admin/faults`.
+    let faults = FaultInjector()
 }
 
 extension LightlyApplication {
@@ -50,6 +52,7 @@ extension LightlyApplication {
         registerAdminResetRoutes(&r)
         registerRequestJournalRoutes(&r)
         registerAdminSeedRoutes(&r)
+        registerAdminFaultRoutes(&r)
     }
 
     /// Checks `Authorization: Bearer <settings.adminToken>`.

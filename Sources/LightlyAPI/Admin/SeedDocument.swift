@@ -189,16 +189,20 @@ public struct SeedDocument: Sendable, Equatable {
 struct SeedReader {
     let value: JSONValue
     let path: String
+    /// What the document is, in error messages ("seed document", "faults document").
+    let label: String
 
-    init(_ value: JSONValue, path: String) { self.value = value; self.path = path }
+    init(_ value: JSONValue, path: String, label: String = "seed document") {
+        self.value = value; self.path = path; self.label = label
+    }
 
     func fail(_ message: String) -> APIError {
-        APIError.malformed("seed document: \(path.isEmpty ? "(top level)" : path): \(message)")
+        APIError.malformed("\(label): \(path.isEmpty ? "(top level)" : path): \(message)")
     }
 
     /// The member `key` of an object (nil when absent).
     subscript(key: String) -> SeedReader? {
-        value[key].map { SeedReader($0, path: path.isEmpty ? key : "\(path).\(key)") }
+        value[key].map { SeedReader($0, path: path.isEmpty ? key : "\(path).\(key)", label: label) }
     }
 
     func require(_ key: String) throws -> SeedReader {
@@ -218,7 +222,7 @@ struct SeedReader {
 
     func array() throws -> [SeedReader] {
         guard case .array(let a) = value else { throw fail("expected an array") }
-        return a.enumerated().map { SeedReader($1, path: "\(path)[\($0)]") }
+        return a.enumerated().map { SeedReader($1, path: "\(path)[\($0)]", label: label) }
     }
 
     func string(maxLength: Int) throws -> String {

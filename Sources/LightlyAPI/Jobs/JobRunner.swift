@@ -1,5 +1,8 @@
 import LightlyCore
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import LightlyStorage
 import LightlyWire
@@ -71,6 +74,7 @@ public final class JobRunner: Sendable {
     private let workers = DispatchQueue(label: "lightly.jobs.worker", qos: .utility, attributes: .concurrent)
     private let group = DispatchGroup()
     private let endObserver = Mutex<(@Sendable (JobRecord, JobState, Double) -> Void)?>(nil)
+    private let faultSource = Mutex<(@Sendable (JobResultType) -> JobFaultAction?)?>(nil)
 
     public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
                 logger: Logger = Logger(label: "lightly.jobs")) {
@@ -93,6 +97,12 @@ public final class JobRunner: Sendable {
         state.withLock { $0.stopping = true }
         _ = group.wait(timeout: .now() + timeout)
         state.withLock { $0.started = false }
+    }
+
+    /// Sets the source of injected job faults (the admin API's job rules): asked once per job
+    /// before it runs.
+    public func injectFaults(_ source: @escaping @Sendable (JobResultType) -> JobFaultAction?) {
+        faultSource.withLock { $0 = source }
     }
 
     /// Lets no job start and tells every running job to give up at its next progress report
@@ -200,6 +210,19 @@ public final class JobRunner: Sendable {
             }
         }
         func cancelled() -> Bool { state.withLock { $0.cancelled.contains(job.id) } }
+        if let action = faultSource.withLock({ $0 })?(job.type) {
+            // An injected fault (admin API): wait while RUNNING, then fail or run as usual.
+            var waited = 0
+            while waited < action.delayMs, !cancelled(), !state.withLock({ $0.stopping }) {
+                usleep(10_000)
+                waited += 10
+            }
+            if cancelled() || state.withLock({ $0.stopping }) { return }
+            if let message = action.fail {
+                fail(job, message, log)
+                return
+            }
+        }
         do {
             try executor.run(job, progress: progress)
             log.info("job finished")
