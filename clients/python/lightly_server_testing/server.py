@@ -191,14 +191,18 @@ class LightlyServer:
         """The current state, in the format `seed()` takes."""
         return self.admin("GET", "snapshot")
 
-    def faults(self, *rules: Dict[str, Any]) -> List[Dict[str, Any]]:
-        """With rules: replaces the fault rules (`PUT /_admin/faults`), e.g.
-        `faults({"method": "PUT", "path": "/signed/*", "status": 500, "times": 1})` or
-        `faults({"job": "SAMPLING", "delayMs": 2000})`. Without: lists the rules in force with
-        their remaining `times`."""
+    def faults(self, *rules: Dict[str, Any], seed: Optional[int] = None) -> List[Dict[str, Any]]:
+        """With rules: replaces the fault rules (`PUT /_admin/faults`; `seed` seeds the random
+        source of `probability`), e.g.
+        `faults({"method": "PUT", "path": "/signed/**", "status": 500, "times": 1})` or
+        `faults({"job": "SAMPLING", "delayMs": 2000})`. Without: reads them. Returns the rules
+        in force, with their remaining `times` (a rule is gone once used up)."""
         if rules:
-            return self.admin("PUT", "faults", body={"rules": list(rules)})
-        return self.admin("GET", "faults")
+            body: Dict[str, Any] = {"rules": list(rules)}
+            if seed is not None:
+                body["seed"] = seed
+            return self.admin("PUT", "faults", body=body)["rules"]
+        return self.admin("GET", "faults")["rules"]
 
     def clear_faults(self) -> Any:
         """Removes every fault rule."""

@@ -53,22 +53,21 @@ def test_requests_lists_what_the_client_called(client, lightly_server_fresh):
 
 def test_upload_with_an_injected_500(client, lightly_server_fresh, tmp_path):
     csv = write_embeddings(tmp_path / "embeddings.csv", client.test_file_names)
-    rules = lightly_server_fresh.faults({"method": "PUT", "path": "/signed/*", "status": 500, "times": 1})
-    assert rules[0]["times"] == 1
-    if L.version >= (1, 2, 30):
-        # These releases retry a failed signed PUT: the upload goes through on the second try.
-        client.upload_embeddings(csv, name="default")
-        assert [e["name"] for e in rest(lightly_server_fresh, "GET", f"/v1/datasets/{client.dataset_id}/embeddings")] == ["default"]
-        puts = [e for e in lightly_server_fresh.requests(limit=1000) if e["route"] == SIGNED_ROUTE]
-        assert [e["status"] for e in puts] == [200, 500]  # newest first
-    else:
-        # Older ones give up at once.
-        with pytest.raises(RuntimeError, match="500"):
-            client.upload_embeddings(csv, name="default")
-        puts = [e for e in lightly_server_fresh.requests(limit=1000) if e["route"] == SIGNED_ROUTE]
-        assert [e["status"] for e in puts] == [500]
-    # The rule is used up.
-    assert all(rule.get("times") == 0 for rule in lightly_server_fresh.faults())
+    rules = lightly_server_fresh.faults({"method": "PUT", "path": "/signed/**", "status": 500, "times": 1})
+    assert [(r["path"], r["status"], r["times"]) for r in rules] == [("/signed/**", 500, 1)]
+    # Neither release retries a failed signed PUT (1.2.14 has no retry there; 1.5.26 wraps the
+    # PUT in a retry that only recognises its generated API's errors): the upload fails.
+    with pytest.raises(Exception, match="500"):
+        client.upload_embeddings(csv, name="first-try")
+    puts = [e for e in lightly_server_fresh.requests(limit=1000) if e["route"] == SIGNED_ROUTE]
+    assert [(e["method"], e["status"]) for e in puts] == [("PUT", 500)]
+    # The rule is used up and gone; the next upload goes through.
+    assert lightly_server_fresh.faults() == []
+    client.upload_embeddings(csv, name="second-try")
+    stored = rest(lightly_server_fresh, "GET", f"/v1/datasets/{client.dataset_id}/embeddings")
+    assert [e["name"] for e in stored if e["isProcessed"]] == ["second-try"]
+    puts = [e for e in lightly_server_fresh.requests(limit=1000) if e["route"] == SIGNED_ROUTE]
+    assert [e["status"] for e in puts] == [200, 500]  # newest first
 
 
 def test_polling_a_delayed_sampling_job(client, lightly_server_fresh, tmp_path):
