@@ -11,9 +11,10 @@ import Testing
             let path = pattern.split(separator: "/").map { $0.hasPrefix(":") ? fake : String($0) }.joined(separator: "/")
             let open = pattern.hasPrefix("/v1/versions/") || pattern.hasPrefix("/signed/") || pattern == "/health" || pattern == "/ping"
             let r = try t.call(HTTPMethod(rawValue: method), "/" + path, json: "{}")
-            if pattern.hasPrefix("/_admin/") {
-                // The admin API is off here: unknown path (AdminGateTests covers it when on).
-                #expect(r.status == 404, "\(method) \(pattern) answered \(r.status) with the admin API off")
+            if pattern.hasPrefix("/_admin/") || pattern == "/metrics" {
+                // The admin API and /metrics are off here: unknown path (AdminGateTests and
+                // MetricsTests cover them when on).
+                #expect(r.status == 404, "\(method) \(pattern) answered \(r.status) while off")
             } else if open {
                 #expect(r.status != 401, "\(method) \(pattern) must not need a token")
             } else {
