@@ -201,8 +201,16 @@ final class ShutdownSignal: Sendable {
     init(onForcedExit: (@Sendable () -> Void)? = nil) { self.onForcedExit = onForcedExit }
 
     func install(signals: [Int32]) -> [DispatchSourceSignal] {
-        signals.map { sig in
-            signal(sig, SIG_IGN)   // let the dispatch source, not the default action, see it
+        // Block the signals (in this thread and the threads it starts from now on) rather than
+        // ignore them: Dispatch registers a source asynchronously, and a signal that arrived
+        // before that while ignored was discarded, so a test harness that sent SIGTERM right
+        // after the start-up line could leave the server running. Blocked, it stays pending
+        // until the source reads it. (Dispatch's own threads block them already.)
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in signals { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        return signals.map { sig in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler { @Sendable [self] in self.fire(sig) }
             source.resume()
