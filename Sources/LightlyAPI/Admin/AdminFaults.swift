@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import HTTPKit
+import LightlyCore
 import LightlyWire
 import Synchronization
 
@@ -109,7 +110,8 @@ public struct JobFaultAction: Sendable, Equatable {
     public var fail: String?
 }
 
-/// The fault rules and their seeded random source.
+/// The fault rules and their seeded random source (SplitMix64: the same sequence on every
+/// platform and run).
 final class FaultInjector: Sendable {
     private struct State {
         var rules: [FaultRule] = []
@@ -199,19 +201,6 @@ final class FaultInjector: Sendable {
         case 504: "Gateway Timeout"
         default: code < 400 ? "OK" : code < 500 ? "Client Error" : "Server Error"
         }
-    }
-}
-
-/// SplitMix64: a small, seedable generator (the same sequence on every platform and run).
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
