@@ -208,22 +208,17 @@ extension LightlyApplication {
     /// `PUT`, `GET`, `DELETE /_admin/faults`.
     func registerAdminFaultRoutes(_ r: inout Router) {
         r.admin(.PUT, "/_admin/faults") { ctx in
-            let bytes = try ctx.bodyBytes(limit: ctx.app.settings.maxJSONBodyBytes)
-            let root: JSONValue
-            do { root = try JSONValue.parse(bytes) } catch {
-                throw APIError.malformed("faults document: not valid JSON: \(WireJSON.describe(error))")
-            }
-            let (rules, seed) = try Self.parseFaults(root)
+            let (rules, seed) = try Self.parseFaults(try ctx.adminDocument("faults document"))
             ctx.app.admin.faults.replace(rules, seed: seed)
             ctx.logger.notice("admin faults set", metadata: ["rules": "\(rules.count)"])
-            return HTTPResponse(status: .ok, contentType: "application/json", body: Data(ctx.app.admin.faults.list().serializedBytes()))
+            return .json(ctx.app.admin.faults.list())
         }
         r.admin(.GET, "/_admin/faults") { ctx in
-            HTTPResponse(status: .ok, contentType: "application/json", body: Data(ctx.app.admin.faults.list().serializedBytes()))
+            .json(ctx.app.admin.faults.list())
         }
         r.admin(.DELETE, "/_admin/faults") { ctx in
             ctx.app.admin.faults.replace([], seed: FaultInjector.defaultSeed)
-            return HTTPResponse(status: .ok, contentType: "application/json", body: Data(ctx.app.admin.faults.list().serializedBytes()))
+            return .json(ctx.app.admin.faults.list())
         }
     }
 
