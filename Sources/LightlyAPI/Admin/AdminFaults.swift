@@ -253,6 +253,8 @@ extension LightlyApplication {
                     throw item.fail("a job rule has job, fail, delayMs, probability and times; \(k) is for request rules")
                 }
                 let type = try job.string(maxLength: 64)
+                let known = [JobResultType.sampling, .embeddings2D].map(\.rawValue)
+                guard known.contains(type) else { throw job.fail("unknown job type \(type) (known: \(known.joined(separator: ", ")))") }
                 let fail = try item["fail"]?.string(maxLength: 4096)
                 guard fail != nil || delay > 0 else { throw item.fail("a job rule needs fail or delayMs") }
                 return FaultRule(job: type, fail: fail, delayMs: delay, probability: probability, times: times)
