@@ -162,6 +162,8 @@ extension ServerSettings.Key {
         case .minimumClientVersion: "Oldest lightly Python client version accepted."
         case .tlsCert: "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP. Reloaded on SIGHUP."
         case .tlsKey: "PEM private key of tls_cert."
+        case .deterministicIds: "Seed of the id generator for reproducible test runs (docs/admin.md); empty = random ids."
+        case .clock: "Clock of stored timestamps: system, fixed:EPOCH_MS or step:START_MS:STEP_MS (docs/admin.md)."
         case .adminToken: "Bearer token of the admin API (/_admin/..., docs/admin.md); empty = admin API off (404)."
         }
     }

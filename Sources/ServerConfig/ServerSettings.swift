@@ -60,6 +60,12 @@ public struct ServerSettings: Sendable, Equatable {
     /// Bearer token of the admin API (`/_admin/...`, docs/admin.md); `nil` turns the admin API
     /// off, and its routes answer 404 like any unknown path. Never logged or printed.
     public var adminToken: String? = nil
+    /// Seed of the entity id generator; `nil` (default) = random ids. For reproducible test
+    /// runs: the same requests in the same order get the same ids.
+    public var deterministicIds: UInt64? = nil
+    /// The clock of stored timestamps: `system` (default), `fixed:EPOCH_MS`, or
+    /// `step:START_MS:STEP_MS` (one step per read).
+    public var clock = "system"
 
     /// Whether the server speaks HTTPS (certificate and key are set).
     public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
@@ -110,6 +116,19 @@ public struct ServerSettings: Sendable, Equatable {
         return s
     }
 
+    /// Whether `text` is a clock setting: `system`, `fixed:EPOCH_MS` or `step:START_MS:STEP_MS`
+    /// (milliseconds ≥ 0, at most 2^53).
+    public static func isClock(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let ms = { (s: Substring) in Int64(s).map { $0 >= 0 && $0 <= 1 << 53 } ?? false }
+        switch parts.first {
+        case "system": return parts.count == 1
+        case "fixed": return parts.count == 2 && ms(parts[1])
+        case "step": return parts.count == 3 && ms(parts[1]) && ms(parts[2])
+        default: return false
+        }
+    }
+
     /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (`https://` with TLS;
     /// `127.0.0.1` for a wildcard host, and brackets around an IPv6 address).
     public func location(port actualPort: Int) -> String {
@@ -151,6 +170,8 @@ extension ServerSettings {
         case tlsCert = "tls_cert"
         case tlsKey = "tls_key"
         case adminToken = "admin_token"
+        case deterministicIds = "deterministic_ids"
+        case clock
 
         /// The name in the config file (`max_body_bytes`).
         public var fileName: String { rawValue }
@@ -186,6 +207,8 @@ extension ServerSettings {
             case .tlsCert: s.tlsCert ?? ""
             case .tlsKey: s.tlsKey ?? ""
             case .adminToken: s.adminToken ?? ""
+            case .deterministicIds: s.deterministicIds.map(String.init) ?? ""
+            case .clock: s.clock
             }
         }
 
@@ -260,6 +283,13 @@ extension ServerSettings {
                     throw ConfigError(source: source, message: "\(rawValue): expected 8-256 printable ASCII characters without spaces")
                 }
                 s.adminToken = v
+            case .deterministicIds:
+                if v.isEmpty { s.deterministicIds = nil; return }
+                guard let seed = UInt64(v.filter { $0 != "_" }) else { throw fail("an integer seed in 0...\(UInt64.max), or empty for random ids") }
+                s.deterministicIds = seed
+            case .clock:
+                guard ServerSettings.isClock(v) else { throw fail("system, fixed:EPOCH_MS or step:START_MS:STEP_MS") }
+                s.clock = v
             }
         }
 

@@ -8,6 +8,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import LightlyCore
 import LightlyStorage
 import Logging
 import ServerConfig
@@ -46,6 +47,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
     @Option(name: .customLong("admin-token"), help: ArgumentHelp("Turn on the admin API (/_admin/..., docs/admin.md) for test suites; requests need `Authorization: Bearer TOKEN`. Off by default (404). Env LIGHTLY_SERVER_ADMIN_TOKEN.", valueName: "token")) var adminToken: String?
+    @Option(name: .customLong("deterministic-ids"), help: ArgumentHelp("For reproducible test runs: entity ids from a generator seeded with SEED instead of random ones (docs/admin.md). Env LIGHTLY_SERVER_DETERMINISTIC_IDS.", valueName: "seed")) var deterministicIds: String?
+    @Option(name: .customLong("clock"), help: ArgumentHelp("Clock of stored timestamps: system (default), fixed:EPOCH_MS, or step:START_MS:STEP_MS (advances per read). Env LIGHTLY_SERVER_CLOCK.", valueName: "mode")) var clock: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let in-flight requests finish on SIGTERM.") var shutdownTimeout: Double = 10
     @Flag(help: "Keep the data in a new temporary folder, removed on exit (not with --data-dir).") var ephemeral = false
     @Flag(help: "Serve GET /metrics (Prometheus; loopback clients only, or with the admin token). Env LIGHTLY_SERVER_METRICS.") var metrics = false
@@ -60,7 +63,7 @@ struct Serve: ParsableCommand {
             (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
             (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
-            (.adminToken, adminToken),
+            (.adminToken, adminToken), (.deterministicIds, deterministicIds), (.clock, clock),
         ]
         var out: [ServerSettings.Key: String] = [:]
         for (k, v) in pairs { if let v { out[k] = v } }
@@ -110,6 +113,13 @@ struct ServeSession {
 
     func run() throws {
         DataFolder.privateFiles()
+        // Before anything is stored: ids and timestamps of this run (docs/admin.md).
+        IDSource.install(seed: settings.deterministicIds)
+        ServerClock.install(ServerClock.Mode(parsing: settings.clock) ?? .system)
+        if settings.deterministicIds != nil || settings.clock != "system" {
+            logger.notice("reproducible mode", metadata: ["deterministic_ids": "\(settings.deterministicIds.map(String.init) ?? "off")",
+                                                          "clock": "\(settings.clock)"])
+        }
         let dir = DataDirectory(path: settings.dataDir)
         try dir.prepare()
         let db = try Database(path: dir.databasePath)

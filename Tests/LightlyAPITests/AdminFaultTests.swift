@@ -129,6 +129,7 @@ import Glibc
         (#"{"rules": [{"path": "/x", "delayMs": 600000}]}"#, "rules[0].delayMs"),
         (#"{"rules": [{"job": "SAMPLING", "path": "/x", "fail": "m"}]}"#, "rules[0]"),
         (#"{"rules": [{"job": "SAMPLING"}]}"#, "rules[0]"),
+        (#"{"rules": [{"job": "SAMPLIN", "fail": "m"}]}"#, "rules[0].job"),
         (#"{"rules": [{"path": "/x", "method": "FETCH", "status": 500}]}"#, "rules[0].method"),
         (#"{"seed": -1}"#, "seed"),
     ])

@@ -24,4 +24,18 @@ import Testing
         #expect(e.source == "option --admin-token")
         #expect(!e.description.contains(token))
     }
+
+    @Test func reproducibilitySettings() throws {
+        #expect(ServerSettings.defaults.deterministicIds == nil && ServerSettings.defaults.clock == "system")
+        let env = ["LIGHTLY_SERVER_DETERMINISTIC_IDS": "42", "LIGHTLY_SERVER_CLOCK": "fixed:1700000000000"]
+        let s = try ServerSettings.resolve(environment: env)
+        #expect(s.deterministicIds == 42 && s.clock == "fixed:1700000000000")
+        #expect(try ServerSettings.resolve(environment: env, flags: [.clock: "step:0:10"]).clock == "step:0:10")
+        #expect(ServerSettings.Key.deterministicIds.flagName == "--deterministic-ids")
+        for bad in ["fixed", "fixed:-1", "fixed:1:2", "step:1", "step:a:b", "sometimes", "fixed:\(Int64.max)"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try ServerSettings.resolve(flags: [.clock: bad]) }
+        }
+        #expect(throws: ConfigError.self) { try ServerSettings.resolve(flags: [.deterministicIds: "-1"]) }
+        #expect(throws: ConfigError.self) { try ServerSettings.resolve(flags: [.deterministicIds: "seed"]) }
+    }
 }

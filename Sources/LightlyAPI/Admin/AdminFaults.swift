@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import HTTPKit
+import LightlyCore
 import LightlyWire
 import Synchronization
 
@@ -109,7 +110,8 @@ public struct JobFaultAction: Sendable, Equatable {
     public var fail: String?
 }
 
-/// The fault rules and their seeded random source.
+/// The fault rules and their seeded random source (SplitMix64: the same sequence on every
+/// platform and run).
 final class FaultInjector: Sendable {
     private struct State {
         var rules: [FaultRule] = []
@@ -202,39 +204,21 @@ final class FaultInjector: Sendable {
     }
 }
 
-/// SplitMix64: a small, seedable generator (the same sequence on every platform and run).
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension LightlyApplication {
     /// `PUT`, `GET`, `DELETE /_admin/faults`.
     func registerAdminFaultRoutes(_ r: inout Router) {
         r.admin(.PUT, "/_admin/faults") { ctx in
-            let bytes = try ctx.bodyBytes(limit: ctx.app.settings.maxJSONBodyBytes)
-            let root: JSONValue
-            do { root = try JSONValue.parse(bytes) } catch {
-                throw APIError.malformed("faults document: not valid JSON: \(WireJSON.describe(error))")
-            }
-            let (rules, seed) = try Self.parseFaults(root)
+            let (rules, seed) = try Self.parseFaults(try ctx.adminDocument("faults document"))
             ctx.app.admin.faults.replace(rules, seed: seed)
             ctx.logger.notice("admin faults set", metadata: ["rules": "\(rules.count)"])
-            return HTTPResponse(status: .ok, contentType: "application/json", body: Data(ctx.app.admin.faults.list().serializedBytes()))
+            return .json(ctx.app.admin.faults.list())
         }
         r.admin(.GET, "/_admin/faults") { ctx in
-            HTTPResponse(status: .ok, contentType: "application/json", body: Data(ctx.app.admin.faults.list().serializedBytes()))
+            .json(ctx.app.admin.faults.list())
         }
         r.admin(.DELETE, "/_admin/faults") { ctx in
             ctx.app.admin.faults.replace([], seed: FaultInjector.defaultSeed)
-            return HTTPResponse(status: .ok, contentType: "application/json", body: Data(ctx.app.admin.faults.list().serializedBytes()))
+            return .json(ctx.app.admin.faults.list())
         }
     }
 
@@ -269,6 +253,8 @@ extension LightlyApplication {
                     throw item.fail("a job rule has job, fail, delayMs, probability and times; \(k) is for request rules")
                 }
                 let type = try job.string(maxLength: 64)
+                let known = [JobResultType.sampling, .embeddings2D].map(\.rawValue)
+                guard known.contains(type) else { throw job.fail("unknown job type \(type) (known: \(known.joined(separator: ", ")))") }
                 let fail = try item["fail"]?.string(maxLength: 4096)
                 guard fail != nil || delay > 0 else { throw item.fail("a job rule needs fail or delayMs") }
                 return FaultRule(job: type, fail: fail, delayMs: delay, probability: probability, times: times)

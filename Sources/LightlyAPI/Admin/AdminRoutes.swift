@@ -1,5 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import HTTPKit
 import LightlyStorage
+import LightlyWire
 import Logging
 import Synchronization
 
@@ -25,6 +31,24 @@ import Synchronization
 // with it on, `Authorization: Bearer <adminToken>` is required (401 otherwise, compared in
 // constant time). User tokens (`?token=`) are never admin tokens, and the admin token is never
 // a user token.
+
+extension RequestContext {
+    /// The JSON body of an admin request, parsed (body limit `maxJSONBodyBytes`).
+    /// - Throws: 413 when too large, 400 `MALFORMED_REQUEST` ("`label`: not valid JSON: …").
+    func adminDocument(_ label: String) throws -> JSONValue {
+        let bytes = try bodyBytes(limit: app.settings.maxJSONBodyBytes)
+        do { return try JSONValue.parse(bytes) } catch {
+            throw APIError.malformed("\(label): not valid JSON: \(WireJSON.describe(error))")
+        }
+    }
+}
+
+extension HTTPResponse {
+    /// A JSON body written from a ``JSONValue`` (members in their order).
+    static func json(_ value: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", body: Data(value.serializedBytes()))
+    }
+}
 
 extension Router {
     /// Registers an admin-API route (`auth: .admin`). `pattern` must start with `/_admin/`.

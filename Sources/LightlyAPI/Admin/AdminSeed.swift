@@ -16,18 +16,13 @@ extension LightlyApplication {
     /// `POST /_admin/seed`, `GET /_admin/snapshot`.
     func registerAdminSeedRoutes(_ r: inout Router) {
         r.admin(.POST, "/_admin/seed") { ctx in
-            let bytes = try ctx.bodyBytes(limit: ctx.app.settings.maxJSONBodyBytes)
-            let root: JSONValue
-            do { root = try JSONValue.parse(bytes) } catch {
-                throw APIError.malformed("seed document: not valid JSON: \(WireJSON.describe(error))")
-            }
-            let doc = try SeedDocument(root)
+            let doc = try SeedDocument(try ctx.adminDocument("seed document"))
             let created = try ctx.app.seed(doc, logger: ctx.logger)
-            return HTTPResponse(status: .created, contentType: "application/json", body: Data(created.serializedBytes()))
+            return .json(created, status: .created)
         }
         r.admin(.GET, "/_admin/snapshot") { ctx in
             let doc = try ctx.app.database.read { conn in try ctx.app.snapshotDocument(conn) }
-            return HTTPResponse(status: .ok, contentType: "application/json", body: Data(doc.serializedBytes()))
+            return .json(doc)
         }
     }
 

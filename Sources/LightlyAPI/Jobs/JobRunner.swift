@@ -112,10 +112,10 @@ public final class JobRunner: Sendable {
     /// - Returns: whether no job runs any more.
     @discardableResult
     public func pause(timeout: Double = 30) -> Bool {
-        state.withLock { s in
-            s.paused += 1
-            s.cancelled.formUnion(s.running.keys)
-        }
+        state.withLock { $0.paused += 1 }
+        // A scheduling pass in progress ends first, so a job it is starting is seen below.
+        scheduler.sync {}
+        state.withLock { s in s.cancelled.formUnion(s.running.keys) }
         return group.wait(timeout: .now() + timeout) == .success
     }
 
