@@ -38,6 +38,7 @@ extension HTTPConnection {
         }
         logStatus = code
         logBytes = bodyAllowed ? response.body.count : 0
+        logAnnotations = response.annotations
         afterFlush = .responseDone(keepAlive: keepAlive)
         phase = .writing
         startRateWindow()
@@ -59,6 +60,7 @@ extension HTTPConnection {
         if case .bytes(let d) = response.body { outBody = d }
         logStatus = status.code
         logBytes = response.body.count
+        logAnnotations = [:]
         if head != nil { logAccess() }
         head = nil
         afterFlush = .closeGracefully
@@ -186,9 +188,14 @@ extension HTTPConnection {
         let elapsed = ServerContext.now() &- requestStart
         let names = context.configuration.redactedQueryParameters
         let peer = self.peer
+        let target = redactQuery(target: h.target, names: names)
+        context.handler.requestCompleted(HTTPRequestRecord(
+            method: h.method, target: target, status: status, bytes: bytes < 0 ? nil : bytes,
+            durationNanoseconds: elapsed, annotations: logAnnotations))
+        logAnnotations = [:]
         context.logger.info("request", metadata: [
             "http.method": "\(h.method.rawValue)",
-            "http.target": "\(redactQuery(target: h.target, names: names))",
+            "http.target": "\(target)",
             "http.status": "\(status)",
             "http.bytes": "\(bytes < 0 ? "aborted" : String(bytes))",
             "http.ms": "\(Self.milliseconds(elapsed))",

@@ -111,6 +111,7 @@ final class HTTPConnection: @unchecked Sendable {
     var afterFlush: AfterFlush = .nothing
     var logStatus = 0
     var logBytes = 0
+    var logAnnotations: [String: String] = [:]
 
     init(fd: Descriptor, peer: String, context: ServerContext, tls: TLSSession? = nil) {
         self.fd = fd

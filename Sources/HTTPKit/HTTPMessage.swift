@@ -249,6 +249,9 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: HTTPResponseBody
+    /// Facts about the request the handler wants to see again in
+    /// ``HTTPHandler/requestCompleted(_:)`` (e.g. which route answered). Never sent.
+    public var annotations: [String: String] = [:]
 
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: HTTPResponseBody = .bytes(Data())) {
         self.status = status
@@ -285,11 +288,47 @@ public protocol HTTPHandler: Sendable {
     /// unauthenticated upload at once. Runs on the worker pool; `request.body` is `.empty`.
     /// Requests without a body go straight to ``handle(_:)``. The default proceeds.
     func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision
+
+    /// Called once per request that had a complete head, at the moment the access-log line is
+    /// written (after the last byte of the response is sent, or when the client went away).
+    /// Runs on the connection's queue: keep it short. The default does nothing.
+    func requestCompleted(_ record: HTTPRequestRecord)
 }
 
 extension HTTPHandler {
     /// Proceeds: the body is read and ``handle(_:)`` decides.
     public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { .proceed }
+    /// Does nothing.
+    public func requestCompleted(_ record: HTTPRequestRecord) {}
+}
+
+/// One finished request, as the access log sees it.
+public struct HTTPRequestRecord: Sendable {
+    /// The request method.
+    public var method: HTTPMethod
+    /// The request target with secrets hidden (``redactQuery(target:names:)`` with the
+    /// configuration's `redactedQueryParameters`).
+    public var target: String
+    /// The status sent.
+    public var status: Int
+    /// Body bytes of the response (0 for HEAD/204/304); `nil` when the client went away before
+    /// the response was complete.
+    public var bytes: Int?
+    /// From the complete request head to the end of the response.
+    public var durationNanoseconds: UInt64
+    /// The handler's ``HTTPResponse/annotations``; empty for answers the server made itself
+    /// (a malformed request, a timeout).
+    public var annotations: [String: String]
+
+    public init(method: HTTPMethod, target: String, status: Int, bytes: Int?, durationNanoseconds: UInt64,
+                annotations: [String: String] = [:]) {
+        self.method = method
+        self.target = target
+        self.status = status
+        self.bytes = bytes
+        self.durationNanoseconds = durationNanoseconds
+        self.annotations = annotations
+    }
 }
 
 /// A handler made of closures.

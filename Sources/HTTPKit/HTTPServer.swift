@@ -116,6 +116,9 @@ public final class HTTPServer: Sendable {
         context.logger.info("TLS certificate reloaded", metadata: ["tls.certificate": "\(tls.certificateChainFile)"])
     }
 
+    /// The connections open right now (for monitoring).
+    public var openConnections: Int { context.openConnections }
+
     /// Stops gracefully: stops accepting, closes idle connections, lets in-flight requests
     /// finish (their responses carry `Connection: close`), then closes what is left after
     /// `timeout` and returns. Blocks the caller; don't call it from a handler.
@@ -194,6 +197,8 @@ final class ServerContext: Sendable {
     let group = DispatchGroup()
     let isShuttingDown = Atomic<Bool>(false)
     private let registry = Mutex(Registry())
+
+    var openConnections: Int { registry.withLock { $0.connections.count } }
 
     /// The open connections, and how many each client address holds.
     private struct Registry {

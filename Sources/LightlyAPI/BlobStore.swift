@@ -210,9 +210,6 @@ public enum Timestamp {
     /// The wall clock in Unix epoch milliseconds, not forced to increase. For durations that
     /// must mean what they say (a job's `createdAt` … `finishedAt`): ``now()`` runs ahead of
     /// the wall clock while more than one call per millisecond arrives.
-    public static func wallMillis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+    /// `ServerClock`: the system clock unless `--clock` fixed or steps it.
+    public static func wallMillis() -> Int64 { ServerClock.nowMillis() }
 }

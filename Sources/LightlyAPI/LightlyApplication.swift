@@ -36,9 +36,16 @@ public final class LightlyApplication: Sendable {
     public let mappings: MappingCache
     /// The job runner (owned by the jobs module).
     public let jobs: JobSystem
+    /// The last requests, for `GET /_admin/requests` (`Observability/RequestJournal.swift`).
+    public let journal: RequestJournal
+    /// Counters for `GET /metrics` (`Observability/Metrics.swift`).
+    public let metrics = Metrics()
 
     /// Query parameters that carry secrets (the API token, a signed URL's signature); logs hide them.
     public static let secretParameters: Set<String> = ["token", "sig"]
+
+    /// State of the admin API (`Admin/`): the lock that serializes reset and seed.
+    let admin = AdminState()
 
     private let debris = DebrisSweeper()
     private let routerStorage = Mutex(Router())
@@ -61,9 +68,12 @@ public final class LightlyApplication: Sendable {
         self.tokens = TokenStore(database: database)
         self.mappings = MappingCache()
         self.jobs = JobSystem(database: database, blobs: blobs, settings: settings, logger: logger)
+        self.journal = RequestJournal(capacity: settings.requestJournalSize)
         self.requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let router = makeRouter()
         routerStorage.withLock { $0 = router }
+        countJobs(in: metrics)
+        jobs.runner.injectFaults { [admin] type in admin.faults.jobAction(for: type) }
     }
 
     /// The handler to give the HTTP server (or to call directly in tests).
@@ -128,6 +138,8 @@ public final class LightlyApplication: Sendable {
         registerJobRoutes(&r)
         registerCollaborationRoutes(&r)
         registerWebUIRoutes(&r)
+        registerMetricsRoutes(&r)
+        registerAdminRoutes(&r)
         return r
     }
 
@@ -140,17 +152,24 @@ public final class LightlyApplication: Sendable {
         var log = logger
         log[metadataKey: "request.id"] = .string(requestID)
         var response: HTTPResponse
+        var pattern: String?
         do {
-            response = try route(request, requestID: requestID, logger: log)
+            response = try route(request, requestID: requestID, logger: log, pattern: &pattern)
         } catch {
             response = errorResponse(for: error, request: request, requestID: requestID, logger: log)
         }
         response.headers[HTTPHeaderName("X-Request-Id")] = requestID
+        Self.annotate(&response, route: pattern, requestID: requestID)
         return response
     }
 
-    private func route(_ request: HTTPRequest, requestID: String, logger: Logger) throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest, requestID: String, logger: Logger, pattern: inout String?) throws -> HTTPResponse {
+        if let injected = admin.faults.response(for: request) {   // PUT /_admin/faults
+            if case .found(let route, _) = router.match(request.method, request.pathSegments) { pattern = route.pattern.text }
+            return injected
+        }
         let (route, params) = try resolve(request)
+        pattern = route.pattern.text
         let user = try authenticate(request, route: route)
         let ctx = RequestContext(request: request, params: Parameters(params), user: user,
                                  requestID: requestID, logger: logger, app: self)
@@ -160,7 +179,10 @@ public final class LightlyApplication: Sendable {
     /// The route for a request. - Throws: 404 for an unknown path, 405 (with `Allow`) for a
     /// known path with another method.
     private func resolve(_ request: HTTPRequest) throws -> (Router.Route, [String: String]) {
-        switch router.match(request.method, request.pathSegments) {
+        // Admin API off: its paths are unknown paths (no 405, no 401: nothing tells it exists).
+        let match: Router.Match = settings.adminToken == nil && request.pathSegments.first == Self.adminPrefix
+            ? .notFound : router.match(request.method, request.pathSegments)
+        switch match {
         case .notFound:
             throw APIError.notFound(.notFound, "no route for \(request.method) \(request.rawPath)")
         case .methodNotAllowed(let allowed):
@@ -176,18 +198,23 @@ public final class LightlyApplication: Sendable {
     /// (what the `lightly` client sends) or from `Authorization: Bearer <token>` (what the web
     /// page sends; headers never reach the access log). - Throws: 401 without a valid token.
     private func authenticate(_ request: HTTPRequest, route: Router.Route) throws -> User? {
+        if route.auth == .admin {
+            try authenticateAdmin(request)
+            return nil
+        }
         guard route.auth == .token else { return nil }
         guard let token = request.query("token") ?? Self.bearerToken(request), !token.isEmpty,
               let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
         return u
     }
 
-    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, blanks
+    /// after it skipped), if any. Used for user tokens and the admin token alike.
     static func bearerToken(_ request: HTTPRequest) -> String? {
         guard let value = request.headers[HTTPHeaderName("Authorization")] else { return nil }
-        let parts = value.split(separator: " ")
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1])
+        return String(parts[1].drop(while: { $0 == " " || $0 == "\t" }))
     }
 
     /// Decides from the head of a request with a body, before the body is read: the route
@@ -195,8 +222,10 @@ public final class LightlyApplication: Sendable {
     /// a valid signature for this method that has not expired. Anything else is answered at
     /// once (with the same error `handle` would give) and the body is never stored.
     public func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision {
+        var pattern: String?
         do {
             let (route, params) = try resolve(request)
+            pattern = route.pattern.text
             _ = try authenticate(request, route: route)
             if route.pattern.text == Self.signedPattern {
                 _ = try verifySigned(request, params: Parameters(params), method: request.method)
@@ -209,6 +238,7 @@ public final class LightlyApplication: Sendable {
             log[metadataKey: "request.id"] = .string(requestID)
             var response = errorResponse(for: error, request: request, requestID: requestID, logger: log)
             response.headers[HTTPHeaderName("X-Request-Id")] = requestID
+            Self.annotate(&response, route: pattern, requestID: requestID)
             return .reject(response)
         }
     }
@@ -258,6 +288,7 @@ struct AppHandler: HTTPHandler {
     let app: LightlyApplication
     func handle(_ request: HTTPRequest) throws -> HTTPResponse { app.handle(request) }
     func inspectHead(_ request: HTTPRequest) -> HTTPHeadDecision { app.inspectHead(request) }
+    func requestCompleted(_ record: HTTPRequestRecord) { app.requestCompleted(record) }
 }
 
 /// The data folder's lock and the timer of the periodic leftover-file sweep.

@@ -21,6 +21,8 @@ public final class MappingCache: Sendable {
     private struct State {
         var entries: [String: Mapping] = [:]
         var generation: [String: UInt64] = [:]
+        /// Bumped by ``removeAll()``: loads that started before it are not cached.
+        var epoch: UInt64 = 0
     }
     private let state = Mutex(State())
 
@@ -29,14 +31,14 @@ public final class MappingCache: Sendable {
     /// The mapping of a dataset, loaded through `conn` on a miss.
     /// - Complexity: O(1) on a hit; O(n) on a miss.
     public func mapping(_ datasetId: String, conn: Connection) throws -> Mapping {
-        let (cached, gen) = state.withLock { ($0.entries[datasetId], $0.generation[datasetId] ?? 0) }
+        let (cached, gen, epoch) = state.withLock { ($0.entries[datasetId], $0.generation[datasetId] ?? 0, $0.epoch) }
         if let cached { return cached }
         let (ids, names) = try SampleStore.mapping(datasetId: datasetId, conn)
         let m = Mapping(fileNames: names, sampleIds: ids,
                         fileNamesJSON: JSONValue.array(names.map(JSONValue.string)).serializedBytes(),
                         sampleIdsJSON: JSONValue.array(ids.map(JSONValue.string)).serializedBytes())
         state.withLock { s in
-            if (s.generation[datasetId] ?? 0) == gen { s.entries[datasetId] = m }
+            if (s.generation[datasetId] ?? 0) == gen, s.epoch == epoch { s.entries[datasetId] = m }
         }
         return m
     }
@@ -46,6 +48,15 @@ public final class MappingCache: Sendable {
         state.withLock { s in
             s.entries[datasetId] = nil
             s.generation[datasetId, default: 0] &+= 1
+        }
+    }
+
+    /// Drops every cached mapping (the admin reset); loads in flight are not cached.
+    public func removeAll() {
+        state.withLock { s in
+            s.entries.removeAll()
+            s.generation.removeAll()
+            s.epoch &+= 1
         }
     }
 }

@@ -6,6 +6,9 @@ public enum RouteAuth: Sendable {
     case token
     /// No token (versions, `/health`, `/ping`, signed URLs).
     case none
+    /// The admin API (`/_admin/...`): `Authorization: Bearer <settings.adminToken>`; the user
+    /// tokens do not count. Register these with `Router.admin` (Admin/AdminRoutes.swift).
+    case admin
 }
 
 /// A route handler: synchronous, runs on the server's worker pool. Throw `APIError` (or any

@@ -7,10 +7,18 @@ public enum ObjectID {
         return hex(UInt64(seconds), digits: 8) + hex(r, digits: 16)
     }
 
+    /// A fresh entity id: random, or the next id of the seeded ``IDSource`` (then with a fixed
+    /// time part unless a fixed or stepping ``ServerClock`` makes `seconds` reproducible).
     public static func generate(seconds: UInt32) -> String {
+        if let bits = IDSource.nextSeeded() {
+            return hex(UInt64(ServerClock.isSystemClock ? seededSeconds : seconds), digits: 8) + hex(bits, digits: 16)
+        }
         var rng = SystemRandomNumberGenerator()
         return generate(seconds: seconds, using: &rng)
     }
+
+    /// The time part of seeded ids under the system clock (2023-11-14T22:13:20Z).
+    static let seededSeconds: UInt32 = 1_700_000_000
 
     /// True for exactly 24 lowercase hex characters.
     public static func isValid(_ s: String) -> Bool {

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LightlyCore
 
 // MARK: - Migration
 
@@ -103,5 +104,6 @@ extension Database {
         return out
     }
 
-    static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    /// `ServerClock` (LightlyCore): the system clock unless `--clock` fixed or steps it.
+    static func nowMillis() -> Int64 { ServerClock.nowMillis() }
 }

@@ -155,12 +155,16 @@ extension ServerSettings.Key {
         case .transferRateWindow: "Seconds over which min_transfer_rate is measured."
         case .bodyFileThreshold: "Bodies above this many bytes are spooled to <data_dir>/tmp."
         case .logLevel: "trace, debug, info, notice, warning, error or critical."
+        case .metrics: "Serve GET /metrics (Prometheus text format) to loopback clients, or with the admin token."
         case .signedURLTTL: "Lifetime of signed upload/download URLs, in seconds."
         case .jobPollWait: "waitTimeTillNextPoll told to clients polling jobs, in seconds."
         case .maxDatasetSamples: "Most samples one dataset may hold (quota)."
         case .minimumClientVersion: "Oldest lightly Python client version accepted."
         case .tlsCert: "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP. Reloaded on SIGHUP."
         case .tlsKey: "PEM private key of tls_cert."
+        case .deterministicIds: "Seed of the id generator for reproducible test runs (docs/admin.md); empty = random ids."
+        case .clock: "Clock of stored timestamps: system, fixed:EPOCH_MS or step:START_MS:STEP_MS (docs/admin.md)."
+        case .adminToken: "Bearer token of the admin API (/_admin/..., docs/admin.md); empty = admin API off (404)."
         }
     }
 }

@@ -42,6 +42,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var bodyFileThreshold = 8 << 20
     /// One of trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    /// Serve `GET /metrics` (Prometheus text format).
+    public var metrics = false
     /// Lifetime of signed upload/download URLs, in seconds.
     public var signedURLTTL = 3600
     /// `waitTimeTillNextPoll` told to clients polling jobs, in seconds.
@@ -55,6 +57,15 @@ public struct ServerSettings: Sendable, Equatable {
     public var tlsCert: String? = nil
     /// PEM private key of `tlsCert`.
     public var tlsKey: String? = nil
+    /// Bearer token of the admin API (`/_admin/...`, docs/admin.md); `nil` turns the admin API
+    /// off, and its routes answer 404 like any unknown path. Never logged or printed.
+    public var adminToken: String? = nil
+    /// Seed of the entity id generator; `nil` (default) = random ids. For reproducible test
+    /// runs: the same requests in the same order get the same ids.
+    public var deterministicIds: UInt64? = nil
+    /// The clock of stored timestamps: `system` (default), `fixed:EPOCH_MS`, or
+    /// `step:START_MS:STEP_MS` (one step per read).
+    public var clock = "system"
 
     /// Whether the server speaks HTTPS (certificate and key are set).
     public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
@@ -105,6 +116,19 @@ public struct ServerSettings: Sendable, Equatable {
         return s
     }
 
+    /// Whether `text` is a clock setting: `system`, `fixed:EPOCH_MS` or `step:START_MS:STEP_MS`
+    /// (milliseconds ≥ 0, at most 2^53).
+    public static func isClock(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let ms = { (s: Substring) in Int64(s).map { $0 >= 0 && $0 <= 1 << 53 } ?? false }
+        switch parts.first {
+        case "system": return parts.count == 1
+        case "fixed": return parts.count == 2 && ms(parts[1])
+        case "step": return parts.count == 3 && ms(parts[1]) && ms(parts[2])
+        default: return false
+        }
+    }
+
     /// The base URL clients should use: `publicURL`, or `http://HOST:PORT` (`https://` with TLS;
     /// `127.0.0.1` for a wildcard host, and brackets around an IPv6 address).
     public func location(port actualPort: Int) -> String {
@@ -138,12 +162,16 @@ extension ServerSettings {
         case transferRateWindow = "transfer_rate_window"
         case bodyFileThreshold = "body_file_threshold"
         case logLevel = "log_level"
+        case metrics
         case signedURLTTL = "signed_url_ttl"
         case jobPollWait = "job_poll_wait"
         case maxDatasetSamples = "max_dataset_samples"
         case minimumClientVersion = "minimum_client_version"
         case tlsCert = "tls_cert"
         case tlsKey = "tls_key"
+        case adminToken = "admin_token"
+        case deterministicIds = "deterministic_ids"
+        case clock
 
         /// The name in the config file (`max_body_bytes`).
         public var fileName: String { rawValue }
@@ -151,6 +179,9 @@ extension ServerSettings {
         public var environmentName: String { "LIGHTLY_SERVER_" + rawValue.uppercased() }
         /// The command-line option (`--max-body-bytes`).
         public var flagName: String { "--" + rawValue.replacingUnderscores() }
+
+        /// Whether the value is a secret that `lightly-server settings` must not print.
+        public var isSecret: Bool { self == .adminToken }
 
         /// The value of this setting in `s`, as it would be written in the config file.
         public func value(in s: ServerSettings) -> String {
@@ -168,12 +199,16 @@ extension ServerSettings {
             case .transferRateWindow: Self.seconds(s.transferRateWindow)
             case .bodyFileThreshold: String(s.bodyFileThreshold)
             case .logLevel: s.logLevel
+            case .metrics: s.metrics ? "true" : "false"
             case .signedURLTTL: String(s.signedURLTTL)
             case .jobPollWait: String(s.jobPollWait)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
             case .minimumClientVersion: s.minimumClientVersion
             case .tlsCert: s.tlsCert ?? ""
             case .tlsKey: s.tlsKey ?? ""
+            case .adminToken: s.adminToken ?? ""
+            case .deterministicIds: s.deterministicIds.map(String.init) ?? ""
+            case .clock: s.clock
             }
         }
 
@@ -222,6 +257,12 @@ extension ServerSettings {
                 let l = v.lowercased()
                 guard ServerSettings.logLevels.contains(l) else { throw fail("one of \(ServerSettings.logLevels.joined(separator: ", "))") }
                 s.logLevel = l
+            case .metrics:
+                switch v.lowercased() {
+                case "true", "1", "yes", "on": s.metrics = true
+                case "false", "0", "no", "off", "": s.metrics = false
+                default: throw fail("true or false")
+                }
             case .signedURLTTL: s.signedURLTTL = try int(1...(86_400 * 30))
             case .jobPollWait: s.jobPollWait = try int(0...3600)
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
@@ -234,6 +275,21 @@ extension ServerSettings {
                 s.minimumClientVersion = v
             case .tlsCert: s.tlsCert = v.isEmpty ? nil : v
             case .tlsKey: s.tlsKey = v.isEmpty ? nil : v
+            case .adminToken:
+                if v.isEmpty { s.adminToken = nil; return }
+                // Never echo the value: the message would carry a secret into logs and terminals.
+                guard (8...256).contains(v.utf8.count),
+                      v.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) else {
+                    throw ConfigError(source: source, message: "\(rawValue): expected 8-256 printable ASCII characters without spaces")
+                }
+                s.adminToken = v
+            case .deterministicIds:
+                if v.isEmpty { s.deterministicIds = nil; return }
+                guard let seed = UInt64(v.filter { $0 != "_" }) else { throw fail("an integer seed in 0...\(UInt64.max), or empty for random ids") }
+                s.deterministicIds = seed
+            case .clock:
+                guard ServerSettings.isClock(v) else { throw fail("system, fixed:EPOCH_MS or step:START_MS:STEP_MS") }
+                s.clock = v
             }
         }
 

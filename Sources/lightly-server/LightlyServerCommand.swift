@@ -283,7 +283,8 @@ struct Settings: ParsableCommand {
     func run() throws {
         let s = try data.settings()
         for key in ServerSettings.Key.allCases {
-            let v = key.value(in: s)
+            var v = key.value(in: s)
+            if key.isSecret && !v.isEmpty { v = "(set, not shown)" }
             let isNumber = Int(v) != nil || Double(v) != nil
             Output.line("\(key.rawValue) = \(isNumber ? v : "\"\(v.replacingBackslashesAndQuotes())\"")")
         }

@@ -8,6 +8,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import LightlyCore
 import LightlyStorage
 import Logging
 import ServerConfig
@@ -21,7 +22,9 @@ struct Serve: ParsableCommand {
             folder it first creates the token `default` and prints it once, with the two `export` lines \
             the lightly client needs. SIGTERM/SIGINT: stop accepting, finish in-flight requests, close \
             the database, exit 0. With --tls-cert/--tls-key it serves HTTPS; SIGHUP reads both files \
-            again (new connections get the new certificate, open ones keep theirs).
+            again (new connections get the new certificate, open ones keep theirs). With --ephemeral \
+            the data lives in a new folder under $TMPDIR that is removed when the server exits \
+            (also on SIGTERM/SIGINT); for test suites, with --port 0.
             """)
 
     @OptionGroup var data: DataOptions
@@ -43,7 +46,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
+    @Option(name: .customLong("admin-token"), help: ArgumentHelp("Turn on the admin API (/_admin/..., docs/admin.md) for test suites; requests need `Authorization: Bearer TOKEN`. Off by default (404). Env LIGHTLY_SERVER_ADMIN_TOKEN.", valueName: "token")) var adminToken: String?
+    @Option(name: .customLong("deterministic-ids"), help: ArgumentHelp("For reproducible test runs: entity ids from a generator seeded with SEED instead of random ones (docs/admin.md). Env LIGHTLY_SERVER_DETERMINISTIC_IDS.", valueName: "seed")) var deterministicIds: String?
+    @Option(name: .customLong("clock"), help: ArgumentHelp("Clock of stored timestamps: system (default), fixed:EPOCH_MS, or step:START_MS:STEP_MS (advances per read). Env LIGHTLY_SERVER_CLOCK.", valueName: "mode")) var clock: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let in-flight requests finish on SIGTERM.") var shutdownTimeout: Double = 10
+    @Flag(help: "Keep the data in a new temporary folder, removed on exit (not with --data-dir).") var ephemeral = false
+    @Flag(help: "Serve GET /metrics (Prometheus; loopback clients only, or with the admin token). Env LIGHTLY_SERVER_METRICS.") var metrics = false
 
     /// The flags given, keyed by setting (each is validated by `ServerSettings.resolve`).
     var flags: [ServerSettings.Key: String] {
@@ -55,15 +63,20 @@ struct Serve: ParsableCommand {
             (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
             (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
+            (.adminToken, adminToken), (.deterministicIds, deterministicIds), (.clock, clock),
         ]
         var out: [ServerSettings.Key: String] = [:]
         for (k, v) in pairs { if let v { out[k] = v } }
+        if metrics { out[.metrics] = "true" }
         return out
     }
 
     func validate() throws {
         guard shutdownTimeout >= 0, shutdownTimeout <= 3600 else {
             throw ValidationError("--shutdown-timeout must be between 0 and 3600 seconds")
+        }
+        if ephemeral && data.dataDir != nil {
+            throw ValidationError("--ephemeral makes its own data folder: leave out --data-dir")
         }
     }
 
@@ -73,12 +86,19 @@ struct Serve: ParsableCommand {
         // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG (answered 507), not
         // kill the server.
         signal(SIGXFSZ, SIG_IGN)
+        var flags = self.flags
+        let scratch = try ephemeral ? EphemeralFolder() : nil
+        defer { scratch?.remove() }
+        if let scratch { flags[.dataDir] = scratch.path }
         let settings: ServerSettings
         do { settings = try data.settings(extraFlags: flags) } catch let e as ConfigError {
             throw ValidationError(e.description)
         }
         let logger = Logging.bootstrapStderr(level: settings.logLevel)
-        try ServeSession(settings: settings, shutdownTimeout: shutdownTimeout, logger: logger).run()
+        if let scratch { logger.notice("ephemeral data folder, removed on exit", metadata: ["data_dir": "\(scratch.path)"]) }
+        var session = ServeSession(settings: settings, shutdownTimeout: shutdownTimeout, logger: logger)
+        if let scratch { session.onForcedExit = { scratch.remove() } }
+        try session.run()
     }
 }
 
@@ -88,9 +108,18 @@ struct ServeSession {
     let settings: ServerSettings
     let shutdownTimeout: Double
     let logger: Logger
+    /// Runs before a second signal ends the process at once (removes an ephemeral folder).
+    var onForcedExit: (@Sendable () -> Void)? = nil
 
     func run() throws {
         DataFolder.privateFiles()
+        // Before anything is stored: ids and timestamps of this run (docs/admin.md).
+        IDSource.install(seed: settings.deterministicIds)
+        ServerClock.install(ServerClock.Mode(parsing: settings.clock) ?? .system)
+        if settings.deterministicIds != nil || settings.clock != "system" {
+            logger.notice("reproducible mode", metadata: ["deterministic_ids": "\(settings.deterministicIds.map(String.init) ?? "off")",
+                                                          "clock": "\(settings.clock)"])
+        }
         let dir = DataDirectory(path: settings.dataDir)
         try dir.prepare()
         let db = try Database(path: dir.databasePath)
@@ -105,7 +134,7 @@ struct ServeSession {
                                     signingKey: try dir.signingKey(), logger: logger)
 
         // Install signal handling before listening, so an early SIGTERM still shuts down cleanly.
-        let stop = ShutdownSignal()
+        let stop = ShutdownSignal(onForcedExit: onForcedExit)
         let sources = stop.install(signals: [SIGTERM, SIGINT])
 
         let app = try makeApplication(context: context)
@@ -114,6 +143,7 @@ struct ServeSession {
         let runner = try ServerRunner(options: HTTPServerOptions(settings: settings, temporaryDirectory: dir.tmpPath),
                                       handler: app.handler, logger: logger)
         let port = try runner.start()
+        app.metrics.countConnections { runner.openConnections }
         // The first token is created only once the port is bound: had `start()` failed (port in
         // use), a token created earlier would never have been shown, and never would be.
         let firstToken: String?
@@ -175,10 +205,22 @@ final class ShutdownSignal: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let received = Synchronization.Atomic<Int32>(0)
     private let queue = DispatchQueue(label: "lightly-server.signals")
+    private let onForcedExit: (@Sendable () -> Void)?
+
+    /// - Parameter onForcedExit: runs just before a second signal exits the process.
+    init(onForcedExit: (@Sendable () -> Void)? = nil) { self.onForcedExit = onForcedExit }
 
     func install(signals: [Int32]) -> [DispatchSourceSignal] {
-        signals.map { sig in
-            signal(sig, SIG_IGN)   // let the dispatch source, not the default action, see it
+        // Block the signals (in this thread and the threads it starts from now on) rather than
+        // ignore them: Dispatch registers a source asynchronously, and a signal that arrived
+        // before that while ignored was discarded, so a test harness that sent SIGTERM right
+        // after the start-up line could leave the server running. Blocked, it stays pending
+        // until the source reads it. (Dispatch's own threads block them already.)
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in signals { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        return signals.map { sig in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler { @Sendable [self] in self.fire(sig) }
             source.resume()
@@ -192,6 +234,7 @@ final class ShutdownSignal: Sendable {
             semaphore.signal()
         } else {
             Output.error("lightly-server: second signal, exiting now")
+            onForcedExit?()
             _exit(1)
         }
     }
@@ -204,6 +247,32 @@ final class ShutdownSignal: Sendable {
 }
 
 import Synchronization
+
+/// `serve --ephemeral`: a new private folder (`mkdtemp`, mode 0700) under `$TMPDIR` (or
+/// `/tmp`), removed with everything in it when the server exits.
+final class EphemeralFolder: Sendable {
+    let path: String
+
+    init() throws {
+        var base = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
+        if base.isEmpty { base = "/tmp" }
+        while base.count > 1, base.hasSuffix("/") { base.removeLast() }
+        var template = Array((base + "/lightly-server-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
+            throw CLIError("cannot create a temporary data folder under \(base): \(String(cString: strerror(errno)))")
+        }
+        path = String(cString: made)
+    }
+
+    /// Deletes the folder and its contents; errors are reported, not thrown (we are exiting).
+    func remove() {
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            if FileManager.default.fileExists(atPath: path) {
+                Output.error("lightly-server: could not remove the ephemeral data folder \(path): \(error)")
+            }
+        }
+    }
+}
 
 enum Logging {
     /// swift-log to stderr at `level`. Tokens are never passed to a logger.

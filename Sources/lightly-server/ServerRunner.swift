@@ -23,6 +23,8 @@ protocol HTTPServing: AnyObject, Sendable {
     func shutdown(timeout: Duration)
     /// Reads the TLS certificate and key files again, for new connections.
     func reloadTLS() throws
+    /// The connections open right now.
+    var openConnections: Int { get }
 }
 
 /// The HTTP-layer settings, cut out of `ServerSettings` (maps onto HTTPServer.Configuration).
@@ -100,6 +102,9 @@ final class ServerRunner: Sendable {
     func shutdown(timeout: Duration) { server.shutdown(timeout: timeout) }
 
     func reloadTLS() throws { try server.reloadTLS() }
+
+    /// The connections open right now.
+    var openConnections: Int { server.openConnections }
 }
 
 // MARK: - The seam to LightlyAPI
@@ -117,10 +122,12 @@ struct ServerContext: Sendable {
 /// The API application `serve` runs: routes, auth, signed URLs and the job runner.
 func makeApplication(context: ServerContext) throws -> LightlyApplication {
     let s = context.settings
+    var api = APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
+                          maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion,
+                          maxCSVBytes: s.maxBodyBytes)
+    api.adminToken = s.adminToken
+    api.metrics = s.metrics
     return try LightlyApplication(
         database: context.database, dataDirectory: context.dataDirectory.path,
-        settings: APISettings(publicURL: s.publicURL, signedURLTTL: s.signedURLTTL, jobPollWait: s.jobPollWait,
-                              maxDatasetSamples: s.maxDatasetSamples, minimumClientVersion: s.minimumClientVersion,
-                              maxCSVBytes: s.maxBodyBytes),
-        logger: context.logger)
+        settings: api, logger: context.logger)
 }

@@ -190,10 +190,17 @@ enum CLI {
 
     /// Starts `serve --port 0` and reads stdout (a pipe) until the `listening on` line.
     static func startServer(data: String, arguments: [String] = []) throws -> Server {
+        try startServe(["--data-dir", data] + arguments)
+    }
+
+    /// Starts `serve --port 0 --log-level warning` plus `arguments`, with `environment` on top of
+    /// ours (less any `LIGHTLY_SERVER_*`), and waits for the `listening on` line.
+    static func startServe(_ arguments: [String], environment: [String: String] = [:]) throws -> Server {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary ?? "/nonexistent")
-        p.arguments = ["serve", "--data-dir", data, "--port", "0", "--log-level", "warning"] + arguments
+        p.arguments = ["serve", "--port", "0", "--log-level", "warning"] + arguments
         p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LIGHTLY_SERVER_") }
+            .merging(environment) { $1 }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

@@ -297,7 +297,9 @@ public enum EmbeddingIngest {
     /// Writes the upload re-emitted in mapping order (header as uploaded, Python `repr`
     /// floats, `\n` line ends) to a new file in `directory`, a few thousand rows at a time.
     static func writeReordered(_ p: Parsed, names: [String], directory: String) throws -> String {
-        let path = "\(directory)/embedding-\(ObjectID.generate(seconds: 0)).csv"
+        // A scratch name, not an entity id: random even when ids are seeded.
+        var rng = SystemRandomNumberGenerator()
+        let path = "\(directory)/embedding-\(ObjectID.generate(seconds: 0, using: &rng)).csv"
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         do {
             let hasLabels = p.header.labelColumn != nil

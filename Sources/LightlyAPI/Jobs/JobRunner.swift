@@ -1,5 +1,8 @@
 import LightlyCore
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import LightlyStorage
 import LightlyWire
@@ -53,6 +56,10 @@ public final class JobRunner: Sendable {
     private struct State {
         var started = false
         var stopping = false
+        /// ``pause(timeout:)`` calls not yet matched by ``resume()``: nothing new starts.
+        var paused = 0
+        /// Running jobs told to give up (by ``pause(timeout:)``); they write nothing more.
+        var cancelled: Set<String> = []
         var running: [String: String] = [:]          // job id → dataset id ("" when none)
         var progress: [String: (processed: Int, total: Int)] = [:]
     }
@@ -66,6 +73,8 @@ public final class JobRunner: Sendable {
     private let scheduler = DispatchQueue(label: "lightly.jobs.scheduler")
     private let workers = DispatchQueue(label: "lightly.jobs.worker", qos: .utility, attributes: .concurrent)
     private let group = DispatchGroup()
+    private let endObserver = Mutex<(@Sendable (JobRecord, JobState, Double) -> Void)?>(nil)
+    private let faultSource = Mutex<(@Sendable (JobResultType) -> JobFaultAction?)?>(nil)
 
     public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
                 logger: Logger = Logger(label: "lightly.jobs")) {
@@ -90,6 +99,32 @@ public final class JobRunner: Sendable {
         state.withLock { $0.started = false }
     }
 
+    /// Sets the source of injected job faults (the admin API's job rules): asked once per job
+    /// before it runs.
+    public func injectFaults(_ source: @escaping @Sendable (JobResultType) -> JobFaultAction?) {
+        faultSource.withLock { $0 = source }
+    }
+
+    /// Lets no job start and tells every running job to give up at its next progress report
+    /// (a cancelled job is neither marked FAILED nor FINISHED by the runner; its executor's
+    /// final write checks that the job row is still RUNNING). Waits up to `timeout` seconds
+    /// for the running jobs to return. Call ``resume()`` afterwards, once per call.
+    /// - Returns: whether no job runs any more.
+    @discardableResult
+    public func pause(timeout: Double = 30) -> Bool {
+        state.withLock { $0.paused += 1 }
+        // A scheduling pass in progress ends first, so a job it is starting is seen below.
+        scheduler.sync {}
+        state.withLock { s in s.cancelled.formUnion(s.running.keys) }
+        return group.wait(timeout: .now() + timeout) == .success
+    }
+
+    /// Undoes one ``pause(timeout:)`` and looks for waiting jobs.
+    public func resume() {
+        state.withLock { s in s.paused = max(0, s.paused - 1) }
+        kick()
+    }
+
     /// Looks for runnable jobs. Cheap; call it after inserting a job.
     public func kick() {
         scheduler.async { [self] in schedule() }
@@ -100,6 +135,20 @@ public final class JobRunner: Sendable {
         state.withLock { $0.progress[jobId] }
     }
 
+    /// Calls `observer` after every job that ran to an end, with its final state (FINISHED or
+    /// FAILED, read back from the store) and its running time in seconds (for metrics).
+    public func onJobEnded(_ observer: @escaping @Sendable (_ job: JobRecord, _ state: JobState, _ seconds: Double) -> Void) {
+        endObserver.withLock { $0 = observer }
+    }
+
+    private func reportEnd(_ job: JobRecord, startedAt: UInt64) {
+        guard let observer = endObserver.withLock({ $0 }) else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
+        guard let now = try? database.read({ conn in try JobStore.get(id: job.id, conn) }),
+              now.status == .finished || now.status == .failed else { return }
+        observer(job, now.status, seconds)
+    }
+
     /// True while nothing runs (for tests and graceful shutdown).
     public var isIdle: Bool { state.withLock { $0.running.isEmpty } }
 
@@ -108,7 +157,7 @@ public final class JobRunner: Sendable {
     private func schedule() {
         while true {
             let (canRun, busy): (Bool, Set<String>) = state.withLock { s in
-                (s.started && !s.stopping && s.running.count < maxConcurrentJobs, Set(s.running.values))
+                (s.started && !s.stopping && s.paused == 0 && s.running.count < maxConcurrentJobs, Set(s.running.values))
             }
             guard canRun else { return }
             let next: JobRecord?
@@ -135,6 +184,7 @@ public final class JobRunner: Sendable {
                 state.withLock { s in
                     s.running.removeValue(forKey: job.id)
                     s.progress.removeValue(forKey: job.id)
+                    s.cancelled.remove(job.id)
                 }
                 group.leave()
                 kick()
@@ -147,6 +197,8 @@ public final class JobRunner: Sendable {
     private func execute(_ job: JobRecord) {
         let log = logger.with(metadata: ["job.id": "\(job.id)", "job.type": "\(job.type)"])
         log.info("job started")
+        let startedAt = DispatchTime.now().uptimeNanoseconds
+        defer { reportEnd(job, startedAt: startedAt) }
         guard let executor = executors[job.type] else {
             fail(job, "no executor for job type \(job.type)", log)
             return
@@ -154,12 +206,28 @@ public final class JobRunner: Sendable {
         let progress = JobProgress { [self] processed, total in
             state.withLock { s in
                 s.progress[job.id] = (processed, total)
-                return !s.stopping
+                return !s.stopping && !s.cancelled.contains(job.id)
+            }
+        }
+        func cancelled() -> Bool { state.withLock { $0.cancelled.contains(job.id) } }
+        if let action = faultSource.withLock({ $0 })?(job.type) {
+            // An injected fault (admin API): wait while RUNNING, then fail or run as usual.
+            var waited = 0
+            while waited < action.delayMs, !cancelled(), !state.withLock({ $0.stopping }) {
+                usleep(10_000)
+                waited += 10
+            }
+            if cancelled() || state.withLock({ $0.stopping }) { return }
+            if let message = action.fail {
+                fail(job, message, log)
+                return
             }
         }
         do {
             try executor.run(job, progress: progress)
             log.info("job finished")
+        } catch _ where cancelled() {
+            log.info("job cancelled (admin reset)")
         } catch is JobInterrupted {
             log.info("job interrupted by shutdown; it will run again after the next start")
         } catch let failure as JobFailure {

@@ -144,10 +144,9 @@ public enum SampleStore {
             """)
         defer { stmt.reset() }
         let seconds = UInt32(truncatingIfNeeded: now / 1000)
-        var rng = SystemRandomNumberGenerator()
         for (i, name) in names.enumerated() {
             stmt.reset()
-            try stmt.bind([.text(ObjectID.generate(seconds: seconds, using: &rng)), .text(datasetId), .integer(Int64(i)),
+            try stmt.bind([.text(ObjectID.generate(seconds: seconds)), .text(datasetId), .integer(Int64(i)),
                            .text(name), .integer(now), .integer(now)])
             while try stmt.step() {}
         }
