@@ -350,7 +350,12 @@ function exportPanel({ id, tag, panel }) {
     setTimeout(() => URL.revokeObjectURL(url), 60000);
     status(`Downloaded ${fileName}.`);
   };
-  const csvCell = (s) => /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  // Quoted when needed; a leading = + - @ gets a ' so a spreadsheet shows the name instead of
+  // running it as a formula (file names are untrusted).
+  const csvCell = (v) => {
+    const s = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
   const kinds = [
     ["export-filenames", "File names (.txt)", async () => save(new Blob([await api(`${base}/basic/filenames`, { as: "text" })], { type: "text/plain" }), `${safe}-filenames.txt`)],
     ["export-csv", "CSV (file name, read URL)", async () => {

@@ -313,7 +313,14 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         with open(path, encoding="utf-8") as f:
             lines = [line for line in f.read().split("\n") if line]
         assert len(lines) == 10, lines
-        log(f"export downloaded: {os.path.basename(path)}, {len(lines)} lines")
+        p.css("#export-csv").click()
+        csv_path = p.wait(lambda: glob.glob(os.path.join(downloads, "*.csv")), "the CSV download")[0]
+        time.sleep(0.2)
+        with open(csv_path, encoding="utf-8") as f:
+            rows = [line for line in f.read().split("\n") if line]
+        assert rows[0] == "fileName,readUrl" and len(rows) == 11, rows[:3]
+        assert all("/signed/sample/" in r and token not in r for r in rows[1:]), rows[1]
+        log(f"export downloaded: {os.path.basename(path)}, {len(lines)} lines; CSV with 10 rows and signed URLs")
         p.shot("export")
 
         # Jobs.
