@@ -12,7 +12,8 @@ server's message; run a CORESET selection of 10 from the page and land on the ne
 samples; download the file-names export and find 10 lines; the jobs page lists the selections
 (the failed one with its error); at 390 px wide nothing scrolls sideways; sign out clears the
 token. Throughout: no Content-Security-Policy violation in the console, the token in no page
-URL and in no server log line. Then the page over TLS: sign in and create a dataset over https.
+URL and in no server log line; every control of the pages visited has a label, and Tab shows a
+visible focus. Then the page over TLS: sign in and create a dataset over https.
 
 Venvs (created on first use, under .build/): `.build/browser/venvs/selenium` (selenium) and the
 conformance suite's `lightly` 1.5.26 venv (torch stubbed). The first runs this script again
@@ -164,6 +165,25 @@ class Page:
             return
         raise AssertionError(f"an alert opened: {text!r}")
 
+    def labelled(self, where: str):
+        """Every form control on the page has a label (or an aria-label)."""
+        missing = self.d.execute_script(
+            "return [...document.querySelectorAll('input, select, textarea, button, canvas[tabindex]')]"
+            ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())"
+            ".map(e => e.outerHTML.slice(0, 80))")
+        assert not missing, f"{where}: controls without a label: {missing}"
+
+    def tab_focus_is_visible(self, where: str):
+        """Tab moves the focus, and the focused element shows an outline."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        ActionChains(self.d).send_keys(Keys.TAB).perform()
+        style = self.d.execute_script(
+            "const e = document.activeElement; const s = getComputedStyle(e);"
+            "return e === document.body ? null : [e.tagName, s.outlineStyle, s.outlineWidth]")
+        assert style and style[1] != "none" and style[2] != "0px", f"{where}: no visible focus after Tab: {style}"
+
     def csp_violations(self):
         return [e["message"] for e in self.d.get_log("browser") if "Content Security Policy" in e["message"]
                 or "Refused to" in e["message"]]
@@ -196,6 +216,8 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         row = link.find_element("xpath", "./ancestor::tr")
         assert str(info["n"]) in row.text, f"the dataset row shows {info['n']} samples: {row.text!r}"
         log(f"signed in, dataset listed ({time.monotonic() - t0:.1f} s)")
+        p.labelled("datasets")
+        p.tab_focus_is_visible("datasets")
         p.shot("datasets")
 
         # Create a dataset from the page, then delete it: cancelling the confirmation keeps it.
@@ -236,6 +258,7 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
             "thumbnails to load")
         tree = [e.get_attribute("data-tag-name") for e in p.all(".tags a.tag")]
         assert tree == ["initial-tag"], tree
+        p.labelled("dataset")
         log("dataset page, grid and hostile name as text")
         p.shot("dataset")
 
@@ -264,6 +287,7 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         assert tip.find_element("css selector", ".tip-name").text == "img_000.png", tip.text
         p.wait(lambda: driver.execute_script("const i = document.querySelector('#map-tip img'); return i && i.complete && i.naturalWidth > 0"),
                "the hovered point's image")
+        p.labelled("map")
         log(f"map drew {info['n']} points; keyboard hover shows the file name and image")
         p.shot("map")
 
@@ -286,6 +310,7 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         n.clear()
         n.send_keys("10")
         assert p.css("#sel-name").get_attribute("value") == "coreset-10"
+        p.labelled("selection")
         p.shot("selection")
         p.css("#sel-run").click()
         p.wait(lambda: "coreset-10" in p.css(".tag-title").text and len(p.all("#samples li")) == 10,
