@@ -1,22 +1,13 @@
 // Generates EmbeddedWebAssets.swift from the files of webui/ (run by the EmbedWebAssets
 // build-tool plugin). Usage: EmbedWebAssetsGenerator OUTPUT.swift ASSETS_FOLDER
 // Each file is stored base64-encoded (a short string literal compiles fast, whatever the bytes).
-// Fails the build on an unreadable entry (a sub-folder) or a name outside [A-Za-z0-9._-], so a name never needs
-// escaping in a URL or in Swift.
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
+// Fails the build on an unreadable entry (a sub-folder) or a name outside [A-Za-z0-9._-], so a
+// name never needs escaping in a URL or in Swift.
 import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
+/// Stops the build with a message SwiftPM shows as an error.
 func fail(_ message: String) -> Never {
-    let line = "error: EmbedWebAssetsGenerator: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    FileHandle.standardError.write(Data("error: EmbedWebAssetsGenerator: \(message)\n".utf8))
     exit(1)
 }
 
