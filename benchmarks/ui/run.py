@@ -26,6 +26,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -200,6 +201,7 @@ def main(argv=None) -> int:
             driver.quit()
     finally:
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     print()
     print("| points | first paint | dataset page rendered | map first frame | pan frame interval median / p95 | draw median / p95 | bytes/point: points route | v1 JSON 2d (reference) | tag bitmask JSON per tag |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
