@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+// 16-lane clang vectors: one vector per 16 rows whatever the CPU (one zmm register, two ymm or
+// four xmm/NEON registers). A function that passes one by value must have the caller's target
+// attributes (clang rejects a 512-bit vector argument between an AVX-512 caller and a callee
+// without), so the operations every variant shares are macros.
+#pragma clang diagnostic ignored "-Wpsabi"
+typedef float lk_vf __attribute__((ext_vector_type(16)));
+typedef int32_t lk_vi __attribute__((ext_vector_type(16)));
+#define LK_LOAD16(x) ({ lk_vf v_; memcpy(&v_, (x), sizeof v_); v_; })
+/// Per lane: m ? a : b (m is a comparison result, all ones or all zeros per lane).
+#define LK_SEL(m, a, b) ((lk_vf)((((lk_vi)(a)) & (m)) | (((lk_vi)(b)) & ~(m))))
+
 // Which kernels run: chosen once from the CPU (cpuid via __builtin_cpu_supports). The environment
 // variable LIGHTLY_KERNELS=avx2|baseline lowers the choice (tests and benchmarks use it to run
 // the AVX2 and the Swift paths on an AVX-512 machine); it never raises it.
@@ -316,10 +327,7 @@ static float min_dist16_f32_avx512(const float *centers, long j, const float *x,
 // bit-identical; only the instructions differ.
 // The helpers pass 16-lane vectors by value; they are always inlined into AVX2 functions, so the
 // ABI warning about 512-bit vectors without AVX-512 does not apply.
-#pragma clang diagnostic ignored "-Wpsabi"
 #define LK_G __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
-typedef float lk_vf __attribute__((ext_vector_type(16)));
-typedef int32_t lk_vi __attribute__((ext_vector_type(16)));
 typedef double lk_vd __attribute__((ext_vector_type(8)));
 typedef int64_t lk_vl __attribute__((ext_vector_type(8)));
 typedef _Float16 lk_vh __attribute__((ext_vector_type(16)));
@@ -694,9 +702,12 @@ void lk_prefetch(const void *p, long bytes) {
 
 // MARK: - Preselected-set initialisation (run-time dispatch)
 //
-// The 16×8 tile of Kernels.blockedMinInit. Every lane does the same sequence of operations
-// whatever the vector width (16, 2×8 or 4×4 lanes), so the AVX-512F and AVX2+FMA paths give
-// identical bits; the baseline path has no FMA and rounds the product separately.
+// Kernels.blockedMinInit: one block of 16 X rows, packed dimension-major into a panel, against
+// the 8-row tiles of a P chunk. The dot products of a 16×8 tile use FMA on AVX-512F and AVX2+FMA
+// CPUs (every lane does the same sequence of operations whatever the vector width, 16, 2×8 or
+// 4×4 lanes, so both give identical bits) and a multiply and an add on other CPUs. The rest of a
+// tile (distance from the norms, near-duplicate guard, minimum) is one piece of code on 16-lane
+// clang vectors, compiled into each variant.
 #ifndef LIGHTLY_BUILD_TARGET_CPU
 #define LIGHTLY_BUILD_TARGET_CPU "portable"
 #endif
@@ -782,6 +793,52 @@ static void init_norms_baseline(const float *panel, long d, float *out) {
     }
 }
 
+/// One block against `tiles` tiles: per tile the dot products (`TILE`), then the tile's distances
+/// folded into the running minimum `mv`, with the operations of the Swift code this replaced, in
+/// its order (so every build and every variant gives the same bits): d2 = max(‖x‖² + ‖p‖² − 2·x·p,
+/// 0) (Float.maximum); where d2 < 1e-4·(‖x‖² + ‖p‖²) the pair is recomputed directly,
+/// Σ_j (x_j − p_j)² in order, so duplicates get exactly 0; the row itself is excluded (+inf) when
+/// asked; mv = Float.minimum(mv, d2). Finally m = min(m, mv) for the valid rows.
+#define LK_INIT_BLOCK(NAME, ATTR, TILE, NORMS)                                                \
+ATTR void NAME(const float *panel, long d, const float *pb, const float *pn, const int32_t *pi, \
+               long tiles, const int32_t *xIdx, int excludeSelf, long valid, float *m) {       \
+    float nrm[16], acc[128];                                                                 \
+    NORMS(panel, d, nrm);                                                                    \
+    const lk_vf zero = (lk_vf)0.0f, inf = (lk_vf)__builtin_inff(), xn = LK_LOAD16(nrm);      \
+    lk_vf mv = inf;                                                                          \
+    lk_vi xi; memcpy(&xi, xIdx, sizeof xi);                                                  \
+    for (long t = 0; t < tiles; t++) {                                                       \
+        const float *p = pb + t * 8 * d;                                                     \
+        TILE(panel, p, d, acc);                                                              \
+        for (int u = 0; u < 8; u++) {                                                        \
+            lk_vf sum = xn + (lk_vf)pn[8 * t + u];                                           \
+            lk_vf v = sum - (lk_vf)2.0f * LK_LOAD16(acc + 16 * u);                           \
+            lk_vf d2 = LK_SEL(v > zero, v, zero);                                            \
+            lk_vi near = d2 < sum * (lk_vf)1e-4f;                                            \
+            if (__builtin_reduce_or(near)) {                                                 \
+                for (int l = 0; l < 16; l++) {                                               \
+                    if (!near[l]) continue;                                                  \
+                    float e2 = 0;                                                            \
+                    for (long j = 0; j < d; j++) {                                           \
+                        float e = panel[16 * j + l] - p[u * d + j];                          \
+                        e2 += e * e;                                                         \
+                    }                                                                        \
+                    d2[l] = e2;                                                              \
+                }                                                                            \
+            }                                                                                \
+            if (excludeSelf) d2 = LK_SEL(xi == (lk_vi)pi[8 * t + u], inf, d2);               \
+            mv = LK_SEL(d2 < mv, d2, mv);                                                    \
+        }                                                                                    \
+    }                                                                                        \
+    for (long l = 0; l < valid; l++)                                                         \
+        if (mv[l] < m[l]) m[l] = mv[l];                                                      \
+}
+#if defined(__x86_64__)
+LK_INIT_BLOCK(init_block_avx512, __attribute__((target("avx512f"))) static, init_tile_avx512, init_norms_avx512)
+LK_INIT_BLOCK(init_block_avx2, __attribute__((target("avx2,fma"))) static, init_tile_avx2, init_norms_avx2)
+#endif
+LK_INIT_BLOCK(init_block_baseline, static, init_tile_baseline, init_norms_baseline)
+
 void lk_init_tile16x8(const float *panel, const float *p, long d, float *acc) {
 #if defined(__x86_64__)
     if (lk_isa() == LK_AVX512) { init_tile_avx512(panel, p, d, acc); return; }
@@ -796,4 +853,13 @@ void lk_init_norms16(const float *panel, long d, float *out) {
     if (lk_isa() == LK_AVX2) { init_norms_avx2(panel, d, out); return; }
 #endif
     init_norms_baseline(panel, d, out);
+}
+
+void lk_init_block16(const float *panel, long d, const float *pb, const float *pn, const int32_t *pi,
+                     long tiles, const int32_t *xIdx, int excludeSelf, long valid, float *m) {
+#if defined(__x86_64__)
+    if (lk_isa() == LK_AVX512) { init_block_avx512(panel, d, pb, pn, pi, tiles, xIdx, excludeSelf, valid, m); return; }
+    if (lk_isa() == LK_AVX2) { init_block_avx2(panel, d, pb, pn, pi, tiles, xIdx, excludeSelf, valid, m); return; }
+#endif
+    init_block_baseline(panel, d, pb, pn, pi, tiles, xIdx, excludeSelf, valid, m);
 }
