@@ -49,6 +49,20 @@ public enum JobStore {
                          result: nil, error: nil, processed: nil, total: nil, createdAt: now, startedAt: nil, finishedAt: nil)
     }
 
+    /// Runs `check` and, when it passes, inserts a WAITING job, in one write transaction of
+    /// `database`: what `check` verified (for a sampling job: the tag name is free and no queued
+    /// job will take it) still holds when the job is stored, whatever other requests do.
+    /// - Throws: whatever `check` throws (nothing is stored then); storage errors.
+    public static func enqueue(_ database: Database, userId: String, datasetId: String?, type: JobResultType,
+                               request: String, check: (Connection) throws -> Void) throws -> JobRecord {
+        try database.write { conn in
+            try check(conn)
+            // `createdAt` = when the trigger was accepted (wall clock, see `jobsNowMillis`).
+            return try insert(userId: userId, datasetId: datasetId, type: type, request: request,
+                              now: jobsNowMillis(), conn)
+        }
+    }
+
     /// Whether a waiting or running sampling job of the dataset will create a tag named `newTagName`.
     public static func samplingPending(newTagName: String, datasetId: String, _ conn: Connection) throws -> Bool {
         try conn.queryOne("""
