@@ -26,6 +26,18 @@ public struct JobRecord: Sendable, Equatable {
     public var finishedAt: Int?
 }
 
+extension JobRecord {
+    /// The job's `request` JSON as `T` (what the route stored, e.g. ``SamplingJobInput``).
+    /// - Throws: `JobFailure` "unreadable `what` request" when it does not decode.
+    func decodedRequest<T: Decodable>(_: T.Type, what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(request.utf8))
+        } catch {
+            throw JobFailure("unreadable \(what) request: \(error)")
+        }
+    }
+}
+
 /// SQL for the `jobs` table. Creation order is `(created_at, rowid)`.
 public enum JobStore {
     static let columns = "id, user_id, dataset_id, type, status, request, result, error, processed, total, created_at, started_at, finished_at"
