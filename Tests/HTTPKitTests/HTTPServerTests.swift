@@ -9,6 +9,7 @@ import Glibc
 import Dispatch
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 @testable import HTTPKit
 
