@@ -9,7 +9,6 @@ import Glibc
 import Dispatch
 import Logging
 import Synchronization
-import TestSupport
 import Testing
 @testable import HTTPKit
 

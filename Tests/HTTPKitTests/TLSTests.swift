@@ -4,7 +4,6 @@ import Glibc
 #endif
 import COpenSSL
 import Dispatch
-import TestSupport
 import Testing
 @testable import HTTPKit
 

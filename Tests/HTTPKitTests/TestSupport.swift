@@ -11,7 +11,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import HTTPKit
-import TestSupport
+@_exported import TestSupport   // TestClient, TestResponse, ResponseReading for every file of this target
 
 // MARK: - Server fixture
 
