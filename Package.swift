@@ -107,14 +107,17 @@ let package = Package(
         .executableTarget(name: "EmbedWebAssetsGenerator", path: "Plugins/EmbedWebAssetsGenerator"),
 
         // MARK: - Tests
+        // Shared by the test targets (they cannot import each other): a loopback HTTP client, a
+        // process runner. A plain target, used only by test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore", "LightlySampling", "LightlyShared"]),
-        .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
+        .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit", "TestSupport"]),
         .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
         .testTarget(name: "ServerConfigTests", dependencies: ["ServerConfig"]),
         // Drives the built lightly-server binary: serve, token, migrate, settings, healthcheck.
-        .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server"]),
-        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
-        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli"],
+        .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server", "TestSupport"]),
+        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage", "TestSupport"]),
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport"],
                     exclude: ["Fixtures"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
         .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),
