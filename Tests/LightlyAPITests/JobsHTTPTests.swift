@@ -270,6 +270,40 @@ struct JobsHTTPFixture {
         #expect(BitMask(hex: a.bitMaskData)?.count == 4 && a.bitMaskData == b.bitMaskData)
     }
 
+    /// A finished job's status answer names its phases in the `X-Lightly-Job-Phases` header
+    /// (the strict clients' `JobStatusData` would reject extra body fields): the first job
+    /// loads the matrix (`cached=0`), the next one finds it in the cache.
+    @Test func statusAnswerCarriesThePhasesInAHeader() throws {
+        let n = 40, d = 4
+        let f = try JobsHTTPFixture.make(samples: n)
+        defer { f.stop() }
+        let pts = testPoints(n: n, d: d, seed: 5)
+        let (eid, put) = try f.upload(embeddingCSV((0 ..< n).map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) }))
+        #expect(put.status == 200)
+        f.t.app.jobs.cache.removeAll()
+        var seen: [String] = []
+        for (i, cached) in ["0", "1"].enumerated() {
+            let r = try f.sample(eid, #"{"newTagName": "c\#(i)", "method": "CORESET", "config": {"stoppingCondition": {"nSamples": 5, "minDistance": -1}}}"#)
+            let jobId = try r.decode(AsyncTaskData.self).jobId
+            #expect(try f.poll(jobId).status == .finished)
+            let status = try f.t.call(.GET, "/v1/jobs/\(jobId)", token: f.token)
+            let header = try #require(status.response.headers[HTTPHeaderName("X-Lightly-Job-Phases")])
+            var fields: [String: String] = [:]
+            for item in header.split(separator: " ") {
+                let kv = item.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+            }
+            seen.append(header)
+            for name in ["pickup", "inputs", "load", "select", "write", "rows_read", "distances", "plain_passes"] {
+                #expect(fields[name].flatMap { Int($0) } != nil, "\(name) in \(header)")
+            }
+            #expect(fields["cached"] == cached, "\(header)")
+            let keys = Set(status.json.objectValue?.members.map(\.key) ?? [])
+            #expect(keys.isSubset(of: JobStatusData.allowedFields), "\(keys)")
+        }
+        #expect(seen.count == 2)
+    }
+
     @Test func activeLearningWithoutScoresFails() throws {
         let f = try JobsHTTPFixture.make(samples: 6)
         defer { f.stop() }
