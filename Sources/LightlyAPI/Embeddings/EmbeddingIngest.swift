@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import LightlyCore
 import LightlyStorage
 
@@ -60,7 +61,7 @@ public enum EmbeddingCSVBlob {
 /// marked processed, its float32 chunks written and the CSV kept for `readCSVUrl` in **one**
 /// write transaction, and any violation throws before it or rolls it back.
 ///
-/// **Memory** (docs/selection.md §14): the file is read in windows of 16 MiB
+/// **Memory**: at most ``maxConcurrentIngests`` uploads are ingested at once. The file is read in windows of 16 MiB
 /// (`EmbeddingCSV.parseStream`) and each row is copied straight into its final, mapping-order
 /// row of one float32 matrix (``EmbeddingMatrixBuilder``), so the peak is the n×d matrix plus
 /// O(n) filename bookkeeping, not the file, a parsed copy and a reordered copy. A shuffled
@@ -72,6 +73,11 @@ public enum EmbeddingCSVBlob {
 /// then the CSV order. This serves users who keep their images offline: embeddings alone make
 /// a dataset that the agent can select from.
 public enum EmbeddingIngest {
+    /// Ingests that may run at once; more wait. Each holds an n×d float32 matrix plus O(n)
+    /// filenames, so this (not the HTTP worker count) bounds the memory of parallel uploads.
+    public static let maxConcurrentIngests = 2
+    private static let slots = DispatchSemaphore(value: maxConcurrentIngests)
+
     /// `ingest(source:…)` over bytes in memory.
     public static func ingest(_ bytes: UnsafeRawBufferPointer, datasetId: String, embeddingId: String,
                               database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
@@ -103,6 +109,8 @@ public enum EmbeddingIngest {
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               windowBytes: Int = 16 << 20,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
+        slots.wait()
+        defer { slots.signal() }
         // The dataset's samples in mapping order (empty: the CSV will create them).
         let samples = try database.read { conn in try SampleSlots.load(datasetId: datasetId, conn) }
         let parsed = try parse(source, samples: samples, limits: limits, threads: parseThreads, maxSamples: maxSamples,
