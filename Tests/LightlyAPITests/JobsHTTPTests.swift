@@ -304,6 +304,34 @@ struct JobsHTTPFixture {
         #expect(seen.count == 2)
     }
 
+    /// The matrix of an upload goes into the embedding cache, so the first job does not read
+    /// it back; its picks equal those of a job that loads the matrix from SQLite.
+    @Test func uploadedMatrixIsCachedAndPicksMatchALoadedOne() throws {
+        let n = 60, d = 5
+        let f = try JobsHTTPFixture.make(samples: n)
+        defer { f.stop() }
+        let pts = testPoints(n: n, d: d, seed: 11)
+        let rows = (0 ..< n).map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) }
+        let (eid, put) = try f.upload(embeddingCSV(rows.reversed()))   // shuffled: reordered on ingest
+        #expect(put.status == 200)
+        #expect(f.t.app.jobs.cache.contains(eid))
+        func run(_ name: String) throws -> (mask: String, phases: String) {
+            let r = try f.sample(eid, #"{"newTagName": "\#(name)", "method": "CORESET", "config": {"stoppingCondition": {"nSamples": 12, "minDistance": -1}}}"#)
+            let jobId = try r.decode(AsyncTaskData.self).jobId
+            let s = try f.poll(jobId)
+            #expect(s.status == .finished)
+            let phases = try f.t.call(.GET, "/v1/jobs/\(jobId)", token: f.token).response.headers[HTTPHeaderName("X-Lightly-Job-Phases")] ?? ""
+            return (try f.tag(try #require(s.result?.data)).bitMaskData, phases)
+        }
+        let cached = try run("from-upload")
+        #expect(cached.phases.contains("cached=1"), "\(cached.phases)")
+        f.t.app.jobs.cache.removeAll()
+        let loaded = try run("from-sqlite")
+        #expect(loaded.phases.contains("cached=0"), "\(loaded.phases)")
+        #expect(cached.mask == loaded.mask)
+        #expect(BitMask(hex: cached.mask)?.indices == bruteForceKCenter(points: pts, n: n, d: d, k: 12).sorted())
+    }
+
     @Test func activeLearningWithoutScoresFails() throws {
         let f = try JobsHTTPFixture.make(samples: 6)
         defer { f.stop() }

@@ -50,6 +50,12 @@ public final class JobSystem: Sendable {
 
     /// An embedding's matrix was replaced: forget the cached copy.
     public func embeddingChanged(_ embeddingId: String) { cache.invalidate(embeddingId) }
+
+    /// An embedding's matrix was replaced by `matrix` (committed with `ticket` from
+    /// `cache.nextTicket()`): cache it, so the next job does not read it back from SQLite.
+    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, ticket: UInt64) {
+        cache.store(embeddingId, matrix: matrix, ticket: ticket)
+    }
 }
 
 extension LightlyApplication {
