@@ -21,9 +21,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import Server  # noqa: E402
 
 
 def load():
@@ -42,28 +44,12 @@ def peak_rss_kb(pid):
 
 def ingest(binary, csv, rows, profile):
     data = tempfile.mkdtemp(prefix="lightly-ingestbench-")
-    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--host", "127.0.0.1", "--port", "0",
-                             "--log-level", "info", "--max-dataset-samples", str(max(rows, 1_000_000))],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    found, where, log = threading.Event(), {}, []
-
-    def pump():
-        for line in proc.stdout:
-            log.append(line)
-            m = re.search(r"listening on (https?://\S+)", line)
-            if m and not found.is_set():
-                where["url"] = m.group(1).rstrip("/")
-            m = re.search(r"export LIGHTLY_TOKEN=(\S+)", line)
-            if m:
-                where["token"] = m.group(1)
-            if "url" in where and "token" in where:
-                found.set()
-    threading.Thread(target=pump, daemon=True).start()
+    server = Server(binary, data, ["--log-level", "info", "--max-dataset-samples", str(max(rows, 1_000_000))])
+    log = server.log
     try:
-        if not found.wait(60):
-            sys.exit("server did not start:\n" + "".join(log[-20:]))
-        u = urllib.parse.urlsplit(where["url"])
-        host, port, token = u.hostname, u.port, where["token"]
+        server.start()
+        log = server.log
+        host, port, token = server.host, server.port, server.token
 
         def call(method, path, body=None, query=None):
             q = dict(query or {}, token=token)
@@ -94,7 +80,7 @@ def ingest(binary, csv, rows, profile):
         t1 = time.monotonic()
         perf = None
         if profile:
-            perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(proc.pid), "-o",
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(server.pid), "-o",
                                      os.path.join(data, "perf.data"), "--", "sleep", str(profile)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         r = c.getresponse()
@@ -113,13 +99,9 @@ def ingest(binary, csv, rows, profile):
         phases = [m.group(1) for m in phases if m]
         if phases:
             print(f"server phases (ms): {phases[-1]}")
-        return t1 - t0, t2 - t1, size, peak_rss_kb(proc.pid)
+        return t1 - t0, t2 - t1, size, peak_rss_kb(server.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -18,12 +18,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ -n $BIN ]] || { echo "== build (release)"; swift build -c release --product lightly-server 2>&1 | tail -1; BIN=.build/release/lightly-server; }
-DATA=.build/memory-bench-data
-mkdir -p "$DATA"
-GEN=$DATA/gen_csv
-if [[ ! -x $GEN || benchmarks/memory/gen_csv.c -nt $GEN ]]; then cc -O2 -o "$GEN" benchmarks/memory/gen_csv.c; fi
-A=$DATA/emb_${ROWS}x${DIM}_inorder.csv
-[[ -s $A ]] || { echo "== generating $A"; "$GEN" "$A" "$ROWS" "$DIM" inorder; }
+source benchmarks/memory/csv.sh
+A=$(bench_csv "$ROWS" "$DIM" inorder)
 VENV=.build/csv-bench-venv
 if ! "$VENV/bin/python" -c 'import pandas' 2>/dev/null; then
     echo "== installing pandas into $VENV (system numpy reused)"

@@ -30,52 +30,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import Server  # noqa: E402
 
 
 def load():
     return " ".join(open("/proc/loadavg").read().split()[:3])
-
-
-class Server:
-    def __init__(self, binary, data, rows):
-        self.binary, self.data, self.rows = binary, data, rows
-        self.proc = None
-        self.log = []
-
-    def start(self):
-        self.log = []
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data-dir", self.data, "--host", "127.0.0.1", "--port", "0",
-             "--job-poll-wait", "0", "--max-dataset-samples", str(max(self.rows, 1_000_000))],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        found = threading.Event()
-        where = {}
-
-        def pump():
-            for line in self.proc.stdout:
-                self.log.append(line.rstrip("\n"))
-                m = re.search(r"listening on (https?://\S+)", line)
-                if m and not found.is_set():
-                    where["url"] = m.group(1).rstrip("/")
-                    found.set()
-        threading.Thread(target=pump, daemon=True).start()
-        if not found.wait(60):
-            self.proc.kill()
-            sys.exit("server did not start:\n" + "\n".join(self.log[-30:]))
-        u = urllib.parse.urlsplit(where["url"])
-        self.host, self.port = u.hostname, u.port
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
 
 
 def run_jobs(label, call, ds, eid, args):
@@ -122,7 +85,7 @@ def main():
     args = ap.parse_args()
 
     data = tempfile.mkdtemp(prefix="lightly-jobbench-")
-    server = Server(args.server, data, args.rows)
+    server = Server(args.server, data, ["--job-poll-wait", "0", "--max-dataset-samples", str(max(args.rows, 1_000_000))])
     picks_file = os.path.join(data, "picks.txt")
     try:
         server.start()

@@ -22,14 +22,8 @@ done
 echo "== build (release)"
 swift build -c release --product sampling-bench 2>&1 | tail -1
 [[ -n $BIN ]] || { swift build -c release --product lightly-server 2>&1 | tail -1; BIN=.build/release/lightly-server; }
-DATA=.build/memory-bench-data
-mkdir -p "$DATA"
-GEN=$DATA/gen_csv
-if [[ ! -x $GEN || benchmarks/memory/gen_csv.c -nt $GEN ]]; then
-    cc -O2 -o "$GEN" benchmarks/memory/gen_csv.c
-fi
-A=$DATA/emb_${ROWS}x${DIM}_inorder.csv
-[[ -s $A ]] || { echo "== generating $A"; "$GEN" "$A" "$ROWS" "$DIM" inorder; }
+source benchmarks/memory/csv.sh
+A=$(bench_csv "$ROWS" "$DIM" inorder)
 echo "== server $BIN, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 K=$(( K < ROWS ? K : ROWS ))
 python3 benchmarks/job/run.py --server "$BIN" --bench .build/release/sampling-bench --csv "$A" \

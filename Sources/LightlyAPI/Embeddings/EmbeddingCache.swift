@@ -63,19 +63,26 @@ public final class EmbeddingCache: Sendable {
         case .miss(let g): generation = g
         }
         let loaded = try load()
-        let size = loaded.byteCount
         state.withLock { s in
-            guard s.generations[id, default: 0] == generation, size <= byteBudget else { return }
-            if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
-            while s.bytes + size > byteBudget, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                s.entries.removeValue(forKey: victim.key)
-                s.bytes -= victim.value.matrix.byteCount
-            }
-            s.clock &+= 1
-            s.entries[id] = Entry(matrix: loaded, lastUse: s.clock)
-            s.bytes += size
+            guard s.generations[id, default: 0] == generation else { return }
+            put(id, loaded, &s)
         }
         return loaded
+    }
+
+    /// Replaces `id`'s entry with `matrix`, evicting least recently used entries to stay
+    /// within the budget; a matrix larger than the budget only drops the old entry.
+    private func put(_ id: String, _ matrix: EmbeddingMatrix, _ s: inout State) {
+        if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
+        let size = matrix.byteCount
+        guard size <= byteBudget else { return }
+        while s.bytes + size > byteBudget, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            s.entries.removeValue(forKey: victim.key)
+            s.bytes -= victim.value.matrix.byteCount
+        }
+        s.clock &+= 1
+        s.entries[id] = Entry(matrix: matrix, lastUse: s.clock)
+        s.bytes += size
     }
 
     /// A number that orders stores of fresh matrices: take it inside the write transaction
@@ -96,16 +103,7 @@ public final class EmbeddingCache: Sendable {
             guard ticket > s.storedTicket[id, default: 0] else { return }
             s.storedTicket[id] = ticket
             s.generations[id, default: 0] &+= 1   // loads in flight read the old matrix
-            if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
-            let size = matrix.byteCount
-            guard size <= byteBudget else { return }
-            while s.bytes + size > byteBudget, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                s.entries.removeValue(forKey: victim.key)
-                s.bytes -= victim.value.matrix.byteCount
-            }
-            s.clock &+= 1
-            s.entries[id] = Entry(matrix: matrix, lastUse: s.clock)
-            s.bytes += size
+            put(id, matrix, &s)
         }
     }
 
