@@ -80,10 +80,6 @@ final class ServerRunner: Sendable {
             minTransferRate: o.minTransferRate,
             transferRateWindow: .milliseconds(Int(o.transferRateWindow * 1000)),
             redactedQueryParameters: LightlyApplication.secretParameters, tls: tls)
-        // Writes wait for their group's fsync on the worker thread; with HTTPKit's default (4
-        // workers on 2 cores) at most 4 writes could share a commit. Waiting threads cost no
-        // CPU; the memory-heavy embedding ingest has its own limit (EmbeddingIngest).
-        configuration.workerCount = max(16, 4 * ProcessInfo.processInfo.activeProcessorCount)
         configuration.useLightlyResponses()
         return HTTPServer(configuration: configuration, handler: handler, logger: logger)
     }
