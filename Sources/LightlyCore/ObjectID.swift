@@ -17,6 +17,40 @@ public enum ObjectID {
         return generate(seconds: seconds, using: &rng)
     }
 
+    /// `count` fresh ids (drawn like ``generate(seconds:)``, seeded or random) handed out in
+    /// ascending order, for a bulk insert: ascending keys append to the primary-key index instead
+    /// of landing on random pages of it. 8 bytes a pending id.
+    public static func ascending(count: Int, seconds: UInt32) -> AscendingIDs {
+        var rng = SystemRandomNumberGenerator()
+        var time = seconds
+        var bits = [UInt64]()
+        bits.reserveCapacity(max(0, count))
+        for _ in 0 ..< max(0, count) {
+            if let seeded = IDSource.nextSeeded() {
+                time = ServerClock.isSystemClock ? seededSeconds : seconds
+                bits.append(seeded)
+            } else {
+                bits.append(rng.next())
+            }
+        }
+        bits.sort()
+        return AscendingIDs(prefix: hex(UInt64(time), digits: 8), bits: bits)
+    }
+
+    /// Ids from ``ObjectID/ascending(count:seconds:)``, smallest first.
+    public struct AscendingIDs: Sendable {
+        let prefix: String
+        let bits: [UInt64]
+        var position = 0
+
+        /// The next id, or nil when all `count` were handed out.
+        public mutating func next() -> String? {
+            guard position < bits.count else { return nil }
+            defer { position += 1 }
+            return prefix + ObjectID.hex(bits[position], digits: 16)
+        }
+    }
+
     /// The time part of seeded ids under the system clock (2023-11-14T22:13:20Z).
     static let seededSeconds: UInt32 = 1_700_000_000
 
@@ -25,7 +59,7 @@ public enum ObjectID {
         s.utf8.count == 24 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
-    private static func hex(_ v: UInt64, digits: Int) -> String {
+    fileprivate static func hex(_ v: UInt64, digits: Int) -> String {
         let chars = Array("0123456789abcdef".utf8)
         var out = [UInt8](repeating: 0, count: digits)
         var v = v

@@ -7,6 +7,72 @@ import Glibc
 import Darwin
 #endif
 
+// MARK: - Group commit
+
+/// One write waiting for its group: the type-erased body, its outcome, and how its thread is
+/// woken (to return, or to lead the next group).
+final class GroupMember: @unchecked Sendable {
+    // @unchecked: `body` and `error` are touched by the waiting thread before it submits and
+    // after it is woken, and by the leader in between; the queue's mutex and the semaphore
+    // order those accesses.
+    /// The write; nil once its caller has returned.
+    var body: ((Connection) throws -> Void)?
+    var error: (any Error)?
+    var leads = false
+    let wake = DispatchSemaphore(value: 0)
+    init(_ body: @escaping (Connection) throws -> Void) { self.body = body }
+}
+
+/// The queue of writes waiting for the next group commit. At most one thread leads at a
+/// time: it takes everything queued (up to `Database.maxGroupSize`), commits it, wakes those
+/// writers and hands leadership to the first writer still waiting, if any.
+final class GroupCommitQueue: Sendable {
+    private struct State {
+        var waiting: [GroupMember] = []
+        var leaderActive = false
+    }
+    private let state = Mutex(State())
+
+    /// Writes waiting for a group (not counting one being committed).
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
+    /// Returns once `member` has run and its group has committed; rethrows its error.
+    func submit(_ member: GroupMember, database: Database) throws {
+        let leads = state.withLock { s -> Bool in
+            s.waiting.append(member)
+            if s.leaderActive { return false }
+            s.leaderActive = true
+            return true
+        }
+        if !leads {
+            member.wake.wait()
+            guard member.leads else {
+                if let e = member.error { throw e }
+                return
+            }
+        }
+        // Lead one group (it holds `member`: nobody took it since it was queued before the
+        // leadership was handed to it, and the queue is FIFO).
+        let group = state.withLock { s -> [GroupMember] in
+            let n = min(s.waiting.count, Database.maxGroupSize)
+            let g = Array(s.waiting.prefix(n))
+            s.waiting.removeFirst(n)
+            return g
+        }
+        database.commitGroup(group)
+        let next = state.withLock { s -> GroupMember? in
+            guard let first = s.waiting.first else { s.leaderActive = false; return nil }
+            return first
+        }
+        for m in group where m !== member { m.wake.signal() }
+        if let next {
+            next.leads = true
+            next.wake.signal()
+        }
+        if let e = member.error { throw e }
+    }
+}
+
 // MARK: - Database
 
 /// The SQLite database: one serialized writer connection and a small pool of reader connections
@@ -38,6 +104,11 @@ public final class Database: @unchecked Sendable {
     private let freeReaders: Mutex<[Int]>
     private let readerSlots: DispatchSemaphore
     private let closed = Atomic<Bool>(false)
+    private let groups = GroupCommitQueue()
+    /// Write transactions committed (a group commit counts once; for tests).
+    let commits = Atomic<Int>(0)
+    /// Writes queued for the next group (for tests).
+    var queuedWrites: Int { groups.waitingCount }
 
     /// Opens (creating if needed) the database at `path`.
     ///
@@ -71,9 +142,19 @@ public final class Database: @unchecked Sendable {
 
     // MARK: Transactions
 
-    /// Runs `body` in a write transaction (`BEGIN IMMEDIATE … COMMIT`) on the single writer
-    /// connection. Writers are serialized; if `body` throws, the transaction is rolled back and the
-    /// error rethrown.
+    /// Runs `body` in a write transaction on the single writer connection and returns once that
+    /// transaction is durably committed. Writers are serialized; if `body` throws, its changes are
+    /// rolled back and the error rethrown.
+    ///
+    /// **Group commit.** Writes that arrive while another group is committing queue up, and the
+    /// next group runs them all in one transaction (`BEGIN IMMEDIATE`, each body inside its own
+    /// `SAVEPOINT`, one `COMMIT`): one fsync for many small writes. Each caller still returns
+    /// only after the commit that holds its changes. A body that throws rolls back to its own
+    /// savepoint and gets its error; the others are unaffected (if the error aborted the whole
+    /// transaction, as SQLite does for e.g. a full disk, the bodies that had run are run again in
+    /// a new transaction). A failing `COMMIT` fails every body of the group. Bodies run in
+    /// arrival order, each on whichever thread leads the group, so a body must not depend on
+    /// the calling thread. A lone write runs exactly as before (no savepoint).
     ///
     /// Do not call `write` or `read` from inside `body` on the same thread: use `conn`.
     /// - Returns: What `body` returns.
@@ -81,9 +162,87 @@ public final class Database: @unchecked Sendable {
     ///   timeout), or whatever `body` throws.
     @discardableResult
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
-        try withWriter { conn in
-            try conn.execute("BEGIN IMMEDIATE")
-            return try finishTransaction(conn, body)
+        if writerOwner.load(ordering: .acquiring) == Self.currentThreadID() { throw StorageError.reentrant }
+        return try withoutActuallyEscaping(body) { body in
+            var result: T?
+            let member = GroupMember { conn in result = try body(conn) }
+            // The leader may still hold `member` after waking us: drop the closure (which
+            // captures the non-escaping `body`) before this block returns.
+            defer { member.body = nil }
+            try groups.submit(member, database: self)
+            guard let result else { throw StorageError.closed }   // unreachable: ran without error
+            return result
+        }
+    }
+
+    /// The most writes one group commit holds.
+    static let maxGroupSize = 256
+
+    /// Runs `members` (in order) in write transactions and records each one's outcome.
+    /// Called by the group's leader only.
+    fileprivate func commitGroup(_ members: [GroupMember]) {
+        do {
+            try withWriter { conn in
+                if members.count == 1 {
+                    let m = members[0]
+                    do {
+                        try conn.execute("BEGIN IMMEDIATE")
+                        try finishTransaction(conn) { try m.body?($0) }
+                        commits.add(1, ordering: .relaxed)
+                    } catch { m.error = error }
+                    return
+                }
+                var pending = members[...]
+                while !pending.isEmpty {
+                    var ran: [GroupMember] = []       // ran without error in this transaction
+                    var lost = false                  // a failure ended the whole transaction
+                    do {
+                        try conn.execute("BEGIN IMMEDIATE")
+                    } catch {
+                        for m in pending { m.error = error }
+                        return
+                    }
+                    while let m = pending.first, !lost {
+                        pending = pending.dropFirst()
+                        do {
+                            try conn.execute("SAVEPOINT grouped")
+                            do {
+                                try m.body?(conn)
+                                try conn.execute("RELEASE grouped")
+                                ran.append(m)
+                            } catch {
+                                m.error = error
+                                if conn.isInTransaction {
+                                    try conn.execute("ROLLBACK TO grouped; RELEASE grouped")
+                                } else {
+                                    lost = true
+                                }
+                            }
+                        } catch {
+                            // The savepoint itself failed: nothing of this transaction is safe.
+                            if m.error == nil { m.error = error }
+                            lost = true
+                        }
+                    }
+                    if lost {
+                        if conn.isInTransaction { try? conn.execute("ROLLBACK") }
+                        // Run the bodies that had succeeded again, ahead of the rest.
+                        for m in ran { m.error = nil }
+                        pending = (ran + pending)[...]
+                        continue
+                    }
+                    do {
+                        try conn.execute("COMMIT")
+                        commits.add(1, ordering: .relaxed)
+                    } catch {
+                        if conn.isInTransaction { try? conn.execute("ROLLBACK") }
+                        for m in ran { m.error = error }
+                    }
+                }
+            }
+        } catch {
+            // `withWriter` failed (closed, or a nested write on this thread).
+            for m in members where m.error == nil { m.error = error }
         }
     }
 

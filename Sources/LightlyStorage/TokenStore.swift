@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import LightlyCore
+import Dispatch
 import Synchronization
 
 // MARK: - User
@@ -56,10 +57,18 @@ public struct TokenStore: Sendable {
     static let maxTokenLength = 256
     /// `last_used_at` is written at most this often per token.
     public static let lastUsedInterval: Int64 = 60_000
+    /// How long a successful authentication is reused without asking the database again, in
+    /// milliseconds. A token revoked by another process (the `token revoke` command writing the
+    /// same database file) stops working at most this long after the revocation commits; one
+    /// revoked through this store is dropped from its cache as soon as the revocation commits.
+    public static let cacheTTLMillis: Int64 = 500
+    /// At most this many tokens are cached.
+    public static let defaultCacheCapacity = 1024
 
     let database: Database
     private let clock: @Sendable () -> Int64
     private let lastWrites: LastUsedThrottle
+    let cache: TokenCache
 
     /// A store over `database` (which must be migrated).
     public init(database: Database) {
@@ -68,9 +77,21 @@ public struct TokenStore: Sendable {
 
     /// A store with an injected clock in Unix milliseconds (for tests of the `last_used_at` throttle).
     public init(database: Database, clock: @escaping @Sendable () -> Int64) {
+        self.init(database: database, clock: clock, cacheClock: TokenCache.monotonicMillis,
+                  cacheCapacity: Self.defaultCacheCapacity)
+    }
+
+    /// A store with injected clocks and cache size (for tests of the token cache).
+    /// - Parameters:
+    ///   - clock: Unix milliseconds, for `created_at`, `last_used_at` and `revoked_at`.
+    ///   - cacheClock: A millisecond clock that never goes back, for the cache's expiry.
+    ///   - cacheCapacity: At most this many tokens are cached (0 turns the cache off).
+    init(database: Database, clock: @escaping @Sendable () -> Int64,
+         cacheClock: @escaping @Sendable () -> Int64, cacheCapacity: Int) {
         self.database = database
         self.clock = clock
         self.lastWrites = LastUsedThrottle()
+        self.cache = TokenCache(capacity: cacheCapacity, ttl: Self.cacheTTLMillis, clock: cacheClock)
     }
 
     /// Creates a token named `name` for the user named `name` (creating the user if needed).
@@ -85,6 +106,7 @@ public struct TokenStore: Sendable {
         let token = Self.prefix + Crypto.hex(try Crypto.secureRandomBytes(32))
         let digest = Crypto.sha256(Array(token.utf8))
         let now = clock()
+        defer { cache.remove(name: name) }
         try database.write { conn in
             if let row = try conn.queryOne("SELECT id, revoked_at FROM tokens WHERE name = ?", name) {
                 guard try row.int64OrNil(1) != nil else {
@@ -113,17 +135,29 @@ public struct TokenStore: Sendable {
     /// The lookup is by digest; the stored digest is then compared with `CRYPTO_memcmp`, so timing
     /// reveals nothing about the plaintext. `last_used_at` is written at most once a minute per
     /// token (an in-memory throttle), so authentication is a read on the hot path.
+    ///
+    /// A successful lookup is cached by digest for `cacheTTLMillis` (bounded to the cache's
+    /// capacity); unknown and revoked tokens are never cached, so they always reach the database.
     public func authenticate(_ token: String) throws -> User? {
         guard token.hasPrefix(Self.prefix), token.utf8.count <= Self.maxTokenLength else { return nil }
         let digest = Crypto.sha256(Array(token.utf8))
-        let found = try database.read { conn -> (tokenID: Int64, hash: [UInt8], user: User)? in
-            guard let row = try conn.queryOne("""
-                SELECT t.id, t.token_hash, u.id, u.name FROM tokens t JOIN users u ON u.id = t.user_id
-                WHERE t.token_hash = ? AND t.revoked_at IS NULL
-                """, digest) else { return nil }
-            return (try row.int64(0), try row.blob(1), User(id: try row.string(2), name: try row.string(3)))
+        let found: TokenCache.Entry
+        if let hit = cache.lookup(digest) {
+            found = hit
+        } else {
+            let checkedAt = cache.now()
+            let row = try database.read { conn -> (tokenID: Int64, hash: [UInt8], name: String, user: User)? in
+                guard let row = try conn.queryOne("""
+                    SELECT t.id, t.token_hash, t.name, u.id, u.name FROM tokens t JOIN users u ON u.id = t.user_id
+                    WHERE t.token_hash = ? AND t.revoked_at IS NULL
+                    """, digest) else { return nil }
+                return (try row.int64(0), try row.blob(1), try row.string(2),
+                        User(id: try row.string(3), name: try row.string(4)))
+            }
+            guard let row, Crypto.constantTimeEquals(row.hash, digest) else { return nil }
+            found = TokenCache.Entry(tokenID: row.tokenID, name: row.name, user: row.user, checkedAt: checkedAt)
+            cache.insert(digest, found)
         }
-        guard let found, Crypto.constantTimeEquals(found.hash, digest) else { return nil }
         let now = clock()
         if lastWrites.shouldWrite(tokenID: found.tokenID, now: now, interval: Self.lastUsedInterval) {
             do {
@@ -158,6 +192,7 @@ public struct TokenStore: Sendable {
     @discardableResult
     public func revoke(name: String) throws -> Bool {
         let now = clock()
+        defer { cache.remove(name: name) }
         return try database.write { conn in
             try conn.run("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", now, name) > 0
         }
@@ -197,5 +232,90 @@ final class LastUsedThrottle: Sendable {
 
     func forget(tokenID: Int64) {
         state.withLock { _ = $0.removeValue(forKey: tokenID) }
+    }
+}
+
+/// Successful token lookups by digest, each trusted for `ttl` milliseconds after the database
+/// confirmed it (the read started at `checkedAt`), at most `capacity` of them. Entries are not
+/// refreshed in place: an expired one is looked up again, so a revocation committed by any
+/// process is seen within `ttl`.
+final class TokenCache: Sendable {
+    /// One cached lookup.
+    struct Entry: Sendable {
+        var tokenID: Int64
+        var name: String
+        var user: User
+        /// The cache clock when the confirming database read started.
+        var checkedAt: Int64
+    }
+
+    /// A SHA-256 digest as four words (cheaper to hash and compare than `[UInt8]`).
+    struct Key: Hashable, Sendable {
+        var a: UInt64, b: UInt64, c: UInt64, d: UInt64
+        init?(_ digest: [UInt8]) {
+            guard digest.count == 32 else { return nil }
+            func word(_ i: Int) -> UInt64 {
+                var w: UInt64 = 0
+                for j in 0..<8 { w = w << 8 | UInt64(digest[i * 8 + j]) }
+                return w
+            }
+            a = word(0); b = word(1); c = word(2); d = word(3)
+        }
+    }
+
+    let capacity: Int
+    let ttl: Int64
+    private let clock: @Sendable () -> Int64
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    init(capacity: Int, ttl: Int64, clock: @escaping @Sendable () -> Int64) {
+        self.capacity = max(0, capacity)
+        self.ttl = ttl
+        self.clock = clock
+    }
+
+    /// Milliseconds of `CLOCK_MONOTONIC` (never goes back, unaffected by setting the time).
+    static let monotonicMillis: @Sendable () -> Int64 = {
+        Int64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds / 1_000_000)
+    }
+
+    /// The cache clock.
+    func now() -> Int64 { clock() }
+
+    /// How many tokens are cached.
+    var count: Int { entries.withLock { $0.count } }
+
+    /// The entry for `digest` if it is still fresh; drops it if it expired.
+    func lookup(_ digest: [UInt8]) -> Entry? {
+        guard capacity > 0, let key = Key(digest) else { return nil }
+        let now = clock()
+        return entries.withLock { map -> Entry? in
+            guard let e = map[key] else { return nil }
+            guard isFresh(e, now) else { map[key] = nil; return nil }
+            return e
+        }
+    }
+
+    /// Caches `entry`. When full, expired entries go first, then an arbitrary one.
+    func insert(_ digest: [UInt8], _ entry: Entry) {
+        guard capacity > 0, let key = Key(digest) else { return }
+        let now = clock()
+        entries.withLock { map in
+            if map[key] == nil, map.count >= capacity {
+                map = map.filter { isFresh($0.value, now) }
+                if map.count >= capacity { map.remove(at: map.startIndex) }
+            }
+            map[key] = entry
+        }
+    }
+
+    /// Forgets every entry of the token named `name` (revoked or reissued by this process).
+    func remove(name: String) {
+        entries.withLock { map in map = map.filter { $0.value.name != name } }
+    }
+
+    private func isFresh(_ e: Entry, _ now: Int64) -> Bool {
+        let age = now - e.checkedAt
+        return age >= 0 && age < ttl
     }
 }

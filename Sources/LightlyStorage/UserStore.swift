@@ -97,6 +97,7 @@ extension TokenStore {
         let token = Self.prefix + Crypto.hex(try Crypto.secureRandomBytes(32))
         let digest = Crypto.sha256(Array(token.utf8))
         let now = Database.nowMillis()
+        defer { cache.remove(name: name) }
         try database.write { conn in
             guard let userID = try conn.queryOne("SELECT id FROM users WHERE email = ?", e)?.string(0) else {
                 throw StorageError.notFound("no user with e-mail '\(e)' (create it with `lightly-server user create --email`)")

@@ -21,6 +21,29 @@ import Testing
         #expect(!cache.contains("huge") && cache.contains("a"))
     }
 
+    /// A freshly stored matrix replaces the cached one; an older store that finishes later
+    /// (two uploads to one embedding) is ignored, and a load in flight is discarded.
+    @Test func storeKeepsTheLatestCommittedMatrix() throws {
+        let cache = EmbeddingCache(byteBudget: 1 << 20)
+        let first = cache.nextTicket(), second = cache.nextTicket()
+        let older = matrix(1), newer = matrix(2)
+        cache.store("e", matrix: newer, ticket: second)
+        cache.store("e", matrix: older, ticket: first)
+        #expect(cache.matrix(for: "e") { matrix(9) } === newer)
+        // A load that started before a store must not replace the stored matrix.
+        let latest = matrix(3)
+        _ = cache.matrix(for: "f") {
+            cache.store("f", matrix: latest, ticket: cache.nextTicket())
+            return matrix(4)
+        }
+        #expect(cache.matrix(for: "f") { matrix(9) } === latest)
+        // Larger than the budget: not kept, and no stale copy stays either.
+        let small = EmbeddingCache(byteBudget: 64)
+        _ = small.matrix(for: "g") { matrix(2) }
+        small.store("g", matrix: matrix(100), ticket: small.nextTicket())
+        #expect(!small.contains("g"))
+    }
+
     @Test func invalidateDropsAndDiscardsInFlightLoads() throws {
         let cache = EmbeddingCache(byteBudget: 1 << 20)
         _ = cache.matrix(for: "e") { matrix(1) }
@@ -58,7 +81,8 @@ import Testing
         let url = f.t.app.signer.url(base: "http://testhost:8080", method: .PUT,
                                      target: SignedTarget(kind: "csv", datasetId: f.datasetId, objectId: eid, variant: "csv"), ttl: 60)
         #expect(try f.t.call(.PUT, JobsHTTPFixture.target(of: url), body: .bytes(.init(csv(b).utf8))).status == 200)
-        #expect(!f.t.app.jobs.cache.contains(eid))
+        // The cache now holds the new matrix (the upload stores it), not the old one.
+        #expect(f.t.app.jobs.cache.contains(eid))
         #expect(try coreset("second") == bruteForceKCenter(points: b, n: n, d: d, k: 6).sorted())
     }
 }

@@ -270,6 +270,68 @@ struct JobsHTTPFixture {
         #expect(BitMask(hex: a.bitMaskData)?.count == 4 && a.bitMaskData == b.bitMaskData)
     }
 
+    /// A finished job's status answer names its phases in the `X-Lightly-Job-Phases` header
+    /// (the strict clients' `JobStatusData` would reject extra body fields): the first job
+    /// loads the matrix (`cached=0`), the next one finds it in the cache.
+    @Test func statusAnswerCarriesThePhasesInAHeader() throws {
+        let n = 40, d = 4
+        let f = try JobsHTTPFixture.make(samples: n)
+        defer { f.stop() }
+        let pts = testPoints(n: n, d: d, seed: 5)
+        let (eid, put) = try f.upload(embeddingCSV((0 ..< n).map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) }))
+        #expect(put.status == 200)
+        f.t.app.jobs.cache.removeAll()
+        var seen: [String] = []
+        for (i, cached) in ["0", "1"].enumerated() {
+            let r = try f.sample(eid, #"{"newTagName": "c\#(i)", "method": "CORESET", "config": {"stoppingCondition": {"nSamples": 5, "minDistance": -1}}}"#)
+            let jobId = try r.decode(AsyncTaskData.self).jobId
+            #expect(try f.poll(jobId).status == .finished)
+            let status = try f.t.call(.GET, "/v1/jobs/\(jobId)", token: f.token)
+            let header = try #require(status.response.headers[HTTPHeaderName("X-Lightly-Job-Phases")])
+            var fields: [String: String] = [:]
+            for item in header.split(separator: " ") {
+                let kv = item.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+            }
+            seen.append(header)
+            for name in ["pickup", "inputs", "load", "select", "write", "rows_read", "distances", "plain_passes"] {
+                #expect(fields[name].flatMap { Int($0) } != nil, "\(name) in \(header)")
+            }
+            #expect(fields["cached"] == cached, "\(header)")
+            let keys = Set(status.json.objectValue?.members.map(\.key) ?? [])
+            #expect(keys.isSubset(of: JobStatusData.allowedFields), "\(keys)")
+        }
+        #expect(seen.count == 2)
+    }
+
+    /// The matrix of an upload goes into the embedding cache, so the first job does not read
+    /// it back; its picks equal those of a job that loads the matrix from SQLite.
+    @Test func uploadedMatrixIsCachedAndPicksMatchALoadedOne() throws {
+        let n = 60, d = 5
+        let f = try JobsHTTPFixture.make(samples: n)
+        defer { f.stop() }
+        let pts = testPoints(n: n, d: d, seed: 11)
+        let rows = (0 ..< n).map { (JobsFixture.name($0), Array(pts[($0 * d) ..< ($0 * d + d)])) }
+        let (eid, put) = try f.upload(embeddingCSV(rows.reversed()))   // shuffled: reordered on ingest
+        #expect(put.status == 200)
+        #expect(f.t.app.jobs.cache.contains(eid))
+        func run(_ name: String) throws -> (mask: String, phases: String) {
+            let r = try f.sample(eid, #"{"newTagName": "\#(name)", "method": "CORESET", "config": {"stoppingCondition": {"nSamples": 12, "minDistance": -1}}}"#)
+            let jobId = try r.decode(AsyncTaskData.self).jobId
+            let s = try f.poll(jobId)
+            #expect(s.status == .finished)
+            let phases = try f.t.call(.GET, "/v1/jobs/\(jobId)", token: f.token).response.headers[HTTPHeaderName("X-Lightly-Job-Phases")] ?? ""
+            return (try f.tag(try #require(s.result?.data)).bitMaskData, phases)
+        }
+        let cached = try run("from-upload")
+        #expect(cached.phases.contains("cached=1"), "\(cached.phases)")
+        f.t.app.jobs.cache.removeAll()
+        let loaded = try run("from-sqlite")
+        #expect(loaded.phases.contains("cached=0"), "\(loaded.phases)")
+        #expect(cached.mask == loaded.mask)
+        #expect(BitMask(hex: cached.mask)?.indices == bruteForceKCenter(points: pts, n: n, d: d, k: 12).sorted())
+    }
+
     @Test func activeLearningWithoutScoresFails() throws {
         let f = try JobsHTTPFixture.make(samples: 6)
         defer { f.stop() }

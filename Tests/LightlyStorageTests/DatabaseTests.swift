@@ -281,6 +281,104 @@ import Testing
         }
     }
 
+    /// Holds the writer inside a write on its own thread, queues `count` writes behind it
+    /// (each `write(i)` on its own thread), then lets everything run. Returns each queued
+    /// write's outcome and how many transactions committed from the moment the writer was held.
+    func queueBehindABusyWriter(_ db: Database, count: Int,
+                                _ write: @escaping @Sendable (Int) throws -> String) throws -> (results: [Int: Result<String, any Error>], commits: Int) {
+        let entered = DispatchSemaphore(value: 0), gate = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        let results = Outcomes()
+        done.enter()
+        Thread {
+            _ = try? db.write { c in
+                entered.signal()
+                gate.wait()
+                try c.run("INSERT INTO users(id, name, created_at) VALUES ('first', 'first', 0)")
+            }
+            done.leave()
+        }.start()
+        entered.wait()
+        let before = db.commits.load(ordering: .relaxed)
+        for i in 0..<count {
+            done.enter()
+            Thread {
+                let r = Result { try write(i) }
+                results.value.withLock { $0[i] = r }
+                done.leave()
+            }.start()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while db.queuedWrites < count, Date() < deadline { usleep(1000) }
+        #expect(db.queuedWrites == count)
+        gate.signal()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        return (results.value.withLock { $0 }, db.commits.load(ordering: .relaxed) - before)
+    }
+
+    final class Outcomes: Sendable {
+        let value = Mutex<[Int: Result<String, any Error>]>([:])
+    }
+
+    /// Writes that queue while another commits share one transaction; each caller gets its
+    /// own result, and one that throws rolls back only its own changes.
+    @Test func queuedWritesShareOneCommitAndFailAlone() throws {
+        try withFileDatabase { db, _ in
+            let (results, commits) = try queueBehindABusyWriter(db, count: 8) { i in
+                try db.write { c in
+                    try c.run("INSERT INTO users(id, name, created_at) VALUES (?, ?, ?)", "u\(i)", "n\(i)", i)
+                    if i == 3 { throw Boom() }
+                    return try c.queryOne("SELECT name FROM users WHERE rowid = last_insert_rowid()")?.string(0) ?? ""
+                }
+            }
+            #expect(commits == 2, "the held write, then all 8 queued ones together")
+            for i in 0..<8 where i != 3 { #expect((try? results[i]?.get()) == "n\(i)") }
+            #expect(throws: Boom.self) { try results[3]?.get() }
+            let names = try db.read { try $0.query("SELECT name FROM users ORDER BY name").map { try $0.string(0) } }
+            #expect(names == ["first", "n0", "n1", "n2", "n4", "n5", "n6", "n7"])
+        }
+    }
+
+    /// A grouped write whose failure ends the whole transaction (here: it rolls it back itself,
+    /// as SQLite does on e.g. a full disk) fails alone: the writes that had run in that
+    /// transaction run again, the others after them.
+    @Test func aWriteThatAbortsTheGroupFailsAlone() throws {
+        try withFileDatabase { db, _ in
+            let (results, commits) = try queueBehindABusyWriter(db, count: 6) { i in
+                try db.write { c in
+                    try c.run("INSERT INTO users(id, name, created_at) VALUES (?, ?, ?)", "u\(i)", "n\(i)", i)
+                    if i == 2 {
+                        try c.execute("ROLLBACK")
+                        throw Boom()
+                    }
+                    return "n\(i)"
+                }
+            }
+            #expect(commits == 2)
+            for i in 0..<6 where i != 2 { #expect((try? results[i]?.get()) == "n\(i)") }
+            #expect(throws: Boom.self) { try results[2]?.get() }
+            let names = try db.read { try $0.query("SELECT name FROM users ORDER BY name").map { try $0.string(0) } }
+            #expect(names == ["first", "n0", "n1", "n3", "n4", "n5"])
+        }
+    }
+
+    /// A nested write inside a grouped body still throws instead of deadlocking.
+    @Test func nestedWriteInAGroupThrows() throws {
+        try withFileDatabase { db, _ in
+            let (results, _) = try queueBehindABusyWriter(db, count: 3) { i in
+                try db.write { c in
+                    if i == 1 { try db.write { _ in } }
+                    try c.run("INSERT INTO users(id, name, created_at) VALUES (?, ?, ?)", "u\(i)", "n\(i)", i)
+                    return "n\(i)"
+                }
+            }
+            #expect((try? results[0]?.get()) == "n0")
+            #expect((try? results[2]?.get()) == "n2")
+            let e = try #require(throws: StorageError.self) { try results[1]?.get() }
+            #expect(e.kind == .reentrantTransaction)
+        }
+    }
+
     /// Two Database objects on one file behave like two processes (e.g. `token create` while
     /// `serve` runs): the busy timeout makes the second writer wait instead of failing.
     @Test func twoProcessesShareTheFileThroughTheBusyTimeout() throws {

@@ -97,6 +97,69 @@ import Testing
         #expect(try lastUsed() == 1_060_000)
     }
 
+    /// The token cache answers from memory for less than its TTL and then asks the database
+    /// again, so a revocation written through another connection (as the `token revoke`
+    /// command's process does) is honoured within `cacheTTLMillis` (< 1 s).
+    @Test func revocationByAnotherConnectionIsSeenWithinTheTTL() throws {
+        try withTempDir { dir in
+            let path = dir + "/t.sqlite3"
+            let serving = try Database(path: path)
+            try serving.migrate()
+            let other = try Database(path: path)   // stands in for the CLI's process
+            defer { serving.close(); other.close() }
+            let cacheClock = Clock()
+            let store = TokenStore(database: serving, clock: { Database.nowMillis() },
+                                   cacheClock: { cacheClock.now }, cacheCapacity: 16)
+            let token = try store.create(name: "ci")
+            let user = try #require(try store.authenticate(token))
+            #expect(store.cache.count == 1)
+
+            #expect(try TokenStore(database: other).revoke(name: "ci"))
+            cacheClock.now += TokenStore.cacheTTLMillis - 1
+            #expect(try store.authenticate(token) == user, "still within the TTL: served from the cache")
+            cacheClock.now += 1
+            #expect(try store.authenticate(token) == nil, "expired: the database says revoked")
+            #expect(store.cache.count == 0)
+            #expect(TokenStore.cacheTTLMillis <= 1000)
+        }
+    }
+
+    /// Revoking or reissuing through the serving store drops the cached entry at once.
+    @Test func revocationThroughTheSameStoreIsImmediate() throws {
+        let db = try makeMemoryDatabase()
+        let cacheClock = Clock()
+        let store = TokenStore(database: db, clock: { Database.nowMillis() },
+                               cacheClock: { cacheClock.now }, cacheCapacity: 16)
+        let first = try store.create(name: "ci")
+        #expect(try store.authenticate(first) != nil)
+        try store.revoke(name: "ci")
+        #expect(try store.authenticate(first) == nil)   // same cache clock: no expiry involved
+        let second = try store.create(name: "ci")
+        #expect(try store.authenticate(second) != nil)
+        #expect(try store.authenticate(first) == nil)
+    }
+
+    /// The cache never holds more than its capacity, evicts expired entries first, and never
+    /// caches unknown tokens.
+    @Test func cacheIsBounded() throws {
+        let db = try makeMemoryDatabase()
+        let cacheClock = Clock()
+        let store = TokenStore(database: db, clock: { Database.nowMillis() },
+                               cacheClock: { cacheClock.now }, cacheCapacity: 4)
+        let tokens = try (0..<10).map { try store.create(name: "t\($0)") }
+        for (i, t) in tokens.enumerated() {
+            #expect(try store.authenticate(t)?.name == "t\(i)")
+            #expect(store.cache.count <= 4)
+        }
+        #expect(store.cache.count == 4)
+        for _ in 0..<100 { _ = try store.authenticate("lt_" + Crypto.hex(try Crypto.secureRandomBytes(32))) }
+        #expect(store.cache.count == 4)
+        cacheClock.now += TokenStore.cacheTTLMillis
+        let fresh = try store.create(name: "fresh")   // surely not cached yet
+        #expect(try store.authenticate(fresh)?.name == "fresh")
+        #expect(store.cache.count == 1, "the expired entries were dropped to make room")
+    }
+
     final class Clock: Sendable {
         private let value = Atomic<Int64>(1)
         var now: Int64 {

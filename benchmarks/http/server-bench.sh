@@ -1,22 +1,15 @@
 #!/usr/bin/env bash
 # wrk against the real lightly-server (release build): GET /health and an authenticated
 # GET /v1/datasets (10 datasets), 64 connections for 10 s each, with the access log on as in
-# production (stderr to a file). Prints req/s and latency percentiles for both.
+# production (stderr to a file). Prints req/s and latency percentiles for both, and the ratio
+# datasets ÷ health (the reference measured in the same run).
 # Usage: benchmarks/http/server-bench.sh [duration=10s] [connections=64] [threads=2]
+# BASELINE_BIN=/path/to/another/lightly-server runs the same pair against that binary first
+# (e.g. a build of main) and prints this build ÷ baseline for both endpoints.
 # Target (issue #2): /health >= 30,000 req/s with p99 < 10 ms on 2 cores, wrk on the same cores.
+# Target (issue #16): authenticated GET /v1/datasets >= 25,000 req/s, p99 < 10 ms.
 # Arguments, wrk and the release build ($BIN): common.sh.
 source "$(dirname "$0")/common.sh"
-
-DATA="$(mktemp -d)"
-"$BIN" serve --port 0 --data-dir "$DATA" --log-level info > "$DATA/stdout" 2> "$DATA/stderr" &
-PID=$!
-trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-for _ in $(seq 1 100); do grep -q "listening on" "$DATA/stdout" 2>/dev/null && break; sleep 0.1; done
-URL="$(grep -o 'listening on http://[^ ]*' "$DATA/stdout" | cut -d' ' -f3)"
-TOKEN="$(grep '^export LIGHTLY_TOKEN=' "$DATA/stdout" | cut -d= -f2)"
-for i in $(seq 1 10); do
-  curl -fsS -X POST "$URL/v1/datasets?token=$TOKEN" -H 'Content-Type: application/json' -d "{\"name\":\"bench-$i\"}" >/dev/null
-done
 
 summary() {
   awk '
@@ -25,13 +18,42 @@ summary() {
     /Non-2xx|Socket errors/ { errors = errors $0 "; " }
     END { printf "req/s=%s p50=%s p90=%s p99=%s %s\n", rps, p50, p90, p99, errors }'
 }
+rps() { sed -n 's/.*req\/s=\([0-9.]*\).*/\1/p' <<< "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (cores: $(nproc))"
-for target in "/health" "/v1/datasets?token=$TOKEN"; do
-  OUT="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$URL$target")"
-  label="${target%%\?*}"
-  echo "GET $label: $(echo "$OUT" | summary)"
-done
-echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "server RSS:  $(ps -o rss= -p "$PID") KiB; access-log lines: $(wc -l < "$DATA/stderr")"
-if grep -q "$TOKEN" "$DATA/stderr"; then echo "ERROR: the token appeared in the log" >&2; exit 1; fi
+# bench LABEL BINARY: starts a server on a fresh data folder, creates 10 datasets, runs wrk on
+# both endpoints; sets HEALTH_RPS and DATASETS_RPS.
+bench() {
+  local label="$1" bin="$2" data pid url token out line
+  data="$(mktemp -d)"
+  "$bin" serve --port 0 --data-dir "$data" --log-level info > "$data/stdout" 2> "$data/stderr" &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q "listening on" "$data/stdout" 2>/dev/null && break; sleep 0.1; done
+  url="$(grep -o 'listening on http://[^ ]*' "$data/stdout" | cut -d' ' -f3)"
+  token="$(grep '^export LIGHTLY_TOKEN=' "$data/stdout" | cut -d= -f2)"
+  for i in $(seq 1 10); do
+    curl -fsS -X POST "$url/v1/datasets?token=$token" -H 'Content-Type: application/json' -d "{\"name\":\"bench-$i\"}" >/dev/null
+  done
+  echo "[$label] load before: $(cut -d' ' -f1-3 /proc/loadavg) (cores: $(nproc))"
+  for target in "/health" "/v1/datasets?token=$token"; do
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url$target")"
+    line="$(echo "$out" | summary)"
+    echo "[$label] GET ${target%%\?*}: $line"
+    if [ "$target" = /health ]; then HEALTH_RPS="$(rps "$line")"; else DATASETS_RPS="$(rps "$line")"; fi
+  done
+  echo "[$label] datasets ÷ health: $(ratio "$DATASETS_RPS" "$HEALTH_RPS")"
+  echo "[$label] load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "[$label] server RSS:  $(ps -o rss= -p "$pid") KiB; access-log lines: $(wc -l < "$data/stderr")"
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  if grep -q "$token" "$data/stderr"; then echo "ERROR: the token appeared in the log" >&2; rm -rf "$data"; exit 1; fi
+  rm -rf "$data"
+}
+
+if [ -n "${BASELINE_BIN:-}" ]; then
+  bench baseline "$BASELINE_BIN"
+  BASE_HEALTH="$HEALTH_RPS"; BASE_DATASETS="$DATASETS_RPS"
+fi
+bench this "$BIN"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  echo "this ÷ baseline: GET /health $(ratio "$HEALTH_RPS" "$BASE_HEALTH"), GET /v1/datasets $(ratio "$DATASETS_RPS" "$BASE_DATASETS")"
+fi

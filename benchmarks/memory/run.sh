@@ -21,16 +21,9 @@ if [[ -z $BIN ]]; then
     swift build -c release --product lightly-server 2>&1 | tail -1
     BIN=.build/release/lightly-server
 fi
-DATA=.build/memory-bench-data
-mkdir -p "$DATA"
-GEN=$DATA/gen_csv
-if [[ ! -x $GEN || benchmarks/memory/gen_csv.c -nt $GEN ]]; then
-    cc -O2 -o "$GEN" benchmarks/memory/gen_csv.c
-fi
-A=$DATA/emb_${ROWS}x${DIM}_inorder.csv
-B=$DATA/emb_${ROWS}x${DIM}_shuffled.csv
-[[ -s $A ]] || { echo "== generating $A"; "$GEN" "$A" "$ROWS" "$DIM" inorder; }
-[[ -s $B ]] || { echo "== generating $B"; "$GEN" "$B" "$ROWS" "$DIM" shuffled; }
+source benchmarks/memory/csv.sh
+A=$(bench_csv "$ROWS" "$DIM" inorder)
+B=$(bench_csv "$ROWS" "$DIM" shuffled)
 echo "== server $BIN, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 K=$(( K < ROWS ? K : ROWS ))
 python3 benchmarks/memory/run.py --server "$BIN" --csv-a "$A" --csv-b "$B" --rows "$ROWS" --k "$K"

@@ -30,6 +30,7 @@ struct Options {
     var pruning: ClusterPruning = .auto   // --pruning auto|on|off for the main table
     var lazy: LazyEvaluation = .auto      // --lazy auto|on|off for the main table
     var plain = true                      // --no-plain: skip the plain-pass columns
+    var csv: CSVBenchOptions? = nil       // --csv FILE: only CORESET on that file (FromCSV.swift)
 }
 
 func parseOptions() -> Options {
@@ -72,6 +73,9 @@ func parseOptions() -> Options {
         case "--prune-intrinsic": o.prune = o.prune ?? PruneOptions(); o.prune?.intrinsic = Int(it.next() ?? "") ?? 16
         case "--prune-clusters": o.prune = o.prune ?? PruneOptions(); o.prune?.clusters = Int(it.next() ?? "") ?? 100
         case "--prune-coral": o.prune = o.prune ?? PruneOptions(); o.prune?.coral = true
+        // In-process reference of benchmarks/job: --csv FILE [--k 1000] [--repeats 3] [--picks-out FILE]
+        case "--csv": o.csv = o.csv ?? CSVBenchOptions(); o.csv?.path = it.next() ?? ""
+        case "--picks-out": o.csv = o.csv ?? CSVBenchOptions(); o.csv?.picksOut = it.next()
         default:
             print("""
             usage: sampling-bench [--sizes 10000x32,100000x128,...] [--k 1000] [--big] [--quick]
@@ -80,6 +84,7 @@ func parseOptions() -> Options {
                                   [--pruning auto|on|off] [--lazy auto|on|off]
                                   [--prune [--prune-size 100000x128] [--prune-k 3000] [--prune-intrinsic 16]
                                            [--prune-clusters 100] [--prune-coral]]
+                                  [--csv FILE [--picks-out FILE]]
             """)
             exit(a == "--help" || a == "-h" ? 0 : 2)
         }
@@ -299,6 +304,12 @@ func run() {
     print("sampler build: \(SamplingBuildInfo.summary)")
     if let p = o.prune {
         runPruneBench(p, threads: o.threads, repeats: o.repeats)
+        return
+    }
+    if var c = o.csv {
+        c.k = o.k
+        c.repeats = o.repeats ?? c.repeats
+        runCSVBench(c)
         return
     }
     print("sampling-bench: \(threads) threads, load average \(loadAverage()), k = \(o.k)")

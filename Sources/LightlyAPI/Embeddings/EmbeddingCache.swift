@@ -26,6 +26,8 @@ public final class EmbeddingCache: Sendable {
         var clock: UInt64 = 0
         var hits = 0
         var misses = 0
+        var tickets: UInt64 = 0
+        var storedTicket: [String: UInt64] = [:]
     }
 
     /// The most bytes of matrices kept at once.
@@ -61,19 +63,48 @@ public final class EmbeddingCache: Sendable {
         case .miss(let g): generation = g
         }
         let loaded = try load()
-        let size = loaded.byteCount
         state.withLock { s in
-            guard s.generations[id, default: 0] == generation, size <= byteBudget else { return }
-            if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
-            while s.bytes + size > byteBudget, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                s.entries.removeValue(forKey: victim.key)
-                s.bytes -= victim.value.matrix.byteCount
-            }
-            s.clock &+= 1
-            s.entries[id] = Entry(matrix: loaded, lastUse: s.clock)
-            s.bytes += size
+            guard s.generations[id, default: 0] == generation else { return }
+            put(id, loaded, &s)
         }
         return loaded
+    }
+
+    /// Replaces `id`'s entry with `matrix`, evicting least recently used entries to stay
+    /// within the budget; a matrix larger than the budget only drops the old entry.
+    private func put(_ id: String, _ matrix: EmbeddingMatrix, _ s: inout State) {
+        if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
+        let size = matrix.byteCount
+        guard size <= byteBudget else { return }
+        while s.bytes + size > byteBudget, let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            s.entries.removeValue(forKey: victim.key)
+            s.bytes -= victim.value.matrix.byteCount
+        }
+        s.clock &+= 1
+        s.entries[id] = Entry(matrix: matrix, lastUse: s.clock)
+        s.bytes += size
+    }
+
+    /// A number that orders stores of fresh matrices: take it inside the write transaction
+    /// that stores the matrix (writes commit in that order), pass it to ``store(_:matrix:ticket:)``.
+    public func nextTicket() -> UInt64 {
+        state.withLock { s in
+            s.tickets &+= 1
+            return s.tickets
+        }
+    }
+
+    /// After the commit that stored `matrix` for `id`: caches it in place of any older copy,
+    /// like ``invalidate(_:)`` followed by a load, so the next job does not read it back.
+    /// Ignored when a store with a later `ticket` already happened (two uploads to one
+    /// embedding finishing in the other order), and not kept if larger than the budget.
+    public func store(_ id: String, matrix: EmbeddingMatrix, ticket: UInt64) {
+        state.withLock { s in
+            guard ticket > s.storedTicket[id, default: 0] else { return }
+            s.storedTicket[id] = ticket
+            s.generations[id, default: 0] &+= 1   // loads in flight read the old matrix
+            put(id, matrix, &s)
+        }
     }
 
     /// Drops `id` and makes loads that are in flight for it discard their result.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import LightlyCore
 import LightlyStorage
 
@@ -23,7 +24,7 @@ public enum EmbeddingIngestError: Error, Equatable, CustomStringConvertible {
 }
 
 /// What a successful upload stored.
-public struct EmbeddingIngestOutcome: Sendable, Equatable {
+public struct EmbeddingIngestOutcome: Sendable {
     public var rows: Int
     public var dimension: Int
     /// Samples created because the dataset had none (0 otherwise).
@@ -32,6 +33,16 @@ public struct EmbeddingIngestOutcome: Sendable, Equatable {
     public var replacedCSVBlobId: String?
     /// The new CSV blob.
     public var csvBlobId: String
+    /// The stored matrix (mapping order, float32), for the embedding cache.
+    public var matrix: EmbeddingMatrix
+    /// What `commitTicket` returned inside the committed transaction (0 without one).
+    public var ticket: UInt64 = 0
+    /// Where the time went, in ms: `samples` (reading the dataset's filenames), `parse`
+    /// (read, validate, build the matrix), `reorder` (re-emit a shuffled CSV), then in the
+    /// write transaction `wait` (for the writer), `insert_samples` (an empty dataset's samples
+    /// and initial tag), `insert_matrix` (the float32 chunks) and `commit` (the CSV blob, the
+    /// rest of the transaction and its commit).
+    public var phases = JobPhases()
 }
 
 /// Where an uploaded embedding CSV is read from.
@@ -60,7 +71,7 @@ public enum EmbeddingCSVBlob {
 /// marked processed, its float32 chunks written and the CSV kept for `readCSVUrl` in **one**
 /// write transaction, and any violation throws before it or rolls it back.
 ///
-/// **Memory** (docs/selection.md §14): the file is read in windows of 16 MiB
+/// **Memory**: at most ``maxConcurrentIngests`` uploads are ingested at once. The file is read in windows of 16 MiB
 /// (`EmbeddingCSV.parseStream`) and each row is copied straight into its final, mapping-order
 /// row of one float32 matrix (``EmbeddingMatrixBuilder``), so the peak is the n×d matrix plus
 /// O(n) filename bookkeeping, not the file, a parsed copy and a reordered copy. A shuffled
@@ -72,6 +83,12 @@ public enum EmbeddingCSVBlob {
 /// then the CSV order. This serves users who keep their images offline: embeddings alone make
 /// a dataset that the agent can select from.
 public enum EmbeddingIngest {
+    /// Ingests that may run at once; more wait. Each holds an n×d float32 matrix plus O(n)
+    /// filenames, so this (not the HTTP worker count) bounds the memory of parallel uploads.
+    public static let maxConcurrentIngests = 2
+
+    private static let slots = DispatchSemaphore(value: maxConcurrentIngests)
+
     /// `ingest(source:…)` over bytes in memory.
     public static func ingest(_ bytes: UnsafeRawBufferPointer, datasetId: String, embeddingId: String,
                               database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
@@ -102,11 +119,18 @@ public enum EmbeddingIngest {
                               database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               windowBytes: Int = 16 << 20,
+                              commitTicket: (() -> UInt64)? = nil,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
+        slots.wait()
+        defer { slots.signal() }
+        var phases = JobPhases()
+        var t = JobPhases.monotonicNanos()
         // The dataset's samples in mapping order (empty: the CSV will create them).
         let samples = try database.read { conn in try SampleSlots.load(datasetId: datasetId, conn) }
+        t = phases.lap("samples", since: t)
         let parsed = try parse(source, samples: samples, limits: limits, threads: parseThreads, maxSamples: maxSamples,
                                windowBytes: windowBytes)
+        t = phases.lap("parse", since: t)
         let n = parsed.rows, d = parsed.dimension
         let matrix = parsed.matrix
 
@@ -116,12 +140,13 @@ public enum EmbeddingIngest {
         if !parsed.inOrder {
             reorderedPath = try writeReordered(parsed, names: samples.names, directory: scratchDirectory)
         }
+        t = phases.lap("reorder", since: t)
 
-        return try database.write { conn in
+        var outcome = try database.write { conn in
             guard let embedding = try EmbeddingStore.get(id: embeddingId, datasetId: datasetId, conn) else {
                 throw EmbeddingIngestError.unknownEmbedding(embeddingId)
             }
-            let count = try SampleStore.count(datasetId: datasetId, conn)
+            let count = try DatasetStore.sampleCount(id: datasetId, conn)
             guard count == samples.names.count else {
                 throw EmbeddingIngestError.invalid(
                     "the dataset's samples changed during the upload (\(samples.names.count) → \(count)); upload the embeddings again")
@@ -135,7 +160,9 @@ public enum EmbeddingIngest {
                 guard n <= maxSamples else {
                     throw EmbeddingIngestError.invalid("the CSV has \(n) rows but a dataset may hold at most \(maxSamples) samples")
                 }
+                t = phases.lap("wait", since: t)
                 try createSamples(parsed.createdNames, datasetId: datasetId, now: now, conn)
+                t = phases.lap("insert_samples", since: t)
                 // …and the initial tag over all of them (imgType `meta`: there are no images), so the
                 // dataset is ready for an ActiveLearningAgent straight away.
                 try LightlyApplication.insertTag(conn: conn, datasetId: datasetId, name: initialTagName, prevTagId: nil,
@@ -143,18 +170,47 @@ public enum EmbeddingIngest {
                 try DatasetStore.setImageType("meta", id: datasetId, conn)
                 created = n
             }
+            if created == 0 { t = phases.lap("wait", since: t) }
             try matrix.withUnsafeMutableFloats { values in
                 guard let base = values.baseAddress else { return }
                 try EmbeddingStore.storeMatrix(embeddingId: embeddingId, rows: n, dimension: d, conn) { i, dst in
                     dst.baseAddress?.update(from: base + i * d, count: d)
                 }
             }
+            t = phases.lap("insert_matrix", since: t)
             let blobId = try storeCSV(reorderedPath.map { .reorderedFile($0) } ?? .verbatim, conn)
             try EmbeddingStore.setCSVBlob(blobId, embeddingId: embeddingId, conn)
             try DatasetStore.raiseLastModified(id: datasetId, to: Int64(now), conn)
             return EmbeddingIngestOutcome(rows: n, dimension: d, createdSamples: created,
-                                          replacedCSVBlobId: embedding.csvBlobId, csvBlobId: blobId)
+                                          replacedCSVBlobId: embedding.csvBlobId, csvBlobId: blobId, matrix: matrix,
+                                          ticket: commitTicket?() ?? 0)
         }
+        phases.lap("commit", since: t)
+        outcome.phases = phases
+        return outcome
+    }
+
+    /// About how many rows the CSV holds, from the line breaks in its first 64 KiB (at most
+    /// `cap`; 0 when unknown). Only a capacity hint: a wrong guess costs a rehash or unused
+    /// address space, never a wrong result.
+    static func estimatedRows(_ source: EmbeddingCSVSource, fd: Int32, totalBytes: Int, cap: Int) -> Int {
+        let probe = min(totalBytes, 64 << 10)
+        guard probe > 0 else { return 0 }
+        var head = [UInt8](repeating: 0, count: probe)
+        let got: Int = head.withUnsafeMutableBytes { dst in
+            switch source {
+            case .bytes(let b):
+                guard let src = b.baseAddress, let d = dst.baseAddress else { return 0 }
+                d.copyMemory(from: src, byteCount: probe)
+                return probe
+            case .file:
+                return max(0, pread(fd, dst.baseAddress, probe, 0))
+            }
+        }
+        let lines = head[..<got].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        guard got > 0, lines > 1 else { return 0 }
+        let estimate = Double(totalBytes) * Double(lines) / Double(got) * 1.05
+        return Int(min(Double(cap), estimate))
     }
 
     /// A fully validated upload: the matrix in mapping order and what the CSV re-emission needs.
@@ -264,6 +320,13 @@ public enum EmbeddingIngest {
             }
         }
 
+        if creating {
+            // The duplicate detector would otherwise grow by doubling, rehashing every name
+            // about twice (12 % of a 1M-row ingest); size it from the first 64 KiB's rows.
+            seen.reserveCapacity(Self.estimatedRows(source, fd: fd, totalBytes: totalBytes,
+                                                    cap: min(maxSamples, limits.maxRows)))
+        }
+
         let rows: Int
         do {
             if creating {
@@ -351,7 +414,7 @@ struct SampleSlots: EmbeddingCSVFilenameIndex {
 
     static func load(datasetId: String, _ conn: Connection) throws -> SampleSlots {
         var s = SampleSlots()
-        let n = try SampleStore.count(datasetId: datasetId, conn)
+        let n = try DatasetStore.sampleCount(id: datasetId, conn)
         s.names.reserveCapacity(n)
         s.slotOf.reserveCapacity(n)
         try SampleStore.forEachFileName(datasetId: datasetId, conn) { name in

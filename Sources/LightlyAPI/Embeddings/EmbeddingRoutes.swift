@@ -140,7 +140,8 @@ extension LightlyApplication {
                 try EmbeddingIngest.ingest(source: source, datasetId: t.datasetId, embeddingId: t.objectId, database: database,
                                            limits: settings.embeddingCSVLimits, parseThreads: 2,
                                            maxSamples: settings.maxDatasetSamples, now: Int(Timestamp.now()),
-                                           scratchDirectory: blobs.tmpDirectory) { content, conn in
+                                           scratchDirectory: blobs.tmpDirectory,
+                                           commitTicket: { [jobs] in jobs.cache.nextTicket() }) { content, conn in
                     let stored: StoredBlob
                     switch content {
                     case .verbatim:
@@ -166,7 +167,7 @@ extension LightlyApplication {
             // heap back now, before a sampling job loads the matrix (docs/selection.md §14).
             releaseFreedHeap()
             // After the commit: the new matrix replaces any cached one, the old CSV goes.
-            jobs.embeddingChanged(t.objectId)
+            jobs.embeddingStored(t.objectId, matrix: outcome.matrix, ticket: outcome.ticket)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }
             if let old = outcome.replacedCSVBlobId {
                 _ = try? database.write { conn in try BlobRecords.delete(id: old, conn) }
@@ -174,7 +175,7 @@ extension LightlyApplication {
             }
             ctx.logger.info("embedding CSV stored", metadata: [
                 "embedding.id": "\(t.objectId)", "embedding.rows": "\(outcome.rows)", "embedding.dim": "\(outcome.dimension)",
-                "samples.created": "\(outcome.createdSamples)",
+                "samples.created": "\(outcome.createdSamples)", "embedding.phases": "\(outcome.phases.summary)",
             ])
             return HTTPResponse(status: .ok)
         } catch let e as EmbeddingIngestError {

@@ -50,6 +50,12 @@ public final class JobSystem: Sendable {
 
     /// An embedding's matrix was replaced: forget the cached copy.
     public func embeddingChanged(_ embeddingId: String) { cache.invalidate(embeddingId) }
+
+    /// An embedding's matrix was replaced by `matrix` (committed with `ticket` from
+    /// `cache.nextTicket()`): cache it, so the next job does not read it back from SQLite.
+    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, ticket: UInt64) {
+        cache.store(embeddingId, matrix: matrix, ticket: ticket)
+    }
 }
 
 extension LightlyApplication {
@@ -84,7 +90,13 @@ extension LightlyApplication {
             let jobId = try ctx.params.require("jobId")
             let job = try ctx.app.database.read { conn in try JobStore.get(id: jobId, conn) }
             guard let job, job.userId == user.id else { throw APIError.notFound(.jobUnknown, "job \(jobId) not found") }
-            return try .json(ctx.app.jobStatus(job))
+            var response = try HTTPResponse.json(ctx.app.jobStatus(job))
+            // Where the job's time went. A header, not a body field: the strict clients'
+            // `JobStatusData` rejects keys it does not define.
+            if let phases = ctx.app.jobs.runner.phases(of: job.id) {
+                response.headers[HTTPHeaderName("X-Lightly-Job-Phases")] = phases.summary
+            }
+            return response
         }
 
         r.get("/v1/jobs") { ctx in

@@ -22,9 +22,48 @@ public struct JobInterrupted: Error {}
 /// Lets a running job report progress and notice a shutdown.
 public struct JobProgress: Sendable {
     let report: @Sendable (_ processed: Int, _ total: Int) -> Bool
+    var recordPhases: @Sendable (JobPhases) -> Void = { _ in }
     /// Records progress; returns false when the job should stop (the server is shutting down).
     @discardableResult
     public func update(processed: Int, total: Int) -> Bool { report(processed, total) }
+    /// Records where the job's time went (shown in the job's log line and status answer).
+    public func record(_ phases: JobPhases) { recordPhases(phases) }
+}
+
+/// Where a job's time went and what its sampler did, as ordered `name=value` items (times in
+/// milliseconds), e.g. `pickup=2 inputs=31 load=0 cached=1 select=548 write=9 rows_read=4400
+/// plain_passes=0`. The runner logs them with "job finished" and keeps those of recent jobs
+/// for the `X-Lightly-Job-Phases` header of the status answer.
+public struct JobPhases: Sendable, Equatable {
+    /// One measurement.
+    public struct Item: Sendable, Equatable {
+        public var name: String
+        public var value: String
+    }
+    /// The measurements in the order they were added.
+    public private(set) var items: [Item] = []
+
+    public init() {}
+
+    /// Adds `name=value`.
+    public mutating func add(_ name: String, _ value: some CustomStringConvertible) {
+        items.append(Item(name: name, value: value.description))
+    }
+
+    /// Adds `name=<milliseconds since start>` and returns the current monotonic time, so
+    /// consecutive phases chain: `t = phases.lap("load", since: t)`.
+    @discardableResult
+    public mutating func lap(_ name: String, since start: UInt64) -> UInt64 {
+        let now = JobPhases.monotonicNanos()
+        add(name, (now &- start) / 1_000_000)
+        return now
+    }
+
+    /// `name=value` items separated by spaces.
+    public var summary: String { items.map { "\($0.name)=\($0.value)" }.joined(separator: " ") }
+
+    /// Nanoseconds of a clock that never goes back.
+    public static func monotonicNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 }
 
 /// Runs one kind of job. `run` must store its result and call `JobStore.markFinished` in
@@ -62,7 +101,12 @@ public final class JobRunner: Sendable {
         var cancelled: Set<String> = []
         var running: [String: String] = [:]          // job id → dataset id ("" when none)
         var progress: [String: (processed: Int, total: Int)] = [:]
+        /// Phases of recent jobs, oldest first in `phaseOrder` (at most `keptPhases`).
+        var phases: [String: JobPhases] = [:]
+        var phaseOrder: [String] = []
     }
+    /// How many recent jobs' phases are kept in memory.
+    static let keptPhases = 256
 
     private let database: Database
     private let executors: [JobResultType: any JobExecutor]
@@ -149,6 +193,12 @@ public final class JobRunner: Sendable {
         observer(job, now.status, seconds)
     }
 
+    /// Where a recent job's time went (kept in memory for the last 256 jobs run by this
+    /// process; nil for older jobs and before a job has finished its phases).
+    public func phases(of jobId: String) -> JobPhases? {
+        state.withLock { $0.phases[jobId] }
+    }
+
     /// True while nothing runs (for tests and graceful shutdown).
     public var isIdle: Bool { state.withLock { $0.running.isEmpty } }
 
@@ -196,6 +246,8 @@ public final class JobRunner: Sendable {
 
     private func execute(_ job: JobRecord) {
         let log = logger.with(metadata: ["job.id": "\(job.id)", "job.type": "\(job.type)"])
+        // From the trigger (wall clock, as stored) to this worker picking the job up.
+        let pickup = max(0, jobsNowMillis() - job.createdAt)
         log.info("job started")
         let startedAt = DispatchTime.now().uptimeNanoseconds
         defer { reportEnd(job, startedAt: startedAt) }
@@ -203,7 +255,7 @@ public final class JobRunner: Sendable {
             fail(job, "no executor for job type \(job.type)", log)
             return
         }
-        let progress = JobProgress { [self] processed, total in
+        var progress = JobProgress { [self] processed, total in
             state.withLock { s in
                 s.progress[job.id] = (processed, total)
                 return !s.stopping && !s.cancelled.contains(job.id)
@@ -223,9 +275,22 @@ public final class JobRunner: Sendable {
                 return
             }
         }
+        progress.recordPhases = { [self] reported in
+            var phases = JobPhases()
+            phases.add("pickup", pickup)
+            for item in reported.items { phases.add(item.name, item.value) }
+            state.withLock { s in
+                if s.phases.updateValue(phases, forKey: job.id) == nil { s.phaseOrder.append(job.id) }
+                if s.phaseOrder.count > Self.keptPhases { s.phases.removeValue(forKey: s.phaseOrder.removeFirst()) }
+            }
+        }
         do {
             try executor.run(job, progress: progress)
-            log.info("job finished")
+            if let phases = phases(of: job.id) {
+                log.info("job finished", metadata: ["job.phases": "\(phases.summary)"])
+            } else {
+                log.info("job finished")
+            }
         } catch _ where cancelled() {
             log.info("job cancelled (admin reset)")
         } catch is JobInterrupted {

@@ -57,6 +57,12 @@ public enum DatasetStore {
         try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, id)
     }
 
+    /// The dataset's `n_samples` (its mapping length: every sample insert updates it in the same
+    /// transaction), or 0 for an unknown dataset. O(1), unlike counting the `samples` rows.
+    public static func sampleCount(id: String, _ conn: Connection) throws -> Int {
+        try conn.queryOne("SELECT n_samples FROM datasets WHERE id = ?", id)?.int(0) ?? 0
+    }
+
     /// Sets `n_samples` (after a bulk insert of samples) and raises `last_modified_at` to `now`.
     public static func setSampleCount(_ n: Int, id: String, now: Int64, _ conn: Connection) throws {
         try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = max(last_modified_at, ?) WHERE id = ?",
