@@ -130,6 +130,12 @@ public struct TokenStore: Sendable {
         return token
     }
 
+    /// Forgets every cached lookup, so that tokens removed behind this store's back (an admin
+    /// reset that deletes every user) stop working at once rather than after `cacheTTLMillis`.
+    public func forgetCachedLookups() {
+        cache.removeAll()
+    }
+
     /// The user a token belongs to, or `nil` for an unknown or revoked token.
     ///
     /// The lookup is by digest; the stored digest is then compared with `CRYPTO_memcmp`, so timing
@@ -307,6 +313,11 @@ final class TokenCache: Sendable {
             }
             map[key] = entry
         }
+    }
+
+    /// Forgets every entry (all tokens were removed, e.g. by an admin reset).
+    func removeAll() {
+        entries.withLock { map in map.removeAll() }
     }
 
     /// Forgets every entry of the token named `name` (revoked or reissued by this process).

@@ -114,6 +114,7 @@ extension LightlyApplication {
             try withJobsPaused(logger: logger) {
                 let counts = try database.write { conn in try AdminStore.reset(users: users, conn) }
                 clearCaches()
+                if users { tokens.forgetCachedLookups() }
                 for id in counts.blobIds { blobs.remove(id) }
                 logger.notice("admin reset", metadata: ["datasets": "\(counts.datasets)", "jobs": "\(counts.jobs)",
                                                         "blobs": "\(counts.blobs)", "users": "\(counts.users)"])
