@@ -49,6 +49,9 @@ struct PostgresConnectionTests {
         // A value that does not fit its type: the message does not quote it.
         let bad = try #require(throws: StorageError.self) { try pg.run("SELECT $1::bigint", "not-a-number-secret") }
         #expect(bad.sqlState == "22P02" && !bad.description.contains("secret"))
+        // Text with a NUL would be cut short by the protocol: refused before sending.
+        let nul = try #require(throws: StorageError.self) { try pg.run("INSERT INTO u(name) VALUES ($1)", "a\u{0}b") }
+        #expect(nul.kind == .invalidArgument)
         // The connection is still usable after errors.
         #expect(try pg.queryOne("SELECT count(*) FROM u")?.int(0) == 1)
     }

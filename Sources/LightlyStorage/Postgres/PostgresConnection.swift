@@ -18,7 +18,8 @@ import Foundation
 /// whole `numeric` that fits), `.real` (`real`, `double precision`, other `numeric`), `.blob`
 /// (`bytea`) or `.text` (every other type, in PostgreSQL's text form).
 ///
-/// Errors are `StorageError` of kind `.postgres` carrying the SQLSTATE, so the existing
+/// Text arguments containing NUL (which PostgreSQL's text cannot store) are refused with
+/// `.invalidArgument`. Errors are `StorageError` of kind `.postgres` carrying the SQLSTATE, so the existing
 /// predicates decide the answer: `isUniqueViolation` (409), `isBusy` (503: serialization
 /// failures, deadlocks, lock and statement timeouts, too many connections), `isDiskFull` (507).
 ///
@@ -190,6 +191,11 @@ public final class PostgresConnection {
     /// Runs `sql` with `arguments` and hands the successful result to `body`.
     private func withResult<T>(_ sql: String, _ arguments: [SQLValue], _ body: (OpaquePointer) throws -> T) throws -> T {
         let conn = try open()
+        // Text travels NUL-terminated, and PostgreSQL's text cannot hold NUL: refuse rather than
+        // store a truncated string.
+        for case .text(let text) in arguments where text.utf8.contains(0) {
+            throw StorageError(kind: .invalidArgument, code: 0, message: "text arguments cannot contain NUL characters", sql: sql)
+        }
         // Every argument's bytes, kept alive until PQexecParams returns.
         let buffers: [[UInt8]?] = arguments.map { Self.encode($0) }
         let types: [Oid] = arguments.map { Self.typeOid($0) }
@@ -309,29 +315,13 @@ public final class PostgresConnection {
             guard let d = Double(text) else { throw bad() }
             return .real(d)
         case byteaOid:
-            // The hex format: `\x` followed by two hex digits per byte.
-            guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"),
-                  bytes.count % 2 == 0 else { throw bad() }
-            var out: [UInt8] = []
-            out.reserveCapacity((bytes.count - 2) / 2)
-            var i = 2
-            while i < bytes.count {
-                guard let hi = hexValue(bytes[i]), let lo = hexValue(bytes[i + 1]) else { throw bad() }
-                out.append(hi << 4 | lo)
-                i += 2
-            }
-            return .blob(out)
+            // libpq's own decoder for bytea's text form (PQgetvalue's text is NUL-terminated).
+            var length = 0
+            guard let raw = bytes.baseAddress, let decoded = PQunescapeBytea(raw, &length) else { throw bad() }
+            defer { PQfreemem(decoded) }
+            return .blob(Array(UnsafeBufferPointer(start: decoded, count: length)))
         default:
             return .text(text)
-        }
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
