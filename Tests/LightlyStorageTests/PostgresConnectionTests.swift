@@ -126,3 +126,33 @@ struct PostgresConnectionTests {
         #expect(throws: StorageError.self) { try closed.execute("SELECT 1") }
     }
 }
+
+/// `?` placeholders become `$n` outside literals, quoted names, dollar quotes and comments.
+@Suite struct PlaceholderTests {
+    @Test(arguments: [
+        ("SELECT 1", "SELECT 1"),
+        ("SELECT ?, ?", "SELECT $1, $2"),
+        ("UPDATE t SET a = ? WHERE b = '?' AND c = ?", "UPDATE t SET a = $1 WHERE b = '?' AND c = $2"),
+        ("SELECT 'it''s ?', \"odd?name\", ? -- why?\n, ?", "SELECT 'it''s ?', \"odd?name\", $1 -- why?\n, $2"),
+        ("SELECT /* ? */ ? , $$ ? $$, $q$ ? $q$, ?", "SELECT /* ? */ $1 , $$ ? $$, $q$ ? $q$, $2"),
+        ("SELECT $1, $2", "SELECT $1, $2"),
+        ("SELECT 'unterminated ?", "SELECT 'unterminated ?"),
+        ("INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?,?)", "INSERT INTO t VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"),
+    ])
+    func numbersQuestionMarks(sql: String, expected: String) throws {
+        #expect(try Placeholders.numbered(sql).sql == expected)
+    }
+
+    @Test func mixingBothStylesIsRefused() {
+        #expect(throws: StorageError.self) { try Placeholders.numbered("SELECT ?, $1") }
+    }
+
+    @Test(.enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
+    func sqliteStyleSQLRunsOnPostgres() throws {
+        let pg = try PostgresConnection(url: try PostgresTestServer.shared().makeDatabase())
+        defer { pg.close() }
+        try pg.execute("CREATE TABLE t (id text PRIMARY KEY, note text)")
+        try pg.run("INSERT INTO t(id, note) VALUES (?, ?)", "a", "what?")
+        #expect(try pg.queryOne("SELECT note FROM t WHERE id = ? AND note <> '?'", "a")?.string(0) == "what?")
+    }
+}

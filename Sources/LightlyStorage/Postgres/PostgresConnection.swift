@@ -11,7 +11,8 @@ import Foundation
 /// `Connection`: `execute` for argument-less SQL (several statements at once), `run` and `query`
 /// with positional arguments, and the same `Row` and `SQLValue` types.
 ///
-/// Arguments are written `$1`, `$2`, … (PostgreSQL's own placeholders) and sent apart from the
+/// Arguments are written `$1`, `$2`, … (PostgreSQL's own placeholders) or `?` as in SQLite
+/// (numbered in order of appearance, outside literals and comments), and sent apart from the
 /// SQL (`PQexecParams`), never spliced into it: integers as `bigint`, doubles as `double
 /// precision`, text as an untyped literal the server types from its context, blobs as `bytea`.
 /// Result columns come back as `.integer` (`smallint`, `integer`, `bigint`, `boolean` as 0/1, a
@@ -201,8 +202,9 @@ public final class PostgresConnection {
         let types: [Oid] = arguments.map { Self.typeOid($0) }
         let formats: [Int32] = arguments.map { if case .blob = $0 { 1 } else { 0 } }
         let lengths: [Int32] = buffers.map { Int32(clamping: $0?.count ?? 0) }
+        let text = sql.utf8.contains(UInt8(ascii: "?")) ? try Placeholders.numbered(sql).sql : sql
         let result = withPointers(buffers) { values in
-            PQexecParams(conn, sql, Int32(arguments.count), types, values, lengths, formats, 0)
+            PQexecParams(conn, text, Int32(arguments.count), types, values, lengths, formats, 0)
         }
         defer { PQclear(result) }
         try check(result, conn, sql: sql)
