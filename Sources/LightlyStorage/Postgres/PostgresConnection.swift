@@ -77,6 +77,9 @@ public final class PostgresConnection {
         handle = nil
     }
 
+    /// False once closed or when the connection to the server broke.
+    public var isHealthy: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
     /// The server's version number (150004 for 15.4), or 0 when closed.
     public var serverVersion: Int { handle.map { Int(PQserverVersion($0)) } ?? 0 }
 
@@ -138,6 +141,8 @@ public final class PostgresConnection {
         case repeatableRead = "REPEATABLE READ"
         /// As if the transactions ran one after another; a conflict fails with SQLSTATE 40001.
         case serializable = "SERIALIZABLE"
+        /// Repeatable read that refuses writes (SQLSTATE 25006): a consistent snapshot to read.
+        case repeatableReadOnly = "REPEATABLE READ READ ONLY"
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
