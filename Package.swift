@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "LightlyAPI", dependencies: [
             "LightlyCore", "LightlyWire", "LightlyStorage", "HTTPKit", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["README.md", "Jobs/README.md"]),
+        ], exclude: ["README.md", "Jobs/README.md"], plugins: ["EmbedWebAssets"]),
         // Thin async client over URLSession. Usable as a versioned dependency of other packages:
         // no unsafe flags anywhere in its closure (checked by PackageManifestTests).
         .target(name: "LightlyClient", dependencies: ["LightlyWire", "LightlyShared"]),
@@ -106,16 +106,22 @@ let package = Package(
         // Embeds migrations/NNNN_name.sql and migrations/postgres/NNNN_name.sql into LightlyStorage at build time.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsGenerator"]),
         .executableTarget(name: "EmbedMigrationsGenerator", path: "Plugins/EmbedMigrationsGenerator"),
+        // Embeds webui/* (the web page served at `/`) into LightlyAPI at build time.
+        .plugin(name: "EmbedWebAssets", capability: .buildTool(), dependencies: ["EmbedWebAssetsGenerator"]),
+        .executableTarget(name: "EmbedWebAssetsGenerator", path: "Plugins/EmbedWebAssetsGenerator"),
 
         // MARK: - Tests
+        // Shared by the test targets (they cannot import each other): a loopback HTTP client, a
+        // process runner. A plain target, used only by test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore", "LightlySampling", "LightlyShared"]),
-        .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit"]),
+        .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit", "TestSupport"]),
         .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
         .testTarget(name: "ServerConfigTests", dependencies: ["ServerConfig"]),
         // Drives the built lightly-server binary: serve, token, migrate, settings, healthcheck.
-        .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server"]),
-        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage"]),
-        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli"],
+        .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server", "TestSupport"]),
+        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage", "TestSupport"]),
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport"],
                     exclude: ["Fixtures"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
         .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),

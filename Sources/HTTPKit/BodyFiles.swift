@@ -50,7 +50,7 @@ final class SpillFile {
     /// Closes and deletes the file (request abandoned).
     func remove() {
         closeDescriptor()
-        _ = unlink(path)
+        removeFile(path)
     }
 
     deinit { closeDescriptor() }

@@ -5,13 +5,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Logging
 import Synchronization
@@ -237,7 +230,7 @@ extension HTTPConnection {
     /// partial file is removed by `sendError`.
     private func bodyStorageFailed(_ error: any Error) {
         context.logger.error("cannot store request body", metadata: ["error": "\(error)"])
-        if let e = error as? SocketError, e.code == ENOSPC || e.code == EDQUOT || e.code == EFBIG {
+        if let e = error as? SocketError, e.isOutOfSpace {
             sendError(.insufficientStorage, code: HTTPErrorCode.insufficientStorage,
                       message: "the server's storage is full; the request body could not be stored")
         } else {
@@ -284,7 +277,7 @@ extension HTTPConnection {
                                                                   message: "internal server error")
             }
             // The handler has returned: the spilled body goes unless it was moved away.
-            if let spillPath { _ = unlink(spillPath) }
+            if let spillPath { removeFile(spillPath) }
             let ready = Self.prepare(response, method: request.method, context: context)
             queue.async { [self] in respond(ready) }
         }

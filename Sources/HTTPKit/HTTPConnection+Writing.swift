@@ -4,13 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Logging
 import Synchronization
@@ -173,8 +166,8 @@ extension HTTPConnection {
             while true {
                 let n = fd.receive(buf)
                 if n > 0 { continue }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+                if n < 0 && lastCallWasInterrupted { continue }
+                if n < 0 && lastCallWouldBlock { return }
                 close()
                 return
             }

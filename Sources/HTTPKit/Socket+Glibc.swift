@@ -6,8 +6,8 @@ import Musl
 import Darwin
 #endif
 
-// Every libc call is qualified with its module so a method of the same name never hides it
-// (FlyingFox, Socket+Glibc.swift).
+// Inside `Descriptor` a method of the same name would hide a libc function (`close`, `send`), so
+// the methods call the file-scope `system…` wrappers below, where nothing hides it.
 
 // MARK: - Errors
 
@@ -22,6 +22,9 @@ public struct SocketError: Error, Equatable, Sendable, CustomStringConvertible {
     static func last(_ call: String) -> SocketError { SocketError(call: call, code: errno) }
 
     public var description: String { "\(call): \(String(cString: strerror(code))) (\(code))" }
+
+    /// The disk, the quota or the file-size limit is reached (ENOSPC, EDQUOT, EFBIG).
+    var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT || code == EFBIG }
 }
 
 // MARK: - Descriptor
@@ -71,15 +74,7 @@ struct Descriptor: Sendable, Hashable {
     /// EAGAIN, or -1 on a real error (EPIPE, ECONNRESET, …; `errno` is kept).
     func send(_ p: UnsafeRawBufferPointer) -> Int {
         guard let base = p.baseAddress, p.count > 0 else { return 0 }
-        while true {
-            let n = systemSend(raw, base, p.count, Int32(MSG_NOSIGNAL))
-            if n >= 0 { return n }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK: return 0
-            default: return -1
-            }
-        }
+        return retryingSend { systemSend(raw, base, p.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// `sendmsg` of up to two buffers in one syscall (head + body).
@@ -92,48 +87,44 @@ struct Descriptor: Sendable, Hashable {
             var msg = msghdr()
             msg.msg_iov = UnsafeMutableRawPointer(iovp).assumingMemoryBound(to: iovec.self)
             msg.msg_iovlen = 2
-            while true {
-                let n = sendmsg(raw, &msg, Int32(MSG_NOSIGNAL))
-                if n >= 0 { return n }
-                switch errno {
-                case EINTR: continue
-                case EAGAIN, EWOULDBLOCK: return 0
-                default: return -1
-                }
-            }
+            return retryingSend { sendmsg(raw, &msg, Int32(MSG_NOSIGNAL)) }
         }
     }
 }
 
+/// Runs a send-like call again while it is interrupted: its result, 0 on EAGAIN, or -1 on a
+/// real error (`errno` is kept).
+@inline(__always) private func retryingSend(_ call: () -> Int) -> Int {
+    while true {
+        let n = call()
+        if n >= 0 { return n }
+        switch errno {
+        case EINTR: continue
+        case EAGAIN, EWOULDBLOCK: return 0
+        default: return -1
+        }
+    }
+}
+
+/// After a failed call: whether `errno` says it was interrupted (EINTR).
+var lastCallWasInterrupted: Bool { errno == EINTR }
+/// After a failed call on a non-blocking descriptor: whether `errno` says it would block.
+var lastCallWouldBlock: Bool { errno == EAGAIN || errno == EWOULDBLOCK }
+
+/// `unlink(2)`: removes the file at `path` if there is one (cleanup; a failure is ignored).
+func removeFile(_ path: String) { _ = unlink(path) }
+
 /// `close(2)` for any descriptor this module owns (sockets, spill and response files).
 @inline(__always) func systemClose(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.close(fd)
-    #elseif canImport(Musl)
-    Musl.close(fd)
-    #else
-    Darwin.close(fd)
-    #endif
+    close(fd)
 }
 
 @inline(__always) private func systemSend(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int, _ flags: Int32) -> Int {
-    #if canImport(Glibc)
-    Glibc.send(fd, p, n, flags)
-    #elseif canImport(Musl)
-    Musl.send(fd, p, n, flags)
-    #else
-    Darwin.send(fd, p, n, flags)
-    #endif
+    send(fd, p, n, flags)
 }
 
 @inline(__always) private func systemReceive(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int, _ flags: Int32) -> Int {
-    #if canImport(Glibc)
-    Glibc.recv(fd, p, n, flags)
-    #elseif canImport(Musl)
-    Musl.recv(fd, p, n, flags)
-    #else
-    Darwin.recv(fd, p, n, flags)
-    #endif
+    recv(fd, p, n, flags)
 }
 
 #if !os(Linux)
@@ -233,13 +224,7 @@ enum Listener {
 }
 
 @inline(__always) private func systemAccept(_ fd: Int32, _ a: UnsafeMutablePointer<sockaddr>, _ l: UnsafeMutablePointer<socklen_t>) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.accept(fd, a, l)
-    #elseif canImport(Musl)
-    Musl.accept(fd, a, l)
-    #else
-    Darwin.accept(fd, a, l)
-    #endif
+    accept(fd, a, l)
 }
 
 /// A NUL-terminated C buffer as a String.

@@ -29,9 +29,9 @@ extension LightlyApplication {
     /// lists nothing, as this server has no teams; otherwise the caller's own
     /// (`getAssetsOfTeamInclusiveSelf=True` included). Every flag is validated (400 on a bad
     /// spelling), and `excludePlayground` changes nothing.
-    private enum Listing { case own, sharedWithMe, nothing }
+    enum Listing { case own, sharedWithMe, nothing }
 
-    private func listing(_ ctx: RequestContext) throws -> Listing {
+    func listing(_ ctx: RequestContext) throws -> Listing {
         let shared = try ctx.queryBool("shared", default: false)
         let team = try ctx.queryBool("getAssetsOfTeam", default: false)
         _ = try ctx.queryBool("getAssetsOfTeamInclusiveSelf", default: false)
@@ -48,7 +48,7 @@ extension LightlyApplication {
     }
 
     /// The same page, each dataset turned by `transform` inside the same read transaction.
-    private func datasets<T>(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
+    func datasets<T>(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
                              page: PageRequest, _ transform: (DatasetData, Connection) throws -> T) throws -> [T] {
         let scope: String, scopeArgs: [SQLValue]
         switch listing {

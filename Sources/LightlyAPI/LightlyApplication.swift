@@ -137,6 +137,7 @@ public final class LightlyApplication: Sendable {
         registerSignedRoutes(&r)
         registerJobRoutes(&r)
         registerCollaborationRoutes(&r)
+        registerWebUIRoutes(&r)
         registerMetricsRoutes(&r)
         registerAdminRoutes(&r)
         return r
@@ -193,16 +194,27 @@ public final class LightlyApplication: Sendable {
         }
     }
 
-    /// The user of a `.token` route (nil for other routes). - Throws: 401 without a valid token.
+    /// The user of a `.token` route (nil for other routes): the token comes from `?token=`
+    /// (what the `lightly` client sends) or from `Authorization: Bearer <token>` (what the web
+    /// page sends; headers never reach the access log). - Throws: 401 without a valid token.
     private func authenticate(_ request: HTTPRequest, route: Router.Route) throws -> User? {
         if route.auth == .admin {
             try authenticateAdmin(request)
             return nil
         }
         guard route.auth == .token else { return nil }
-        guard let token = request.query("token"), !token.isEmpty,
+        guard let token = request.query("token") ?? Self.bearerToken(request), !token.isEmpty,
               let u = try tokens.authenticate(token) else { throw APIError.unauthorized }
         return u
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, blanks
+    /// after it skipped), if any. Used for user tokens and the admin token alike.
+    static func bearerToken(_ request: HTTPRequest) -> String? {
+        guard let value = request.headers[HTTPHeaderName("Authorization")] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1].drop(while: { $0 == " " || $0 == "\t" }))
     }
 
     /// Decides from the head of a request with a body, before the body is read: the route

@@ -78,12 +78,12 @@ extension Kernels {
                                           b0: Int, b1: Int) {
         guard b0 < b1 else { return }
         let panel = UnsafeMutableRawPointer.allocate(byteCount: d * 64, alignment: 64)
-        defer { panel.deallocate() }
+        let xIdx = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+        defer { panel.deallocate(); xIdx.deallocate() }
         let xT = panel.assumingMemoryBound(to: Float.self)
         for b in b0 ..< b1 {
             let first = b * 16
             let valid = min(16, xCount - first)
-            var xIdx = SIMD16<Int32>(repeating: -1)
             for l in 0 ..< 16 {
                 if l < valid {
                     let r = xRowOf.map { Int($0[first + l]) } ?? (first + l)
@@ -91,43 +91,14 @@ extension Kernels {
                     let row = base + r * rowBytes
                     for j in 0 ..< d { xT[j * 16 + l] = E.load1(row, j) }
                 } else {
+                    xIdx[l] = -1
                     for j in 0 ..< d { xT[j * 16 + l] = 0 }
                 }
             }
-            // The dot products run in C (`lk_init_tile16x8`), which picks AVX-512F, AVX2+FMA or
-            // baseline code at run time: the portable build keeps the FMA speed of the CPU.
-            var xn = SIMD16<Float>()
-            withUnsafeMutableBytes(of: &xn) { raw in
-                lk_init_norms16(xT, d, raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Float.self))   // a local, never nil
-            }
-            var mv = SIMD16<Float>(repeating: .infinity)
-            let inf = SIMD16<Float>(repeating: .infinity)
-            for t in 0 ..< tiles {
-                let p = pb + t * 8 * d
-                var acc = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
-                           SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-                withUnsafeMutableBytes(of: &acc) { raw in
-                    let a = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: SIMD16<Float>.self)   // a tuple, never nil
-                    lk_init_tile16x8(xT, p, d, UnsafeMutableRawPointer(a).assumingMemoryBound(to: Float.self))
-                    for u in 0 ..< 8 {
-                        let pu = pn[t &* 8 &+ u]
-                        let sum = xn + SIMD16(repeating: pu)
-                        var d2 = pointwiseMax(sum - 2 * a[u], SIMD16<Float>())
-                        // Cancellation guard: near-duplicates are recomputed exactly.
-                        let near = d2 .< sum * SIMD16(repeating: 1e-4)
-                        if any(near) {
-                            for l in 0 ..< 16 where near[l] {
-                                var e2: Float = 0
-                                for j in 0 ..< d { let e = xT[j &* 16 &+ l] - p[u &* d &+ j]; e2 += e * e }
-                                d2[l] = e2
-                            }
-                        }
-                        if excludeSelf { d2.replace(with: inf, where: xIdx .== SIMD16(repeating: pi[t &* 8 &+ u])) }
-                        mv = pointwiseMin(mv, d2)
-                    }
-                }
-            }
-            for l in 0 ..< valid where mv[l] < m[first + l] { m[first + l] = mv[l] }
+            // The tiles run in C (`lk_init_block16`: dot products, distance from the norms,
+            // near-duplicate guard, minimum), which picks AVX-512F, AVX2+FMA or baseline code at
+            // run time: the portable build keeps the speed of the CPU.
+            lk_init_block16(xT, d, pb, pn, pi, tiles, xIdx, excludeSelf ? 1 : 0, valid, m + first)
         }
     }
 }

@@ -83,14 +83,7 @@ public final class Database: @unchecked Sendable {
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
         try withWriter { conn in
             try conn.execute("BEGIN IMMEDIATE")
-            do {
-                let result = try body(conn)
-                try conn.execute("COMMIT")
-                return result
-            } catch {
-                if conn.isInTransaction { try? conn.execute("ROLLBACK") }
-                throw error
-            }
+            return try finishTransaction(conn, body)
         }
     }
 
@@ -106,16 +99,18 @@ public final class Database: @unchecked Sendable {
             return try withWriter { conn in
                 defer { try? conn.execute("PRAGMA query_only=OFF") }
                 try conn.execute("PRAGMA query_only=ON; BEGIN DEFERRED")
-                return try finishRead(conn, body)
+                return try finishTransaction(conn, body)
             }
         }
         return try withReader { conn in
             try conn.execute("BEGIN DEFERRED")
-            return try finishRead(conn, body)
+            return try finishTransaction(conn, body)
         }
     }
 
-    private func finishRead<T>(_ conn: Connection, _ body: (Connection) throws -> T) throws -> T {
+    /// Runs `body` in the transaction just begun on `conn` and commits it; if `body` (or the
+    /// commit) throws, rolls back and rethrows.
+    private func finishTransaction<T>(_ conn: Connection, _ body: (Connection) throws -> T) throws -> T {
         do {
             let result = try body(conn)
             try conn.execute("COMMIT")

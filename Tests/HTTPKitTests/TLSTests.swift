@@ -61,11 +61,11 @@ struct TestPKI {
 
 /// HTTP over TLS on a blocking socket with a receive timeout (from ``TestClient``), verifying
 /// the server against the test CA and the name 127.0.0.1.
-final class TLSTestClient {
+final class TLSTestClient: ResponseReading {
     let socket: TestClient
     private let ctx: OpaquePointer
     private let ssl: OpaquePointer
-    private var pending: [UInt8] = []
+    var pending: [UInt8] = []
 
     init(port: Int, caFile: String, version: Int32? = nil, alpn: [String] = ["http/1.1"], timeout: Int = 5,
          source: String? = nil) throws {
@@ -130,53 +130,12 @@ final class TLSTestClient {
     }
 
     @discardableResult
-    private func fill() throws -> Bool {
+    func fill() throws -> Bool {
         var buf = [UInt8](repeating: 0, count: 65536)
         let n = buf.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
         if n > 0 { pending += buf[0..<Int(n)]; return true }
         if SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN { return false }
         throw TestClientError(description: "SSL_read failed (errno \(errno))")
-    }
-
-    /// Reads one Content-Length-framed response; the body is handed to `sink` in pieces when
-    /// given (for large downloads), else returned.
-    func readResponse(sink: (([UInt8]) -> Void)? = nil) throws -> TestResponse {
-        while true {
-            if let end = headEnd() {
-                let headText = String(decoding: pending[..<end], as: UTF8.self)
-                var lines = headText.split(separator: "\r\n")
-                let statusLine = lines.removeFirst().split(separator: " ")
-                guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
-                    throw TestClientError(description: "bad status line \(headText)")
-                }
-                var headers: [String: String] = [:]
-                for line in lines {
-                    guard let c = line.firstIndex(of: ":") else { continue }
-                    headers[line[..<c].lowercased()] = String(line[line.index(after: c)...].drop { $0 == " " })
-                }
-                var left = Int(headers["content-length"] ?? "0") ?? 0
-                pending.removeFirst(end + 4)
-                var body: [UInt8] = []
-                while left > 0 {
-                    if pending.isEmpty { guard try fill() else { throw TestClientError(description: "EOF in body") } }
-                    let take = min(left, pending.count)
-                    if let sink { sink(Array(pending[..<take])) } else { body += pending[..<take] }
-                    pending.removeFirst(take)
-                    left -= take
-                }
-                return TestResponse(status: status, headers: headers, body: body)
-            }
-            guard try fill() else { throw TestClientError(description: "EOF before response") }
-        }
-    }
-
-    private func headEnd() -> Int? {
-        guard pending.count >= 4 else { return nil }
-        for i in 0...(pending.count - 4)
-        where pending[i] == 13 && pending[i + 1] == 10 && pending[i + 2] == 13 && pending[i + 3] == 10 {
-            return i
-        }
-        return nil
     }
 
     func get(_ path: String) throws -> TestResponse {

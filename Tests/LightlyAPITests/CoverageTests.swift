@@ -62,6 +62,7 @@ import Testing
                 currentPath = p.split(separator: "/").map { s in
                     s.hasPrefix("{") ? ":" + s.dropFirst().dropLast() : String(s)
                 }.reduce("") { $0 + "/" + $1 }
+                if currentPath == "" { currentPath = "/" }
             } else if let cp = currentPath, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
                 let m = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
                 if ["GET", "PUT", "POST", "DELETE", "PATCH"].contains(m) { ops.insert(Row(method: m, pattern: cp)) }

@@ -144,6 +144,18 @@ private struct Probe: CustomStringConvertible {
             }
         }
         add(.GET, "/v1/jobs/:jobId", "jobId", "job") { id in ("/v1/jobs/\(id)", nil) }
+        // The web page's routes.
+        add(.GET, "/ui-api/datasets/:datasetId/tags", "datasetId", "dataset") { id in ("/ui-api/datasets/\(id)/tags", nil) }
+        add(.GET, "/ui-api/datasets/:datasetId/tags/:tagId/samples", "datasetId", "dataset") { id in
+            ("/ui-api/datasets/\(id)/tags/\(b.tag)/samples", nil)
+        }
+        add(.GET, "/ui-api/datasets/:datasetId/tags/:tagId/samples", "tagId", "tag") { id in ("/ui-api/datasets/\(ds)/tags/\(id)/samples", nil) }
+        add(.GET, "/ui-api/datasets/:datasetId/embeddings/:embeddingId/points", "datasetId", "dataset") { id in
+            ("/ui-api/datasets/\(id)/embeddings/\(b.embedding)/points", nil)
+        }
+        add(.GET, "/ui-api/datasets/:datasetId/embeddings/:embeddingId/points", "embeddingId", "embedding") { id in
+            ("/ui-api/datasets/\(ds)/embeddings/\(id)/points", nil)
+        }
         add(.DELETE, "/v1/datasets/:datasetId/collaboration/access/:accessConfigId", "accessConfigId", "share") { id in
             ("/v1/datasets/\(ds)/collaboration/access/\(id)", nil)
         }
@@ -242,7 +254,8 @@ private struct Probe: CustomStringConvertible {
         let bob = try UserWorld.make(t, user: "bob")
         let probed = Set(Self.probes(bob: bob).map { "\($0.method.rawValue) \($0.pattern) \($0.param)" })
             .union([Self.nameQueryKey])
-        for (method, pattern) in t.app.routeTable where !pattern.hasPrefix("/signed/") {
+        // `/ui/:file` names a file of the web page, not an entity.
+        for (method, pattern) in t.app.routeTable where !pattern.hasPrefix("/signed/") && pattern != "/ui/:file" {
             for segment in pattern.split(separator: "/") where segment.hasPrefix(":") {
                 let key = "\(method) \(pattern) \(segment.dropFirst())"
                 #expect(probed.contains(key), "no existence-oracle probe for \(key)")

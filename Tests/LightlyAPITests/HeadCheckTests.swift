@@ -3,15 +3,13 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import HTTPKit
 @testable import LightlyAPI
 import LightlyStorage
 import LightlyWire
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 /// Records every log entry (message and metadata) of the server and the application.
@@ -40,84 +38,6 @@ final class LogRecorder: Sendable {
             recorder.lines.withLock { $0.append(text) }
         }
     }
-}
-
-/// A minimal blocking socket client: send bytes, read one response (head + Content-Length body).
-final class RawClient {
-    let fd: Int32
-    private var pending: [UInt8] = []
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { Glibc.close(fd); throw LiveError("connect failed: errno \(errno)") }
-    }
-
-    deinit { Glibc.close(fd) }
-
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
-
-    func send(_ bytes: [UInt8]) throws {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw LiveError("send failed: errno \(errno)") }
-            off += n
-        }
-    }
-
-    /// One response: status, lower-cased headers, body.
-    func readResponse() throws -> (status: Int, headers: [String: String], body: [UInt8]) {
-        var buf = [UInt8](repeating: 0, count: 65536)
-        func fill() throws {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { throw LiveError(n == 0 ? "EOF" : "recv failed: errno \(errno)") }
-            pending += buf[0..<n]
-        }
-        while true {
-            if let end = pending.indices.dropLast(3).first(where: {
-                pending[$0] == 13 && pending[$0 + 1] == 10 && pending[$0 + 2] == 13 && pending[$0 + 3] == 10
-            }) {
-                let lines = String(decoding: pending[..<end], as: UTF8.self).components(separatedBy: "\r\n")
-                let status = Int(lines[0].split(separator: " ")[1]) ?? 0
-                var headers: [String: String] = [:]
-                for line in lines.dropFirst() {
-                    guard let c = line.firstIndex(of: ":") else { continue }
-                    headers[line[..<c].lowercased()] = line[line.index(after: c)...].trimmingCharacters(in: .whitespaces)
-                }
-                let length = status < 200 ? 0 : Int(headers["content-length"] ?? "0") ?? 0
-                while pending.count < end + 4 + length { try fill() }
-                let body = Array(pending[(end + 4)..<(end + 4 + length)])
-                pending.removeFirst(end + 4 + length)
-                return (status, headers, body)
-            }
-            try fill()
-        }
-    }
-
-    /// True when the server closes the connection within the receive timeout.
-    func waitForClose() -> Bool {
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { continue }
-            return n == 0 || errno == ECONNRESET
-        }
-    }
-}
-
-struct LiveError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }
 
 /// The app behind the real HTTPKit server: requests are authenticated from their head, before
@@ -151,7 +71,7 @@ struct LiveError: Error, CustomStringConvertible {
         /// Sends a head announcing `length` bytes (none sent) and reads the answer.
         func announce(_ method: String, _ target: String, length: Int = 300_000_000, extra: String = "") throws
             -> (status: Int, headers: [String: String], body: [UInt8], closed: Bool) {
-            let c = try RawClient(port: server.port)
+            let c = try TestClient(port: server.port)
             try c.send("\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(length)\r\n\(extra)\r\n")
             let r = try c.readResponse()
             return (r.status, r.headers, r.body, c.waitForClose())
@@ -180,7 +100,7 @@ struct LiveError: Error, CustomStringConvertible {
         let denied = try f.announce("POST", "/v1/datasets", length: 20, extra: "Expect: 100-continue\r\n")
         #expect(denied.status == 401)
 
-        let c = try RawClient(port: f.server.port)
+        let c = try TestClient(port: f.server.port)
         let body = #"{"name":"via head check"}"#
         try c.send("POST /v1/datasets?token=\(tok) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                    + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
@@ -207,7 +127,7 @@ struct LiveError: Error, CustomStringConvertible {
         #expect(f.tmpEntries.isEmpty)
 
         // The right URL and method: 100 Continue, then the upload is stored.
-        let c = try RawClient(port: f.server.port)
+        let c = try TestClient(port: f.server.port)
         let image = [UInt8](repeating: 7, count: 5000)
         try c.send("PUT \(put) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(image.count)\r\nExpect: 100-continue\r\n\r\n")
         #expect(try c.readResponse().status == 100)
@@ -234,11 +154,11 @@ struct LiveError: Error, CustomStringConvertible {
             "/v1/datasets/\(ds)?token=\(tok)",
         ]
         for target in targets {
-            let c = try RawClient(port: f.server.port)
+            let c = try TestClient(port: f.server.port)
             try c.send("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             _ = try c.readResponse()
             // The same targets refused from the head of an upload.
-            let d = try RawClient(port: f.server.port)
+            let d = try TestClient(port: f.server.port)
             try d.send("POST \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n")
             _ = try d.readResponse()
         }

@@ -1,26 +1,16 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `lightly-cli` end to end: the shell flow of the README against a real server process.
 @Suite(.serialized) struct LightlyCLITests {
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    typealias Result = ProcessResult
 
     static func cli(_ args: [String], server: LiveServer?, token: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try LiveServer.binary("lightly-cli"))
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["LIGHTLY_SERVER_LOCATION"] = server?.url ?? "http://127.0.0.1:1"
         env["LIGHTLY_TOKEN"] = token ?? server?.token ?? "x"
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return try runProcess(try LiveServer.binary("lightly-cli"), args, environment: env)
     }
 
     @Test func shellFlow() throws {

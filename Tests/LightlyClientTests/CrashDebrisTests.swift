@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import TestSupport
 import Testing
 
 /// `kill -9` a real server in the middle of uploads, start it again on the same data folder:
@@ -15,45 +16,10 @@ import Testing
 
     /// A blocking HTTP exchange on a fresh connection: status and body.
     static func request(_ port: Int, _ method: String, _ target: String, body: [UInt8] = []) throws -> (Int, String) {
-        let fd = try connect(port)
-        defer { close(fd) }
-        try sendAll(fd, Array("\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
-        var got: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            got += buf[0..<n]
-        }
-        let text = String(decoding: got, as: UTF8.self)
-        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
-        let bodyText = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-        return (status, bodyText)
-    }
-
-    static func connect(_ port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw LiveServerError("connect failed: errno \(errno)") }
-        return fd
-    }
-
-    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw LiveServerError("send failed: errno \(errno)") }
-            off += n
-        }
+        let c = try TestClient(port: port, timeout: 10)
+        try c.send(Array("\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+        let r = try c.readResponse()
+        return (r.status, r.text)
     }
 
     static func files(_ dir: String) -> [String] {
@@ -95,13 +61,13 @@ import Testing
         #expect(Self.files(data + "/blobs").count == 1)
 
         // Four uploads in flight, each 64 MB announced and 12 MB sent (spooled above 8 MB).
-        var uploads: [Int32] = []
-        defer { for fd in uploads { close(fd) } }
+        var uploads: [TestClient] = []
+        defer { withExtendedLifetime(uploads) {} }   // open until the end of the test
         for _ in 0..<4 {
-            let fd = try Self.connect(port)
-            uploads.append(fd)
-            try Self.sendAll(fd, Array("PUT \(putTarget) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n\r\n".utf8))
-            try Self.sendAll(fd, [UInt8](repeating: 2, count: 12 << 20))
+            let c = try TestClient(port: port, timeout: 10)
+            uploads.append(c)
+            try c.send("PUT \(putTarget) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n\r\n")
+            try c.send([UInt8](repeating: 2, count: 12 << 20))
         }
         let deadline = Date().addingTimeInterval(10)
         while Self.files(data + "/tmp").filter({ $0.hasPrefix("httpkit-body-") }).count < 4 && Date() < deadline { usleep(20_000) }

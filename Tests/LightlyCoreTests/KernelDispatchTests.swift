@@ -98,4 +98,45 @@ import Testing
             }
         }
     }
+
+    @Test(.enabled(if: hasAVX512, "needs an AVX-512 CPU to compare both kernel families"),
+          arguments: [1, 16, 100, 128])
+    func preselectedInitBlockAgreesBitForBit(d: Int) {
+        let panel = Self.data(16 * d, seed: 21 + UInt64(d))
+        var p = Self.data(24 * d, seed: 23 + UInt64(d))
+        // P row 4 is panel row 2 exactly, P row 9 nearly panel row 5: both take the exact path.
+        for j in 0 ..< d { p[4 * d + j] = panel[16 * j + 2]; p[9 * d + j] = panel[16 * j + 5] + 1e-6 }
+        let pn = (0 ..< 24).map { u in (0 ..< d).reduce(Float(0)) { $0 + p[u * d + $1] * p[u * d + $1] } }
+        let pi = (0 ..< 24).map { Int32(100 + $0) }
+        let xi = (0 ..< 16).map { Int32(100 + 2 * $0) }   // panel row l has the id of P row 2l
+        for exclude in [false, true] {
+            let start = (0 ..< 16).map { $0 == 7 ? Float(0.25) : .infinity }
+            let (a, b) = Self.both { () -> [Float] in
+                var m = start
+                lk_init_block16(panel, d, p, pn, pi, 3, xi, exclude ? 1 : 0, 13, &m)
+                return m
+            }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "d=\(d) exclude=\(exclude)")
+            // Both equal the formula with fused dot products (the Swift code this replaced).
+            var want = start
+            for l in 0 ..< 13 {
+                let xn = (0 ..< d).reduce(Float(0)) { $0.addingProduct(panel[16 * $1 + l], panel[16 * $1 + l]) }
+                var mv = Float.infinity
+                for u in 0 ..< 24 {
+                    let dot = (0 ..< d).reduce(Float(0)) { $0.addingProduct(panel[16 * $1 + l], p[u * d + $1]) }
+                    let sum = xn + pn[u]
+                    var d2 = Float.maximum(sum - 2 * dot, 0)
+                    if d2 < sum * 1e-4 {
+                        d2 = 0
+                        for j in 0 ..< d { let e = panel[16 * j + l] - p[u * d + j]; d2 += e * e }
+                    }
+                    if exclude && xi[l] == pi[u] { d2 = .infinity }
+                    mv = Float.minimum(mv, d2)
+                }
+                if mv < want[l] { want[l] = mv }
+            }
+            #expect(a.map(\.bitPattern) == want.map(\.bitPattern), "d=\(d) exclude=\(exclude)")
+            if d > 1 && !exclude { #expect(a[2] == 0) }   // the exact duplicate
+        }
+    }
 }

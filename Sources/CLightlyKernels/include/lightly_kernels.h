@@ -34,6 +34,16 @@ void lk_init_tile16x8(const float *panel, const float *p, long d, float *acc);
 /// The squared norms of the 16 panel rows, `out[l] = Σ_j panel[16·j + l]²` with the
 /// arithmetic of lk_init_tile16x8.
 void lk_init_norms16(const float *panel, long d, float *out);
+/// One block of Kernels.blockedMinInit: the 16 panel rows (their ids in `xIdx[0..15]`, −1 for
+/// padding) against `tiles` tiles of 8 P rows (`pb`: tile t's rows at `pb + 8·t·d`, their squared
+/// norms in `pn[8·t ..]` and ids in `pi[8·t ..]`). Per pair: d2 = max(‖x‖² + ‖p‖² − 2·x·p, 0) with
+/// the norms and dot products of the two functions above; where d2 < 1e-4·(‖x‖² + ‖p‖²) the pair
+/// is recomputed directly, Σ_j (x_j − p_j)² in order (duplicates get exactly 0); a pair with
+/// equal ids counts as +inf when `excludeSelf` ≠ 0. Then `m[l] = min(m[l], min over P)` for
+/// l < `valid`. No FMA outside the dot products, so the result depends only on whether the CPU
+/// has FMA, not on the build.
+void lk_init_block16(const float *panel, long d, const float *pb, const float *pn, const int32_t *pi,
+                     long tiles, const int32_t *xIdx, int excludeSelf, long valid, float *m);
 
 /// Squared distances of the 16 rows at positions p ..< p+16 to `c`, written to `out[0..15]`.
 /// Row q is `base + row(q)·d` with row(q) = rowOf[q] (or q when rowOf is NULL). `d` must be a

@@ -89,10 +89,7 @@ extension LightlyApplication {
         let unauthorized = APIError(status: .unauthorized, code: .unauthorized,
                                     message: "the admin API needs the header Authorization: Bearer <admin token>",
                                     headers: ["WWW-Authenticate": "Bearer"])
-        guard let header = request.headers[HTTPHeaderName("Authorization")] else { throw unauthorized }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw unauthorized }
-        let given = parts[1].drop(while: { $0 == " " || $0 == "\t" })
+        guard let given = Self.bearerToken(request) else { throw unauthorized }
         // Digests have equal length, so the comparison takes the same time whatever is sent.
         guard Crypto.constantTimeEquals(Crypto.sha256(Array(given.utf8)), Crypto.sha256(Array(expected.utf8))) else {
             throw unauthorized

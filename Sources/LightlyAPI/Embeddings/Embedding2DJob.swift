@@ -36,12 +36,7 @@ public struct Embedding2DJobExecutor: JobExecutor {
     }
 
     public func run(_ job: JobRecord, progress: JobProgress) throws {
-        let input: Embedding2DJobInput
-        do {
-            input = try JSONDecoder().decode(Embedding2DJobInput.self, from: Data(job.request.utf8))
-        } catch {
-            throw JobFailure("unreadable 2-D embedding request: \(error)")
-        }
+        let input = try job.decodedRequest(Embedding2DJobInput.self, what: "2-D embedding")
         let (embedding, existing) = try database.read { conn in
             (try EmbeddingStore.get(id: input.embeddingId, datasetId: input.datasetId, conn),
              try EmbeddingStore.list2D(embeddingId: input.embeddingId, conn))

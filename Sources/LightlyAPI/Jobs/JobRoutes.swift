@@ -68,13 +68,11 @@ extension LightlyApplication {
             let datasetId = try ctx.params.require("datasetId")
             let embeddingId = try ctx.params.require("embeddingId")
             let body = try ctx.decode(SamplingCreateRequest.self)
-            let job = try ctx.app.database.write { conn in
+            let input = SamplingJobInput(datasetId: datasetId, embeddingId: embeddingId, request: body)
+            let request = String(decoding: try JSONEncoder().encode(input), as: UTF8.self)
+            let job = try JobStore.enqueue(ctx.app.database, userId: user.id, datasetId: datasetId, type: .sampling,
+                                           request: request) { conn in
                 try ctx.app.validateSampling(body, user: user, datasetId: datasetId, embeddingId: embeddingId, conn)
-                let input = SamplingJobInput(datasetId: datasetId, embeddingId: embeddingId, request: body)
-                // `createdAt` = when the trigger was accepted (wall clock, see `jobsNowMillis`).
-                return try JobStore.insert(userId: user.id, datasetId: datasetId, type: .sampling,
-                                           request: String(decoding: try JSONEncoder().encode(input), as: UTF8.self),
-                                           now: jobsNowMillis(), conn)
             }
             ctx.app.jobs.kick()
             ctx.logger.info("sampling job queued", metadata: ["job.id": "\(job.id)", "sampling.method": "\(body.method)"])

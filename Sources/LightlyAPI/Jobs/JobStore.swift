@@ -26,6 +26,18 @@ public struct JobRecord: Sendable, Equatable {
     public var finishedAt: Int?
 }
 
+extension JobRecord {
+    /// The job's `request` JSON as `T` (what the route stored, e.g. ``SamplingJobInput``).
+    /// - Throws: `JobFailure` "unreadable `what` request" when it does not decode.
+    func decodedRequest<T: Decodable>(_: T.Type, what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(request.utf8))
+        } catch {
+            throw JobFailure("unreadable \(what) request: \(error)")
+        }
+    }
+}
+
 /// SQL for the `jobs` table. Creation order is `(created_at, rowid)`.
 public enum JobStore {
     static let columns = "id, user_id, dataset_id, type, status, request, result, error, processed, total, created_at, started_at, finished_at"
@@ -47,6 +59,20 @@ public enum JobStore {
                      id, userId, datasetId, type.rawValue, JobState.waiting.rawValue, request, now)
         return JobRecord(id: id, userId: userId, datasetId: datasetId, type: type, status: .waiting, request: request,
                          result: nil, error: nil, processed: nil, total: nil, createdAt: now, startedAt: nil, finishedAt: nil)
+    }
+
+    /// Runs `check` and, when it passes, inserts a WAITING job, in one write transaction of
+    /// `database`: what `check` verified (for a sampling job: the tag name is free and no queued
+    /// job will take it) still holds when the job is stored, whatever other requests do.
+    /// - Throws: whatever `check` throws (nothing is stored then); storage errors.
+    public static func enqueue(_ database: Database, userId: String, datasetId: String?, type: JobResultType,
+                               request: String, check: (Connection) throws -> Void) throws -> JobRecord {
+        try database.write { conn in
+            try check(conn)
+            // `createdAt` = when the trigger was accepted (wall clock, see `jobsNowMillis`).
+            return try insert(userId: userId, datasetId: datasetId, type: type, request: request,
+                              now: jobsNowMillis(), conn)
+        }
     }
 
     /// Whether a waiting or running sampling job of the dataset will create a tag named `newTagName`.

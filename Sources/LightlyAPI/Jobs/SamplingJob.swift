@@ -56,12 +56,7 @@ public struct SamplingJobExecutor: JobExecutor {
     }
 
     public func run(_ job: JobRecord, progress: JobProgress) throws {
-        let input: SamplingJobInput
-        do {
-            input = try JSONDecoder().decode(SamplingJobInput.self, from: Data(job.request.utf8))
-        } catch {
-            throw JobFailure("unreadable sampling request: \(error)")
-        }
+        let input = try job.decodedRequest(SamplingJobInput.self, what: "sampling")
         let req = input.request
         guard let method = SamplingMethod(rawValue: req.method) else {
             throw JobFailure("unknown sampling method \(req.method)")

@@ -41,12 +41,24 @@ public enum SampleStore {
     /// The samples of the dataset among `ids` (any order; unknown ids are skipped), queried in
     /// chunks below SQLite's bound-parameter limit.
     public static func rows(ids: [String], datasetId: String, _ conn: Connection) throws -> [SampleRow] {
+        try rows(where: "id", ids.map { .text($0) }, datasetId: datasetId, conn)
+    }
+
+    /// The samples of the dataset at the mapping positions `indices` (any order; positions
+    /// without a sample are skipped), through the `(dataset_id, idx)` index: a page of a large
+    /// dataset costs the page, not the dataset (an `id IN (…)` lookup may scan the dataset).
+    public static func rows(indices: [Int], datasetId: String, _ conn: Connection) throws -> [SampleRow] {
+        try rows(where: "idx", indices.map { .integer(Int64($0)) }, datasetId: datasetId, conn)
+    }
+
+    /// `… WHERE dataset_id = ? AND <column> IN (values)` in chunks below SQLite's bound-parameter limit.
+    private static func rows(where column: String, _ values: [SQLValue], datasetId: String, _ conn: Connection) throws -> [SampleRow] {
         var out: [SampleRow] = []
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+        for start in stride(from: 0, to: values.count, by: 500) {
+            let chunk = values[start..<min(start + 500, values.count)]
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            let rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND id IN (\(marks))",
-                                      arguments: [.text(datasetId)] + chunk.map { .text($0) })
+            let rows = try conn.query("SELECT \(SampleRow.columns) FROM samples WHERE dataset_id = ? AND \(column) IN (\(marks))",
+                                      arguments: [.text(datasetId)] + chunk)
             for row in rows { out.append(try SampleRow(row: row)) }
         }
         return out
