@@ -117,8 +117,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     }
     /// The database stayed locked by another connection past the busy timeout, or (PostgreSQL)
     /// the transaction lost a serialization conflict or a deadlock, a lock or statement timed
-    /// out, or the server takes no more connections right now: worth retrying later (the API
-    /// answers 503).
+    /// out, the server takes no more connections right now, or the connection to it broke:
+    /// worth retrying later (the API answers 503).
     public var isBusy: Bool {
         primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED
             || postgresState.map(StorageError.postgresBusyStates.contains) == true
@@ -126,8 +126,9 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
 
     /// SQLSTATEs that mean "busy, retry later": serialization_failure, deadlock_detected,
     /// lock_not_available, query_canceled (a statement or lock timeout), too_many_connections,
-    /// cannot_connect_now (the server is starting or shutting down).
-    static let postgresBusyStates: Set<String> = ["40001", "40P01", "55P03", "57014", "53300", "57P03"]
+    /// cannot_connect_now (the server is starting or shutting down), admin_shutdown (the
+    /// server ended this session), connection_failure (the connection broke).
+    static let postgresBusyStates: Set<String> = ["40001", "40P01", "55P03", "57014", "53300", "57P03", "57P01", "08006"]
 
     /// `sqlState` when this is a PostgreSQL error.
     private var postgresState: String? { kind == .postgres ? sqlState : nil }

@@ -60,4 +60,20 @@ struct PostgresDatabaseTests {
         #expect(inner.isBusy)
         #expect(try db.read { pg in try pg.queryOne("SELECT 1")?.int(0) } == 1)
     }
+
+    /// A connection the server ended (restart, failover, pg_terminate_backend) answers busy
+    /// once, and the pool replaces it: the next request works.
+    @Test func aBrokenConnectionIsBusyOnceThenReplaced() throws {
+        let url = try PostgresTestServer.shared().makeDatabase()
+        let db = try PostgresDatabase(url: url, maxConnections: 1)
+        defer { db.close() }
+        let pid = try db.read { pg in try pg.queryOne("SELECT pg_backend_pid()")?.int(0) }
+        let admin = try PostgresConnection(url: url)
+        defer { admin.close() }
+        #expect(try admin.queryOne("SELECT pg_terminate_backend(?::int)", pid)?.bool(0) == true)
+        let e = try #require(throws: StorageError.self) { try db.read { pg in try pg.queryOne("SELECT 1") } }
+        #expect(e.isBusy, "\(e)")
+        let newPid = try db.read { pg in try pg.queryOne("SELECT pg_backend_pid()")?.int(0) }
+        #expect(newPid != nil && newPid != pid)
+    }
 }

@@ -14,7 +14,8 @@ import Foundation
 /// Arguments are written `$1`, `$2`, … (PostgreSQL's own placeholders) or `?` as in SQLite
 /// (numbered in order of appearance, outside literals and comments), and sent apart from the
 /// SQL (`PQexecParams`), never spliced into it: integers as `bigint`, doubles as `double
-/// precision`, text as an untyped literal the server types from its context, blobs as `bytea`.
+/// precision`, text as an untyped literal the server types from its context, blobs as `bytea`
+/// (so a function that takes an `integer` needs a cast: `pg_terminate_backend(?::int)`).
 /// Result columns come back as `.integer` (`smallint`, `integer`, `bigint`, `boolean` as 0/1, a
 /// whole `numeric` that fits), `.real` (`real`, `double precision`, other `numeric`), `.blob`
 /// (`bytea`) or `.text` (every other type, in PostgreSQL's text form).
@@ -219,13 +220,16 @@ public final class PostgresConnection {
 
     /// Throws unless `result` reports success.
     private func check(_ result: OpaquePointer?, _ conn: OpaquePointer, sql: String) throws {
+        // The connection broke (server restarted, network gone, backend terminated): libpq then
+        // has no SQLSTATE from the server; report connection_failure, which is worth a retry.
+        let lost: String? = PQstatus(conn) == CONNECTION_BAD ? "08006" : nil
         guard let result else {
             // No result at all: out of memory, or the connection is gone.
-            throw StorageError(kind: .postgres, code: 0, message: Self.trimmed(PQerrorMessage(conn)), sql: sql)
+            throw StorageError(kind: .postgres, code: 0, message: Self.trimmed(PQerrorMessage(conn)), sql: sql, sqlState: lost)
         }
         let status = PQresultStatus(result)
         if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY { return }
-        let state = PQresultErrorField(result, Self.diagSQLState).map { String(cString: $0) }
+        let state = PQresultErrorField(result, Self.diagSQLState).map { String(cString: $0) } ?? lost
         var message = PQresultErrorField(result, Self.diagMessagePrimary).map { String(cString: $0) }
             ?? Self.trimmed(PQerrorMessage(conn))
         // Data exceptions (class 22) quote the offending value; keep values out of messages.
