@@ -8,7 +8,8 @@ import Testing
 /// then `postgres` listening on 127.0.0.1 at a free port (its Unix socket inside that folder,
 /// durability switched off: the data is thrown away). The superuser `postgres` logs in with a
 /// random password (SCRAM). Each test takes its own database from `makeDatabase()`. At process
-/// exit the server gets SIGINT (fast shutdown) and the folder is removed.
+/// exit the server gets SIGINT (fast shutdown) and the folder is removed; a watchdog shell does
+/// the same if the test process dies without exiting normally.
 ///
 /// PostgreSQL refuses to run as root. When the tests run as root, `initdb` and `postgres` run as
 /// the system's `nobody` user through `setpriv` (no user is created); otherwise as the current
@@ -44,6 +45,8 @@ final class PostgresTestServer: @unchecked Sendable {
     /// The superuser's password.
     private let password: String
     private let process: Process
+    /// Stops the server and removes the folder if this test process dies without `stop()`.
+    private let watchdog: Process?
 
     /// Seconds `postgres` gets to accept connections before the start counts as failed.
     static let startTimeout: TimeInterval = 60
@@ -78,6 +81,7 @@ final class PostgresTestServer: @unchecked Sendable {
                                             log: folder + "/server.log")
                     self.port = port
                     self.process = process
+                    self.watchdog = try? Self.startWatchdog(server: process.processIdentifier, folder: folder)
                     return
                 } catch {
                     Self.shutDown(process)
@@ -103,6 +107,10 @@ final class PostgresTestServer: @unchecked Sendable {
 
     /// Stops the server (SIGINT: fast shutdown; SIGKILL after 20 s) and removes the folder.
     func stop() {
+        if let watchdog, watchdog.isRunning {
+            watchdog.terminate()
+            watchdog.waitUntilExit()
+        }
         Self.shutDown(process)
         try? FileManager.default.removeItem(atPath: folder)
     }
@@ -120,6 +128,25 @@ final class PostgresTestServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             _ = wait(process, seconds: 5)
         }
+    }
+
+    /// A shell that waits for this process to end, then stops the server (SIGINT) and removes
+    /// the folder: a crashed or SIGKILLed test run leaves nothing behind. `stop()` ends it first.
+    private static func startWatchdog(server: pid_t, folder: String) throws -> Process {
+        let watchdog = Process()
+        watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+        watchdog.arguments = ["-c", """
+            while kill -0 "$0" 2>/dev/null; do sleep 1; done
+            kill -INT "$1" 2>/dev/null
+            n=0; while kill -0 "$1" 2>/dev/null && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
+            kill -KILL "$1" 2>/dev/null
+            rm -rf "$2"
+            """, String(getpid()), String(server), folder]
+        watchdog.standardInput = FileHandle.nullDevice
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
+        try watchdog.run()
+        return watchdog
     }
 
     /// Polls `postgres` until it accepts a login, it exits, or `startTimeout` passes.
