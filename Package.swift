@@ -42,6 +42,9 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        // libpq, PostgreSQL's C client, for the optional PostgreSQL store.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
 
         // MARK: - Libraries
         // Value types shared by the core, the wire types and the client (BitMask, SamplingMethod).
@@ -61,8 +64,9 @@ let package = Package(
         .target(name: "LightlyWire"),
         // HTTP/1.1 over POSIX sockets and Dispatch. Knows nothing of Lightly.
         .target(name: "HTTPKit", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
-        // SQLite through the system libsqlite3; numbered migrations embedded at build time.
-        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "CSQLite", "COpenSSL"],
+        // SQLite through the system libsqlite3 (and PostgreSQL through libpq); numbered migrations
+        // embedded at build time.
+        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "CSQLite", "CLibPQ", "COpenSSL"],
                 plugins: ["EmbedMigrations"]),
         // Server settings: defaults < config file < environment < flags. Pure, no I/O but reading the file.
         .target(name: "ServerConfig"),
@@ -99,7 +103,7 @@ let package = Package(
         ], path: "benchmarks/http/server"),
 
         // MARK: - Build tools
-        // Embeds migrations/NNNN_name.sql into LightlyStorage at build time.
+        // Embeds migrations/NNNN_name.sql and migrations/postgres/NNNN_name.sql into LightlyStorage at build time.
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsGenerator"]),
         .executableTarget(name: "EmbedMigrationsGenerator", path: "Plugins/EmbedMigrationsGenerator"),
         // Embeds webui/* (the web page served at `/`) into LightlyAPI at build time.

@@ -38,8 +38,9 @@ public enum SQLiteCode {
 
 // MARK: - StorageError
 
-/// Every error the storage layer throws: an SQLite failure (extended result code, message, SQL)
-/// or one of the storage layer's own conditions (`kind`).
+/// Every error the storage layer throws: an SQLite failure (extended result code, message, SQL),
+/// a PostgreSQL failure (SQLSTATE, message, SQL) or one of the storage layer's own conditions
+/// (`kind`).
 ///
 /// The API maps `isUniqueViolation` to 409, `isBusy` to 503, `isDiskFull` to 507, everything
 /// else to 500.
@@ -53,6 +54,9 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     public enum Kind: Sendable, Equatable {
         /// SQLite returned an error; `code` is the extended result code.
         case sqlite
+        /// PostgreSQL (or libpq) returned an error; `sqlState` holds its five-character SQLSTATE
+        /// when the server sent one (none when the connection itself failed).
+        case postgres
         /// The database records schema version `found`, newer than the newest this binary knows.
         case schemaTooNew(found: Int, known: Int)
         /// An applied migration's name differs from the embedded one with the same version.
@@ -81,31 +85,56 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     public var sql: String?
     /// `errno` of the system call behind an SQLite I/O error (`sqlite3_system_errno`), or 0.
     public var systemErrno: Int32
+    /// PostgreSQL's SQLSTATE (`23505` unique violation, `40001` serialization failure, …) for
+    /// kind `.postgres`, or nil.
+    public var sqlState: String?
 
     /// A new error.
-    public init(kind: Kind = .sqlite, code: Int32, message: String, sql: String? = nil, systemErrno: Int32 = 0) {
+    public init(kind: Kind = .sqlite, code: Int32, message: String, sql: String? = nil, systemErrno: Int32 = 0,
+                sqlState: String? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
         self.sql = sql
         self.systemErrno = systemErrno
+        self.sqlState = sqlState
     }
 
     /// The primary result code (the low byte of the extended code).
     public var primaryCode: Int32 { kind == .sqlite ? code & 0xff : 0 }
     /// A UNIQUE or PRIMARY KEY constraint failed (the API answers 409).
     public var isUniqueViolation: Bool {
-        kind == .sqlite && (code == SQLiteCode.constraintUnique || code == SQLiteCode.constraintPrimaryKey)
+        (kind == .sqlite && (code == SQLiteCode.constraintUnique || code == SQLiteCode.constraintPrimaryKey))
+            || postgresState == "23505"
     }
     /// A FOREIGN KEY constraint failed.
-    public var isForeignKeyViolation: Bool { kind == .sqlite && code == SQLiteCode.constraintForeignKey }
+    public var isForeignKeyViolation: Bool {
+        (kind == .sqlite && code == SQLiteCode.constraintForeignKey) || postgresState == "23503"
+    }
     /// Any constraint failed (UNIQUE, FOREIGN KEY, NOT NULL, CHECK, …).
-    public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
-    /// The database stayed locked by another connection past the busy timeout (the API answers 503).
-    public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    public var isConstraintViolation: Bool {
+        primaryCode == SQLITE_CONSTRAINT || postgresState?.hasPrefix("23") == true
+    }
+    /// The database stayed locked by another connection past the busy timeout, or (PostgreSQL)
+    /// the transaction lost a serialization conflict or a deadlock, a lock or statement timed
+    /// out, the server takes no more connections right now, or the connection to it broke:
+    /// worth retrying later (the API answers 503).
+    public var isBusy: Bool {
+        primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED
+            || postgresState.map(StorageError.postgresBusyStates.contains) == true
+    }
+
+    /// SQLSTATEs that mean "busy, retry later": serialization_failure, deadlock_detected,
+    /// lock_not_available, query_canceled (a statement or lock timeout), too_many_connections,
+    /// cannot_connect_now (the server is starting or shutting down), admin_shutdown (the
+    /// server ended this session), connection_failure (the connection broke).
+    static let postgresBusyStates: Set<String> = ["40001", "40P01", "55P03", "57014", "53300", "57P03", "57P01", "08006"]
+
+    /// `sqlState` when this is a PostgreSQL error.
+    private var postgresState: String? { kind == .postgres ? sqlState : nil }
     /// The disk or the quota is full: `SQLITE_FULL`, an SQLite I/O error whose system call failed
-    /// with `ENOSPC`/`EDQUOT` (or `EFBIG`: a file-size limit), or a file operation of this layer
-    /// that did (the API answers 507).
+    /// with `ENOSPC`/`EDQUOT` (or `EFBIG`: a file-size limit), a file operation of this layer
+    /// that did, or PostgreSQL's disk_full (the API answers 507).
     /// `errno` values that mean "no space": `ENOSPC`, `EDQUOT`, and `EFBIG` (RLIMIT_FSIZE).
     public static let diskFullErrnos: Set<Int32> = [ENOSPC, EDQUOT, EFBIG]
 
@@ -116,6 +145,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
                 || (primaryCode == SQLITE_IOERR && StorageError.diskFullErrnos.contains(systemErrno))
         case .io:
             return StorageError.diskFullErrnos.contains(code)
+        case .postgres:
+            return sqlState == "53100"      // disk_full
         default:
             return false
         }
@@ -125,6 +156,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
         var s: String
         switch kind {
         case .sqlite: s = "SQLite error \(code): \(message)"
+        case .postgres: s = "PostgreSQL error\(sqlState.map { " \($0)" } ?? ""): \(message)"
         case .io: s = "I/O error (errno \(code)): \(message)"
         default: s = message
         }

@@ -9,11 +9,13 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("migrations")
     }
 
-    @Test func embeddedSetEqualsTheMigrationsFolder() throws {
-        let folder = Self.migrationsFolder
+    /// Both embedded sets: SQLite's `migrations/` and PostgreSQL's `migrations/postgres/`.
+    @Test(arguments: ["", "postgres"])
+    func embeddedSetEqualsTheMigrationsFolder(subfolder: String) throws {
+        let folder = subfolder.isEmpty ? Self.migrationsFolder : Self.migrationsFolder.appendingPathComponent(subfolder)
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
         #expect(!files.isEmpty)
-        let embedded = Migration.embedded
+        let embedded = subfolder.isEmpty ? Migration.embedded : Migration.embeddedPostgres
         #expect(embedded.map { $0.name + ".sql" } == files, "stale build? `touch Package.swift` and rebuild")
         for m in embedded {
             let text = try String(contentsOf: folder.appendingPathComponent(m.name + ".sql"), encoding: .utf8)
@@ -21,6 +23,11 @@ import Testing
             #expect(m.version == Int(m.name.prefix(4)))
         }
         #expect(embedded.map(\.version) == Array(1...embedded.count), "versions are dense from 1")
+    }
+
+    /// Every SQLite migration has its PostgreSQL translation under the same number and name.
+    @Test func postgresMigrationsMirrorTheSQLiteOnes() {
+        #expect(Migration.embeddedPostgres.map(\.name) == Migration.embedded.map(\.name))
     }
 
     @Test func migrationsApplyOnce() throws {
