@@ -31,11 +31,11 @@ struct BrowserTests {
           .enabled(if: !Conformance.skipped, "LIGHTLY_SKIP_CONFORMANCE=1"),
           .enabled(if: Browser.available, "needs chromium, chromedriver and python3"),
           .timeLimit(.minutes(10)))
-    func webPage() throws {
+    func webPage() async throws {
         let binary = try #require(Conformance.serverBinary(),
                                   "lightly-server executable not found next to the test bundle; set LIGHTLY_SERVER_BINARY")
         let started = Date()
-        let result = try Conformance.run([Browser.python, "Tests/browser/run.py", "--server-binary", binary],
+        let result = try await Conformance.run([Browser.python, "Tests/browser/run.py", "--server-binary", binary],
                                          prefix: "[browser]")
         print("[browser] took \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         let tail = result.output.split(separator: "\n", omittingEmptySubsequences: false).suffix(80).joined(separator: "\n")

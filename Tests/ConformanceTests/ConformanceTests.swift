@@ -60,7 +60,21 @@ enum Conformance {
 
     /// Runs a command, echoing its output line by line (so long runs show progress) and
     /// returning the exit status and everything it printed.
-    static func run(_ arguments: [String], prefix: String) throws -> (status: Int32, output: String) {
+    ///
+    /// The blocking reads and the wait happen on a thread of their own, not on the test
+    /// runner's cooperative pool: that pool has one thread per core (two here), and a suite
+    /// holding one for the minutes a real-client run takes starves every other test of the run
+    /// (they then exceed their time limits without being slow themselves).
+    static func run(_ arguments: [String], prefix: String) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do { continuation.resume(returning: try runBlocking(arguments, prefix: prefix)) }
+                catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], prefix: String) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -97,7 +111,7 @@ struct ConformanceTests {
           .enabled(if: !Conformance.skipped, "LIGHTLY_SKIP_CONFORMANCE=1"),
           .timeLimit(.minutes(30)),
           arguments: Conformance.versions)
-    func realClient(version: String) throws {
+    func realClient(version: String) async throws {
         let binary = try #require(Conformance.serverBinary(),
                                   "lightly-server executable not found next to the test bundle; set LIGHTLY_SERVER_BINARY")
         let python = Conformance.environment["LIGHTLY_CONFORMANCE_PYTHON"] ?? "python3"
@@ -105,7 +119,7 @@ struct ConformanceTests {
         for scenario in Conformance.list("LIGHTLY_CONFORMANCE_SCENARIOS") ?? [] {
             arguments += ["--scenario", scenario]
         }
-        let result = try Conformance.run(arguments, prefix: "[conformance \(version)]")
+        let result = try await Conformance.run(arguments, prefix: "[conformance \(version)]")
         let tail = result.output.split(separator: "\n", omittingEmptySubsequences: false).suffix(200)
             .joined(separator: "\n")
         #expect(result.status == 0, "lightly \(version) against lightly-server failed:\n\(tail)")

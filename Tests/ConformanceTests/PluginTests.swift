@@ -26,14 +26,14 @@ struct PluginTests {
           .enabled(if: !Conformance.skipped, "LIGHTLY_SKIP_CONFORMANCE=1"),
           .enabled(if: Conformance.python != nil, "python3 not found"),
           .timeLimit(.minutes(30)))
-    func pytestPlugin() throws {
+    func pytestPlugin() async throws {
         let binary = try #require(Conformance.serverBinary(),
                                   "lightly-server executable not found next to the test bundle; set LIGHTLY_SERVER_BINARY")
         let python = try #require(Conformance.python)
         var arguments = [python, "clients/python/tests/run.py", "--server-binary", binary]
         if let versions = Conformance.list("LIGHTLY_PLUGIN_TEST_VERSIONS") { arguments += ["--versions"] + versions }
         let started = ContinuousClock.now
-        let result = try Conformance.run(arguments, prefix: "[plugin]")
+        let result = try await Conformance.run(arguments, prefix: "[plugin]")
         print("[plugin] run time \(ContinuousClock.now - started)")
         let tail = result.output.split(separator: "\n", omittingEmptySubsequences: false).suffix(200)
             .joined(separator: "\n")
