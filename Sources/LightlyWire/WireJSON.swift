@@ -11,9 +11,13 @@ import Foundation
 /// order and ``JSONValue`` objects in their stored order, and leaves `/` unescaped.
 public enum WireJSON {
     /// Encodes a value as compact UTF-8 JSON.
+    ///
+    /// The bytes are written directly as the value encodes itself; a value that encodes itself
+    /// in a way only a tree reproduces (nested containers handed out early, see
+    /// `JSONDirectEncoder.swift`) goes through ``JSONValueEncoder`` instead. Both give the same bytes.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let tree = try JSONValueEncoder().encodeTree(value)
-        return tree.serializedBytes()
+        if let bytes = try DirectJSONEncoder.encode(value) { return bytes }
+        return try JSONValueEncoder().encodeTree(value).serializedBytes()
     }
 
     /// Decodes a value from UTF-8 JSON.
