@@ -221,4 +221,38 @@ import Testing
         let m = try f.db.read { conn in try EmbeddingStore.loadMatrix(embeddingId: e.id, rows: n, dimension: d, conn) }
         m.withUnsafeMutableFloats { #expect(Array($0) == pts) }
     }
+
+    /// The multi-row INSERT of an upload's first samples writes exactly one row per name, in
+    /// order, with ascending valid ids, for counts on both sides of the batch size.
+    @Test(arguments: [0, 1, SampleStore.insertBatchRows - 1, SampleStore.insertBatchRows,
+                      SampleStore.insertBatchRows + 1, 2 * SampleStore.insertBatchRows + 3])
+    func batchedFirstSamplesAreTheExpectedRows(count n: Int) throws {
+        let f = try JobsFixture.make(samples: 0, initialTag: false)
+        defer { f.cleanup() }
+        let names = (0 ..< n).map { "img-\($0)-\(n).png" }
+        let now: Int64 = 1_765_000_000_123
+        try f.db.write { conn in try SampleStore.insertFirst(fileNames: names, datasetId: f.datasetId, now: now, conn) }
+        let rows = try f.db.read { conn in
+            try conn.query("""
+                SELECT id, dataset_id, idx, file_name, thumb_name, meta_data, size_in_bytes, created_at, last_modified_at
+                FROM samples ORDER BY idx
+                """)
+        }
+        #expect(rows.count == n)
+        var previousId = ""
+        for (i, r) in rows.enumerated() {
+            let id = try r.string(0)
+            #expect(ObjectID.isValid(id))
+            #expect(id > previousId, "ids ascend in row order")
+            previousId = id
+            #expect(try r.string(1) == f.datasetId)
+            #expect(try r.int(2) == i)
+            #expect(try r.string(3) == names[i])
+            #expect(try r.stringOrNil(4) == nil)
+            #expect(try r.string(5) == "{}")
+            #expect(try r.int(6) == 0)
+            #expect(try r.int(7) == Int(now))
+            #expect(try r.int(8) == Int(now))
+        }
+    }
 }

@@ -214,3 +214,88 @@ func runPython(_ script: String, input: String) -> String? {
         }
     }
 }
+
+/// The scanner's fast paths (Clinger's exact product, the approximate product guarded by the
+/// Float-midpoint test) against its own exact fallback (`DecimalFloat.slow`: the correctly
+/// rounded Double, then Float) on random decimals of many shapes, bit for bit.
+@Suite struct DecimalFloatFastPathTests {
+    /// Writes a random decimal of a random shape into `out` (ASCII bytes).
+    static func randomDecimal(_ rng: inout TestRNG, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        let r = rng.next()
+        if r & 1 == 1 { out.append(UInt8(ascii: "-")) } else if r & 6 == 0 { out.append(UInt8(ascii: "+")) }
+        let digits = 1 + Int((r >> 3) % 20)
+        let point = Int((r >> 8) % UInt64(digits + 2))  // digits + 1: no point
+        for j in 0..<digits {
+            if j == point { out.append(UInt8(ascii: ".")) }
+            out.append(UInt8(ascii: "0") + UInt8(rng.next() % 10))
+        }
+        if (r >> 16) % 4 != 0 {
+            out.append((r >> 18) & 1 == 0 ? UInt8(ascii: "e") : UInt8(ascii: "E"))
+            // Mostly the Clinger range, also far beyond Float's range both ways.
+            let e = (r >> 20) % 3 == 0 ? Int((r >> 24) % 110) - 60 : Int((r >> 24) % 45) - 22
+            out.append(contentsOf: Array(String(e).utf8))
+        }
+    }
+
+    /// Fast path and exact fallback on one input: both statuses and bit patterns.
+    static func check(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return false }
+            let end = base + buf.count
+            let (fast, value, next) = DecimalFloat.powersOfTen.withUnsafeBufferPointer {
+                DecimalFloat.scan(base, end, pow10: $0.baseAddress!)
+            }
+            let negative = base.pointee == UInt8(ascii: "-")
+            let (exact, exactValue, _) = DecimalFloat.slow(base, next, negative: negative)
+            if next != end { return false }
+            return fast == exact && (fast != .ok || value.bitPattern == exactValue.bitPattern)
+        }
+    }
+
+    @Test func randomShapesAgreeWithExactParser() {
+        var rng = TestRNG(seed: 16)
+        var bytes: [UInt8] = []; bytes.reserveCapacity(48)
+        var failures = 0
+        for _ in 0..<1_500_000 {
+            Self.randomDecimal(&rng, into: &bytes)
+            if !Self.check(bytes) {
+                failures += 1
+                Issue.record("fast path differs from the exact parser on \(String(decoding: bytes, as: UTF8.self))")
+                if failures > 5 { return }
+            }
+        }
+    }
+
+    /// Decimals within a few Double ulps of a Float rounding midpoint (where rounding to
+    /// Double first matters), Float subnormals, and the neighbourhood of Float's maximum.
+    @Test func constructedHardCasesAgreeWithExactParser() {
+        var rng = TestRNG(seed: 17)
+        var failures = 0
+        func expectSame(_ d: Double, _ format: String) {
+            let bytes = Array(String(format: format, d).utf8)
+            if !Self.check(bytes) {
+                failures += 1
+                Issue.record("fast path differs from the exact parser on \(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        var candidates: [Double] = [Double(Float.greatestFiniteMagnitude), Double(Float.leastNonzeroMagnitude),
+                                    Double(Float.leastNormalMagnitude), 0x1.ffffffp127, 0x1.fffffefffffffp127, 1e-46, 7e-46]
+        for _ in 0..<60_000 {
+            let f = randomFiniteFloat(&rng).magnitude
+            guard f.nextUp.isFinite, f > 0 else { continue }
+            let mid = (Double(f) + Double(f.nextUp)) / 2
+            let k = Int(rng.next() % 9) - 4
+            var d = mid
+            for _ in 0..<abs(k) { d = k > 0 ? d.nextUp : d.nextDown }
+            candidates.append(d)
+        }
+        for d in candidates {
+            for format in ["%.17g", "%.16g", "%.19e", "%.9e", "%.21g"] {
+                expectSame(d, format)
+                expectSame(-d, format)
+                if failures > 5 { return }
+            }
+        }
+    }
+}

@@ -134,26 +134,57 @@ public enum SampleStore {
         }
     }
 
+    /// Rows per multi-row INSERT of ``insertFirst(fileNames:datasetId:now:_:)``: 6 bound
+    /// parameters a row, 768 a statement, far below SQLite's limit of 32766 (and the 999 of
+    /// old builds); one statement per 128 rows instead of per row is most of the win.
+    static let insertBatchRows = 128
+
     /// Inserts one bare sample per file name, in order, at `idx` 0, 1, … (the dataset's first
     /// samples, made by an embedding upload). Does not count them in the dataset
     /// (``DatasetStore/setSampleCount(_:id:now:_:)``).
     public static func insertFirst(fileNames names: [String], datasetId: String, now: Int64, _ conn: Connection) throws {
-        let stmt = try conn.prepare("""
-            INSERT INTO samples(id, dataset_id, idx, file_name, meta_data, size_in_bytes, created_at, last_modified_at)
-            VALUES (?, ?, ?, ?, '{}', 0, ?, ?)
-            """)
-        defer { stmt.reset() }
         let seconds = UInt32(truncatingIfNeeded: now / 1000)
         // Ascending ids: random ones land all over the primary-key index, and at 1M rows SQLite's
         // page cache then spills and re-reads index pages for every insert (most of the ingest).
         var ids = ObjectID.ascending(count: names.count, seconds: seconds)
-        for (i, name) in names.enumerated() {
-            guard let id = ids.next() else { break }
-            stmt.reset()
-            try stmt.bind([.text(id), .text(datasetId), .integer(Int64(i)),
-                           .text(name), .integer(now), .integer(now)])
-            while try stmt.step() {}
+        func statement(rows: Int) -> String {
+            let tuple = "(?, ?, ?, ?, '{}', 0, ?, ?)"
+            return "INSERT INTO samples(id, dataset_id, idx, file_name, meta_data, size_in_bytes, created_at, last_modified_at) VALUES "
+                + Array(repeating: tuple, count: rows).joined(separator: ", ")
         }
-        stmt.reset()
+        let batch = insertBatchRows
+        let full = names.count / batch
+        let rest = names.count % batch
+        if full > 0 {
+            let stmt = try conn.prepare(statement(rows: batch))
+            defer { stmt.reset() }
+            for b in 0 ..< full {
+                stmt.reset()
+                try bindRows(stmt, names: names, from: b * batch, count: batch, ids: &ids, datasetId: datasetId, now: now)
+                while try stmt.step() {}
+            }
+        }
+        if rest > 0 {
+            let stmt = try conn.prepareUncached(statement(rows: rest))
+            try bindRows(stmt, names: names, from: full * batch, count: rest, ids: &ids, datasetId: datasetId, now: now)
+            while try stmt.step() {}
+            stmt.reset()
+        }
+    }
+
+    /// Binds rows `from ..< from + count` of an ``insertFirst(fileNames:datasetId:now:_:)`` statement.
+    private static func bindRows(_ stmt: Statement, names: [String], from: Int, count: Int,
+                                 ids: inout ObjectID.AscendingIDs, datasetId: String, now: Int64) throws {
+        var p: Int32 = 1
+        for i in from ..< from + count {
+            guard let id = ids.next() else { throw StorageError(code: SQLiteCode.misuse, message: "ran out of sample ids", sql: stmt.sql) }
+            try stmt.bind(.text(id), at: p)
+            try stmt.bind(.text(datasetId), at: p + 1)
+            try stmt.bind(.integer(Int64(i)), at: p + 2)
+            try stmt.bind(.text(names[i]), at: p + 3)
+            try stmt.bind(.integer(now), at: p + 4)
+            try stmt.bind(.integer(now), at: p + 5)
+            p += 6
+        }
     }
 }
