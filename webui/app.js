@@ -71,8 +71,10 @@ function signOut() {
 
 async function datasetsView() {
   document.title = "Datasets · Lightly server";
-  const list = await api("/ui-api/datasets");
+  // The user's own datasets, and those other users shared with them (a team on a LAN).
+  const [list, shared] = await Promise.all([api("/ui-api/datasets"), api("/ui-api/datasets?shared=true")]);
   list.sort((a, b) => b.createdAt - a.createdAt);
+  shared.sort((a, b) => b.createdAt - a.createdAt);
   const name = h("input", { id: "new-dataset", name: "name", required: true, maxlength: 200, autocomplete: "off" });
   const create = h("form", { class: "row wrap", id: "create-dataset" },
     h("label", { for: "new-dataset" }, "New dataset"), name,
@@ -99,14 +101,26 @@ async function datasetsView() {
         catch (x) { status(x.message, "error"); }
       },
     }, "Delete"))));
+  const sharedRows = shared.map((d) => h("tr", {},
+    h("td", {}, h("a", { href: `#/d/${encodeURIComponent(d.id)}`, class: "dataset-link" }, d.name)),
+    h("td", { class: "num" }, d.nSamples.toLocaleString()),
+    h("td", { class: "num" }, String(d.nEmbeddings ?? 0)),
+    h("td", { class: "num" }, String(d.nTags ?? 0)),
+    h("td", {}, when(d.createdAt))));
   replace(main(),
     h("h1", {}, "Datasets"),
     create,
-    list.length === 0 ? h("p", { class: "muted" }, "No datasets yet. Create one here or upload with the lightly client.")
+    list.length === 0 ? h("p", { class: "muted" }, "No datasets of your own yet. Create one here or upload with the lightly client.")
       : h("div", { class: "table-wrap" }, h("table", { id: "datasets" },
         h("caption", { class: "sr-only" }, "Your datasets"),
         h("thead", {}, h("tr", {}, ["Name", "Samples", "Embeddings", "Tags", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, rows))));
+        h("tbody", {}, rows))),
+    ...(shared.length === 0 ? [] : [
+      h("h2", {}, "Shared with you"),
+      h("div", { class: "table-wrap" }, h("table", { id: "shared-datasets" },
+        h("caption", { class: "sr-only" }, "Datasets other users shared with you"),
+        h("thead", {}, h("tr", {}, ["Name", "Samples", "Embeddings", "Tags", "Created"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, sharedRows)))]));
 }
 
 // MARK: a dataset

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -189,7 +190,7 @@ class Page:
                 or "Refused to" in e["message"]]
 
 
-def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) -> None:
+def drive(base: str, token: str, info: dict, shots: str | None, workdir: str, friend: str | None = None) -> None:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
@@ -374,6 +375,23 @@ def drive(base: str, token: str, info: dict, shots: str | None, workdir: str) ->
         p.wait(lambda: p.css("#token"), "the sign-in form after signing out")
         assert driver.execute_script("return sessionStorage.getItem('lightly.token')") is None
         p.no_alert()
+
+        # A user the dataset is shared with finds it under "Shared with you" (no delete button)
+        # and can open it.
+        if friend:
+            p.token = friend
+            field = p.wait(lambda: p.css("#token"), "the sign-in form for the friend")
+            field.send_keys(friend + Keys.ENTER)
+            link = p.wait(lambda: [a for a in p.all("#shared-datasets a.dataset-link") if a.text == "ui-demo"],
+                          "the shared dataset in the friend's list")[0]
+            assert not p.all("#datasets"), "the friend owns no dataset"
+            assert not p.all("#shared-datasets button"), "a shared dataset has no delete button"
+            link.click()
+            p.wait(lambda: len(p.all("#samples li")) == min(info["n"], 48), "the shared dataset's samples")
+            p.seen()
+            p.css("#sign-out").click()
+            p.wait(lambda: p.css("#token"), "the sign-in form after the friend signs out")
+            log("the friend sees the shared dataset under 'Shared with you' and opens it")
         bad = p.csp_violations()
         assert not bad, f"Content-Security-Policy violations: {bad}"
         log(f"signed out; {len(p.urls)} page URLs without the token; no CSP violation")
@@ -436,6 +454,7 @@ def main(argv=None) -> int:
     workdir = tempfile.mkdtemp(prefix="lightly-browser-")
     server = ServerProcess(args.server_binary)
     code = None
+    friend = None
     try:
         server.start()
         token = server.create_token("browser")
@@ -443,11 +462,19 @@ def main(argv=None) -> int:
         log(f"seeded {info['n']} samples with lightly {CLIENT_VERSION} ({time.monotonic() - started:.1f} s)")
         if args.screenshots:
             os.makedirs(args.screenshots, exist_ok=True)
-        drive(server.url, token, info, args.screenshots, workdir)
+        # A second user, with the dataset shared with them by e-mail (the sharing API).
+        friend = server.create_user_token("friend@example.com")
+        share = urllib.request.Request(
+            f"{server.url}/v1/datasets/{info['datasetId']}/collaboration/access",
+            data=json.dumps({"accessType": "WRITE", "users": ["friend@example.com"]}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, method="POST")
+        with urllib.request.urlopen(share, timeout=30) as r:
+            assert r.status == 201, r.status
+        drive(server.url, token, info, args.screenshots, workdir, friend)
     finally:
         code = server.stop()
     assert code == 0, f"server exit status after SIGTERM: {code}"
-    leaked = [line for line in server.log if token in line]
+    leaked = [line for line in server.log if token in line or (friend and friend in line)]
     assert not leaked, f"the token is in the server log: {leaked[:3]}"
     try:
         if shutil.which("openssl"):
