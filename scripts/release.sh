@@ -11,7 +11,7 @@
 #
 # What the binaries need on the host (Debian 12 package names; proved by
 # scripts/check-release-rootfs.sh in a bare bookworm root filesystem):
-#   lightly-server: libc6, libstdc++6, libgcc-s1, libsqlite3-0, libssl3 (+ ca-certificates)
+#   lightly-server: libc6, libstdc++6, libgcc-s1, libsqlite3-0, libssl3, libpq5 (+ ca-certificates)
 #   lightly-cli:    the same plus libcurl4 (URLSession on Linux)
 # LIGHTLY_TARGET_CPU must be unset (or `portable`): a release runs on any x86-64-v2/arm64 CPU.
 set -euo pipefail
