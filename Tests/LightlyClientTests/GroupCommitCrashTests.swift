@@ -27,7 +27,8 @@ import Testing
         var rng = SeededRandom(seed: 0x6772_6F75_70)
         var cut = 0   // requests that were in flight when the process died
         for round in 0 ..< 4 {
-            let delayMs = 150 + rng.int(0 ..< 350)
+            let delayMs = rng.int(0 ..< 350)
+            let ackedBefore = ack.all.count
             let failed = Acknowledged()
             let clients = Task { [server] in
                 await withTaskGroup(of: Void.self) { group in
@@ -42,6 +43,12 @@ import Testing
                         }
                     }
                 }
+            }
+            // Kill only once this round has acknowledged some writes (a loaded machine can take
+            // far longer than any fixed delay to get there), then after a seeded extra delay.
+            let waitUntil = ContinuousClock.now + .seconds(60)
+            while ack.all.count < ackedBefore + 30, ContinuousClock.now < waitUntil {
+                try await Task.sleep(for: .milliseconds(10))
             }
             try await Task.sleep(for: .milliseconds(delayMs))
             server.kill9()
