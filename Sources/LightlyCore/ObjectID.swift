@@ -10,11 +10,19 @@ public enum ObjectID {
     /// A fresh entity id: random, or the next id of the seeded ``IDSource`` (then with a fixed
     /// time part unless a fixed or stepping ``ServerClock`` makes `seconds` reproducible).
     public static func generate(seconds: UInt32) -> String {
-        if let bits = IDSource.nextSeeded() {
-            return hex(UInt64(ServerClock.isSystemClock ? seededSeconds : seconds), digits: 8) + hex(bits, digits: 16)
-        }
         var rng = SystemRandomNumberGenerator()
-        return generate(seconds: seconds, using: &rng)
+        let (time, bits) = draw(seconds: seconds, using: &rng)
+        return hex(UInt64(time), digits: 8) + hex(bits, digits: 16)
+    }
+
+    /// The one rule for a fresh id's parts: the seeded ``IDSource`` when one is installed (its next
+    /// value, and a fixed time part unless a fixed or stepping ``ServerClock`` makes `seconds`
+    /// reproducible), else `seconds` and a value of `rng`.
+    static func draw(seconds: UInt32, using rng: inout SystemRandomNumberGenerator) -> (time: UInt32, bits: UInt64) {
+        if let seeded = IDSource.nextSeeded() {
+            return (ServerClock.isSystemClock ? seededSeconds : seconds, seeded)
+        }
+        return (seconds, rng.next())
     }
 
     /// `count` fresh ids (drawn like ``generate(seconds:)``, seeded or random) handed out in
@@ -26,12 +34,9 @@ public enum ObjectID {
         var bits = [UInt64]()
         bits.reserveCapacity(max(0, count))
         for _ in 0 ..< max(0, count) {
-            if let seeded = IDSource.nextSeeded() {
-                time = ServerClock.isSystemClock ? seededSeconds : seconds
-                bits.append(seeded)
-            } else {
-                bits.append(rng.next())
-            }
+            let part = draw(seconds: seconds, using: &rng)
+            time = part.time
+            bits.append(part.bits)
         }
         bits.sort()
         return AscendingIDs(prefix: hex(UInt64(time), digits: 8), bits: bits)
