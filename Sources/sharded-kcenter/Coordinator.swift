@@ -14,6 +14,8 @@ struct ShardProcess {
     let channel: Channel
     var lo = 0, hi = 0
     var loadSeconds = 0.0
+    /// Set once `waitpid` has collected it (its pid may then belong to another process).
+    var reaped = false
 }
 
 /// What one exact run measured.
@@ -112,8 +114,8 @@ final class Coordinator {
     /// Receives the frame of `type` from shard `i` by `deadline`.
     private func receive(_ i: Int, _ type: UInt8, deadline: Double, during: String) throws -> [UInt8] {
         let got: (type: UInt8, payload: [UInt8])
-        do { got = try shards[i].channel.receive(deadline: deadline) } catch let e as Channel.Failure {
-            switch e {
+        do { got = try shards[i].channel.receive(deadline: deadline) } catch {
+            switch error {   // Channel.Failure (typed throws)
             case .closed: throw died(i, during: during)
             case .timedOut:
                 throw ShardError.timeout(shard: i, pid: shards[i].pid, seconds: roundTimeoutFor(during), during: during)
@@ -136,6 +138,7 @@ final class Coordinator {
         while monotonicSeconds() < until {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid {
+                shards[i].reaped = true
                 let sig = status & 0x7f
                 how = sig == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(sig)"
                 break
@@ -298,10 +301,10 @@ final class Coordinator {
 
     /// Kills every worker at once (after an error) and reaps them.
     func abort() {
-        for s in shards { kill(s.pid, SIGKILL) }
+        for s in shards where !s.reaped { kill(s.pid, SIGKILL) }
         for s in shards {
             var status: Int32 = 0
-            waitpid(s.pid, &status, 0)
+            if !s.reaped { waitpid(s.pid, &status, 0) }
             close(s.channel.inFD); close(s.channel.outFD)
         }
         shards = []
