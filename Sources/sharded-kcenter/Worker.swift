@@ -30,6 +30,11 @@ enum Worker {
             printError("shard \(index): \(error)")
             return 2
         }
+        // As the single-host sampler: distances over NaN or ±Inf have no order.
+        guard matrix.allFinite else {
+            printError("shard \(index): rows \(lo) ..< \(hi) contain NaN or ±Inf")
+            return 2
+        }
         var hello = Payload()
         hello.put(Int64(lo)); hello.put(Int64(hi)); hello.put(monotonicSeconds() - t0)
         do { try ch.send(Frame.hello, hello.bytes) } catch { return 3 }

@@ -167,6 +167,21 @@ import Testing
         #expect(Self.picks(r.stdout, "picks composable S=3: ")?.count == 40)
     }
 
+    /// Rows with NaN are refused at start-up, as the single-host sampler refuses them.
+    @Test(.enabled(if: ShardedKCenterTests.binary != nil, "needs the built sharded-kcenter binary"))
+    func nonFiniteRowsFailAtStartUp() throws {
+        var values = Self.rows(300, 16, seed: 3)
+        values[250 * 16 + 4] = .nan
+        let file = try Self.writeRaw(values)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try Self.run(["run", "--data", "file", "--file", file.path, "--dim", "16", "--k", "5", "--shards", "2"],
+                             limit: 60)
+        #expect(!r.killed)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("shard 1: rows 150 ..< 300 contain NaN or ±Inf"), "\(r.stderr)")
+        #expect(r.stderr.contains("exited with status 2 during start-up"), "\(r.stderr)")
+    }
+
     /// A worker killed mid-run: the coordinator stops with an error naming the shard and the
     /// signal, and leaves no worker behind.
     @Test(.enabled(if: ShardedKCenterTests.binary != nil, "needs the built sharded-kcenter binary"))
