@@ -89,6 +89,12 @@ let package = Package(
             "LightlyClient", "LightlyShared",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Exact greedy k-center over row shards held by separate processes (docs/scaling.md):
+        // coordinator and shard worker in one executable, talking over pipes.
+        .executableTarget(name: "sharded-kcenter", dependencies: [
+            "LightlyCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "sampling-bench", dependencies: [
             "LightlyCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -123,6 +129,8 @@ let package = Package(
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage", "TestSupport"]),
         .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport"],
                     exclude: ["Fixtures"]),
+        // Drives the built sharded-kcenter binary (coordinator and worker processes).
+        .testTarget(name: "ShardedKCenterTests", dependencies: ["sharded-kcenter", "LightlySampling", "TestSupport"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
         .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),
     ]
