@@ -83,13 +83,18 @@ public struct ServerSettings: Sendable, Equatable {
     /// The worker threads `serve` runs: ``workers``, or ``automaticWorkers`` when it is 0.
     public var resolvedWorkers: Int { workers > 0 ? workers : Self.automaticWorkers }
 
-    /// The worker count when `workers` is 0: 16 per 2 cores (8 × cores), at least 16 and at
-    /// most ``maxWorkers``. On the 2-core reference machine 16 workers gave the most sample
-    /// creations per second (writes share a commit only while their handlers wait in it, so
-    /// 4 workers capped a commit group at 4) without costing read throughput (see
-    /// `benchmarks/README.md`).
+    /// The worker count when `workers` is 0: 4 per core, at least 8, at most ``maxWorkers``.
+    ///
+    /// Measured on the 2-core reference machine (`benchmarks/http/workers-sweep.sh`, see
+    /// `benchmarks/README.md`): writes share a commit only while their handlers wait in it, so
+    /// sample creations with 16 clients rose from 4 workers (≈ 2.8k/s) to 8 (≈ 3.8k/s), 16
+    /// (≈ 4.1k/s) and 32 (≈ 5.0k/s); but reads are CPU-bound, and more runnable threads than
+    /// cores cost CPU per request in preemption and wake-ups: authenticated `GET /v1/datasets`
+    /// took ≈ 97 µs of CPU per request with 4 or 8 workers, ≈ 120 with 16 and ≈ 160 with 32
+    /// (about 15–20 % fewer requests per second). 8 keeps reads at their best and gets most of
+    /// the write gain; a write-heavy server (many clients creating samples) does better with 32.
     public static var automaticWorkers: Int {
-        min(maxWorkers, max(16, 8 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+        min(maxWorkers, max(8, 4 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
     }
 
     /// The most worker threads `workers` accepts.

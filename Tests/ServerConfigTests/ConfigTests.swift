@@ -119,7 +119,7 @@ import Testing
         let auto = try ServerSettings.resolve()
         #expect(auto.workers == 0)
         #expect(auto.resolvedWorkers == ServerSettings.automaticWorkers)
-        #expect(ServerSettings.automaticWorkers >= 16 && ServerSettings.automaticWorkers <= ServerSettings.maxWorkers)
+        #expect(ServerSettings.automaticWorkers >= 8 && ServerSettings.automaticWorkers <= ServerSettings.maxWorkers)
         #expect(auto.databaseReaders == min(ServerSettings.automaticWorkers, ServerSettings.maxDatabaseReaders))
 
         let fromEnv = try ServerSettings.resolve(environment: ["LIGHTLY_SERVER_WORKERS": "8"])
