@@ -26,73 +26,137 @@
 /// - Returns: The target with those values and secret-shaped stretches replaced.
 /// - Complexity: O(n) in the length of `target`.
 public func redactQuery(target: String, names: Set<String>) -> String {
-    let bytes = Array(target.utf8)
-    var hide: [Range<Int>] = []
-    let folded = Set(names.map { foldParameterName(Substring($0)) }.filter { !$0.isEmpty })
+    RedactionRules(names: names).redact(target)
+}
 
-    // Rule 1: named parameters, in every piece of the target.
-    if !folded.isEmpty {
+/// ``redactQuery(target:names:)`` with the parameter names folded once, for the access log
+/// (one line per request): nothing is allocated for a target without anything to hide, and
+/// only the result for one that has.
+struct RedactionRules: Sendable {
+    /// The names, folded (``foldParameterName(_:)``) to their UTF-8 bytes; empty ones left out.
+    let folded: [[UInt8]]
+
+    init(names: Set<String>) {
+        folded = Array(Set(names.map { foldParameterName(Substring($0)) }.filter { !$0.isEmpty })).map { Array($0.utf8) }
+    }
+
+    /// The target with every secret replaced by `REDACTED` (the two rules of ``redactQuery(target:names:)``).
+    func redact(_ target: String) -> String {
+        var target = target
+        return target.withUTF8 { bytes in
+            let hide = hiddenRanges(bytes)
+            guard !hide.isEmpty else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var pos = 0
+            var lastHiddenEnd = -1
+            for r in hide {
+                if r.upperBound <= pos { continue }
+                let from = max(r.lowerBound, pos)
+                if from > pos { out += UnsafeBufferPointer(rebasing: bytes[pos..<from]) }
+                // Stretches that touch or overlap become one REDACTED.
+                if from != lastHiddenEnd { out += "REDACTED".utf8 }
+                pos = r.upperBound
+                lastHiddenEnd = pos
+            }
+            out += UnsafeBufferPointer(rebasing: bytes[pos...])
+            return String(decoding: out, as: UTF8.self)
+        } ?? target
+    }
+
+    /// The byte ranges to hide, sorted by their start.
+    private func hiddenRanges(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var hide: [Range<Int>] = []
+        var hasEscape = false
+
+        // Rule 1: named parameters, in every piece of the target.
         var start = 0
-        for i in 0...bytes.count where i == bytes.count || isPieceDelimiter(bytes[i]) {
-            if let eq = bytes[start..<i].firstIndex(of: UInt8(ascii: "=")) {
-                let name = String(decoding: bytes[start..<eq], as: UTF8.self)
-                if folded.contains(foldParameterName(Substring(name))) { hide.append((eq + 1)..<i) }
+        var name: [UInt8] = []
+        for i in 0...bytes.count {
+            if i < bytes.count {
+                let c = bytes[i]
+                if c == UInt8(ascii: "%") { hasEscape = true }
+                guard isPieceDelimiter(c) else { continue }
+            }
+            if !folded.isEmpty, let eq = bytes[start..<i].firstIndex(of: UInt8(ascii: "=")) {
+                Self.fold(UnsafeBufferPointer(rebasing: bytes[start..<eq]), into: &name)
+                if folded.contains(name) { hide.append((eq + 1)..<i) }
             }
             start = i + 1
         }
-    }
 
-    // Rule 2: secret-shaped runs, seen through percent-escapes.
-    var units: [(value: UInt8, range: Range<Int>)] = []
-    units.reserveCapacity(bytes.count)
-    var i = 0
-    while i < bytes.count {
-        if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count,
-           let h = hexDigitValue(bytes[i + 1]), let l = hexDigitValue(bytes[i + 2]) {
-            units.append((h << 4 | l, i..<(i + 3)))
-            i += 3
+        // Rule 2: secret-shaped runs, seen through percent-escapes. Without a `%` every unit
+        // is one byte, so the units are the bytes themselves.
+        if hasEscape {
+            var units: [(value: UInt8, range: Range<Int>)] = []
+            units.reserveCapacity(bytes.count)
+            var i = 0
+            while i < bytes.count {
+                if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count,
+                   let h = hexDigitValue(bytes[i + 1]), let l = hexDigitValue(bytes[i + 2]) {
+                    units.append((h << 4 | l, i..<(i + 3)))
+                    i += 3
+                } else {
+                    units.append((bytes[i], i..<(i + 1)))
+                    i += 1
+                }
+            }
+            Self.secretRuns(count: units.count, value: { units[$0].value }, range: { units[$0].range }, into: &hide)
         } else {
-            units.append((bytes[i], i..<(i + 1)))
-            i += 1
+            Self.secretRuns(count: bytes.count, value: { bytes[$0] }, range: { $0..<($0 + 1) }, into: &hide)
         }
-    }
-    var u = 0
-    while u < units.count {
-        if hexDigitValue(units[u].value) != nil {
-            var end = u
-            while end < units.count, hexDigitValue(units[end].value) != nil { end += 1 }
-            if end - u >= 32 { hide.append(units[u].range.lowerBound..<units[end - 1].range.upperBound) }
-            u = end
-            continue
-        }
-        if u + 3 < units.count, units[u].value | 0x20 == UInt8(ascii: "l"), units[u + 1].value | 0x20 == UInt8(ascii: "t"),
-           units[u + 2].value == UInt8(ascii: "_"), isAlphanumeric(units[u + 3].value) {
-            var end = u + 3
-            while end < units.count, isAlphanumeric(units[end].value) { end += 1 }
-            hide.append(units[u].range.lowerBound..<units[end - 1].range.upperBound)
-            u = end
-            continue
-        }
-        u += 1
+        if hide.count > 1 { hide.sort { $0.lowerBound < $1.lowerBound } }
+        return hide
     }
 
-    guard !hide.isEmpty else { return target }
-    hide.sort { $0.lowerBound < $1.lowerBound }
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count)
-    var pos = 0
-    var lastHiddenEnd = -1
-    for r in hide {
-        if r.upperBound <= pos { continue }
-        let from = max(r.lowerBound, pos)
-        if from > pos { out += bytes[pos..<from] }
-        // Stretches that touch or overlap become one REDACTED.
-        if from != lastHiddenEnd { out += "REDACTED".utf8 }
-        pos = r.upperBound
-        lastHiddenEnd = pos
+    /// Rule 2 over `count` units: runs of 32 or more hex digits, and `lt_` followed by letters
+    /// or digits; appends the byte range of each.
+    @inline(__always)
+    private static func secretRuns(count: Int, value: (Int) -> UInt8, range: (Int) -> Range<Int>,
+                                   into hide: inout [Range<Int>]) {
+        var u = 0
+        while u < count {
+            if hexDigitValue(value(u)) != nil {
+                var end = u
+                while end < count, hexDigitValue(value(end)) != nil { end += 1 }
+                if end - u >= 32 { hide.append(range(u).lowerBound..<range(end - 1).upperBound) }
+                u = end
+                continue
+            }
+            if u + 3 < count, value(u) | 0x20 == UInt8(ascii: "l"), value(u + 1) | 0x20 == UInt8(ascii: "t"),
+               value(u + 2) == UInt8(ascii: "_"), isAlphanumeric(value(u + 3)) {
+                var end = u + 3
+                while end < count, isAlphanumeric(value(end)) { end += 1 }
+                hide.append(range(u).lowerBound..<range(end - 1).upperBound)
+                u = end
+                continue
+            }
+            u += 1
+        }
     }
-    out += bytes[pos...]
-    return String(decoding: out, as: UTF8.self)
+
+    /// ``foldParameterName(_:)`` on bytes: percent-decoded, ASCII letters lower-cased, only
+    /// letters and digits kept (a decoded non-ASCII byte is never a letter or digit, so decoding
+    /// to a String first would keep the same bytes).
+    static func fold(_ name: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < name.count {
+            var c = name[i]
+            if c == UInt8(ascii: "%"), i + 2 < name.count,
+               let h = hexDigitValue(name[i + 1]), let l = hexDigitValue(name[i + 2]) {
+                c = h << 4 | l
+                i += 3
+            } else {
+                i += 1
+            }
+            switch c {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): out.append(c)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): out.append(c | 0x20)
+            default: break
+            }
+        }
+    }
 }
 
 /// A parameter name as compared for redaction: percent-decoded, lower-cased, letters and digits only.

@@ -179,21 +179,48 @@ extension HTTPConnection {
         let status = logStatus
         let bytes = logBytes
         let elapsed = ServerContext.now() &- requestStart
-        let names = context.configuration.redactedQueryParameters
-        let peer = self.peer
-        let target = redactQuery(target: h.target, names: names)
+        let target = context.redaction.redact(h.target)
         context.handler.requestCompleted(HTTPRequestRecord(
             method: h.method, target: target, status: status, bytes: bytes < 0 ? nil : bytes,
             durationNanoseconds: elapsed, annotations: logAnnotations))
         logAnnotations = [:]
-        context.logger.info("request", metadata: [
-            "http.method": "\(h.method.rawValue)",
-            "http.target": "\(target)",
-            "http.status": "\(status)",
-            "http.bytes": "\(bytes < 0 ? "aborted" : String(bytes))",
-            "http.ms": "\(Self.milliseconds(elapsed))",
-            "connection.peer": "\(peer)",
-        ])
+        guard let accessLog = context.accessLog else {
+            context.logger.info("request", metadata: [
+                "http.method": "\(h.method.rawValue)",
+                "http.target": "\(target)",
+                "http.status": "\(status)",
+                "http.bytes": "\(bytes < 0 ? "aborted" : String(bytes))",
+                "http.ms": "\(Self.milliseconds(elapsed))",
+                "connection.peer": "\(peer)",
+            ])
+            return
+        }
+        // The metadata in the order swift-log prints it (sorted by key).
+        logLine.removeAll(keepingCapacity: logLine.capacity <= 4096)
+        logLine.append(contentsOf: " connection.peer=".utf8)
+        logLine.append(contentsOf: peer.utf8)
+        logLine.append(contentsOf: " http.bytes=".utf8)
+        if bytes < 0 { logLine.append(contentsOf: "aborted".utf8) } else { ResponseEncoder.appendDecimal(bytes, to: &logLine) }
+        logLine.append(contentsOf: " http.method=".utf8)
+        logLine.append(contentsOf: h.method.rawValue.utf8)
+        logLine.append(contentsOf: " http.ms=".utf8)
+        Self.appendMilliseconds(elapsed, to: &logLine)
+        logLine.append(contentsOf: " http.status=".utf8)
+        ResponseEncoder.appendDecimal(status, to: &logLine)
+        logLine.append(contentsOf: " http.target=".utf8)
+        logLine.append(contentsOf: target.utf8)
+        logLine.withUnsafeBytes { accessLog.append(fields: $0) }
+    }
+
+    /// ``milliseconds(_:)`` appended as bytes.
+    static func appendMilliseconds(_ ns: UInt64, to out: inout [UInt8]) {
+        let us = ns / 1000
+        let frac = Int(us % 1000)
+        ResponseEncoder.appendDecimal(Int(us / 1000), to: &out)
+        out.append(UInt8(ascii: "."))
+        if frac < 100 { out.append(UInt8(ascii: "0")) }
+        if frac < 10 { out.append(UInt8(ascii: "0")) }
+        ResponseEncoder.appendDecimal(frac, to: &out)
     }
 
     /// Nanoseconds as milliseconds with three decimals, without Foundation formatting.

@@ -105,6 +105,8 @@ final class HTTPConnection: @unchecked Sendable {
     var logStatus = 0
     var logBytes = 0
     var logAnnotations: [String: String] = [:]
+    /// The fields of the access-log line being written (reused: no allocation per request).
+    var logLine: [UInt8] = []
 
     init(fd: Descriptor, peer: String, context: ServerContext, tls: TLSSession? = nil) {
         self.fd = fd

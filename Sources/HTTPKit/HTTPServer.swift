@@ -153,6 +153,8 @@ public final class HTTPServer: Sendable {
         }
         sweeper?.timer.cancel()
         context.pool.stop(timeout: .now() + .seconds(1))
+        // Every connection has written its access-log line by now.
+        context.accessLog?.flush()
         context.logger.info("http server stopped")
     }
 
@@ -179,6 +181,10 @@ final class ServerContext: Sendable {
     let serviceUnavailable: [UInt8]
     let tooManyFromAddress: [UInt8]
     let limits: HTTPRequestParser.Limits
+    /// ``HTTPServerConfiguration/redactedQueryParameters``, folded once.
+    let redaction: RedactionRules
+    /// ``HTTPServerConfiguration/accessLog``.
+    let accessLog: AccessLogWriter?
     let headerTimeoutNs: UInt64
     let idleTimeoutNs: UInt64
     let bodyTimeoutNs: UInt64
@@ -232,6 +238,8 @@ final class ServerContext: Sendable {
         serviceUnavailable = Self.serviceUnavailable(c, message: "too many connections")
         tooManyFromAddress = Self.serviceUnavailable(c, message: "too many connections from your address")
         limits = .init(maxHeaderBytes: c.maxHeaderBytes, maxBodyBytes: c.maxBodyBytes)
+        redaction = RedactionRules(names: c.redactedQueryParameters)
+        accessLog = c.accessLog
         headerTimeoutNs = c.headerTimeout.nanoseconds
         idleTimeoutNs = c.idleTimeout.nanoseconds
         bodyTimeoutNs = c.bodyTimeout.nanoseconds

@@ -63,6 +63,12 @@ public struct HTTPServerConfiguration: Sendable {
     /// Query parameters whose values the access log replaces with `REDACTED`.
     /// Default `["token", "sig"]`.
     public var redactedQueryParameters: Set<String>
+    /// Where access-log lines go. `nil` (the default): one `info` message `request` per request
+    /// to the server's logger, with the fields as metadata. Set: the line is formatted straight
+    /// into bytes (the same text swift-log's `StreamLogHandler` would print for that message)
+    /// and written in batches by the ``AccessLogWriter``, whatever the logger's level; the
+    /// server flushes it when ``HTTPServer/shutdown(timeout:)`` finishes.
+    public var accessLog: AccessLogWriter?
     /// The `Server` response header; empty for none. Default `"HTTPKit"`.
     public var serverName: String
     /// The body of the answers the server gives on its own, without the handler: 400 and 505

@@ -154,6 +154,7 @@ extension ServerSettings.Key {
         case .minTransferRate: "Bytes/s a request must at least arrive with (slower: 408 and close). 0 = off."
         case .transferRateWindow: "Seconds over which min_transfer_rate is measured."
         case .bodyFileThreshold: "Bodies above this many bytes are spooled to <data_dir>/tmp."
+        case .workers: "Threads that run requests, with one database reader each (at most 32); 0 = 4 per core, at least 8."
         case .logLevel: "trace, debug, info, notice, warning, error or critical."
         case .metrics: "Serve GET /metrics (Prometheus text format) to loopback clients, or with the admin token."
         case .signedURLTTL: "Lifetime of signed upload/download URLs, in seconds."

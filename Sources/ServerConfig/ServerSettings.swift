@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // MARK: - ServerSettings
 
 /// Every setting of `lightly-server serve`, with its default.
@@ -40,6 +48,11 @@ public struct ServerSettings: Sendable, Equatable {
     public var transferRateWindow = 10.0
     /// Request bodies larger than this many bytes are spooled to `<data>/tmp` instead of memory.
     public var bodyFileThreshold = 8 << 20
+    /// Threads that run request handlers; 0 (the default) picks ``automaticWorkers``. Each
+    /// handler that waits (for a commit, a database reader, the disk) holds one, so this bounds
+    /// how many writes can share one commit and how many reads run at once. The database gets
+    /// ``databaseReaders`` reader connections to match.
+    public var workers = 0
     /// One of trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
     /// Serve `GET /metrics` (Prometheus text format).
@@ -66,6 +79,34 @@ public struct ServerSettings: Sendable, Equatable {
     /// The clock of stored timestamps: `system` (default), `fixed:EPOCH_MS`, or
     /// `step:START_MS:STEP_MS` (one step per read).
     public var clock = "system"
+
+    /// The worker threads `serve` runs: ``workers``, or ``automaticWorkers`` when it is 0.
+    public var resolvedWorkers: Int { workers > 0 ? workers : Self.automaticWorkers }
+
+    /// The worker count when `workers` is 0: 4 per core, at least 8, at most ``maxWorkers``.
+    ///
+    /// Measured on the 2-core reference machine (`benchmarks/http/workers-sweep.sh`, see
+    /// `benchmarks/README.md`): writes share a commit only while their handlers wait in it, so
+    /// sample creations with 16 clients rose from 4 workers (≈ 2.8k/s) to 8 (≈ 3.8k/s), 16
+    /// (≈ 4.1k/s) and 32 (≈ 5.0k/s); but reads are CPU-bound, and more runnable threads than
+    /// cores cost CPU per request in preemption and wake-ups: authenticated `GET /v1/datasets`
+    /// took ≈ 97 µs of CPU per request with 4 or 8 workers, ≈ 120 with 16 and ≈ 160 with 32
+    /// (about 15–20 % fewer requests per second). 8 keeps reads at their best and gets most of
+    /// the write gain; a write-heavy server (many clients creating samples) does better with 32.
+    public static var automaticWorkers: Int {
+        min(maxWorkers, max(8, 4 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+    }
+
+    /// The most worker threads `workers` accepts.
+    public static let maxWorkers = 256
+
+    /// Most SQLite reader connections: each keeps its own page cache (up to 2 MiB), and more
+    /// readers than this cannot all be busy on any machine this server targets.
+    public static let maxDatabaseReaders = 32
+
+    /// Reader connections of the database pool: one per worker, at most ``maxDatabaseReaders``,
+    /// so a read never waits for a connection while a worker is free to run it.
+    public var databaseReaders: Int { min(resolvedWorkers, Self.maxDatabaseReaders) }
 
     /// Whether the server speaks HTTPS (certificate and key are set).
     public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
@@ -161,6 +202,7 @@ extension ServerSettings {
         case minTransferRate = "min_transfer_rate"
         case transferRateWindow = "transfer_rate_window"
         case bodyFileThreshold = "body_file_threshold"
+        case workers
         case logLevel = "log_level"
         case metrics
         case signedURLTTL = "signed_url_ttl"
@@ -198,6 +240,7 @@ extension ServerSettings {
             case .minTransferRate: String(s.minTransferRate)
             case .transferRateWindow: Self.seconds(s.transferRateWindow)
             case .bodyFileThreshold: String(s.bodyFileThreshold)
+            case .workers: String(s.workers)
             case .logLevel: s.logLevel
             case .metrics: s.metrics ? "true" : "false"
             case .signedURLTTL: String(s.signedURLTTL)
@@ -253,6 +296,7 @@ extension ServerSettings {
             case .minTransferRate: s.minTransferRate = try int(0...(1 << 40))
             case .transferRateWindow: s.transferRateWindow = try seconds()
             case .bodyFileThreshold: s.bodyFileThreshold = try int(0...Int.max)
+            case .workers: s.workers = try int(0...ServerSettings.maxWorkers)
             case .logLevel:
                 let l = v.lowercased()
                 guard ServerSettings.logLevels.contains(l) else { throw fail("one of \(ServerSettings.logLevels.joined(separator: ", "))") }

@@ -41,6 +41,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("min-transfer-rate"), help: "Bytes/s a request must at least arrive with (0 = off).") var minTransferRate: String?
     @Option(name: .customLong("transfer-rate-window"), help: "Seconds over which the transfer rate is measured.") var transferRateWindow: String?
     @Option(name: .customLong("body-file-threshold"), help: "Bodies above this many bytes go to a temp file.") var bodyFileThreshold: String?
+    @Option(name: .customLong("workers"), help: "Threads that run requests, with as many database readers (at most 32); 0 = 4 per core, at least 8.") var workers: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel: String?
     @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
     @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
@@ -60,7 +61,7 @@ struct Serve: ParsableCommand {
             (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.maxConnections, maxConnections),
             (.maxConnectionsPerAddress, maxConnectionsPerAddress), (.minTransferRate, minTransferRate),
             (.transferRateWindow, transferRateWindow),
-            (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
+            (.bodyFileThreshold, bodyFileThreshold), (.workers, workers), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
             (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
             (.adminToken, adminToken), (.deterministicIds, deterministicIds), (.clock, clock),
@@ -122,7 +123,7 @@ struct ServeSession {
         }
         let dir = DataDirectory(path: settings.dataDir)
         try dir.prepare()
-        let db = try Database(path: dir.databasePath)
+        let db = try Database(path: dir.databasePath, readerCount: settings.databaseReaders)
         defer { db.close() }
         let applied = try db.migrate()
         if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }

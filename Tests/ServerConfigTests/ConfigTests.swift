@@ -114,6 +114,27 @@ import Testing
         #expect(!ServerSettings.defaults.usesTLS)
     }
 
+    /// `workers`: 0 picks the automatic count; the database gets one reader per worker up to its cap.
+    @Test func workersSizeTheReaderPool() throws {
+        let auto = try ServerSettings.resolve()
+        #expect(auto.workers == 0)
+        #expect(auto.resolvedWorkers == ServerSettings.automaticWorkers)
+        #expect(ServerSettings.automaticWorkers >= 8 && ServerSettings.automaticWorkers <= ServerSettings.maxWorkers)
+        #expect(auto.databaseReaders == min(ServerSettings.automaticWorkers, ServerSettings.maxDatabaseReaders))
+
+        let fromEnv = try ServerSettings.resolve(environment: ["LIGHTLY_SERVER_WORKERS": "8"])
+        #expect(fromEnv.resolvedWorkers == 8 && fromEnv.databaseReaders == 8)
+        let fromFlag = try ServerSettings.resolve(environment: ["LIGHTLY_SERVER_WORKERS": "8"], flags: [.workers: "200"])
+        #expect(fromFlag.resolvedWorkers == 200 && fromFlag.databaseReaders == ServerSettings.maxDatabaseReaders)
+        let one = try ServerSettings.resolve(file: ConfigFile.parse("workers = 1"))
+        #expect(one.resolvedWorkers == 1 && one.databaseReaders == 1)
+
+        for bad in ["-1", "257", "many"] {
+            let e = try #require(throws: ConfigError.self) { try ServerSettings.resolve(flags: [.workers: bad]) }
+            #expect(e.source == "option --workers" && e.message.hasPrefix("workers:"))
+        }
+    }
+
     /// config/lightly-server.toml documents every setting, and its commented values are the defaults.
     @Test func shippedConfigDocumentsEveryDefault() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -11,5 +11,10 @@ THREADS="${3:-2}"
 if ! command -v wrk >/dev/null 2>&1; then
   apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
-swift build -c release --product lightly-server >&2
-BIN="$(swift build -c release --show-bin-path)/lightly-server"
+# LIGHTLY_SERVER_BIN=/path/to/lightly-server measures that binary instead of building one.
+if [ -n "${LIGHTLY_SERVER_BIN:-}" ]; then
+  BIN="$LIGHTLY_SERVER_BIN"
+else
+  swift build -c release --product lightly-server >&2
+  BIN="$(swift build -c release --show-bin-path)/lightly-server"
+fi

@@ -6,6 +6,7 @@
 # Usage: benchmarks/http/server-bench.sh [duration=10s] [connections=64] [threads=2]
 # BASELINE_BIN=/path/to/another/lightly-server runs the same pair against that binary first
 # (e.g. a build of main) and prints this build ÷ baseline for both endpoints.
+# SERVE_ARGS="--workers 16" adds options to this build's `serve` (not the baseline's).
 # Target (issue #2): /health >= 30,000 req/s with p99 < 10 ms on 2 cores, wrk on the same cores.
 # Target (issue #16): authenticated GET /v1/datasets >= 25,000 req/s, p99 < 10 ms.
 # Arguments, wrk and the release build ($BIN): common.sh.
@@ -19,14 +20,17 @@ summary() {
     END { printf "req/s=%s p50=%s p90=%s p99=%s %s\n", rps, p50, p90, p99, errors }'
 }
 rps() { sed -n 's/.*req\/s=\([0-9.]*\).*/\1/p' <<< "$1"; }
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # bench LABEL BINARY: starts a server on a fresh data folder, creates 10 datasets, runs wrk on
 # both endpoints; sets HEALTH_RPS and DATASETS_RPS.
 bench() {
-  local label="$1" bin="$2" data pid url token out line
+  local label="$1" bin="$2" args="${3:-}" data pid url token out line cpu0 cpu1
   data="$(mktemp -d)"
-  "$bin" serve --port 0 --data-dir "$data" --log-level info > "$data/stdout" 2> "$data/stderr" &
+  # shellcheck disable=SC2086  # args is a list of options
+  "$bin" serve --port 0 --data-dir "$data" --log-level info $args > "$data/stdout" 2> "$data/stderr" &
   pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$data/stdout" 2>/dev/null && break; sleep 0.1; done
   url="$(grep -o 'listening on http://[^ ]*' "$data/stdout" | cut -d' ' -f3)"
@@ -34,10 +38,16 @@ bench() {
   for i in $(seq 1 10); do
     curl -fsS -X POST "$url/v1/datasets?token=$token" -H 'Content-Type: application/json' -d "{\"name\":\"bench-$i\"}" >/dev/null
   done
-  echo "[$label] load before: $(cut -d' ' -f1-3 /proc/loadavg) (cores: $(nproc))"
+  echo "[$label] load before: $(cut -d' ' -f1-3 /proc/loadavg) (cores: $(nproc))${args:+ serve options: $args}"
   for target in "/health" "/v1/datasets?token=$token"; do
+    cpu0="$(cpu_ticks "$pid")"
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url$target")"
+    cpu1="$(cpu_ticks "$pid")"
     line="$(echo "$out" | summary)"
+    # The server's own CPU time (user + system) per answered request: steadier than req/s on a
+    # loaded machine, since it does not count the time other processes take from it.
+    line="$line cpu_us_per_req=$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$(awk '/requests in/ { print $1 }' <<< "$out")" \
+      'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')"
     echo "[$label] GET ${target%%\?*}: $line"
     if [ "$target" = /health ]; then HEALTH_RPS="$(rps "$line")"; else DATASETS_RPS="$(rps "$line")"; fi
   done
@@ -53,7 +63,7 @@ if [ -n "${BASELINE_BIN:-}" ]; then
   bench baseline "$BASELINE_BIN"
   BASE_HEALTH="$HEALTH_RPS"; BASE_DATASETS="$DATASETS_RPS"
 fi
-bench this "$BIN"
+bench this "$BIN" "${SERVE_ARGS:-}"
 if [ -n "${BASELINE_BIN:-}" ]; then
   echo "this ÷ baseline: GET /health $(ratio "$HEALTH_RPS" "$BASE_HEALTH"), GET /v1/datasets $(ratio "$DATASETS_RPS" "$BASE_DATASETS")"
 fi
