@@ -53,7 +53,7 @@ public struct Embedding2DJobExecutor: JobExecutor {
                 try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
             }) { matrix, _ in
                 matrix.withUnsafeMutableFloats { values in
-                    PCA2D.project(values: Array(values), rows: rows, dimension: dim)
+                    PCA2D.project(values: UnsafeBufferPointer(values), rows: rows, dimension: dim)
                 }
             }
         }
