@@ -346,7 +346,7 @@ def main():
         inside = sum(1 for c in r["picks"] if c in j["picks"])
         print(f"SUMMARY {args.rows}x{args.dim} {method} k = {args.k}: trigger -> FINISHED {j['wall']:.1f} s "
               f"(select {j['phases'].get('select', 0) / 1000:.1f} s), numpy exact greedy {r['s']:.1f} s for {r['steps']} steps "
-              f"-> {r['extrapolated_s']:.0f} s extrapolated to k = {args.k}: the server is {r['extrapolated_s'] / j['wall']:.1f}x faster; "
+              f"-> {r['extrapolated_s']:.0f} s extrapolated to k = {args.k}: numpy / server = {r['extrapolated_s'] / j['wall']:.1f}x; "
               f"rows read per pick {j['phases'].get('rows_read', 0) / args.k:,.0f} of {args.rows:,}; "
               f"numpy's first {r['steps']} picks in the job's tag: {inside}/{len(r['picks'])}; load {load()}")
 
