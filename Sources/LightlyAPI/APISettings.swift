@@ -32,6 +32,11 @@ public struct APISettings: Sendable {
     /// Bearer token of the admin API (`/_admin/...`, docs/admin.md). `nil` (default): the
     /// admin API is off and every `/_admin/...` path answers exactly like an unknown route.
     public var adminToken: String? = nil
+    /// The memory budget for embedding matrices, bytes (``EmbeddingCache``): the cache, the
+    /// matrices jobs use and the matrices uploads build together stay within it; an upload
+    /// whose matrix is larger gets 413 `EMBEDDING_TOO_LARGE`, a job on one fails. Default 2 GiB
+    /// here; `lightly-server serve` passes its `memory_budget` setting.
+    public var memoryBudget: Int = 2 << 30
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
                 maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",
@@ -47,12 +52,12 @@ public struct APISettings: Sendable {
         self.maxCSVBytes = maxCSVBytes
     }
 
-    /// Caps on an uploaded embedding CSV: the parser's defaults, but up to 2^29 values
-    /// (a 2 GiB float32 matrix, 1M × 512: docs/selection.md §14). The streamed ingest holds
-    /// the matrix once, never the file or a copy, so this is the memory an upload may cost.
+    /// Caps on an uploaded embedding CSV: the parser's defaults, but as many values as the
+    /// memory budget holds (the streamed ingest holds the matrix once, never the file or a
+    /// copy, and refuses it with 413 once it outgrows ``memoryBudget``).
     public var embeddingCSVLimits: EmbeddingCSV.Limits {
         var l = EmbeddingCSV.Limits.default
-        l.maxValues = 1 << 29
+        l.maxValues = max(1 << 29, memoryBudget / 4 + 1)
         return l
     }
 }

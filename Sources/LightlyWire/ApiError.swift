@@ -67,6 +67,9 @@ extension ApiErrorCode {
     public static let payloadTooLarge: Self = "PAYLOAD_TOO_LARGE"
     /// Not in the Lightly list: the server's disk (or quota) is full (507); nothing was changed.
     public static let insufficientStorage: Self = "INSUFFICIENT_STORAGE"
+    /// Not in the Lightly list: an uploaded embedding matrix (rows × dimension × 4 bytes) is
+    /// larger than the server's memory budget (413); nothing was stored.
+    public static let embeddingTooLarge: Self = "EMBEDDING_TOO_LARGE"
     /// Not in the Lightly list: the database stayed locked past the busy timeout (503); retry.
     public static let serviceUnavailable: Self = "SERVICE_UNAVAILABLE"
 }

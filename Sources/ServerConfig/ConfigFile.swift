@@ -160,6 +160,7 @@ extension ServerSettings.Key {
         case .signedURLTTL: "Lifetime of signed upload/download URLs, in seconds."
         case .jobPollWait: "waitTimeTillNextPoll told to clients polling jobs, in seconds."
         case .maxDatasetSamples: "Most samples one dataset may hold (quota)."
+        case .memoryBudget: "Bytes of embedding matrices held at once (cache, jobs, uploads); a larger upload gets 413. auto = half the memory (or the container's limit); sizes like 8GiB."
         case .minimumClientVersion: "Oldest lightly Python client version accepted."
         case .tlsCert: "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP. Reloaded on SIGHUP."
         case .tlsKey: "PEM private key of tls_cert."

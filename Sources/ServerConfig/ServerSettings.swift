@@ -63,6 +63,13 @@ public struct ServerSettings: Sendable, Equatable {
     public var jobPollWait = 1
     /// Most samples one dataset may hold (quota).
     public var maxDatasetSamples = 1_000_000
+    /// Bytes of embedding matrices the server holds at once (cache, jobs, uploads in
+    /// progress); an upload whose float32 matrix (rows × dimension × 4) is larger gets 413.
+    /// `nil` (`auto`, the default): half of the machine's memory, or of the container's
+    /// limit when that is lower (``defaultMemoryBudget(physicalBytes:containerLimitBytes:)``).
+    /// Written as bytes or with a unit: `8GiB`, `512MiB`, `2G` (K/M/G/T and KiB… are powers
+    /// of 1024, KB/MB/GB/TB powers of 1000).
+    public var memoryBudget: Int? = nil
     /// Oldest `lightly` Python client version accepted (`/v1/versions/...`).
     public var minimumClientVersion = "1.0.0"
     /// PEM certificate chain (server certificate first) for HTTPS; `nil` serves plain HTTP.
@@ -107,6 +114,40 @@ public struct ServerSettings: Sendable, Equatable {
     /// Reader connections of the database pool: one per worker, at most ``maxDatabaseReaders``,
     /// so a read never waits for a connection while a worker is free to run it.
     public var databaseReaders: Int { min(resolvedWorkers, Self.maxDatabaseReaders) }
+
+    /// The `auto` memory budget: half of `physicalBytes`, or of `containerLimitBytes` when
+    /// that is set and lower; at least 256 MiB.
+    public static func defaultMemoryBudget(physicalBytes: Int, containerLimitBytes: Int?) -> Int {
+        var total = physicalBytes
+        if let c = containerLimitBytes, c > 0, c < total { total = c }
+        return max(256 << 20, total / 2)
+    }
+
+    /// Parses a size: digits (with optional `_` and one decimal point) and an optional unit
+    /// B, K, M, G, T, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000),
+    /// case-insensitive, spaces allowed before the unit. Nil when malformed or above `Int.max`.
+    public static func parseByteSize(_ text: String) -> Int? {
+        let t = text.trimmingWhitespace().filter { $0 != "_" }
+        let split = t.firstIndex(where: { !($0.isASCII && ($0.isNumber || $0 == ".")) }) ?? t.endIndex
+        let number = String(t[..<split]), unit = String(t[split...]).trimmingWhitespace().lowercased()
+        guard !number.isEmpty, number.filter({ $0 == "." }).count <= 1, let value = Double(number) else { return nil }
+        let scale: Double
+        switch unit {
+        case "", "b": scale = 1
+        case "k", "kib": scale = 1024
+        case "m", "mib": scale = 1024 * 1024
+        case "g", "gib": scale = 1024 * 1024 * 1024
+        case "t", "tib": scale = 1024 * 1024 * 1024 * 1024
+        case "kb": scale = 1e3
+        case "mb": scale = 1e6
+        case "gb": scale = 1e9
+        case "tb": scale = 1e12
+        default: return nil
+        }
+        let bytes = (value * scale).rounded()
+        guard bytes.isFinite, bytes >= 0, bytes < 9.2e18 else { return nil }
+        return Int(bytes)
+    }
 
     /// Whether the server speaks HTTPS (certificate and key are set).
     public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
@@ -208,6 +249,7 @@ extension ServerSettings {
         case signedURLTTL = "signed_url_ttl"
         case jobPollWait = "job_poll_wait"
         case maxDatasetSamples = "max_dataset_samples"
+        case memoryBudget = "memory_budget"
         case minimumClientVersion = "minimum_client_version"
         case tlsCert = "tls_cert"
         case tlsKey = "tls_key"
@@ -246,6 +288,7 @@ extension ServerSettings {
             case .signedURLTTL: String(s.signedURLTTL)
             case .jobPollWait: String(s.jobPollWait)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
+            case .memoryBudget: s.memoryBudget.map(String.init) ?? "auto"
             case .minimumClientVersion: s.minimumClientVersion
             case .tlsCert: s.tlsCert ?? ""
             case .tlsKey: s.tlsKey ?? ""
@@ -310,6 +353,12 @@ extension ServerSettings {
             case .signedURLTTL: s.signedURLTTL = try int(1...(86_400 * 30))
             case .jobPollWait: s.jobPollWait = try int(0...3600)
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
+            case .memoryBudget:
+                if v.isEmpty || v.lowercased() == "auto" { s.memoryBudget = nil; return }
+                guard let n = ServerSettings.parseByteSize(v), n >= 1 else {
+                    throw fail("auto, or a size in bytes ≥ 1 such as 8GiB, 512MiB or 2000000000")
+                }
+                s.memoryBudget = n
             case .minimumClientVersion:
                 // Three parts: the API answers it verbatim from /v1/versions/pip/minimum (docs/protocol.md §12).
                 let parts = v.split(separator: ".", omittingEmptySubsequences: false)

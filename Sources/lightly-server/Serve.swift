@@ -46,6 +46,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
     @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
+    @Option(name: .customLong("memory-budget"), help: ArgumentHelp("Bytes of embedding matrices held at once (cache, jobs, uploads), e.g. 8GiB; larger uploads get 413. Default auto: half the memory. Env LIGHTLY_SERVER_MEMORY_BUDGET.", valueName: "size")) var memoryBudget: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
     @Option(name: .customLong("admin-token"), help: ArgumentHelp("Turn on the admin API (/_admin/..., docs/admin.md) for test suites; requests need `Authorization: Bearer TOKEN`. Off by default (404). Env LIGHTLY_SERVER_ADMIN_TOKEN.", valueName: "token")) var adminToken: String?
     @Option(name: .customLong("deterministic-ids"), help: ArgumentHelp("For reproducible test runs: entity ids from a generator seeded with SEED instead of random ones (docs/admin.md). Env LIGHTLY_SERVER_DETERMINISTIC_IDS.", valueName: "seed")) var deterministicIds: String?
@@ -62,7 +63,7 @@ struct Serve: ParsableCommand {
             (.maxConnectionsPerAddress, maxConnectionsPerAddress), (.minTransferRate, minTransferRate),
             (.transferRateWindow, transferRateWindow),
             (.bodyFileThreshold, bodyFileThreshold), (.workers, workers), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
-            (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
+            (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples), (.memoryBudget, memoryBudget),
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
             (.adminToken, adminToken), (.deterministicIds, deterministicIds), (.clock, clock),
         ]

@@ -144,7 +144,30 @@ func makeApplication(context: ServerContext) throws -> LightlyApplication {
                           maxCSVBytes: s.maxBodyBytes)
     api.adminToken = s.adminToken
     api.metrics = s.metrics
+    api.memoryBudget = s.memoryBudget ?? ServerSettings.defaultMemoryBudget(
+        physicalBytes: physicalMemoryBytes(), containerLimitBytes: containerMemoryLimitBytes())
+    context.logger.info("memory budget for embedding matrices", metadata: [
+        "memory_budget": "\(api.memoryBudget)", "source": "\(s.memoryBudget == nil ? "auto" : "setting")"])
     return try LightlyApplication(
         database: context.database, dataDirectory: context.dataDirectory.path,
         settings: api, logger: context.logger)
+}
+
+/// The machine's physical memory in bytes (`sysconf`).
+func physicalMemoryBytes() -> Int {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+    return pages > 0 && size > 0 ? pages * size : 4 << 30
+}
+
+/// The cgroup v2 (or v1) memory limit of this process's container, nil when none is set.
+func containerMemoryLimitBytes() -> Int? {
+    for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
+        guard let f = fopen(path, "r") else { continue }
+        defer { fclose(f) }
+        var buf = [CChar](repeating: 0, count: 64)
+        guard fgets(&buf, 64, f) != nil else { continue }
+        let text = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let n = Int(text.filter { $0.isNumber }), n > 0, n < 1 << 60 { return n }
+    }
+    return nil
 }

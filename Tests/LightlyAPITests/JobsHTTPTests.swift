@@ -22,8 +22,10 @@ struct JobsHTTPFixture {
     let datasetId: String
     let initialTagId: String?
 
-    static func make(samples n: Int, initialTag: Bool = true, pollWait: Int = 1) throws -> JobsHTTPFixture {
-        let t = try TestApp.make(settings: APISettings(jobPollWait: pollWait))
+    static func make(samples n: Int, initialTag: Bool = true, pollWait: Int = 1, memoryBudget: Int? = nil) throws -> JobsHTTPFixture {
+        var settings = APISettings(jobPollWait: pollWait)
+        if let memoryBudget { settings.memoryBudget = memoryBudget }
+        let t = try TestApp.make(settings: settings)
         t.app.start()
         let token = try t.makeUser("alice")
         let ds = try t.call(.POST, "/v1/datasets", token: token, json: #"{"name": "ds"}"#)

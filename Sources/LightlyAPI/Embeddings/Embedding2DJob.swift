@@ -49,11 +49,12 @@ public struct Embedding2DJobExecutor: JobExecutor {
         if let reuse = existing.first(where: { $0.points.count == rows * 2 }) {
             points = reuse.points
         } else {
-            let matrix = try cache.matrix(for: embedding.id) {
+            points = try withBudgetedMatrix(cache, embeddingId: embedding.id, rows: rows, dimension: dim, wait: 600, load: {
                 try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
-            }
-            points = matrix.withUnsafeMutableFloats { values in
-                PCA2D.project(values: Array(values), rows: rows, dimension: dim)
+            }) { matrix, _ in
+                matrix.withUnsafeMutableFloats { values in
+                    PCA2D.project(values: UnsafeBufferPointer(values), rows: rows, dimension: dim)
+                }
             }
         }
         guard points.count == rows * 2, points.allSatisfy(\.isFinite) else {

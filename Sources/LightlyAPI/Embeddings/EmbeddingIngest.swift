@@ -14,11 +14,16 @@ public enum EmbeddingIngestError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
     /// The embedding the URL was minted for no longer exists (404 `EMBEDDING_UNKNOWN`).
     case unknownEmbedding(String)
+    /// The matrix does not fit the memory budget: never (413 `EMBEDDING_TOO_LARGE`) or not
+    /// while other uploads and jobs hold it (503, retry). Raised as soon as the rows parsed so
+    /// far (or the dataset's size, known from the header on) exceed it.
+    case memory(MemoryBudgetError)
 
     public var description: String {
         switch self {
         case .invalid(let m): m
         case .unknownEmbedding(let id): "embedding \(id) not found"
+        case .memory(let e): e.description
         }
     }
 }
@@ -37,6 +42,9 @@ public struct EmbeddingIngestOutcome: Sendable {
     public var matrix: EmbeddingMatrix
     /// What `commitTicket` returned inside the committed transaction (0 without one).
     public var ticket: UInt64 = 0
+    /// The part of the memory budget that holds `matrix` (nil without a budget): hand it to
+    /// ``EmbeddingCache/store(_:matrix:ticket:reservation:)``.
+    public var reservation: EmbeddingCache.Reservation? = nil
     /// Where the time went, in ms: `samples` (reading the dataset's filenames), `parse`
     /// (read, validate, build the matrix), `reorder` (re-emit a shuffled CSV), then in the
     /// write transaction `wait` (for the writer), `insert_samples` (an empty dataset's samples
@@ -119,6 +127,7 @@ public enum EmbeddingIngest {
                               database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               windowBytes: Int = 16 << 20,
+                              budget: EmbeddingCache? = nil,
                               commitTicket: (() -> UInt64)? = nil,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
         slots.wait()
@@ -129,7 +138,7 @@ public enum EmbeddingIngest {
         let samples = try database.read { conn in try SampleSlots.load(datasetId: datasetId, conn) }
         t = phases.lap("samples", since: t)
         let parsed = try parse(source, samples: samples, limits: limits, threads: parseThreads, maxSamples: maxSamples,
-                               windowBytes: windowBytes)
+                               windowBytes: windowBytes, budget: budget)
         t = phases.lap("parse", since: t)
         let n = parsed.rows, d = parsed.dimension
         let matrix = parsed.matrix
@@ -187,6 +196,7 @@ public enum EmbeddingIngest {
         }
         phases.lap("commit", since: t)
         outcome.phases = phases
+        outcome.reservation = parsed.reservation
         return outcome
     }
 
@@ -226,12 +236,14 @@ public enum EmbeddingIngest {
         /// Per sample (mapping order), when the CSV has such columns.
         var labels: [Int]
         var extraValues: [[String]]
+        /// The memory budget held for `matrix` (nil without a budget).
+        var reservation: EmbeddingCache.Reservation?
     }
 
     /// Streams the CSV into a mapping-order matrix, validating everything (file order first,
     /// then the mapping: the first unknown CSV filename, then the first sample without a row).
     static func parse(_ source: EmbeddingCSVSource, samples: SampleSlots, limits: EmbeddingCSV.Limits, threads: Int,
-                      maxSamples: Int, windowBytes: Int) throws -> Parsed {
+                      maxSamples: Int, windowBytes: Int, budget: EmbeddingCache? = nil) throws -> Parsed {
         let totalBytes: Int
         var fd: Int32 = -1
         var path = ""
@@ -270,6 +282,29 @@ public enum EmbeddingIngest {
         // (copy-on-write, never mutated) dictionary instead.
         let slotOf = samples.slotOf
         var seen: [String: Int] = [:]
+        // The matrix's share of the memory budget: the whole n×d×4 bytes as soon as the header
+        // gives d when the dataset's size n is known, else grown as rows arrive.
+        var reservation: EmbeddingCache.Reservation? = nil
+        var reservedRows = 0
+        func reserveRows(_ rows: Int) throws {
+            guard let budget, rows > reservedRows else { return }
+            let bytes = { (r: Int) -> Int in
+                let (v, o1) = r.multipliedReportingOverflow(by: d)
+                let (b, o2) = v.multipliedReportingOverflow(by: 4)
+                return o1 || o2 ? Int.max : b
+            }
+            if reservation == nil { reservation = try budget.reserve(0) }
+            guard let r = reservation else { return }
+            // Grow in steps of a quarter (fewer lock round trips), exactly when a step does not fit.
+            let step = min(max(rows, reservedRows + reservedRows / 4 + 65_536), builder?.capacityRows ?? rows)
+            do {
+                try r.grow(to: bytes(max(step, rows)))
+                reservedRows = max(step, rows)
+            } catch {
+                try r.grow(to: bytes(rows))
+                reservedRows = rows
+            }
+        }
 
         func onHeader(_ h: EmbeddingCSVHeader) throws {
             header = h
@@ -283,13 +318,15 @@ public enum EmbeddingIngest {
             } else {
                 capacity = samples.names.count
             }
+            if !creating { try reserveRows(capacity) }
             builder = try EmbeddingMatrixBuilder(dimension: d, capacityRows: capacity)
             let slots = creating ? 0 : capacity
             if h.labelColumn != nil { labels = [Int](repeating: 0, count: slots) }
             extraValues = Array(repeating: creating ? [] : [String](repeating: "", count: slots), count: h.extraColumns.count)
         }
-        func onRows(_ batch: EmbeddingCSVBatch) {
+        func onRows(_ batch: EmbeddingCSVBatch) throws {
             guard let b = builder else { return }
+            if creating { try reserveRows(min(b.capacityRows, batch.firstRow - 1 + batch.count)) }
             batch.values.withUnsafeBufferPointer { v in
                 guard let src = v.baseAddress else { return }
                 for i in 0 ..< batch.count {
@@ -340,6 +377,8 @@ public enum EmbeddingIngest {
             throw EmbeddingIngestError.invalid(e.message)
         } catch let e as EmbeddingMatrixBuilderError {
             throw EmbeddingIngestError.invalid("the embedding matrix does not fit in memory: \(e)")
+        } catch let e as MemoryBudgetError {
+            throw EmbeddingIngestError.memory(e)
         }
         guard rows > 0, let header, let builder else {
             throw EmbeddingIngestError.invalid("the embedding CSV has a header but no rows")
@@ -354,7 +393,8 @@ public enum EmbeddingIngest {
         }
         let kept = min(rows, builder.capacityRows)
         return Parsed(rows: creating ? rows : samples.names.count, dimension: d, matrix: builder.finish(rows: kept),
-                      header: header, inOrder: inOrder, createdNames: createdNames, labels: labels, extraValues: extraValues)
+                      header: header, inOrder: inOrder, createdNames: createdNames, labels: labels, extraValues: extraValues,
+                      reservation: reservation)
     }
 
     /// Writes the upload re-emitted in mapping order (header as uploaded, Python `repr`

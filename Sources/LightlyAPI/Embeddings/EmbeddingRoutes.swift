@@ -27,7 +27,9 @@ extension LightlyApplication {
     ///   signed PUT URL. A name may repeat (1.2.x appends under new rows); clients pick by
     ///   name or take the last one.
     /// - `PUT  <signed csv URL>`: validates and stores the CSV (``EmbeddingIngest``); exactly
-    ///   200, or 400 `EMBEDDING_INVALID` with the row and reason and nothing changed.
+    ///   200, or 400 `EMBEDDING_INVALID` with the row and reason and nothing changed; 413
+    ///   `EMBEDDING_TOO_LARGE` when the float32 matrix exceeds the memory budget, 503 when
+    ///   other uploads and jobs hold the budget (``EmbeddingCache``).
     /// - `GET  …/embeddings/{id}/readCSVUrl`: signed GET URL of the stored CSV (mapping order).
     /// - `POST …/embeddings/{id}/trigger2dEmbeddingsJob`: queues a 2-D projection job
     ///   (``Embedding2DJobExecutor``: PCA for every method) and answers `{"jobId"}` at once.
@@ -140,7 +142,7 @@ extension LightlyApplication {
                 try EmbeddingIngest.ingest(source: source, datasetId: t.datasetId, embeddingId: t.objectId, database: database,
                                            limits: settings.embeddingCSVLimits, parseThreads: 2,
                                            maxSamples: settings.maxDatasetSamples, now: Int(Timestamp.now()),
-                                           scratchDirectory: blobs.tmpDirectory,
+                                           scratchDirectory: blobs.tmpDirectory, budget: jobs.cache,
                                            commitTicket: { [jobs] in jobs.cache.nextTicket() }) { content, conn in
                     let stored: StoredBlob
                     switch content {
@@ -167,7 +169,7 @@ extension LightlyApplication {
             // heap back now, before a sampling job loads the matrix (docs/selection.md §14).
             releaseFreedHeap()
             // After the commit: the new matrix replaces any cached one, the old CSV goes.
-            jobs.embeddingStored(t.objectId, matrix: outcome.matrix, ticket: outcome.ticket)
+            jobs.embeddingStored(t.objectId, matrix: outcome.matrix, ticket: outcome.ticket, reservation: outcome.reservation)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }
             if let old = outcome.replacedCSVBlobId {
                 _ = try? database.write { conn in try BlobRecords.delete(id: old, conn) }
@@ -183,6 +185,14 @@ extension LightlyApplication {
             switch e {
             case .invalid(let message): throw APIError.badRequest(message, code: .embeddingInvalid)
             case .unknownEmbedding(let id): throw APIError.notFound(.embeddingUnknown, "embedding \(id) not found in dataset \(t.datasetId)")
+            case .memory(let m):
+                switch m {
+                case .exceedsBudget:
+                    throw APIError(status: .contentTooLarge, code: .embeddingTooLarge, message: "\(m); nothing was stored")
+                case .busy:
+                    throw APIError(status: .serviceUnavailable, code: .serviceUnavailable, message: "\(m); nothing was stored",
+                                   headers: ["Retry-After": "10"])
+                }
             }
         } catch {
             if let newBlob { blobs.remove(newBlob) }

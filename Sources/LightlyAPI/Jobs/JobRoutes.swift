@@ -16,7 +16,7 @@ import Logging
 /// The asynchronous part of the server: the ``JobRunner`` with its executors (sampling, 2-D
 /// embeddings) and the ``EmbeddingCache`` they share.
 ///
-/// Defaults (no settings yet): embedding cache budget 2 GiB, one job at a time over all
+/// Defaults: the embedding cache holds up to `settings.memoryBudget` (``EmbeddingCache``), one job at a time over all
 /// datasets (the 2-core host; a sampling pass already uses both cores), RANDOM seed 0.
 public final class JobSystem: Sendable {
     public let runner: JobRunner
@@ -24,8 +24,8 @@ public final class JobSystem: Sendable {
     let logger: Logger
 
     public init(database: Database, blobs: BlobStore, settings: APISettings, logger: Logger,
-                cacheBytes: Int = 2 << 30, maxConcurrentJobs: Int = 1) {
-        let cache = EmbeddingCache(byteBudget: cacheBytes)
+                cacheBytes: Int? = nil, maxConcurrentJobs: Int = 1) {
+        let cache = EmbeddingCache(byteBudget: cacheBytes ?? settings.memoryBudget)
         self.cache = cache
         self.logger = logger
         self.runner = JobRunner(database: database, executors: [
@@ -53,8 +53,9 @@ public final class JobSystem: Sendable {
 
     /// An embedding's matrix was replaced by `matrix` (committed with `ticket` from
     /// `cache.nextTicket()`): cache it, so the next job does not read it back from SQLite.
-    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, ticket: UInt64) {
-        cache.store(embeddingId, matrix: matrix, ticket: ticket)
+    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, ticket: UInt64,
+                                reservation: EmbeddingCache.Reservation? = nil) {
+        cache.store(embeddingId, matrix: matrix, ticket: ticket, reservation: reservation)
     }
 }
 

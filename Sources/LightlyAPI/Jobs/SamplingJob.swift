@@ -37,6 +37,9 @@ public struct SamplingJobExecutor: JobExecutor {
     public var randomSeed: UInt64 = 0
     /// Sampler worker threads (0 = all cores).
     public var threads: Int = 0
+    /// Seconds a job waits for uploads and other jobs to free the memory budget before it
+    /// fails (a matrix larger than the whole budget fails at once).
+    public var budgetWait: Double = 600
 
     public init(database: Database, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
         self.database = database
@@ -86,26 +89,27 @@ public struct SamplingJobExecutor: JobExecutor {
             throw JobFailure("embedding \(embedding.id) is not processed")
         }
         t = phases.lap("inputs", since: t)
-        var loaded = false
-        let matrix = try cache.matrix(for: embedding.id) {
-            loaded = true
-            return try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
-        }
-        t = phases.lap("load", since: t)
-        phases.add("cached", loaded ? 0 : 1)
         let samplingRequest = SamplingRequest(
             method: effective, nSamples: req.config.stoppingCondition.nSamples ?? -1,
             minDistance: req.config.stoppingCondition.minDistance ?? -1, preselected: inputs.preselected,
             query: inputs.query, weights: weights, seed: effective == .random ? randomSeed : nil, threads: threads)
-        let result: SamplingResult
-        do {
-            result = try Sampler.select(samplingRequest, embeddings: matrix) { processed, total in
-                progress.update(processed: processed, total: total)
+        // The job selects on the cached matrix itself (pinned, never copied); a matrix that is
+        // not cached is loaded only when the memory budget can hold it.
+        let result: SamplingResult = try withBudgetedMatrix(cache, embeddingId: embedding.id, rows: rows, dimension: dim,
+                                                            wait: budgetWait, load: {
+            try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
+        }) { matrix, loaded in
+            t = phases.lap("load", since: t)
+            phases.add("cached", loaded ? 0 : 1)
+            do {
+                return try Sampler.select(samplingRequest, embeddings: matrix) { processed, total in
+                    progress.update(processed: processed, total: total)
+                }
+            } catch SamplingError.cancelled {
+                throw JobInterrupted()
+            } catch let e as SamplingError {
+                throw JobFailure("sampling failed: \(e)")
             }
-        } catch SamplingError.cancelled {
-            throw JobInterrupted()
-        } catch let e as SamplingError {
-            throw JobFailure("sampling failed: \(e)")
         }
         t = phases.lap("select", since: t)
 
@@ -179,3 +183,23 @@ public struct SamplingJobExecutor: JobExecutor {
     }
 }
 
+
+/// Runs `body` with an embedding's matrix held within the memory budget (``EmbeddingCache/withMatrix(for:bytes:wait:load:_:)``);
+/// a matrix the budget cannot hold fails the job with a message that names the sizes and the
+/// `memory_budget` setting, instead of the process running out of memory.
+func withBudgetedMatrix<R>(_ cache: EmbeddingCache, embeddingId: String, rows: Int, dimension: Int, wait: Double,
+                           load: () throws -> EmbeddingMatrix,
+                           _ body: (EmbeddingMatrix, Bool) throws -> R) throws -> R {
+    let (values, o1) = rows.multipliedReportingOverflow(by: dimension)
+    let (bytes, o2) = values.multipliedReportingOverflow(by: 4)
+    do {
+        return try cache.withMatrix(for: embeddingId, bytes: o1 || o2 ? Int.max : bytes, wait: wait, load: load, body)
+    } catch let e as MemoryBudgetError {
+        switch e {
+        case .exceedsBudget:
+            throw JobFailure("embedding \(embeddingId) (\(rows) × \(dimension)) cannot be loaded: \(e); raise memory_budget or upload fewer rows or dimensions")
+        case .busy:
+            throw JobFailure("embedding \(embeddingId) (\(rows) × \(dimension)) cannot be loaded: \(e)")
+        }
+    }
+}

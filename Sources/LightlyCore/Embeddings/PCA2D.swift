@@ -32,24 +32,29 @@ public enum PCA2D {
     /// `project` with the n·d² budget for the explicit covariance exposed (tests use 0 to
     /// exercise the implicit operator).
     static func project(values: [Float], rows n: Int, dimension d: Int, explicitCovarianceBudget: Int) -> [Float] {
-        precondition(d >= 1 && n >= 0 && values.count == n * d, "values must be rows × dimension")
-        if n == 0 { return [] }
-        let (mean, axes, variances) = values.withUnsafeBufferPointer { x in
-            principalAxes(x, n: n, d: d, explicitCovarianceBudget: explicitCovarianceBudget)
+        values.withUnsafeBufferPointer { x in
+            project(values: x, rows: n, dimension: d, explicitCovarianceBudget: explicitCovarianceBudget)
         }
+    }
+
+    /// `project(values:rows:dimension:)` over values in place (an embedding matrix held by the
+    /// server's cache), so a 2-D job does not copy the whole matrix.
+    public static func project(values x: UnsafeBufferPointer<Float>, rows n: Int, dimension d: Int,
+                               explicitCovarianceBudget: Int = 2_000_000_000) -> [Float] {
+        precondition(d >= 1 && n >= 0 && x.count == n * d, "values must be rows × dimension")
+        if n == 0 { return [] }
+        let (mean, axes, variances) = principalAxes(x, n: n, d: d, explicitCovarianceBudget: explicitCovarianceBudget)
         var out = [Float](repeating: 0, count: n * 2)
         var total = 0.0
         for v in variances where v > 0 { total += v }
-        values.withUnsafeBufferPointer { x in
-            for k in 0..<2 {
-                // Negligible variance: the axis is arbitrary and the coordinates are noise.
-                if variances[k] <= 1e-12 * total || variances[k] <= 0 { continue }
-                let axis = axes[k]
-                for r in 0..<n {
-                    var s = 0.0
-                    for j in 0..<d { s += (Double(x[r * d + j]) - mean[j]) * axis[j] }
-                    out[r * 2 + k] = Float(s)
-                }
+        for k in 0..<2 {
+            // Negligible variance: the axis is arbitrary and the coordinates are noise.
+            if variances[k] <= 1e-12 * total || variances[k] <= 0 { continue }
+            let axis = axes[k]
+            for r in 0..<n {
+                var s = 0.0
+                for j in 0..<d { s += (Double(x[r * d + j]) - mean[j]) * axis[j] }
+                out[r * 2 + k] = Float(s)
             }
         }
         return out
