@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "HTTPKit", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
         // SQLite through the system libsqlite3 (and PostgreSQL through libpq); numbered migrations
         // embedded at build time.
-        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "CSQLite", "CLibPQ", "COpenSSL"],
+        .target(name: "LightlyStorage", dependencies: ["LightlyCore", "LightlyWire", "CSQLite", "CLibPQ", "COpenSSL"],
                 plugins: ["EmbedMigrations"]),
         // Server settings: defaults < config file < environment < flags. Pure, no I/O but reading the file.
         .target(name: "ServerConfig"),

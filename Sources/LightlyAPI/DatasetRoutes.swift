@@ -1,3 +1,4 @@
+import LightlyCore
 import HTTPKit
 import LightlyStorage
 import LightlyWire
@@ -40,28 +41,24 @@ extension LightlyApplication {
         return shared ? .sharedWithMe : .own
     }
 
-    /// The datasets `listing` covers for `user`, with an extra SQL condition on `d` (and its
-    /// bindings), by (createdAt, id), one page.
-    private func datasets(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
+    /// The datasets `listing` covers for `user` whose names pass `name`, by (createdAt, id), one page.
+    private func datasets(_ listing: Listing, user: User, name: DatasetStore.NameFilter = .any,
                           page: PageRequest) throws -> [DatasetData] {
-        try datasets(listing, user: user, where: extra, extraArgs, page: page) { ds, _ in ds }
+        try datasets(listing, user: user, name: name, page: page) { ds, _ in ds }
     }
 
     /// The same page, each dataset turned by `transform` inside the same read transaction.
-    func datasets<T>(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
-                             page: PageRequest, _ transform: (DatasetData, Connection) throws -> T) throws -> [T] {
-        let scope: String, scopeArgs: [SQLValue]
+    func datasets<T>(_ listing: Listing, user: User, name: DatasetStore.NameFilter = .any,
+                     page: PageRequest, _ transform: (DatasetData, Connection) throws -> T) throws -> [T] {
+        let scope: DatasetStore.Scope
         switch listing {
         case .nothing: return []
-        case .own: (scope, scopeArgs) = ("d.user_id = ?", [.text(user.id)])
-        case .sharedWithMe:
-            (scope, scopeArgs) = ("d.user_id <> ? AND \(Self.datasetVisibleSQL)", [.text(user.id), .text(user.id), .text(user.id)])
+        case .own: scope = .ownedBy(user.id)
+        case .sharedWithMe: scope = .sharedWith(user.id)
         }
         let (limit, offset) = page.sqlLimitOffset
         return try database.read { conn in
-            try DatasetStore.list(where: "\(scope) AND (\(extra))", arguments: scopeArgs + extraArgs,
-                                  limit: limit, offset: offset, conn)
-                .map { try transform($0.wire, conn) }
+            try DatasetStore.list(scope, name: name, limit: limit, offset: offset, conn).map { try transform($0.wire, conn) }
         }
     }
 
@@ -93,11 +90,7 @@ extension LightlyApplication {
         let name = try ctx.params.require("datasetName")
         let exact = try ctx.queryBool("exact", default: false)
         let page = try ctx.paging()
-        // Prefix match without LIKE's wildcards: compare the leading characters.
-        let (condition, args): (String, [SQLValue]) = exact
-            ? ("d.name = ?", [.text(name)])
-            : ("substr(d.name, 1, length(?)) = ?", [.text(name), .text(name)])
-        return try .json(datasets(listing(ctx), user: user, where: condition, args, page: page))
+        return try .json(datasets(listing(ctx), user: user, name: exact ? .exactly(name) : .prefix(name), page: page))
     }
 
     private func createDataset(_ ctx: RequestContext) throws -> HTTPResponse {

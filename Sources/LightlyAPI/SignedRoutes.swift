@@ -1,4 +1,5 @@
 #if canImport(FoundationEssentials)
+import LightlyCore
 import FoundationEssentials
 #else
 import Foundation

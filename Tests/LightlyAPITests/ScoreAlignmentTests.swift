@@ -1,4 +1,5 @@
 @testable import LightlyAPI
+import LightlyStorage
 import Testing
 
 /// docs/selection.md §7: the four alignment rules.

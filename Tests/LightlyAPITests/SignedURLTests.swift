@@ -1,6 +1,7 @@
 import Foundation
 import HTTPKit
 @testable import LightlyAPI
+import LightlyCore
 import LightlyWire
 import Testing
 

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import LightlyCore
 import Dispatch
 #if canImport(Glibc)
@@ -325,5 +330,17 @@ private extension Logger {
         var l = self
         for (k, v) in metadata { l[metadataKey: k] = v }
         return l
+    }
+}
+
+extension JobRecord {
+    /// The job's `request` JSON as `T` (what the route stored, e.g. ``SamplingJobInput``).
+    /// - Throws: `JobFailure` "unreadable `what` request" when it does not decode.
+    func decodedRequest<T: Decodable>(_: T.Type, what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(request.utf8))
+        } catch {
+            throw JobFailure("unreadable \(what) request: \(error)")
+        }
     }
 }

@@ -1,25 +1,8 @@
 import LightlyCore
+import LightlyStorage
 // Which stored score array a sampling job uses, and which sample each element belongs to
 // (docs/selection.md §7). The rule works for every client version without knowing it.
 
-/// A score array as stored for one (tag, score type).
-public struct StoredScore: Sendable, Equatable {
-    public var id: String
-    public var tagId: String
-    public var scoreType: String
-    public var values: [Double]
-    /// Epoch ms of the last upload. Strictly increasing per dataset (the store makes it so),
-    /// which makes "the most recently uploaded" of docs/selection.md §7 rule 4 well defined.
-    public var createdAt: Int
-
-    public init(id: String, tagId: String, scoreType: String, values: [Double], createdAt: Int) {
-        self.id = id
-        self.tagId = tagId
-        self.scoreType = scoreType
-        self.values = values
-        self.createdAt = createdAt
-    }
-}
 
 /// The outcome of aligning scores with the query set.
 public enum ScoreAlignmentResult: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import LightlyCore
 import HTTPKit
 import LightlyStorage
 import LightlyWire

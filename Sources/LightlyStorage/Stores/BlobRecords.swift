@@ -1,4 +1,4 @@
-import LightlyStorage
+
 
 /// SQL for the `blobs` table: one row per stored file (`BlobStore` holds the files), so a
 /// dataset's files can be found and removed with it, and orphaned files told apart.

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import LightlyCore
-import LightlyStorage
+
 import LightlyWire
 
 /// One row of the `jobs` table (timestamps are epoch ms).
@@ -26,17 +26,6 @@ public struct JobRecord: Sendable, Equatable {
     public var finishedAt: Int?
 }
 
-extension JobRecord {
-    /// The job's `request` JSON as `T` (what the route stored, e.g. ``SamplingJobInput``).
-    /// - Throws: `JobFailure` "unreadable `what` request" when it does not decode.
-    func decodedRequest<T: Decodable>(_: T.Type, what: String) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(request.utf8))
-        } catch {
-            throw JobFailure("unreadable \(what) request: \(error)")
-        }
-    }
-}
 
 /// SQL for the `jobs` table. Creation order is `(created_at, rowid)`.
 public enum JobStore {
@@ -128,4 +117,4 @@ public enum JobStore {
 /// Current wall-clock time in Unix epoch milliseconds, for job `createdAt` / `finishedAt`:
 /// unlike `Timestamp.now()` it is not pushed ahead by bursts of writes, so
 /// `finishedAt − createdAt` is the job's real duration.
-@inline(__always) func jobsNowMillis() -> Int { Int(Timestamp.wallMillis()) }
+@inline(__always) public func jobsNowMillis() -> Int { Int(Timestamp.wallMillis()) }

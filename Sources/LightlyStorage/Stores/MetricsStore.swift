@@ -1,4 +1,4 @@
-import LightlyStorage
+
 
 /// SQL behind `GET /metrics`: what the store holds right now.
 public enum MetricsStore {

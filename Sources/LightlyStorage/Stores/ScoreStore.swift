@@ -1,5 +1,5 @@
 import LightlyCore
-import LightlyStorage
+
 
 /// SQL for the `scores` table: one float64 array per (tag, score type), replaced by a later
 /// upload with the same key (docs/protocol.md §9).
@@ -77,5 +77,24 @@ public enum ScoreStore {
             }
         }
         return StoredScore(id: id, tagId: tag, scoreType: type, values: values, createdAt: Int(created))
+    }
+}
+
+/// A score array as stored for one (tag, score type).
+public struct StoredScore: Sendable, Equatable {
+    public var id: String
+    public var tagId: String
+    public var scoreType: String
+    public var values: [Double]
+    /// Epoch ms of the last upload. Strictly increasing per dataset (the store makes it so),
+    /// which makes "the most recently uploaded" of docs/selection.md §7 rule 4 well defined.
+    public var createdAt: Int
+
+    public init(id: String, tagId: String, scoreType: String, values: [Double], createdAt: Int) {
+        self.id = id
+        self.tagId = tagId
+        self.scoreType = scoreType
+        self.values = values
+        self.createdAt = createdAt
     }
 }

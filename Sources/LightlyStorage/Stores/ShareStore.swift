@@ -1,4 +1,4 @@
-import LightlyStorage
+
 
 /// SQL for dataset sharing (`dataset_shares`, one per dataset, and its ordered
 /// `dataset_share_users`).
@@ -9,6 +9,11 @@ public enum ShareStore {
         public var users: [String]
         public var createdAt: Int64
         public var lastModifiedAt: Int64
+
+        /// A share configuration with its users' e-mails in order.
+        public init(id: String, users: [String], createdAt: Int64, lastModifiedAt: Int64) {
+            self.id = id; self.users = users; self.createdAt = createdAt; self.lastModifiedAt = lastModifiedAt
+        }
     }
 
     /// Replaces the dataset's user list with `emails` (in order), keeping the id of an

@@ -1,5 +1,5 @@
 import LightlyCore
-import LightlyStorage
+
 
 /// SQL for the `samples` table (and the image rows of `blobs`). Every function runs on the
 /// caller's connection, inside the caller's transaction.
@@ -137,7 +137,7 @@ public enum SampleStore {
     /// Rows per multi-row INSERT of ``insertFirst(fileNames:datasetId:now:_:)``: 6 bound
     /// parameters a row, 768 a statement, far below SQLite's limit of 32766 (and the 999 of
     /// old builds); one statement per 128 rows instead of per row is most of the win.
-    static let insertBatchRows = 128
+    public static let insertBatchRows = 128
 
     /// Inserts one bare sample per file name, in order, at `idx` 0, 1, … (the dataset's first
     /// samples, made by an embedding upload). Does not count them in the dataset

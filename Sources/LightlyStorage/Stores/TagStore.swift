@@ -1,5 +1,5 @@
 import LightlyCore
-import LightlyStorage
+
 import LightlyWire
 
 /// SQL for the `tags` table. Every function runs on the caller's connection, inside the

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import LightlyCore
-import LightlyStorage
+
 
 /// One row of the `embeddings` table.
 public struct EmbeddingRecord: Sendable, Equatable {

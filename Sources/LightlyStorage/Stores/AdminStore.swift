@@ -1,5 +1,5 @@
 import LightlyCore
-import LightlyStorage
+
 
 /// SQL of the admin API (docs/admin.md): wiping the state for `POST /_admin/reset`.
 /// Every function runs on the caller's connection, inside the caller's transaction.
@@ -46,6 +46,11 @@ extension AdminStore {
         public var name: String
         public var email: String?
         public var createdAt: Int64
+
+        /// A user row as the seed document gives it.
+        public init(id: String, name: String, email: String?, createdAt: Int64) {
+            self.id = id; self.name = name; self.email = email; self.createdAt = createdAt
+        }
     }
 
     /// A `tokens` row (its digest, never a token).
@@ -55,6 +60,11 @@ extension AdminStore {
         public var sha256: [UInt8]
         public var createdAt: Int64
         public var revokedAt: Int64?
+
+        /// A token row as the seed document gives it.
+        public init(userId: String, name: String, sha256: [UInt8], createdAt: Int64, revokedAt: Int64?) {
+            self.userId = userId; self.name = name; self.sha256 = sha256; self.createdAt = createdAt; self.revokedAt = revokedAt
+        }
     }
 
     /// Every user, oldest first.

@@ -1,11 +1,9 @@
-import LightlyStorage
-
 /// SQL for the `datasets` table (and the dataset-wide rows of `blobs` and `dataset_uploads`).
 /// Every function runs on the caller's connection, inside the caller's transaction.
 public enum DatasetStore {
     /// SQL condition: the dataset aliased `d` is visible to the user bound twice after it
     /// (`user.id, user.id`): owned by them, or shared with their e-mail.
-    public static let visibleSQL = """
+    static let visibleSQL = """
         (d.user_id = ? OR EXISTS (SELECT 1 FROM dataset_share_users su JOIN users u ON u.email = su.email
                                   WHERE su.dataset_id = d.id AND u.id = ?))
         """
@@ -16,11 +14,40 @@ public enum DatasetStore {
                           id, userId, userId).map { try DatasetRow(row: $0) }
     }
 
-    /// Datasets (aliased `d`) matching `condition` with its `arguments`, by (createdAt, id), one page.
-    public static func list(where condition: String, arguments: [SQLValue], limit: Int64, offset: Int64,
+    /// Whose datasets a listing covers.
+    public enum Scope: Sendable, Equatable {
+        /// The datasets user `id` owns.
+        case ownedBy(String)
+        /// The datasets other users shared with user `id` (by e-mail), not their own.
+        case sharedWith(String)
+    }
+
+    /// Which names a listing keeps.
+    public enum NameFilter: Sendable, Equatable {
+        /// Every name.
+        case any
+        /// Exactly this name.
+        case exactly(String)
+        /// Names that start with this text (compared character by character: no wildcards).
+        case prefix(String)
+    }
+
+    /// The datasets in `scope` whose names pass `name`, by (createdAt, id), one page.
+    public static func list(_ scope: Scope, name: NameFilter = .any, limit: Int64, offset: Int64,
                             _ conn: Connection) throws -> [DatasetRow] {
-        try conn.query("SELECT \(DatasetRow.columns) FROM datasets d WHERE \(condition) ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
-                       arguments: arguments + [.integer(limit), .integer(offset)]).map { try DatasetRow(row: $0) }
+        var condition: String, arguments: [SQLValue]
+        switch scope {
+        case .ownedBy(let user): (condition, arguments) = ("d.user_id = ?", [.text(user)])
+        case .sharedWith(let user):
+            (condition, arguments) = ("d.user_id <> ? AND \(visibleSQL)", [.text(user), .text(user), .text(user)])
+        }
+        switch name {
+        case .any: break
+        case .exactly(let n): condition += " AND d.name = ?"; arguments.append(.text(n))
+        case .prefix(let p): condition += " AND substr(d.name, 1, length(?)) = ?"; arguments += [.text(p), .text(p)]
+        }
+        return try conn.query("SELECT \(DatasetRow.columns) FROM datasets d WHERE \(condition) ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
+                              arguments: arguments + [.integer(limit), .integer(offset)]).map { try DatasetRow(row: $0) }
     }
 
     /// Inserts an empty dataset. - Throws: a unique violation when the user has one of that name.
