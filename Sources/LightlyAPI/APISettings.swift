@@ -32,6 +32,11 @@ public struct APISettings: Sendable {
     /// Bearer token of the admin API (`/_admin/...`, docs/admin.md). `nil` (default): the
     /// admin API is off and every `/_admin/...` path answers exactly like an unknown route.
     public var adminToken: String? = nil
+    /// Seconds a job claimed by this server stays its own without a renewal (renewed every
+    /// third of it while the job runs); after that another server on the same store may take
+    /// the job over. Default 30.
+    public var jobLeaseSeconds: Double = 30
+
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
                 maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",

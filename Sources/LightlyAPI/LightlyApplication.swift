@@ -54,7 +54,8 @@ public final class LightlyApplication: Sendable {
 
     /// - Parameters:
     ///   - database: migrated database.
-    ///   - dataDirectory: holds `blobs/`, `tmp/` and `signing.key` (created if missing).
+    ///   - dataDirectory: holds `blobs/` and `tmp/` (created if missing); a `signing.key` of an
+    ///     older version is imported into the store.
     /// - Throws: if the directories or the signing key cannot be created.
     public init(database: Database, dataDirectory: String, settings: APISettings, logger: Logger) throws {
         self.database = database
@@ -64,7 +65,8 @@ public final class LightlyApplication: Sendable {
         let dir = DataDirectory(path: dataDirectory)
         try dir.prepare()
         self.blobs = try BlobStore(dataDirectory: dir.path)
-        self.signer = URLSigner(secret: try dir.signingKey())
+        // Shared through the store, so every server on one database accepts the others' URLs.
+        self.signer = URLSigner(secret: try SigningKeyStore.key(database, importing: dir.signingKeyPath))
         self.tokens = TokenStore(database: database)
         self.mappings = MappingCache()
         self.jobs = JobSystem(database: database, blobs: blobs, settings: settings, logger: logger)

@@ -158,6 +158,8 @@ extension ServerSettings.Key {
         case .metrics: "Serve GET /metrics (Prometheus text format) to loopback clients, or with the admin token."
         case .signedURLTTL: "Lifetime of signed upload/download URLs, in seconds."
         case .jobPollWait: "waitTimeTillNextPoll told to clients polling jobs, in seconds."
+        case .jobLease: "Seconds a claimed job stays one server's without renewal; then another server on the same database takes it over."
+
         case .maxDatasetSamples: "Most samples one dataset may hold (quota)."
         case .minimumClientVersion: "Oldest lightly Python client version accepted."
         case .tlsCert: "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP. Reloaded on SIGHUP."

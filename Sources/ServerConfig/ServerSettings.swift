@@ -48,6 +48,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var signedURLTTL = 3600
     /// `waitTimeTillNextPoll` told to clients polling jobs, in seconds.
     public var jobPollWait = 1
+    /// Seconds a job claimed by one server stays its own without a renewal (renewed every
+    /// third of it); after that another server on the same database takes the job over.
+    public var jobLease = 30.0
     /// Most samples one dataset may hold (quota).
     public var maxDatasetSamples = 1_000_000
     /// Oldest `lightly` Python client version accepted (`/v1/versions/...`).
@@ -165,6 +168,7 @@ extension ServerSettings {
         case metrics
         case signedURLTTL = "signed_url_ttl"
         case jobPollWait = "job_poll_wait"
+        case jobLease = "job_lease"
         case maxDatasetSamples = "max_dataset_samples"
         case minimumClientVersion = "minimum_client_version"
         case tlsCert = "tls_cert"
@@ -202,6 +206,7 @@ extension ServerSettings {
             case .metrics: s.metrics ? "true" : "false"
             case .signedURLTTL: String(s.signedURLTTL)
             case .jobPollWait: String(s.jobPollWait)
+            case .jobLease: Self.seconds(s.jobLease)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
             case .minimumClientVersion: s.minimumClientVersion
             case .tlsCert: s.tlsCert ?? ""
@@ -265,6 +270,10 @@ extension ServerSettings {
                 }
             case .signedURLTTL: s.signedURLTTL = try int(1...(86_400 * 30))
             case .jobPollWait: s.jobPollWait = try int(0...3600)
+            case .jobLease:
+                guard let d = Double(v), d >= 0.3, d <= 86_400 else { throw fail("seconds in 0.3...86400") }
+                s.jobLease = d
+
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
             case .minimumClientVersion:
                 // Three parts: the API answers it verbatim from /v1/versions/pip/minimum (docs/protocol.md §12).

@@ -44,6 +44,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel: String?
     @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
     @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
+    @Option(name: .customLong("job-lease"), help: "Seconds a claimed job stays this server's without renewal (default 30).") var jobLease: String?
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
     @Option(name: .customLong("admin-token"), help: ArgumentHelp("Turn on the admin API (/_admin/..., docs/admin.md) for test suites; requests need `Authorization: Bearer TOKEN`. Off by default (404). Env LIGHTLY_SERVER_ADMIN_TOKEN.", valueName: "token")) var adminToken: String?
@@ -61,7 +62,8 @@ struct Serve: ParsableCommand {
             (.maxConnectionsPerAddress, maxConnectionsPerAddress), (.minTransferRate, minTransferRate),
             (.transferRateWindow, transferRateWindow),
             (.bodyFileThreshold, bodyFileThreshold), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
-            (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples),
+            (.jobPollWait, jobPollWait), (.jobLease, jobLease), (.maxDatasetSamples, maxDatasetSamples),
+
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
             (.adminToken, adminToken), (.deterministicIds, deterministicIds), (.clock, clock),
         ]
@@ -131,7 +133,7 @@ struct ServeSession {
             logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
         }
         let context = ServerContext(settings: settings, dataDirectory: dir, database: db, tokens: tokens,
-                                    signingKey: try dir.signingKey(), logger: logger)
+                                    signingKey: try SigningKeyStore.key(db, importing: dir.signingKeyPath), logger: logger)
 
         // Install signal handling before listening, so an early SIGTERM still shuts down cleanly.
         let stop = ShutdownSignal(onForcedExit: onForcedExit)

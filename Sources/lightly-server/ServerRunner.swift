@@ -127,6 +127,8 @@ func makeApplication(context: ServerContext) throws -> LightlyApplication {
                           maxCSVBytes: s.maxBodyBytes)
     api.adminToken = s.adminToken
     api.metrics = s.metrics
+    api.jobLeaseSeconds = s.jobLease
+
     return try LightlyApplication(
         database: context.database, dataDirectory: context.dataDirectory.path,
         settings: api, logger: context.logger)

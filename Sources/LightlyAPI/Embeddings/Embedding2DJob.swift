@@ -49,9 +49,8 @@ public struct Embedding2DJobExecutor: JobExecutor {
         if let reuse = existing.first(where: { $0.points.count == rows * 2 }) {
             points = reuse.points
         } else {
-            let matrix = try cache.matrix(for: embedding.id) {
-                try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
-            }
+            let matrix = try cache.currentMatrix(embedding, rows: rows, dimension: dim, database: database)
+
             points = matrix.withUnsafeMutableFloats { values in
                 PCA2D.project(values: Array(values), rows: rows, dimension: dim)
             }
@@ -60,7 +59,7 @@ public struct Embedding2DJobExecutor: JobExecutor {
             throw JobFailure("the 2-D projection of embedding \(embedding.id) failed")
         }
         try database.write { conn in
-            guard let current = try JobStore.get(id: job.id, conn), current.status == .running else { return }
+            guard try JobStore.isStillRunning(job, conn) else { return }
             // The embedding may have been re-uploaded meanwhile: only store a projection that
             // still matches its row count.
             guard let now = try EmbeddingStore.get(id: embedding.id, conn), now.rowCount == rows, now.dimension == dim else {

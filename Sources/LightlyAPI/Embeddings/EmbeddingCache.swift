@@ -11,6 +11,12 @@ import Synchronization
 /// transaction commits. Each id carries a generation that `invalidate` bumps, so a load that
 /// started before the invalidation never inserts its (stale) result afterwards.
 ///
+/// Several servers on one store each have their own cache, and an upload through one server
+/// does not reach the others' memory. So every entry also carries the embedding's stored
+/// `version` (bumped by each upload): a lookup hits only an entry of the version the job
+/// read from the store, and ``revalidate(_:)`` (one query before each use) drops entries of
+/// re-uploaded or deleted embeddings.
+///
 /// ```swift
 /// let m = try cache.matrix(for: embeddingId) { try EmbeddingStore.load(embeddingId, from: db) }
 /// ```
@@ -18,6 +24,7 @@ public final class EmbeddingCache: Sendable {
     private struct Entry {
         var matrix: EmbeddingMatrix
         var lastUse: UInt64
+        var version: Int
     }
     private struct State {
         var entries: [String: Entry] = [:]
@@ -44,11 +51,13 @@ public final class EmbeddingCache: Sendable {
     /// `load` runs without the lock held, so two jobs that miss at the same time may both
     /// load; the second insert simply replaces the first.
     /// - Complexity: O(1) on a hit; O(entries) when evicting.
-    public func matrix(for id: String, load: () throws -> EmbeddingMatrix) rethrows -> EmbeddingMatrix {
+    /// - Parameter version: the embedding's stored version the caller read; an entry of
+    ///   another version is a miss (and is replaced by what `load` returns).
+    public func matrix(for id: String, version: Int = 0, load: () throws -> EmbeddingMatrix) rethrows -> EmbeddingMatrix {
         enum Lookup { case hit(EmbeddingMatrix), miss(generation: UInt64) }
         let lookup: Lookup = state.withLock { s in
             s.clock &+= 1
-            if var e = s.entries[id] {
+            if var e = s.entries[id], e.version == version {
                 e.lastUse = s.clock
                 s.entries[id] = e
                 s.hits += 1
@@ -65,14 +74,14 @@ public final class EmbeddingCache: Sendable {
         let loaded = try load()
         state.withLock { s in
             guard s.generations[id, default: 0] == generation else { return }
-            put(id, loaded, &s)
+            put(id, loaded, version: version, &s)
         }
         return loaded
     }
 
     /// Replaces `id`'s entry with `matrix`, evicting least recently used entries to stay
     /// within the budget; a matrix larger than the budget only drops the old entry.
-    private func put(_ id: String, _ matrix: EmbeddingMatrix, _ s: inout State) {
+    private func put(_ id: String, _ matrix: EmbeddingMatrix, version: Int, _ s: inout State) {
         if let old = s.entries.removeValue(forKey: id) { s.bytes -= old.matrix.byteCount }
         let size = matrix.byteCount
         guard size <= byteBudget else { return }
@@ -81,7 +90,7 @@ public final class EmbeddingCache: Sendable {
             s.bytes -= victim.value.matrix.byteCount
         }
         s.clock &+= 1
-        s.entries[id] = Entry(matrix: matrix, lastUse: s.clock)
+        s.entries[id] = Entry(matrix: matrix, lastUse: s.clock, version: version)
         s.bytes += size
     }
 
@@ -98,12 +107,36 @@ public final class EmbeddingCache: Sendable {
     /// like ``invalidate(_:)`` followed by a load, so the next job does not read it back.
     /// Ignored when a store with a later `ticket` already happened (two uploads to one
     /// embedding finishing in the other order), and not kept if larger than the budget.
-    public func store(_ id: String, matrix: EmbeddingMatrix, ticket: UInt64) {
+    /// - Parameter version: the version the store gave the matrix in that commit.
+    public func store(_ id: String, matrix: EmbeddingMatrix, version: Int = 0, ticket: UInt64) {
         state.withLock { s in
             guard ticket > s.storedTicket[id, default: 0] else { return }
             s.storedTicket[id] = ticket
             s.generations[id, default: 0] &+= 1   // loads in flight read the old matrix
-            put(id, matrix, &s)
+            put(id, matrix, version: version, &s)
+        }
+    }
+
+    /// Checks every cached entry against the store: `lookup` gets the cached ids and returns
+    /// the stored version of each that still exists; entries of a deleted embedding (missing
+    /// from the answer) or another version (re-uploaded, possibly through another server) are
+    /// dropped. Entries added meanwhile are left alone.
+    /// - Returns: how many entries were dropped.
+    @discardableResult
+    public func revalidate(_ lookup: ([String]) throws -> [String: Int]) rethrows -> Int {
+        let ids = state.withLock { Array($0.entries.keys) }
+        guard !ids.isEmpty else { return 0 }
+        let current = try lookup(ids)
+        return state.withLock { s in
+            var dropped = 0
+            for id in ids {
+                guard let e = s.entries[id], current[id] != e.version else { continue }
+                s.generations[id, default: 0] &+= 1
+                s.entries.removeValue(forKey: id)
+                s.bytes -= e.matrix.byteCount
+                dropped += 1
+            }
+            return dropped
         }
     }
 

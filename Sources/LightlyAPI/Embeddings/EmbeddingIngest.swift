@@ -37,6 +37,8 @@ public struct EmbeddingIngestOutcome: Sendable {
     public var matrix: EmbeddingMatrix
     /// What `commitTicket` returned inside the committed transaction (0 without one).
     public var ticket: UInt64 = 0
+    /// The embedding's stored version after this upload (``EmbeddingRecord/version``).
+    public var version: Int = 0
     /// Where the time went, in ms: `samples` (reading the dataset's filenames), `parse`
     /// (read, validate, build the matrix), `reorder` (re-emit a shuffled CSV), then in the
     /// write transaction `wait` (for the writer), `insert_samples` (an empty dataset's samples
@@ -183,7 +185,9 @@ public enum EmbeddingIngest {
             try DatasetStore.raiseLastModified(id: datasetId, to: Int64(now), conn)
             return EmbeddingIngestOutcome(rows: n, dimension: d, createdSamples: created,
                                           replacedCSVBlobId: embedding.csvBlobId, csvBlobId: blobId, matrix: matrix,
-                                          ticket: commitTicket?() ?? 0)
+                                          ticket: commitTicket?() ?? 0,
+                                          version: try EmbeddingStore.versions(ids: [embeddingId], conn)[embeddingId] ?? 0)
+
         }
         phases.lap("commit", since: t)
         outcome.phases = phases

@@ -18,6 +18,9 @@ public struct EmbeddingRecord: Sendable, Equatable {
     public var dimension: Int?
     public var csvBlobId: String?
     public var createdAt: Int
+    /// Bumped each time the matrix is stored (migration 0004): a server's cached copy of an
+    /// older version is stale.
+    public var version: Int = 0
 }
 
 /// SQL for embeddings, their float32 chunks and their 2-D projections (migration 0001).
@@ -30,12 +33,12 @@ public enum EmbeddingStore {
     /// Target size of one `embedding_chunks.data` blob.
     public static let chunkBytes = 1 << 20
 
-    static let columns = "id, dataset_id, seq, name, is_processed, row_count, dim, csv_blob_id, created_at"
+    static let columns = "id, dataset_id, seq, name, is_processed, row_count, dim, csv_blob_id, created_at, version"
 
     static func record(_ r: Row) throws -> EmbeddingRecord {
         EmbeddingRecord(id: try r.string(0), datasetId: try r.string(1), seq: try r.int(2), name: try r.string(3),
                         isProcessed: try r.int(4) != 0, rowCount: try r.intOrNil(5), dimension: try r.intOrNil(6),
-                        csvBlobId: try r.stringOrNil(7), createdAt: try r.int(8))
+                        csvBlobId: try r.stringOrNil(7), createdAt: try r.int(8), version: try r.int(9))
     }
 
     /// How many embeddings the dataset has.
@@ -102,7 +105,8 @@ public enum EmbeddingStore {
             chunk += 1
             first += count
         }
-        try conn.run("UPDATE embeddings SET is_processed = 1, row_count = ?, dim = ? WHERE id = ?", rows, dimension, embeddingId)
+        try conn.run("UPDATE embeddings SET is_processed = 1, row_count = ?, dim = ?, version = version + 1 WHERE id = ?",
+                     rows, dimension, embeddingId)
         try conn.run("DELETE FROM embeddings_2d WHERE embedding_id = ?", embeddingId)
     }
 
@@ -135,7 +139,20 @@ public enum EmbeddingStore {
         return matrix
     }
 
+    /// The stored version of each of `ids` that still exists (a missing id was deleted, e.g.
+    /// with its dataset). One query; for checking a server's cached matrices.
+    public static func versions(ids: [String], _ conn: Connection) throws -> [String: Int] {
+        guard !ids.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        var out: [String: Int] = [:]
+        for row in try conn.query("SELECT id, version FROM embeddings WHERE id IN (\(marks))", arguments: ids.map { .text($0) }) {
+            out[try row.string(0)] = try row.int(1)
+        }
+        return out
+    }
+
     // MARK: - 2-D projections
+
 
     /// Stores an n×2 projection for `method`, replacing an earlier one.
     public static func store2D(embeddingId: String, method: String, points: [Float], now: Int, _ conn: Connection) throws {

@@ -24,14 +24,16 @@ public final class JobSystem: Sendable {
     let logger: Logger
 
     public init(database: Database, blobs: BlobStore, settings: APISettings, logger: Logger,
-                cacheBytes: Int = 2 << 30, maxConcurrentJobs: Int = 1) {
+                cacheBytes: Int = 2 << 30, maxConcurrentJobs: Int = 1, sharedStore: Bool = false) {
         let cache = EmbeddingCache(byteBudget: cacheBytes)
         self.cache = cache
         self.logger = logger
         self.runner = JobRunner(database: database, executors: [
             .sampling: SamplingJobExecutor(database: database, cache: cache),
             .embeddings2D: Embedding2DJobExecutor(database: database, cache: cache),
-        ], maxConcurrentJobs: maxConcurrentJobs, logger: logger)
+        ], maxConcurrentJobs: maxConcurrentJobs, leaseSeconds: settings.jobLeaseSeconds, sharedStore: sharedStore,
+           logger: logger)
+
     }
 
     /// Requeues jobs interrupted by a crash or restart and starts running waiting jobs.
@@ -53,8 +55,8 @@ public final class JobSystem: Sendable {
 
     /// An embedding's matrix was replaced by `matrix` (committed with `ticket` from
     /// `cache.nextTicket()`): cache it, so the next job does not read it back from SQLite.
-    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, ticket: UInt64) {
-        cache.store(embeddingId, matrix: matrix, ticket: ticket)
+    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, version: Int, ticket: UInt64) {
+        cache.store(embeddingId, matrix: matrix, version: version, ticket: ticket)
     }
 }
 

@@ -24,6 +24,9 @@ public struct JobRecord: Sendable, Equatable {
     public var createdAt: Int
     public var startedAt: Int?
     public var finishedAt: Int?
+    /// The server that claimed the job (``JobRunner/owner``), set on the record the claiming
+    /// runner hands its executor (``JobStore/get(id:_:)`` leaves it nil).
+    public var leaseOwner: String? = nil
 }
 
 extension JobRecord {
@@ -103,7 +106,7 @@ public enum JobStore {
     /// - Returns: how many were requeued.
     @discardableResult
     public static func requeueInterrupted(_ conn: Connection) throws -> Int {
-        try conn.run("UPDATE jobs SET status = 'WAITING', started_at = NULL WHERE status = 'RUNNING'")
+        try conn.run("UPDATE jobs SET status = 'WAITING', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE status = 'RUNNING'")
     }
 
     /// WAITING → RUNNING. Returns false if the job was not WAITING any more.
@@ -122,6 +125,86 @@ public enum JobStore {
     /// → FAILED with a message for the user.
     public static func markFailed(id: String, error: String, now: Int, _ conn: Connection) throws {
         try conn.run("UPDATE jobs SET status = 'FAILED', error = ?, finished_at = MAX(?, created_at) WHERE id = ?", error, now, id)
+    }
+}
+
+// MARK: - Leases (several servers on one database)
+
+extension JobStore {
+    /// A job another server may take: WAITING, or RUNNING with a lease that expired before
+    /// `now` (its server died or stopped renewing). `?` = now.
+    static let claimable = "(j.status = 'WAITING' OR (j.status = 'RUNNING' AND coalesce(j.lease_expires_at, 0) < ?))"
+
+    /// The next jobs this server may claim, oldest first (at most `limit`): claimable, and of
+    /// a dataset no other live lease is running a job of (one job per dataset at a time, over
+    /// all servers).
+    ///
+    /// With `lockRows` (PostgreSQL) the rows are read `FOR UPDATE SKIP LOCKED`: a row another
+    /// server is claiming right now is skipped instead of waited for, and the rows returned
+    /// stay locked until the transaction ends, so two servers never claim one job. SQLite has
+    /// one writer at a time: its write transaction alone gives that guarantee.
+    public static func claimCandidates(now: Int, limit: Int, lockRows: Bool, _ conn: Connection) throws -> [JobRecord] {
+        let cols = columns.split(separator: ",").map { "j." + $0.filter { $0 != " " } }.joined(separator: ", ")
+        let sql = """
+            SELECT \(cols) FROM jobs j
+            WHERE \(claimable)
+              AND (j.dataset_id IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM jobs r WHERE r.dataset_id = j.dataset_id AND r.id <> j.id
+                    AND r.status = 'RUNNING' AND coalesce(r.lease_expires_at, 0) >= ?))
+            ORDER BY j.created_at, j.id LIMIT ?
+            """ + (lockRows ? " FOR UPDATE OF j SKIP LOCKED" : "")
+        return try conn.query(sql, now, now, limit).map(record)
+    }
+
+    /// Whether any job is claimable at `now` (a cheap look before a claiming transaction).
+    public static func hasClaimable(now: Int, _ conn: Connection) throws -> Bool {
+        try conn.queryOne("SELECT 1 FROM jobs j WHERE \(claimable) LIMIT 1", now) != nil
+    }
+
+    /// Claims the job `id` for `owner` until `now + leaseMillis`: → RUNNING. False when another
+    /// server claimed it first (or it ended).
+    public static func claim(id: String, owner: String, now: Int, leaseMillis: Int, _ conn: Connection) throws -> Bool {
+        try conn.run("""
+            UPDATE jobs SET status = 'RUNNING', started_at = ?, lease_owner = ?, lease_expires_at = ?
+            WHERE id = ? AND (status = 'WAITING' OR (status = 'RUNNING' AND coalesce(lease_expires_at, 0) < ?))
+            """, now, owner, now + leaseMillis, id, now) == 1
+    }
+
+    /// Extends `owner`'s lease on the RUNNING job `id` to `expiresAt`. False when the job is not
+    /// `owner`'s any more (another server took it after the lease expired, or it ended).
+    public static func renewLease(id: String, owner: String, expiresAt: Int, _ conn: Connection) throws -> Bool {
+        try conn.run("UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'RUNNING' AND lease_owner = ?",
+                     expiresAt, id, owner) == 1
+    }
+
+    /// Whether `job` is still RUNNING and, when this server claimed it with a lease, still
+    /// this server's: an executor's final write stores its result only then.
+    public static func isStillRunning(_ job: JobRecord, _ conn: Connection) throws -> Bool {
+        guard let owner = job.leaseOwner else {
+            return try conn.queryOne("SELECT 1 FROM jobs WHERE id = ? AND status = 'RUNNING'", job.id) != nil
+        }
+        return try conn.queryOne("SELECT 1 FROM jobs WHERE id = ? AND status = 'RUNNING' AND lease_owner = ?", job.id, owner) != nil
+    }
+
+    /// Puts `owner`'s RUNNING jobs back to WAITING (a runner stopping with jobs unfinished).
+    /// - Returns: how many.
+    @discardableResult
+    public static func releaseLeases(owner: String, _ conn: Connection) throws -> Int {
+        try conn.run("""
+            UPDATE jobs SET status = 'WAITING', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+            WHERE status = 'RUNNING' AND lease_owner = ?
+            """, owner)
+    }
+
+    /// Puts RUNNING jobs whose lease expired before `now` back to WAITING (at start on a store
+    /// shared by several servers: jobs another server still holds are left alone).
+    /// - Returns: how many were requeued.
+    @discardableResult
+    public static func requeueExpired(now: Int, _ conn: Connection) throws -> Int {
+        try conn.run("""
+            UPDATE jobs SET status = 'WAITING', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+            WHERE status = 'RUNNING' AND coalesce(lease_expires_at, 0) < ?
+            """, now)
     }
 }
 

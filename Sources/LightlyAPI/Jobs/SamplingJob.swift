@@ -87,10 +87,8 @@ public struct SamplingJobExecutor: JobExecutor {
         }
         t = phases.lap("inputs", since: t)
         var loaded = false
-        let matrix = try cache.matrix(for: embedding.id) {
-            loaded = true
-            return try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
-        }
+        let matrix = try cache.currentMatrix(embedding, rows: rows, dimension: dim, database: database) { loaded = true }
+
         t = phases.lap("load", since: t)
         phases.add("cached", loaded ? 0 : 1)
         let samplingRequest = SamplingRequest(
@@ -111,7 +109,7 @@ public struct SamplingJobExecutor: JobExecutor {
 
         let bits = BitMask(indices: result.preselected).union(BitMask(indices: result.picked))
         try database.write { conn in
-            guard let current = try JobStore.get(id: job.id, conn), current.status == .running else { return }
+            guard try JobStore.isStillRunning(job, conn) else { return }
             let n = try SamplingJobExecutor.sampleCount(datasetId: input.datasetId, conn)
             guard n == inputs.n else {
                 throw JobFailure("the dataset changed while sampling (\(inputs.n) → \(n) samples); trigger the sampling again")
@@ -179,3 +177,25 @@ public struct SamplingJobExecutor: JobExecutor {
     }
 }
 
+
+extension EmbeddingCache {
+    /// The matrix of `embedding` as the store holds it now (the version the job read): first
+    /// drops entries the store says are stale (re-uploaded, possibly through another server,
+    /// or deleted), then answers from the cache or loads the chunks.
+    /// - Parameter onLoad: called when the matrix was read from the store (a miss).
+    /// - Throws: `JobFailure` when the embedding was re-uploaded between the job's read of its
+    ///   inputs and the load; storage errors.
+    func currentMatrix(_ embedding: EmbeddingRecord, rows: Int, dimension: Int, database: Database,
+                       onLoad: () -> Void = {}) throws -> EmbeddingMatrix {
+        try revalidate { ids in try database.read { conn in try EmbeddingStore.versions(ids: ids, conn) } }
+        return try matrix(for: embedding.id, version: embedding.version) {
+            onLoad()
+            return try database.read { conn in
+                guard try EmbeddingStore.versions(ids: [embedding.id], conn)[embedding.id] == embedding.version else {
+                    throw JobFailure("embedding \(embedding.id) was uploaded again while the job started; trigger it again")
+                }
+                return try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dimension, conn)
+            }
+        }
+    }
+}
