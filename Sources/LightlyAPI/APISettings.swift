@@ -36,6 +36,11 @@ public struct APISettings: Sendable {
     /// third of it while the job runs); after that another server on the same store may take
     /// the job over. Default 30.
     public var jobLeaseSeconds: Double = 30
+    /// True when other servers may share the store (PostgreSQL): job claims lock rows, a start
+    /// leaves jobs with a live lease alone, and cached mappings are checked against the store
+    /// before use. Default false (SQLite, one server).
+    public var sharedStore = false
+
 
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,

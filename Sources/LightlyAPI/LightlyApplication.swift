@@ -68,7 +68,8 @@ public final class LightlyApplication: Sendable {
         // Shared through the store, so every server on one database accepts the others' URLs.
         self.signer = URLSigner(secret: try SigningKeyStore.key(database, importing: dir.signingKeyPath))
         self.tokens = TokenStore(database: database)
-        self.mappings = MappingCache()
+        self.mappings = MappingCache(checksStore: settings.sharedStore)
+
         self.jobs = JobSystem(database: database, blobs: blobs, settings: settings, logger: logger)
         self.journal = RequestJournal(capacity: settings.requestJournalSize)
         self.requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -95,7 +96,7 @@ public final class LightlyApplication: Sendable {
         if settings.debrisSweepInterval > 0 {
             debris.schedule(every: settings.debrisSweepInterval) { [self] in sweepDebris(minimumAge: settings.debrisMinimumAge) }
         }
-        jobs.start()
+        jobs.start(alone: alone)
     }
 
     /// Stops background work (waits for a sweep in progress to give up).

@@ -236,4 +236,23 @@ import Glibc
         try upload(second, try Database(path: f.dir + "/test.sqlite3"))
         #expect(try sample("round-2") == bruteForceKCenter(points: second, n: n, d: d, k: 5).sorted())
     }
+
+    // MARK: Mapping cache
+
+    /// Samples added or renamed through another server reach this server's cached mapping.
+    @Test func mappingCacheChecksTheStoreWhenShared() throws {
+        let f = try JobsFixture.make(samples: 3, initialTag: false)
+        defer { f.cleanup() }
+        let shared = MappingCache(checksStore: true), alone = MappingCache()
+        #expect(try f.db.read { conn in try shared.mapping(f.datasetId, conn: conn).count } == 3)
+        #expect(try f.db.read { conn in try alone.mapping(f.datasetId, conn: conn).count } == 3)
+        // "Another server" adds a sample (no invalidate here).
+        try Database(path: f.dir + "/test.sqlite3").write { conn in
+            try SampleStore.append(id: "dddddddddddddddddddddddd", datasetId: f.datasetId, idx: 3, fileName: "late.jpg", thumbName: nil,
+                                   metaData: nil, exif: nil, customMetaData: nil, size: 0, now: 5, conn)
+        }
+        #expect(try f.db.read { conn in try shared.mapping(f.datasetId, conn: conn).fileNames.last } == "late.jpg")
+        // Without the check (one server) the local invalidation is what refreshes it.
+        #expect(try f.db.read { conn in try alone.mapping(f.datasetId, conn: conn).count } == 3)
+    }
 }

@@ -24,21 +24,24 @@ public final class JobSystem: Sendable {
     let logger: Logger
 
     public init(database: Database, blobs: BlobStore, settings: APISettings, logger: Logger,
-                cacheBytes: Int = 2 << 30, maxConcurrentJobs: Int = 1, sharedStore: Bool = false) {
+                cacheBytes: Int = 2 << 30, maxConcurrentJobs: Int = 1) {
         let cache = EmbeddingCache(byteBudget: cacheBytes)
         self.cache = cache
         self.logger = logger
         self.runner = JobRunner(database: database, executors: [
             .sampling: SamplingJobExecutor(database: database, cache: cache),
             .embeddings2D: Embedding2DJobExecutor(database: database, cache: cache),
-        ], maxConcurrentJobs: maxConcurrentJobs, leaseSeconds: settings.jobLeaseSeconds, sharedStore: sharedStore,
-           logger: logger)
+        ], maxConcurrentJobs: maxConcurrentJobs, leaseSeconds: settings.jobLeaseSeconds,
+           sharedStore: settings.sharedStore, lockRows: settings.sharedStore, logger: logger)
 
     }
 
     /// Requeues jobs interrupted by a crash or restart and starts running waiting jobs.
-    public func start() {
-        do { try runner.start() } catch {
+    /// - Parameter alone: false when another server uses the same data folder (and store):
+    ///   its running jobs are then left to their leases.
+    public func start(alone: Bool = true) {
+        do { try runner.start(othersMayRun: !alone) } catch {
+
             logger.error("job runner failed to start", metadata: ["error": "\(error)"])
         }
     }

@@ -170,10 +170,15 @@ public final class JobRunner: Sendable {
     private var leaseMillis: Int { Int(leaseSeconds * 1000) }
 
     /// Requeues interrupted jobs and starts running the waiting ones.
-    public func start() throws {
+    /// - Parameter othersMayRun: another server may be running jobs on this store right now
+    ///   (e.g. it holds the data folder too): like `sharedStore`, only jobs whose lease expired
+    ///   are requeued.
+    public func start(othersMayRun: Bool = false) throws {
         let requeued = try database.write { conn in
-            sharedStore ? try JobStore.requeueExpired(now: leaseNowMillis(), conn) : try JobStore.requeueInterrupted(conn)
+            sharedStore || othersMayRun
+                ? try JobStore.requeueExpired(now: leaseNowMillis(), conn) : try JobStore.requeueInterrupted(conn)
         }
+
         state.withLock { $0.started = true; $0.stopping = false }
         if requeued > 0 { logger.info("requeued interrupted jobs", metadata: ["jobs.count": "\(requeued)"]) }
         let interval = min(1.0, leaseSeconds / 3)
