@@ -25,7 +25,7 @@ import Synchronization
 /// app.stop()
 /// ```
 public final class LightlyApplication: Sendable {
-    public let database: Database
+    public let database: any SQLDatabase
     public let settings: APISettings
     public let logger: Logger
     public let dataDirectory: String
@@ -56,7 +56,7 @@ public final class LightlyApplication: Sendable {
     ///   - database: migrated database.
     ///   - dataDirectory: holds `blobs/`, `tmp/` and `signing.key` (created if missing).
     /// - Throws: if the directories or the signing key cannot be created.
-    public init(database: Database, dataDirectory: String, settings: APISettings, logger: Logger) throws {
+    public init(database: any SQLDatabase, dataDirectory: String, settings: APISettings, logger: Logger) throws {
         self.database = database
         self.settings = settings
         self.logger = logger

@@ -108,7 +108,7 @@ public final class JobRunner: Sendable {
     /// How many recent jobs' phases are kept in memory.
     static let keptPhases = 256
 
-    private let database: Database
+    private let database: any SQLDatabase
     private let executors: [JobResultType: any JobExecutor]
     private let logger: Logger
     /// Jobs running at the same time, over all datasets.
@@ -120,7 +120,7 @@ public final class JobRunner: Sendable {
     private let endObserver = Mutex<(@Sendable (JobRecord, JobState, Double) -> Void)?>(nil)
     private let faultSource = Mutex<(@Sendable (JobResultType) -> JobFaultAction?)?>(nil)
 
-    public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
+    public init(database: any SQLDatabase, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
                 logger: Logger = Logger(label: "lightly.jobs")) {
         self.database = database
         self.executors = executors

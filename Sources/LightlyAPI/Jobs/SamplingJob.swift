@@ -31,14 +31,14 @@ public struct SamplingJobInput: Codable, Sendable, Equatable {
 ///    `SAMPLER_<METHOD>`, and marks the job FINISHED with the tag id. A name taken in the
 ///    meantime fails the job.
 public struct SamplingJobExecutor: JobExecutor {
-    let database: Database
+    let database: any SQLDatabase
     let cache: EmbeddingCache
     /// Seed of RANDOM (fixed, so results are reproducible).
     public var randomSeed: UInt64 = 0
     /// Sampler worker threads (0 = all cores).
     public var threads: Int = 0
 
-    public init(database: Database, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
+    public init(database: any SQLDatabase, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
         self.database = database
         self.cache = cache
         self.randomSeed = randomSeed
