@@ -38,7 +38,7 @@ public struct APISettings: Sendable {
     public var jobLeaseSeconds: Double = 30
     /// True when other servers may share the store (PostgreSQL): job claims lock rows, a start
     /// leaves jobs with a live lease alone, and cached mappings are checked against the store
-    /// before use. Default false (SQLite, one server).
+    /// before use. Default false; `LightlyApplication` sets it for a PostgreSQL store.
     public var sharedStore = false
 
 

@@ -25,7 +25,7 @@ import Synchronization
 /// app.stop()
 /// ```
 public final class LightlyApplication: Sendable {
-    public let database: Database
+    public let database: any SQLDatabase
     public let settings: APISettings
     public let logger: Logger
     public let dataDirectory: String
@@ -57,7 +57,10 @@ public final class LightlyApplication: Sendable {
     ///   - dataDirectory: holds `blobs/` and `tmp/` (created if missing); a `signing.key` of an
     ///     older version is imported into the store.
     /// - Throws: if the directories or the signing key cannot be created.
-    public init(database: Database, dataDirectory: String, settings: APISettings, logger: Logger) throws {
+    public init(database: any SQLDatabase, dataDirectory: String, settings: APISettings, logger: Logger) throws {
+        var settings = settings
+        // PostgreSQL is the store several servers share.
+        if database.dialect == .postgres { settings.sharedStore = true }
         self.database = database
         self.settings = settings
         self.logger = logger

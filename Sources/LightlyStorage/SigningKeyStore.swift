@@ -31,7 +31,7 @@ public enum SigningKeyStore {
     /// - Throws: `StorageError` when the store fails, or (kind `.io`) when `legacyFile` exists
     ///   but cannot be read or does not hold 32 bytes (the key is then not guessed: delete the
     ///   file to make a new one, and URLs signed earlier expire).
-    public static func key(_ database: Database, importing legacyFile: String?) throws -> [UInt8] {
+    public static func key(_ database: any SQLDatabase, importing legacyFile: String?) throws -> [UInt8] {
         if let stored = try database.read({ conn in try storedKey(conn) }) { return stored }
         let candidate = try legacyFile.flatMap(readLegacy) ?? Crypto.secureRandomBytes(keyBytes)
         return try database.write { conn in

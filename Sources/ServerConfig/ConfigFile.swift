@@ -145,6 +145,7 @@ extension ServerSettings.Key {
         case .host: "Address to listen on; 0.0.0.0 for every interface."
         case .port: "TCP port; 0 picks a free one."
         case .dataDir: "Data folder (database, blobs/, tmp/, signing.key); created with mode 0700."
+        case .database: "postgresql://USER:PASSWORD@HOST:PORT/DB to keep the database in PostgreSQL; empty = SQLite file in data_dir."
         case .publicURL: "URL clients use to reach the server (signed URLs point here); empty = http(s)://HOST:PORT."
         case .maxBodyBytes: "Largest request body in bytes; larger gets 413."
         case .headerTimeout: "Seconds to receive a complete request head; then 408."

@@ -18,6 +18,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var port = 8421
     /// The data folder (database, blobs, temporary files, signing key).
     public var dataDir = "./lightly-data"
+    /// A `postgresql://` URL: keep the database in PostgreSQL instead of the SQLite file under
+    /// `dataDir` (blobs and the signing key stay in `dataDir`). `nil` = SQLite. Its password is
+    /// never printed (`lightly-server settings` shows it as `***`).
+    public var database: String? = nil
     /// The URL clients use to reach the server (signed URLs point here); `nil` derives it from host/port.
     public var publicURL: String? = nil
     /// Largest accepted request body in bytes (larger gets 413).
@@ -155,6 +159,7 @@ extension ServerSettings {
     public enum Key: String, CaseIterable, Sendable, Hashable {
         case host, port
         case dataDir = "data_dir"
+        case database
         case publicURL = "public_url"
         case maxBodyBytes = "max_body_bytes"
         case headerTimeout = "header_timeout"
@@ -193,6 +198,7 @@ extension ServerSettings {
             case .host: s.host
             case .port: String(s.port)
             case .dataDir: s.dataDir
+            case .database: s.database ?? ""
             case .publicURL: s.publicURL ?? ""
             case .maxBodyBytes: String(s.maxBodyBytes)
             case .headerTimeout: Self.seconds(s.headerTimeout)
@@ -242,6 +248,13 @@ extension ServerSettings {
             case .dataDir:
                 guard !v.isEmpty else { throw fail("a folder path") }
                 s.dataDir = v
+            case .database:
+                if v.isEmpty { s.database = nil; return }
+                // Never echo the value: a URL may carry a password.
+                guard v.hasPrefix("postgresql://") || v.hasPrefix("postgres://"), !v.contains(where: \.isWhitespace) else {
+                    throw ConfigError(source: source, message: "\(rawValue): expected a postgresql:// URL (or empty for the SQLite file in data_dir)")
+                }
+                s.database = v
             case .publicURL:
                 if v.isEmpty { s.publicURL = nil; return }
                 guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.contains(" "), !v.contains("?") else {

@@ -124,10 +124,12 @@ struct ServeSession {
         }
         let dir = DataDirectory(path: settings.dataDir)
         try dir.prepare()
-        let db = try Database(path: dir.databasePath)
+        let db = try Self.openDatabase(settings, dir)
         defer { db.close() }
+        // On PostgreSQL under an advisory lock: servers starting together apply each migration once.
         let applied = try db.migrate()
         if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }
+        if db.dialect != .sqlite { logger.info("database", metadata: ["database": "\(db.displayLocation)"]) }
         let tokens = TokenStore(database: db)
         if !dir.isPrivate {
             logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
@@ -177,6 +179,14 @@ struct ServeSession {
 }
 
 extension ServeSession {
+    /// PostgreSQL when `settings.database` names it (a connection pool of twice the cores, at
+    /// least 8), else the SQLite file in the data folder.
+    static func openDatabase(_ settings: ServerSettings, _ dir: DataDirectory) throws -> any SQLDatabase {
+        guard let url = settings.database else { return try Database(path: dir.databasePath) }
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return try PostgresDatabase(url: url, maxConnections: max(8, 2 * cores))
+    }
+
     /// SIGHUP: read the certificate and key again, for certificate renewal without a restart.
     /// A bad file is logged and the previous certificate stays in use.
     static func reloadTLSOnSIGHUP(_ runner: ServerRunner, logger: Logger) -> DispatchSourceSignal {

@@ -113,7 +113,7 @@ final class ServerRunner: Sendable {
 struct ServerContext: Sendable {
     var settings: ServerSettings
     var dataDirectory: DataDirectory
-    var database: Database
+    var database: any SQLDatabase
     var tokens: TokenStore
     var signingKey: [UInt8]
     var logger: Logger

@@ -9,6 +9,7 @@ import LightlyStorage
 import LightlyWire
 import Synchronization
 import Dispatch
+import PostgresTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -16,15 +17,25 @@ import Glibc
 
 /// What several servers on one store share, at the storage level: the signing key, job
 /// leases, and the embedding cache's check against the stored version. "Two servers" are two
-/// `Database` handles (and runners) on one SQLite file here; the process-level tests with two
-/// `serve` processes on PostgreSQL are in `LightlyClientTests/MultiServerTests.swift`.
+/// handles (and runners) on one store here: the SQLite file, or the PostgreSQL database with
+/// `LIGHTLY_TEST_STORE=postgres`. The process-level tests with two `serve` processes are in
+/// `LightlyClientTests/MultiServerTests.swift`.
 @Suite struct SharedStoreTests {
+    /// Another handle on the fixture's store: what a second server opens.
+    func secondHandle(_ f: JobsFixture) throws -> any SQLDatabase {
+        if let url = f.store.postgresURL { return try PostgresDatabase(url: url, maxConnections: 4) }
+        return try Database(path: f.dir + "/test.sqlite3")
+    }
+
+    /// Whether claims lock rows on this store (PostgreSQL).
+    func locks(_ f: JobsFixture) -> Bool { f.db.dialect == .postgres }
+
     // MARK: Signing key
 
     @Test func serversStartingTogetherAgreeOnOneSigningKey() throws {
         let f = try JobsFixture.make(samples: 1, initialTag: false)
         defer { f.cleanup() }
-        let handles = try (0 ..< 4).map { _ in try Database(path: f.dir + "/test.sqlite3") }
+        let handles = try (0 ..< 4).map { _ in try secondHandle(f) }
         let keys = Mutex<[[UInt8]]>([])
         DispatchQueue.concurrentPerform(iterations: handles.count) { i in
             if let key = try? SigningKeyStore.key(handles[i], importing: f.dir + "/signing.key") {
@@ -64,9 +75,9 @@ import Glibc
     /// until the runner tells it to stop.
     final class Probe: JobExecutor, @unchecked Sendable {
         let runs = Mutex<[String: Int]>([:])
-        let db: Database
+        let db: any SQLDatabase
         let block: Bool
-        init(db: Database, block: Bool = false) { self.db = db; self.block = block }
+        init(db: any SQLDatabase, block: Bool = false) { self.db = db; self.block = block }
         func run(_ job: JobRecord, progress: JobProgress) throws {
             runs.withLock { $0[job.id, default: 0] += 1 }
             if block {
@@ -116,7 +127,7 @@ import Glibc
             try conn.run("UPDATE jobs SET status = 'RUNNING' WHERE id = ?", legacy)   // before leases existed
         }
         let probe = Probe(db: f.db)
-        let shared = JobRunner(database: f.db, executors: [.embeddings2D: probe], leaseSeconds: 1, sharedStore: true)
+        let shared = JobRunner(database: f.db, executors: [.embeddings2D: probe], leaseSeconds: 1, sharedStore: true, lockRows: locks(f))
         try shared.start()
         defer { shared.stop() }
         try waitUntil("the dead server's job and the legacy job") {
@@ -138,7 +149,7 @@ import Glibc
         defer { f.cleanup() }
         let id = try insertJob(f, datasetId: f.datasetId)
         let probe = Probe(db: f.db, block: true)
-        let runner = JobRunner(database: f.db, executors: [.embeddings2D: probe], leaseSeconds: 0.6)
+        let runner = JobRunner(database: f.db, executors: [.embeddings2D: probe], leaseSeconds: 0.6, lockRows: locks(f))
         try runner.start()
         defer { runner.stop(timeout: 5) }
         try waitUntil("the job to run") { try job(f, id).status == "RUNNING" }
@@ -155,10 +166,10 @@ import Glibc
     @Test func twoRunnersOnOneStoreRunEachJobOnce() throws {
         let f = try JobsFixture.make(samples: 1, initialTag: false)
         defer { f.cleanup() }
-        let other = try Database(path: f.dir + "/test.sqlite3")
+        let other = try secondHandle(f)
         let probe = Probe(db: f.db)
-        let a = JobRunner(database: f.db, executors: [.embeddings2D: probe], maxConcurrentJobs: 2, leaseSeconds: 2)
-        let b = JobRunner(database: other, executors: [.embeddings2D: probe], maxConcurrentJobs: 2, leaseSeconds: 2)
+        let a = JobRunner(database: f.db, executors: [.embeddings2D: probe], maxConcurrentJobs: 2, leaseSeconds: 2, lockRows: locks(f))
+        let b = JobRunner(database: other, executors: [.embeddings2D: probe], maxConcurrentJobs: 2, leaseSeconds: 2, lockRows: locks(f))
         try a.start()
         try b.start()
         defer { a.stop(); b.stop() }
@@ -200,7 +211,7 @@ import Glibc
         defer { f.cleanup() }
         let first = testPoints(n: n, d: d, seed: 1), second = testPoints(n: n, d: d, seed: 2)
         let e = try f.db.write { conn in try EmbeddingStore.create(datasetId: f.datasetId, name: "emb", now: 3, conn) }
-        func upload(_ pts: [Float], _ db: Database) throws {
+        func upload(_ pts: [Float], _ db: any SQLDatabase) throws {
             try db.write { conn in
                 try EmbeddingStore.storeMatrix(embeddingId: e.id, rows: n, dimension: d, conn) { i, dst in
                     for j in 0 ..< d { dst[j] = pts[i * d + j] }
@@ -210,7 +221,7 @@ import Glibc
         try upload(first, f.db)
         #expect(try f.db.read { conn in try EmbeddingStore.get(id: e.id, conn)?.version } == 1)
         let cache = EmbeddingCache()            // "server B"'s cache
-        let runner = JobRunner(database: f.db, executors: [.sampling: SamplingJobExecutor(database: f.db, cache: cache)])
+        let runner = JobRunner(database: f.db, executors: [.sampling: SamplingJobExecutor(database: f.db, cache: cache)], lockRows: locks(f))
         try runner.start()
         defer { runner.stop() }
         func sample(_ name: String) throws -> [Int] {
@@ -233,7 +244,7 @@ import Glibc
         #expect(try sample("round-1") == bruteForceKCenter(points: first, n: n, d: d, k: 5).sorted())
         #expect(cache.contains(e.id))
         // "Server A" stores a new matrix for the same embedding (a second PUT of the CSV).
-        try upload(second, try Database(path: f.dir + "/test.sqlite3"))
+        try upload(second, try secondHandle(f))
         #expect(try sample("round-2") == bruteForceKCenter(points: second, n: n, d: d, k: 5).sorted())
     }
 
@@ -247,7 +258,7 @@ import Glibc
         #expect(try f.db.read { conn in try shared.mapping(f.datasetId, conn: conn).count } == 3)
         #expect(try f.db.read { conn in try alone.mapping(f.datasetId, conn: conn).count } == 3)
         // "Another server" adds a sample (no invalidate here).
-        try Database(path: f.dir + "/test.sqlite3").write { conn in
+        try secondHandle(f).write { conn in
             try SampleStore.append(id: "dddddddddddddddddddddddd", datasetId: f.datasetId, idx: 3, fileName: "late.jpg", thumbName: nil,
                                    metaData: nil, exif: nil, customMetaData: nil, size: 0, now: 5, conn)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LightlyStorage
+import PostgresTestSupport
 
 /// `PostgresDatabase`: serializable writes that retry conflicts, read-only snapshots, a bounded pool.
 @Suite(.enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))

@@ -27,10 +27,10 @@ public struct Embedding2DJobInput: Codable, Sendable, Equatable {
 /// coordinates too, and `GET …/2d` reports `computedWith: "PCA"`. The three calls the client
 /// makes after each upload compute PCA once; the other two reuse it.
 public struct Embedding2DJobExecutor: JobExecutor {
-    let database: Database
+    let database: any SQLDatabase
     let cache: EmbeddingCache
 
-    public init(database: Database, cache: EmbeddingCache) {
+    public init(database: any SQLDatabase, cache: EmbeddingCache) {
         self.database = database
         self.cache = cache
     }

@@ -93,7 +93,7 @@ public enum EmbeddingIngest {
 
     /// `ingest(source:…)` over bytes in memory.
     public static func ingest(_ bytes: UnsafeRawBufferPointer, datasetId: String, embeddingId: String,
-                              database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
+                              database: any SQLDatabase, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
         try ingest(source: .bytes(bytes), datasetId: datasetId, embeddingId: embeddingId, database: database,
@@ -118,7 +118,7 @@ public enum EmbeddingIngest {
     /// - Complexity: O(file size + n·d) time; n·d·4 bytes for the matrix plus O(n) for the
     ///   filenames, independent of the file size.
     public static func ingest(source: EmbeddingCSVSource, datasetId: String, embeddingId: String,
-                              database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
+                              database: any SQLDatabase, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               windowBytes: Int = 16 << 20,
                               commitTicket: (() -> UInt64)? = nil,

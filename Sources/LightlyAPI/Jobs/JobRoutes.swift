@@ -23,7 +23,7 @@ public final class JobSystem: Sendable {
     public let cache: EmbeddingCache
     let logger: Logger
 
-    public init(database: Database, blobs: BlobStore, settings: APISettings, logger: Logger,
+    public init(database: any SQLDatabase, blobs: BlobStore, settings: APISettings, logger: Logger,
                 cacheBytes: Int = 2 << 30, maxConcurrentJobs: Int = 1) {
         let cache = EmbeddingCache(byteBudget: cacheBytes)
         self.cache = cache

@@ -120,7 +120,7 @@ public final class JobRunner: Sendable {
     /// How many recent jobs' phases are kept in memory.
     static let keptPhases = 256
 
-    private let database: Database
+    private let database: any SQLDatabase
     private let executors: [JobResultType: any JobExecutor]
     private let logger: Logger
     /// Jobs running at the same time, over all datasets.
@@ -151,7 +151,7 @@ public final class JobRunner: Sendable {
     ///   - leaseSeconds: the lease of a claimed job (at least 0.3 s).
     ///   - sharedStore: true when other servers may use the same store (PostgreSQL).
     ///   - lockRows: true on PostgreSQL (claims read `FOR UPDATE SKIP LOCKED`).
-    public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
+    public init(database: any SQLDatabase, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
                 leaseSeconds: Double = JobRunner.defaultLeaseSeconds, sharedStore: Bool = false, lockRows: Bool = false,
                 logger: Logger = Logger(label: "lightly.jobs")) {
         self.database = database

@@ -41,7 +41,7 @@ extension JobRecord {
     }
 }
 
-/// SQL for the `jobs` table. Creation order is `(created_at, rowid)`.
+/// SQL for the `jobs` table. Creation order is `(created_at, seq)` (migration 0003).
 public enum JobStore {
     static let columns = "id, user_id, dataset_id, type, status, request, result, error, processed, total, created_at, started_at, finished_at"
 
@@ -58,7 +58,8 @@ public enum JobStore {
     public static func insert(userId: String, datasetId: String?, type: JobResultType, request: String, now: Int,
                               _ conn: Connection) throws -> JobRecord {
         let id = ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
-        try conn.run("INSERT INTO jobs(id, user_id, dataset_id, type, status, request, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try conn.run("INSERT INTO jobs(id, user_id, dataset_id, type, status, request, created_at, seq) " +
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM jobs))",
                      id, userId, datasetId, type.rawValue, JobState.waiting.rawValue, request, now)
         return JobRecord(id: id, userId: userId, datasetId: datasetId, type: type, status: .waiting, request: request,
                          result: nil, error: nil, processed: nil, total: nil, createdAt: now, startedAt: nil, finishedAt: nil)
@@ -68,7 +69,7 @@ public enum JobStore {
     /// `database`: what `check` verified (for a sampling job: the tag name is free and no queued
     /// job will take it) still holds when the job is stored, whatever other requests do.
     /// - Throws: whatever `check` throws (nothing is stored then); storage errors.
-    public static func enqueue(_ database: Database, userId: String, datasetId: String?, type: JobResultType,
+    public static func enqueue(_ database: any SQLDatabase, userId: String, datasetId: String?, type: JobResultType,
                                request: String, check: (Connection) throws -> Void) throws -> JobRecord {
         try database.write { conn in
             try check(conn)
@@ -82,7 +83,7 @@ public enum JobStore {
     public static func samplingPending(newTagName: String, datasetId: String, _ conn: Connection) throws -> Bool {
         try conn.queryOne("""
             SELECT 1 FROM jobs WHERE dataset_id = ? AND type = 'SAMPLING' AND status IN ('WAITING', 'RUNNING')
-              AND json_extract(request, '$.request.newTagName') = ?
+              AND \(conn.dialect == .postgres ? "request::jsonb #>> '{request,newTagName}'" : "json_extract(request, '$.request.newTagName')") = ?
             """, datasetId, newTagName) != nil
     }
 
@@ -93,12 +94,12 @@ public enum JobStore {
 
     /// The jobs of a user, oldest first.
     public static func list(userId: String, _ conn: Connection) throws -> [JobRecord] {
-        try conn.query("SELECT \(columns) FROM jobs WHERE user_id = ? ORDER BY created_at, rowid", userId).map(record)
+        try conn.query("SELECT \(columns) FROM jobs WHERE user_id = ? ORDER BY created_at, seq", userId).map(record)
     }
 
     /// WAITING jobs in creation order (at most `limit`).
     public static func waiting(limit: Int, _ conn: Connection) throws -> [JobRecord] {
-        try conn.query("SELECT \(columns) FROM jobs WHERE status = 'WAITING' ORDER BY created_at, rowid LIMIT ?", limit).map(record)
+        try conn.query("SELECT \(columns) FROM jobs WHERE status = 'WAITING' ORDER BY created_at, seq LIMIT ?", limit).map(record)
     }
 
     /// Puts jobs that were RUNNING when the process stopped back to WAITING (their results are
@@ -118,13 +119,13 @@ public enum JobStore {
     /// `finishedAt` is then when the result was stored (never before `createdAt`, even if the
     /// wall clock stepped back).
     public static func markFinished(id: String, result: String, total: Int?, now: Int, _ conn: Connection) throws {
-        try conn.run("UPDATE jobs SET status = 'FINISHED', result = ?, error = NULL, processed = ?, total = ?, finished_at = MAX(?, created_at) WHERE id = ?",
+        try conn.run("UPDATE jobs SET status = 'FINISHED', result = ?, error = NULL, processed = ?, total = ?, finished_at = \(conn.dialect.greatest)(?, created_at) WHERE id = ?",
                      result, total, total, now, id)
     }
 
     /// → FAILED with a message for the user.
     public static func markFailed(id: String, error: String, now: Int, _ conn: Connection) throws {
-        try conn.run("UPDATE jobs SET status = 'FAILED', error = ?, finished_at = MAX(?, created_at) WHERE id = ?", error, now, id)
+        try conn.run("UPDATE jobs SET status = 'FAILED', error = ?, finished_at = \(conn.dialect.greatest)(?, created_at) WHERE id = ?", error, now, id)
     }
 }
 
@@ -151,7 +152,7 @@ extension JobStore {
               AND (j.dataset_id IS NULL OR NOT EXISTS (
                   SELECT 1 FROM jobs r WHERE r.dataset_id = j.dataset_id AND r.id <> j.id
                     AND r.status = 'RUNNING' AND coalesce(r.lease_expires_at, 0) >= ?))
-            ORDER BY j.created_at, j.id LIMIT ?
+            ORDER BY j.created_at, j.seq LIMIT ?
             """ + (lockRows ? " FOR UPDATE OF j SKIP LOCKED" : "")
         return try conn.query(sql, now, now, limit).map(record)
     }

@@ -31,14 +31,14 @@ public struct SamplingJobInput: Codable, Sendable, Equatable {
 ///    `SAMPLER_<METHOD>`, and marks the job FINISHED with the tag id. A name taken in the
 ///    meantime fails the job.
 public struct SamplingJobExecutor: JobExecutor {
-    let database: Database
+    let database: any SQLDatabase
     let cache: EmbeddingCache
     /// Seed of RANDOM (fixed, so results are reproducible).
     public var randomSeed: UInt64 = 0
     /// Sampler worker threads (0 = all cores).
     public var threads: Int = 0
 
-    public init(database: Database, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
+    public init(database: any SQLDatabase, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
         self.database = database
         self.cache = cache
         self.randomSeed = randomSeed
@@ -185,7 +185,7 @@ extension EmbeddingCache {
     /// - Parameter onLoad: called when the matrix was read from the store (a miss).
     /// - Throws: `JobFailure` when the embedding was re-uploaded between the job's read of its
     ///   inputs and the load; storage errors.
-    func currentMatrix(_ embedding: EmbeddingRecord, rows: Int, dimension: Int, database: Database,
+    func currentMatrix(_ embedding: EmbeddingRecord, rows: Int, dimension: Int, database: any SQLDatabase,
                        onLoad: () -> Void = {}) throws -> EmbeddingMatrix {
         try revalidate { ids in try database.read { conn in try EmbeddingStore.versions(ids: ids, conn) } }
         return try matrix(for: embedding.id, version: embedding.version) {

@@ -49,12 +49,12 @@ public enum DatasetStore {
 
     /// Bumps `last_modified_at` to at least `now`, and strictly past its old value.
     public static func touch(id: String, now: Int64, _ conn: Connection) throws {
-        try conn.run("UPDATE datasets SET last_modified_at = MAX(last_modified_at + 1, ?) WHERE id = ?", now, id)
+        try conn.run("UPDATE datasets SET last_modified_at = \(conn.dialect.greatest)(last_modified_at + 1, ?) WHERE id = ?", now, id)
     }
 
     /// Raises `last_modified_at` to `now` unless it is already later.
     public static func raiseLastModified(id: String, to now: Int64, _ conn: Connection) throws {
-        try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, id)
+        try conn.run("UPDATE datasets SET last_modified_at = \(conn.dialect.greatest)(last_modified_at, ?) WHERE id = ?", now, id)
     }
 
     /// What changes whenever a dataset's mapping changes: `n_samples` (sample inserts) and
@@ -80,7 +80,7 @@ public enum DatasetStore {
 
     /// Sets `n_samples` (after a bulk insert of samples) and raises `last_modified_at` to `now`.
     public static func setSampleCount(_ n: Int, id: String, now: Int64, _ conn: Connection) throws {
-        try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = max(last_modified_at, ?) WHERE id = ?",
+        try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = \(conn.dialect.greatest)(last_modified_at, ?) WHERE id = ?",
                      n, now, id)
     }
 
