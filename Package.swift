@@ -124,7 +124,7 @@ let package = Package(
         // Drives the built lightly-server binary: serve, token, migrate, settings, healthcheck.
         .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server", "TestSupport"]),
         .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage", "TestSupport", "PostgresTestSupport"]),
-        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport"],
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport", "PostgresTestSupport"],
                     exclude: ["Fixtures"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
         .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),

@@ -175,7 +175,8 @@ public final class JobRunner: Sendable {
     ///   are requeued.
     public func start(othersMayRun: Bool = false) throws {
         let requeued = try database.write { conn in
-            sharedStore || othersMayRun
+            try JobStore.leaseIsolation(conn)
+            return sharedStore || othersMayRun
                 ? try JobStore.requeueExpired(now: leaseNowMillis(), conn) : try JobStore.requeueInterrupted(conn)
         }
 
@@ -206,7 +207,10 @@ public final class JobRunner: Sendable {
         _ = group.wait(timeout: .now() + timeout)
         state.withLock { $0.started = false }
         do {
-            let released = try database.write { conn in try JobStore.releaseLeases(owner: owner, conn) }
+            let released = try database.write { conn in
+                try JobStore.leaseIsolation(conn)
+                return try JobStore.releaseLeases(owner: owner, conn)
+            }
             if released > 0 { logger.info("released the leases of interrupted jobs", metadata: ["jobs.count": "\(released)"]) }
         } catch {
             logger.warning("cannot release job leases; they expire by themselves", metadata: ["error": "\(error)"])
@@ -221,6 +225,7 @@ public final class JobRunner: Sendable {
         let expires = leaseNowMillis() + leaseMillis
         do {
             let lost = try database.write { conn -> [String] in
+                try JobStore.leaseIsolation(conn)
                 var lost: [String] = []
                 for id in ids where !(try JobStore.renewLease(id: id, owner: owner, expiresAt: expires, conn)) { lost.append(id) }
                 return lost
@@ -310,7 +315,9 @@ public final class JobRunner: Sendable {
                 // A cheap read first: most looks (the periodic ones) find nothing.
                 guard try database.read({ conn in try JobStore.hasClaimable(now: now, conn) }) else { return }
                 next = try database.write { conn -> JobRecord? in
-                    for job in try JobStore.claimCandidates(now: now, limit: 64, lockRows: lockRows, conn)
+                    try JobStore.leaseIsolation(conn)
+                    for job in
+ try JobStore.claimCandidates(now: now, limit: 64, lockRows: lockRows, conn)
                     where job.datasetId == nil || !busy.contains(job.datasetId ?? "") {
                         if try JobStore.claim(id: job.id, owner: owner, now: now, leaseMillis: leaseMillis, conn) {
                             var j = job

@@ -162,7 +162,17 @@ extension JobStore {
         try conn.queryOne("SELECT 1 FROM jobs j WHERE \(claimable) LIMIT 1", now) != nil
     }
 
+    /// Runs the rest of the transaction at READ COMMITTED on PostgreSQL (call it first in the
+    /// write). Claims, renewals and releases only touch rows they lock (`FOR UPDATE`, or the
+    /// row an `UPDATE … WHERE id = ?` locks), which is what READ COMMITTED with row locks is
+    /// made for; under SERIALIZABLE every claim would also conflict with concurrent job
+    /// inserts (which read the whole table for the next `seq`) and fail them. No-op on SQLite.
+    public static func leaseIsolation(_ conn: Connection) throws {
+        if conn.dialect == .postgres { try conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED") }
+    }
+
     /// Claims the job `id` for `owner` until `now + leaseMillis`: → RUNNING. False when another
+
     /// server claimed it first (or it ended).
     public static func claim(id: String, owner: String, now: Int, leaseMillis: Int, _ conn: Connection) throws -> Bool {
         try conn.run("""
