@@ -26,7 +26,8 @@ final class TestApp: Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let store = try TestStore.make(sqlitePath: dir + "/db.sqlite")
         var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        // LIGHTLY_TEST_LOG=error shows the errors behind 500s (e.g. SQL the store refused).
+        logger.logLevel = ProcessInfo.processInfo.environment["LIGHTLY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let app = try LightlyApplication(database: store.database, dataDirectory: dir + "/data", settings: settings, logger: logger)
         return TestApp(app: app, directory: dir, store: store)
     }

@@ -24,6 +24,11 @@ import Darwin
 /// Because of the retries, `body` may run more than once: it must do nothing outside the
 /// database that cannot be repeated.
 ///
+/// Within one process, writes take turns by default (`serializeWrites`), as on SQLite: threads
+/// of one server that all write to one dataset would otherwise keep failing each other's
+/// transactions and see busy errors, while the conflicts with other servers stay rare enough
+/// for the retries. Reads and the transactions of other processes are not held up.
+///
 /// `read` runs `REPEATABLE READ READ ONLY`: one snapshot for the whole closure, as on SQLite.
 ///
 /// ```swift
@@ -44,12 +49,22 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     /// Idle connections. Every connection is used by one thread at a time: the one that took it.
     private let idle = Mutex<[UncheckedConnection]>([])
     private let slots: DispatchSemaphore
+    /// Whether this process's writes take turns.
+    public let serializeWrites: Bool
+    /// Held by the thread inside `write` when `serializeWrites`.
+    private let writerLock = Mutex<Void>(())
+    /// `pthread_self()` of that thread, 0 when none: a nested `write` throws instead of deadlocking.
+    private let writerOwner = Atomic<UInt>(0)
     private let closed = Atomic<Bool>(false)
 
     /// Opens the pool and checks the URL by opening its first connection.
     /// - Throws: `StorageError` when the server cannot be reached or refuses the login.
-    public init(url: String, maxConnections: Int = 8, writeAttempts: Int = 5, acquireTimeout: Double = 10) throws {
+    /// - Parameter serializeWrites: one `write` at a time in this process (see above); `false`
+    ///   lets them run concurrently and rely on the retries alone.
+    public init(url: String, maxConnections: Int = 8, writeAttempts: Int = 5, acquireTimeout: Double = 10,
+                serializeWrites: Bool = true) throws {
         self.url = url
+        self.serializeWrites = serializeWrites
         self.maxConnections = max(1, maxConnections)
         self.writeAttempts = max(1, writeAttempts)
         self.acquireTimeout = acquireTimeout
@@ -64,6 +79,29 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     ///   became free in time), or whatever `body` throws (not retried).
     @discardableResult
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
+        guard serializeWrites else { return try writeAttempting(body) }
+        let me = Self.currentThreadID()
+        if writerOwner.load(ordering: .acquiring) == me { throw StorageError.reentrant }
+        var result: T?
+        try writerLock.withLock { (_: inout Void) throws -> Void in
+            writerOwner.store(me, ordering: .releasing)
+            defer { writerOwner.store(0, ordering: .releasing) }
+            result = try writeAttempting(body)
+        }
+        guard let result else { throw StorageError.closed }   // unreachable: body returned or threw
+        return result
+    }
+
+    private static func currentThreadID() -> UInt {
+        #if os(Linux)
+        return UInt(pthread_self())
+        #else
+        return UInt(bitPattern: pthread_self())
+        #endif
+    }
+
+    /// `write` without the process-wide turn.
+    private func writeAttempting<T>(_ body: (Connection) throws -> T) throws -> T {
         try withConnection { pg in
             var attempt = 1
             while true {
