@@ -93,8 +93,11 @@ public final class LightlyApplication: Sendable {
     /// however young: nothing can be in flight. Otherwise, and in the periodic sweeps, only
     /// files untouched for `settings.debrisMinimumAge` seconds. The folder stays locked
     /// (shared) until ``stop()``.
+    ///
+    /// On a shared store (PostgreSQL) the lock is not trusted to see servers on other hosts
+    /// (a network file system may keep `flock` local): only old files go, even at start.
     public func start() {
-        let alone = debris.lockFolder(dataDirectory + "/serve.lock")
+        let alone = debris.lockFolder(dataDirectory + "/serve.lock") && !settings.sharedStore
         sweepDebris(minimumAge: alone ? 0 : settings.debrisMinimumAge)
         if settings.debrisSweepInterval > 0 {
             debris.schedule(every: settings.debrisSweepInterval) { [self] in sweepDebris(minimumAge: settings.debrisMinimumAge) }
