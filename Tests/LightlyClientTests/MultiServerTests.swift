@@ -256,6 +256,38 @@ import Testing
         #expect(await pair.call(1, "POST", "/v1/datasets", json: #"{"name":"still-in-1"}"#).status == 201)
     }
 
+    /// Clients of both servers add samples to one dataset at once: every sample is created
+    /// (a conflict between the servers is retried, never answered as a taken file name), and the
+    /// mapping indices stay dense.
+    @Test(.timeLimit(.minutes(3)), arguments: MultiServerBackend.all)
+    func bothServersAddSamplesToOneDataset(backend: MultiServerBackend) async throws {
+        try #require(backend.isAvailable, "\(backend.skipReason)")
+        let pair = try Pair(backend)
+        defer { pair.stopAll() }
+        try pair.startServer()
+        try pair.startServer()
+        let ds = try #require(Self.json(await pair.call(0, "POST", "/v1/datasets", json: #"{"name":"together"}"#).body)["id"] as? String)
+        let failures = await withTaskGroup(of: [String].self) { group in
+            for client in 0 ..< 8 {
+                group.addTask {
+                    var bad: [String] = []
+                    for i in 0 ..< 25 {
+                        let r = await pair.call(client, "POST", "/v1/datasets/\(ds)/samples", json: #"{"fileName":"c\#(client)-\#(i).jpg","metaData":{}}"#)
+                        if r.status != 201 { bad.append("\(r.status) \(String(decoding: r.body.prefix(200), as: UTF8.self))") }
+                    }
+                    return bad
+                }
+            }
+            var all: [String] = []
+            for await b in group { all += b }
+            return all
+        }
+        #expect(failures.isEmpty, "\(failures.count) of 200 failed, e.g. \(failures.prefix(2))")
+        let r = await pair.call(1, "GET", "/v1/datasets/\(ds)/mappings?field=fileName")
+        let names = (try? JSONSerialization.jsonObject(with: r.body) as? [String]) ?? []
+        #expect(names.count == 200 && Set(names).count == 200)
+    }
+
     /// Server B caches an embedding's matrix; the CSV is uploaded again (same signed URL)
     /// through server A; B's next selection uses the new matrix.
     @Test(.timeLimit(.minutes(3)), arguments: MultiServerBackend.all)

@@ -9,8 +9,10 @@ durable settings: fsync and synchronous_commit on, like SQLite's synchronous=FUL
 
 - GET: `wrk` with `--connections` keep-alive connections doing authenticated
   `GET /v1/datasets/{id}` (split evenly over the servers: one wrk per server, rates summed);
-- POST: the same with `benchmarks/writes/samples.lua` (each request creates a sample; answered
-  only once durable);
+- POST: the same with `samples.lua` here (each request creates a sample, as in
+  `benchmarks/writes/`, with names unique over the wrk processes; answered
+  only once durable), first all into one dataset, then each server's connections into a
+  dataset of their own;
 - jobs: `--datasets` datasets with an `--rows` x `--dim` embedding each, then `--jobs` CORESET
   selections (k = `--k`) triggered round-robin over the datasets and the servers as fast as
   the answers come; jobs/s from the first trigger to the last FINISHED. Each server runs one
@@ -20,7 +22,7 @@ Prints each setup's figures with the load average before and after, then the rat
 pg-1 / sqlite-1 and pg-2 / pg-1. On a 2-core machine two servers share the same two cores,
 so pg-2 shows what a second process costs or gains here, not what a second host would add.
 
-usage: run.py [--duration 10] [--connections 64] [--rows 5000] [--dim 32] [--k 100]
+usage: run.py [--duration 10] [--connections 64] [--rows 20000] [--dim 64] [--k 200]
               [--datasets 4] [--jobs 16] [--setups sqlite-1,pg-1,pg-2]
 """
 import argparse
@@ -148,8 +150,10 @@ def wrk(urls, connections, duration, lua=None):
     """One wrk per URL, in parallel, connections split evenly; returns (req/s summed, non-2xx, errors)."""
     per = max(1, connections // len(urls))
     procs = []
-    for u in urls:
+    for i, u in enumerate(urls):
         cmd = ["wrk", "-t", "1", "-c", str(per), "-d", f"{duration}s"] + (["-s", lua] if lua else []) + [u]
+        if lua:
+            cmd += ["--", f"w{i}"]   # distinct file names per wrk
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True))
     rate, bad, errors = 0.0, 0, 0
     for p in procs:
@@ -193,10 +197,19 @@ def run_setup(name, binary, servers_n, database_url, args):
         get_urls = [f"{s.url}/v1/datasets/{ds}?token={token}" for s in servers]
         get_rate, get_bad, get_err = wrk(get_urls, args.connections, args.duration)
         print(f"[{name}] GET dataset:    {get_rate:10.0f} req/s  non-2xx={get_bad} socket-errors={get_err}", flush=True)
+        lua = os.path.join(HERE, "samples.lua")
         post_urls = [f"{s.url}/v1/datasets/{ds}/samples?token={token}" for s in servers]
-        post_rate, post_bad, post_err = wrk(post_urls, args.connections, args.duration,
-                                            lua=os.path.join(ROOT, "benchmarks", "writes", "samples.lua"))
-        print(f"[{name}] POST sample:    {post_rate:10.0f} req/s  non-2xx={post_bad} socket-errors={post_err}", flush=True)
+        post_rate, post_bad, post_err = wrk(post_urls, args.connections, args.duration, lua=lua)
+        print(f"[{name}] POST sample, one dataset:        {post_rate:10.0f} req/s  non-2xx={post_bad} "
+              f"socket-errors={post_err}", flush=True)
+        # Each server's clients write to their own dataset (many users, each with a dataset).
+        own = [c.call("POST", "/v1/datasets", {"name": f"writes-{i}"})["id"] for i, c in enumerate(clients)]
+        own_urls = [f"{s.url}/v1/datasets/{d}/samples?token={token}" for s, d in zip(servers, own)]
+        own_rate, own_bad, own_err = wrk(own_urls, args.connections, args.duration, lua=lua)
+        print(f"[{name}] POST sample, a dataset per server: {own_rate:10.0f} req/s  non-2xx={own_bad} "
+              f"socket-errors={own_err}", flush=True)
+        post_bad += own_bad
+        post_err += own_err
 
         # Jobs: datasets whose samples come from the CSV upload (row i = sample i).
         prepared = []
@@ -228,7 +241,7 @@ def run_setup(name, binary, servers_n, database_url, args):
         print(f"[{name}] jobs:           {job_rate:10.2f} jobs/s  ({args.jobs} CORESET k={args.k} on "
               f"{args.rows}x{args.dim}, {args.datasets} datasets, {seconds:.1f} s, failed={failed})", flush=True)
         print(f"[{name}] load after:  {load()}", flush=True)
-        return {"get": get_rate, "post": post_rate, "jobs": job_rate,
+        return {"get": get_rate, "post": post_rate, "own": own_rate, "jobs": job_rate,
                 "bad": get_bad + post_bad + get_err + post_err + failed}
     finally:
         for s in servers:
@@ -240,9 +253,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--rows", type=int, default=5000)
-    ap.add_argument("--dim", type=int, default=32)
-    ap.add_argument("--k", type=int, default=100)
+    ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--k", type=int, default=200)
     ap.add_argument("--datasets", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=16)
     ap.add_argument("--setups", default="sqlite-1,pg-1,pg-2")
@@ -273,9 +286,9 @@ def main():
         if a in results and b in results and results[b][key] > 0:
             return f"{results[a][key] / results[b][key]:.2f}"
         return "-"
-    print("\nratios            GET    POST   jobs")
+    print("\nratios            GET  POST-1ds  POST-own  jobs")
     for a, b in (("pg-1", "sqlite-1"), ("pg-2", "pg-1"), ("pg-2", "sqlite-1")):
-        print(f"{a:>5} / {b:<9} {ratio(a, b, 'get'):>6} {ratio(a, b, 'post'):>6} {ratio(a, b, 'jobs'):>6}")
+        print(f"{a:>5} / {b:<9} {ratio(a, b, 'get'):>5} {ratio(a, b, 'post'):>9} {ratio(a, b, 'own'):>9} {ratio(a, b, 'jobs'):>5}")
     if any(r["bad"] for r in results.values()):
         print("WARNING: some requests failed (see non-2xx / socket errors / failed jobs above)")
 

@@ -65,19 +65,25 @@ public enum SampleStore {
     }
 
     /// Appends a sample at `idx` and counts it (and `size`) in the dataset.
+    ///
+    /// The dataset's row is updated first: when two servers append to one dataset at once
+    /// (PostgreSQL), both computed the same `idx` from the same `n_samples`, and the later one
+    /// must fail on that row as a serialization conflict (retried with the new count), not on
+    /// the `(dataset_id, idx)` key as a unique violation (which would answer 409 as if the file
+    /// name were taken).
     /// - Throws: a unique violation when the file name is taken in the dataset.
     public static func append(id: String, datasetId: String, idx: Int, fileName: String, thumbName: String?,
                               metaData: String?, exif: String?, customMetaData: String?, size: Int, now: Int64,
                               _ conn: Connection) throws {
         try conn.run("""
+            UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
+            WHERE id = ?
+            """, size, now, datasetId)
+        try conn.run("""
             INSERT INTO samples (id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data,
                                  size_in_bytes, created_at, last_modified_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, id, datasetId, idx, fileName, thumbName, metaData, exif, customMetaData, size, now, now)
-        try conn.run("""
-            UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
-            WHERE id = ?
-            """, size, now, datasetId)
     }
 
     /// Sets the given fields of sample `id` (nil = unchanged; JSON fields as text) and its
