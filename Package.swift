@@ -127,6 +127,6 @@ let package = Package(
         .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport", "PostgresTestSupport"],
                     exclude: ["Fixtures"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
-        .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["lightly-server", "PostgresTestSupport"]),
     ]
 )

@@ -95,6 +95,9 @@ public final class PostgresTestServer: @unchecked Sendable {
         }
     }
 
+    /// The superuser's URL to the `postgres` database (it may create and drop databases).
+    public var adminURL: String { Self.url(port: port, password: password, database: "postgres") }
+
     /// A new, empty database on this server; returns its `postgresql://` URL.
     public func makeDatabase() throws -> String {
         let n = Self.databaseCounter.withLock { $0 += 1; return $0 }

@@ -140,9 +140,15 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     /// The URL with its password replaced by `***`.
     public var displayLocation: String { Self.redacted(url: url) }
 
-    /// Runs `SELECT 1` on a pooled connection (opening one if none is idle).
+    /// Runs `SELECT 1` on a pooled connection (opening one if none is idle). An idle connection
+    /// the server ended meanwhile (a restart, a failover) is replaced and the check tried once
+    /// more, so only a server that does not answer now fails it.
     public func checkReachable() throws {
-        _ = try withConnection { pg in try pg.queryOne("SELECT 1") }
+        do {
+            _ = try withConnection { pg in try pg.queryOne("SELECT 1") }
+        } catch let error as StorageError where error.sqlState == "08006" {
+            _ = try withConnection { pg in try pg.queryOne("SELECT 1") }
+        }
     }
 
     /// `pg_database_size(current_database())`, or nil when the server does not answer.
