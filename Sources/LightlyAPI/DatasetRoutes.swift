@@ -42,13 +42,13 @@ extension LightlyApplication {
 
     /// The datasets `listing` covers for `user`, with an extra SQL condition on `d` (and its
     /// bindings), by (createdAt, id), one page.
-    private func datasets(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
+    private func datasets(_ listing: Listing, user: User, where extra: String = "1 = 1", _ extraArgs: [SQLValue] = [],
                           page: PageRequest) throws -> [DatasetData] {
         try datasets(listing, user: user, where: extra, extraArgs, page: page) { ds, _ in ds }
     }
 
     /// The same page, each dataset turned by `transform` inside the same read transaction.
-    func datasets<T>(_ listing: Listing, user: User, where extra: String = "1", _ extraArgs: [SQLValue] = [],
+    func datasets<T>(_ listing: Listing, user: User, where extra: String = "1 = 1", _ extraArgs: [SQLValue] = [],
                              page: PageRequest, _ transform: (DatasetData, Connection) throws -> T) throws -> [T] {
         let scope: String, scopeArgs: [SQLValue]
         switch listing {
