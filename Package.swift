@@ -120,18 +120,21 @@ let package = Package(
         // Shared by the test targets (they cannot import each other): a loopback HTTP client, a
         // process runner. A plain target, used only by test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // A throwaway PostgreSQL server (initdb + postgres on a free 127.0.0.1 port) and the test
+        // store switch (LIGHTLY_TEST_STORE=postgres), for the tests of both stores.
+        .target(name: "PostgresTestSupport", dependencies: ["LightlyStorage"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "LightlyCoreTests", dependencies: ["LightlyCore", "LightlySampling", "LightlyShared"]),
         .testTarget(name: "HTTPKitTests", dependencies: ["HTTPKit", "TestSupport"]),
-        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage"]),
+        .testTarget(name: "LightlyStorageTests", dependencies: ["LightlyStorage", "PostgresTestSupport"]),
         .testTarget(name: "ServerConfigTests", dependencies: ["ServerConfig"]),
         // Drives the built lightly-server binary: serve, token, migrate, settings, healthcheck.
         .testTarget(name: "LightlyServerTests", dependencies: ["lightly-server", "TestSupport"]),
-        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage", "TestSupport"]),
-        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport"],
+        .testTarget(name: "LightlyAPITests", dependencies: ["LightlyAPI", "LightlyWire", "HTTPKit", "LightlyStorage", "TestSupport", "PostgresTestSupport"]),
+        .testTarget(name: "LightlyClientTests", dependencies: ["LightlyClient", "LightlyAPI", "LightlyStorage", "lightly-server", "lightly-cli", "TestSupport", "PostgresTestSupport"],
                     exclude: ["Fixtures"]),
         // Drives the built sharded-kcenter binary (coordinator and worker processes).
         .testTarget(name: "ShardedKCenterTests", dependencies: ["sharded-kcenter", "LightlySampling", "TestSupport"]),
         // Runs Tests/conformance/run.py: the real `lightly` pip client against the built server.
-        .testTarget(name: "ConformanceTests", dependencies: ["lightly-server"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["lightly-server", "PostgresTestSupport"]),
     ]
 )

@@ -55,6 +55,11 @@ public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
         status: .insufficientStorage, code: .insufficientStorage,
         message: "the server's storage is full; nothing was changed. Retry after space is freed")
 
+    /// 503 `SERVICE_UNAVAILABLE`: the database server (PostgreSQL) does not answer.
+    public static let databaseUnavailable = APIError(
+        status: .serviceUnavailable, code: .serviceUnavailable,
+        message: "the database does not answer; retry later", headers: ["Retry-After": "5"])
+
     /// 503 `SERVICE_UNAVAILABLE`: the database stayed locked past the busy timeout; retry.
     public static let databaseBusy = APIError(
         status: .serviceUnavailable, code: .serviceUnavailable,

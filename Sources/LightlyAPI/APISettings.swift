@@ -37,6 +37,14 @@ public struct APISettings: Sendable {
     /// whose matrix is larger gets 413 `EMBEDDING_TOO_LARGE`, a job on one fails. Default 2 GiB
     /// here; `lightly-server serve` passes its `memory_budget` setting.
     public var memoryBudget: Int = 2 << 30
+    /// Seconds a job claimed by this server stays its own without a renewal (renewed every
+    /// third of it while the job runs); after that another server on the same store may take
+    /// the job over. Default 30.
+    public var jobLeaseSeconds: Double = 30
+    /// True when other servers may share the store (PostgreSQL): job claims lock rows, a start
+    /// leaves jobs with a live lease alone, and cached mappings are checked against the store
+    /// before use. Default false; `LightlyApplication` sets it for a PostgreSQL store.
+    public var sharedStore = false
 
     public init(publicURL: String? = nil, signedURLTTL: Int = 3600, jobPollWait: Int = 1,
                 maxDatasetSamples: Int = 1_000_000, minimumClientVersion: String = "1.0.0",

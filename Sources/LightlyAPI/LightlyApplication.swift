@@ -25,7 +25,7 @@ import Synchronization
 /// app.stop()
 /// ```
 public final class LightlyApplication: Sendable {
-    public let database: Database
+    public let database: any SQLDatabase
     public let settings: APISettings
     public let logger: Logger
     public let dataDirectory: String
@@ -54,9 +54,13 @@ public final class LightlyApplication: Sendable {
 
     /// - Parameters:
     ///   - database: migrated database.
-    ///   - dataDirectory: holds `blobs/`, `tmp/` and `signing.key` (created if missing).
+    ///   - dataDirectory: holds `blobs/` and `tmp/` (created if missing); a `signing.key` of an
+    ///     older version is imported into the store.
     /// - Throws: if the directories or the signing key cannot be created.
-    public init(database: Database, dataDirectory: String, settings: APISettings, logger: Logger) throws {
+    public init(database: any SQLDatabase, dataDirectory: String, settings: APISettings, logger: Logger) throws {
+        var settings = settings
+        // PostgreSQL is the store several servers share.
+        if database.dialect == .postgres { settings.sharedStore = true }
         self.database = database
         self.settings = settings
         self.logger = logger
@@ -64,9 +68,11 @@ public final class LightlyApplication: Sendable {
         let dir = DataDirectory(path: dataDirectory)
         try dir.prepare()
         self.blobs = try BlobStore(dataDirectory: dir.path)
-        self.signer = URLSigner(secret: try dir.signingKey())
+        // Shared through the store, so every server on one database accepts the others' URLs.
+        self.signer = URLSigner(secret: try SigningKeyStore.key(database, importing: dir.signingKeyPath))
         self.tokens = TokenStore(database: database)
-        self.mappings = MappingCache()
+        self.mappings = MappingCache(checksStore: settings.sharedStore)
+
         self.jobs = JobSystem(database: database, blobs: blobs, settings: settings, logger: logger)
         self.journal = RequestJournal(capacity: settings.requestJournalSize)
         self.requestPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -87,13 +93,16 @@ public final class LightlyApplication: Sendable {
     /// however young: nothing can be in flight. Otherwise, and in the periodic sweeps, only
     /// files untouched for `settings.debrisMinimumAge` seconds. The folder stays locked
     /// (shared) until ``stop()``.
+    ///
+    /// On a shared store (PostgreSQL) the lock is not trusted to see servers on other hosts
+    /// (a network file system may keep `flock` local): only old files go, even at start.
     public func start() {
-        let alone = debris.lockFolder(dataDirectory + "/serve.lock")
+        let alone = debris.lockFolder(dataDirectory + "/serve.lock") && !settings.sharedStore
         sweepDebris(minimumAge: alone ? 0 : settings.debrisMinimumAge)
         if settings.debrisSweepInterval > 0 {
             debris.schedule(every: settings.debrisSweepInterval) { [self] in sweepDebris(minimumAge: settings.debrisMinimumAge) }
         }
-        jobs.start()
+        jobs.start(alone: alone)
     }
 
     /// Stops background work (waits for a sweep in progress to give up).

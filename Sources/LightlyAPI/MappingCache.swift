@@ -8,6 +8,11 @@ import Synchronization
 /// Invalidate with ``invalidate(_:)`` whenever samples are added or removed, inside the
 /// write transaction AND after it commits. A generation counter stops a reader that loaded a
 /// snapshot from before the change from caching it.
+///
+/// When other servers share the store (`checksStore`), their changes never call this
+/// server's ``invalidate(_:)``: each entry then keeps the dataset's `n_samples` and
+/// `last_modified_at` (every sample insert or rename changes one of them) and is used only
+/// while the store still has both (one primary-key lookup per use).
 public final class MappingCache: Sendable {
     /// One dataset's order: element *i* is the sample with `idx` *i*.
     public struct Mapping: Sendable {
@@ -16,6 +21,8 @@ public final class MappingCache: Sendable {
         public let fileNamesJSON: [UInt8]
         public let sampleIdsJSON: [UInt8]
         public var count: Int { sampleIds.count }
+        /// The dataset's (`n_samples`, `last_modified_at`) when loaded (with `checksStore`).
+        var stamp: DatasetStore.MappingStamp? = nil
     }
 
     private struct State {
@@ -25,18 +32,23 @@ public final class MappingCache: Sendable {
         var epoch: UInt64 = 0
     }
     private let state = Mutex(State())
+    /// Whether entries are checked against the store before use (other servers share it).
+    public let checksStore: Bool
 
-    public init() {}
+    public init(checksStore: Bool = false) { self.checksStore = checksStore }
 
     /// The mapping of a dataset, loaded through `conn` on a miss.
     /// - Complexity: O(1) on a hit; O(n) on a miss.
     public func mapping(_ datasetId: String, conn: Connection) throws -> Mapping {
         let (cached, gen, epoch) = state.withLock { ($0.entries[datasetId], $0.generation[datasetId] ?? 0, $0.epoch) }
-        if let cached { return cached }
+        let stamp = checksStore ? try DatasetStore.mappingStamp(id: datasetId, conn) : nil
+        if let cached, cached.stamp == stamp { return cached }
         let (ids, names) = try SampleStore.mapping(datasetId: datasetId, conn)
-        let m = Mapping(fileNames: names, sampleIds: ids,
+        var m = Mapping(fileNames: names, sampleIds: ids,
                         fileNamesJSON: JSONValue.array(names.map(JSONValue.string)).serializedBytes(),
                         sampleIdsJSON: JSONValue.array(ids.map(JSONValue.string)).serializedBytes())
+        m.stamp = stamp
+
         state.withLock { s in
             if (s.generation[datasetId] ?? 0) == gen, s.epoch == epoch { s.entries[datasetId] = m }
         }

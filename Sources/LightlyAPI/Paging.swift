@@ -35,9 +35,10 @@ public struct PageRequest: Sendable, Equatable {
         return Array(items[(items.startIndex + r.lowerBound)..<(items.startIndex + r.upperBound)])
     }
 
-    /// `LIMIT ? OFFSET ?` values for SQLite (`LIMIT -1` = no limit).
+    /// `LIMIT ? OFFSET ?` values (no page size: `Int64.max`, which both SQLite and PostgreSQL
+    /// take as "no limit"; PostgreSQL refuses SQLite's `LIMIT -1`).
     public var sqlLimitOffset: (limit: Int64, offset: Int64) {
-        (Int64(size ?? -1), Int64(offset))
+        (size.map(Int64.init) ?? Int64.max, Int64(offset))
     }
 }
 

@@ -1,4 +1,5 @@
 import HTTPKit
+import LightlyStorage
 import LightlyWire
 
 extension LightlyApplication {
@@ -12,7 +13,14 @@ extension LightlyApplication {
             let current = ctx.query("currentVersion") ?? ""
             return .jsonString(isThreePartVersion(current) ? current : ctx.app.settings.minimumClientVersion)
         }
-        r.get("/health", auth: .none) { _ in try .json(HealthResponse()) }
+        r.get("/health", auth: .none) { ctx in
+            // PostgreSQL is another process that can be down or unreachable: then this server
+            // cannot serve, and a load balancer should hear it (503) rather than "ok".
+            if ctx.app.database.dialect == .postgres {
+                do { try ctx.app.database.checkReachable() } catch { throw APIError.databaseUnavailable }
+            }
+            return try .json(HealthResponse())
+        }
         r.get("/ping", auth: .none) { _ in .jsonString("pong") }
         r.get("/v1/quota") { ctx in .jsonString(String(ctx.app.settings.maxDatasetSamples)) }
         r.get("/users/quota") { ctx in try .json(LegacyQuotaResponse(maxDatasetSize: ctx.app.settings.maxDatasetSamples)) }

@@ -2,8 +2,10 @@ import CSQLite
 
 // MARK: - Connection
 
-/// One SQLite connection. Not `Sendable`: you get one inside `Database.write { conn in … }` or
-/// `Database.read { conn in … }` and must not keep it past the closure.
+/// One SQLite connection, the SQLite side of `SQLConnection`. Not `Sendable`: you get one inside
+/// `Database.write { conn in … }` or `Database.read { conn in … }` and must not keep it past the
+/// closure. Besides the protocol it offers SQLite's own tools: `prepare` (statements cached per
+/// connection), `lastInsertRowID`, `changes`.
 ///
 /// It is opened with `SQLITE_OPEN_NOMUTEX` because `Database` already guarantees that one thread at a
 /// time uses it (https://sqlite.org/threadsafe.html, "multi-thread" mode).
@@ -14,7 +16,7 @@ import CSQLite
 ///     let n = try conn.queryOne("SELECT count(*) FROM users")?.int(0) ?? 0
 /// }
 /// ```
-public final class Connection {
+public final class SQLiteConnection: SQLConnection {
     let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
     /// Most statements kept in the per-connection cache.
@@ -86,16 +88,13 @@ public final class Connection {
         }
     }
 
+    /// `SQLDialect.sqlite`.
+    public var dialect: SQLDialect { .sqlite }
+
     /// Runs one statement with positional arguments (`?`).
     /// - Returns: the number of rows changed (`sqlite3_changes64`; meaningful for INSERT, UPDATE
     ///   and DELETE only).
     /// - Throws: `StorageError`; `isUniqueViolation` etc. tell constraint failures apart.
-    @discardableResult
-    public func run(_ sql: String, _ args: SQLValueConvertible?...) throws -> Int {
-        try run(sql, arguments: args.map { $0?.sqlValue ?? .null })
-    }
-
-    /// `run(_:_:)` with an argument array.
     @discardableResult
     public func run(_ sql: String, arguments: [SQLValue]) throws -> Int {
         let stmt = try prepare(sql)
@@ -105,13 +104,20 @@ public final class Connection {
         return Int(sqlite3_changes64(handle))
     }
 
-    /// Runs a query and copies every row out.
-    /// - Complexity: O(rows × columns) copies; use `prepare` + `columnBlob` to stream big blobs.
-    public func query(_ sql: String, _ args: SQLValueConvertible?...) throws -> [Row] {
-        try query(sql, arguments: args.map { $0?.sqlValue ?? .null })
+    /// Runs one statement with argument `parameter` bound to `bytes` without copying
+    /// (`SQLITE_STATIC`; the binding is cleared before this returns).
+    @discardableResult
+    public func run(_ sql: String, arguments: [SQLValue], blob bytes: UnsafeRawBufferPointer, at parameter: Int) throws -> Int {
+        let stmt = try prepare(sql)
+        defer { stmt.reset() }
+        try stmt.bind(arguments)
+        try stmt.bindBlob(Int32(parameter), bytes)
+        while try stmt.step() {}
+        return Int(sqlite3_changes64(handle))
     }
 
-    /// `query(_:_:)` with an argument array.
+    /// Runs a query and copies every row out.
+    /// - Complexity: O(rows × columns) copies; use `withCursor` to stream big blobs.
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
         let stmt = try prepare(sql)
         defer { stmt.reset() }
@@ -121,17 +127,12 @@ public final class Connection {
         return rows
     }
 
-    /// Runs a query and returns its first row, or `nil` when there is none.
-    public func queryOne(_ sql: String, _ args: SQLValueConvertible?...) throws -> Row? {
-        try queryOne(sql, arguments: args.map { $0?.sqlValue ?? .null })
-    }
-
-    /// `queryOne(_:_:)` with an argument array.
-    public func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row? {
+    /// Steps the cached prepared statement of `sql`; blobs are read straight from SQLite's buffer.
+    public func withCursor<R>(_ sql: String, arguments: [SQLValue], _ body: (any SQLCursor) throws -> R) throws -> R {
         let stmt = try prepare(sql)
         defer { stmt.reset() }
         try stmt.bind(arguments)
-        return try stmt.step() ? stmt.row() : nil
+        return try body(stmt)
     }
 
     /// A prepared statement for `sql`, cached per connection (keyed by the exact text).
@@ -169,4 +170,4 @@ public final class Connection {
 }
 
 @available(*, unavailable)
-extension Connection: Sendable {}
+extension SQLiteConnection: Sendable {}

@@ -12,7 +12,8 @@ import Darwin
 /// <data>/lightly.sqlite3   the database (+ -wal, -shm)
 /// <data>/blobs/            uploaded files, named by id
 /// <data>/tmp/              request bodies and partial uploads (same file system, so rename works)
-/// <data>/signing.key       32 random bytes, the HMAC key for signed URLs
+/// <data>/signing.key       the HMAC key for signed URLs of versions before the key moved into
+///                          the database (`SigningKeyStore` imports it once)
 /// ```
 /// Folders are created with mode 0700 and the key with 0600: the folder holds every user's data.
 public struct DataDirectory: Sendable, Equatable {

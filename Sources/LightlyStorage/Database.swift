@@ -16,11 +16,11 @@ final class GroupMember: @unchecked Sendable {
     // after it is woken, and by the leader in between; the queue's mutex and the semaphore
     // order those accesses.
     /// The write; nil once its caller has returned.
-    var body: ((Connection) throws -> Void)?
+    var body: ((SQLiteConnection) throws -> Void)?
     var error: (any Error)?
     var leads = false
     let wake = DispatchSemaphore(value: 0)
-    init(_ body: @escaping (Connection) throws -> Void) { self.body = body }
+    init(_ body: @escaping (SQLiteConnection) throws -> Void) { self.body = body }
 }
 
 /// The queue of writes waiting for the next group commit. At most one thread leads at a
@@ -94,13 +94,13 @@ public final class Database: @unchecked Sendable {
     /// True for an in-memory database (readers share the writer connection).
     public let isInMemory: Bool
 
-    private let writer: Connection
+    private let writer: SQLiteConnection
     private let writerLock = Mutex<Void>(())
     /// `pthread_self()` of the thread inside `write`, 0 when none: turns a nested `write` (which
     /// would deadlock on the non-recursive lock) into a thrown error.
     private let writerOwner = Atomic<UInt>(0)
 
-    private let readers: [Connection]
+    private let readers: [SQLiteConnection]
     private let freeReaders: Mutex<[Int]>
     private let readerSlots: DispatchSemaphore
     private let closed = Atomic<Bool>(false)
@@ -122,11 +122,11 @@ public final class Database: @unchecked Sendable {
         self.path = path
         self.isInMemory = path == ":memory:" || path.hasPrefix("file::memory:")
         let millis = Int32(max(0, min(busyTimeout * 1000, Double(Int32.max))))
-        self.writer = try Connection(path: path, readOnly: false, busyTimeoutMillis: millis)
+        self.writer = try SQLiteConnection(path: path, readOnly: false, busyTimeoutMillis: millis)
         if isInMemory {
             self.readers = []
         } else {
-            self.readers = try (0..<max(1, readerCount)).map { _ in try Connection(path: path, readOnly: true, busyTimeoutMillis: millis) }
+            self.readers = try (0..<max(1, readerCount)).map { _ in try SQLiteConnection(path: path, readOnly: true, busyTimeoutMillis: millis) }
         }
         self.freeReaders = Mutex(Array(readers.indices))
         self.readerSlots = DispatchSemaphore(value: readers.count)
@@ -269,7 +269,7 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `body` in the transaction just begun on `conn` and commits it; if `body` (or the
     /// commit) throws, rolls back and rethrows.
-    private func finishTransaction<T>(_ conn: Connection, _ body: (Connection) throws -> T) throws -> T {
+    private func finishTransaction<T>(_ conn: SQLiteConnection, _ body: (SQLiteConnection) throws -> T) throws -> T {
         do {
             let result = try body(conn)
             try conn.execute("COMMIT")
@@ -283,7 +283,7 @@ public final class Database: @unchecked Sendable {
     // MARK: Connection access
 
     /// Runs `body` with exclusive use of the writer connection, outside any transaction.
-    func withWriter<T>(_ body: (Connection) throws -> T) throws -> T {
+    func withWriter<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let me = Self.currentThreadID()
         if writerOwner.load(ordering: .acquiring) == me { throw StorageError.reentrant }
         var result: T?
@@ -298,7 +298,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Runs `body` with a reader connection from the pool, waiting for a free one.
-    func withReader<T>(_ body: (Connection) throws -> T) throws -> T {
+    func withReader<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         readerSlots.wait()
         defer { readerSlots.signal() }
         guard !closed.load(ordering: .acquiring) else { throw StorageError.closed }
@@ -334,7 +334,7 @@ public final class Database: @unchecked Sendable {
         }
         var destClosed = false
         defer { if !destClosed { sqlite3_close_v2(dest); unlink(tmp) } }
-        let copy = { (source: Connection) throws -> Void in
+        let copy = { (source: SQLiteConnection) throws -> Void in
             guard let b = sqlite3_backup_init(dest, "main", source.handle, "main") else {
                 throw StorageError.sqlite(sqlite3_extended_errcode(dest), dest)
             }

@@ -28,7 +28,7 @@ public final class Statement {
     public let sql: String
     private var names: [String]?
 
-    init(connection: Connection, sql: String) throws {
+    init(connection: SQLiteConnection, sql: String) throws {
         var stmt: OpaquePointer?
         var hasTrailingSQL = false
         let rc = sql.withCString { text -> Int32 in
@@ -46,7 +46,7 @@ public final class Statement {
         if hasTrailingSQL {
             sqlite3_finalize(stmt)
             throw StorageError(code: SQLITE_MISUSE,
-                               message: "prepare takes one statement; use Connection.execute for several", sql: sql)
+                               message: "prepare takes one statement; use execute for several", sql: sql)
         }
         self.handle = stmt
         self.db = connection.handle
@@ -186,3 +186,16 @@ public final class Statement {
 
 @available(*, unavailable)
 extension Statement: Sendable {}
+
+// MARK: - Statement as a cursor
+
+extension Statement: SQLCursor {
+    /// `step()`.
+    public func next() throws -> Bool { try step() }
+    /// `value(at:)` with an `Int` index.
+    public func value(at index: Int) throws -> SQLValue { value(at: Int32(index)) }
+    /// `columnBlob(_:_:)`: SQLite's own buffer, no copy.
+    public func withBlob<R>(at index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try columnBlob(Int32(index), body)
+    }
+}

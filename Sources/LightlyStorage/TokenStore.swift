@@ -70,18 +70,18 @@ public struct TokenStore: Sendable {
     /// At most this many tokens are cached.
     public static let defaultCacheCapacity = 1024
 
-    let database: Database
+    let database: any SQLDatabase
     private let clock: @Sendable () -> Int64
     private let lastWrites: LastUsedThrottle
     let cache: TokenCache
 
     /// A store over `database` (which must be migrated).
-    public init(database: Database) {
+    public init(database: any SQLDatabase) {
         self.init(database: database, clock: { Database.nowMillis() })
     }
 
     /// A store with an injected clock in Unix milliseconds (for tests of the `last_used_at` throttle).
-    public init(database: Database, clock: @escaping @Sendable () -> Int64) {
+    public init(database: any SQLDatabase, clock: @escaping @Sendable () -> Int64) {
         self.init(database: database, clock: clock, cacheClock: TokenCache.monotonicMillis,
                   cacheCapacity: Self.defaultCacheCapacity)
     }
@@ -91,7 +91,7 @@ public struct TokenStore: Sendable {
     ///   - clock: Unix milliseconds, for `created_at`, `last_used_at` and `revoked_at`.
     ///   - cacheClock: A millisecond clock that never goes back, for the cache's expiry.
     ///   - cacheCapacity: At most this many tokens are cached (0 turns the cache off).
-    init(database: Database, clock: @escaping @Sendable () -> Int64,
+    init(database: any SQLDatabase, clock: @escaping @Sendable () -> Int64,
          cacheClock: @escaping @Sendable () -> Int64, cacheCapacity: Int) {
         self.database = database
         self.clock = clock

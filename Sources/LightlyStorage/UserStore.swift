@@ -28,10 +28,10 @@ public struct UserInfo: Sendable, Equatable {
 /// let token = try TokenStore(database: db).create(name: "ann-laptop", forUserWithEmail: "ann@example.com")
 /// ```
 public struct UserStore: Sendable {
-    private let database: Database
+    private let database: any SQLDatabase
 
     /// A store over `database` (which must be migrated).
-    public init(database: Database) { self.database = database }
+    public init(database: any SQLDatabase) { self.database = database }
 
     /// Lowercases and checks an e-mail address: 3–254 printable ASCII characters without spaces,
     /// one `@` with text on both sides.

@@ -145,6 +145,7 @@ extension ServerSettings.Key {
         case .host: "Address to listen on; 0.0.0.0 for every interface."
         case .port: "TCP port; 0 picks a free one."
         case .dataDir: "Data folder (database, blobs/, tmp/, signing.key); created with mode 0700."
+        case .database: "postgresql://USER:PASSWORD@HOST:PORT/DB to keep the database in PostgreSQL; empty = SQLite file in data_dir."
         case .publicURL: "URL clients use to reach the server (signed URLs point here); empty = http(s)://HOST:PORT."
         case .maxBodyBytes: "Largest request body in bytes; larger gets 413."
         case .headerTimeout: "Seconds to receive a complete request head; then 408."
@@ -159,6 +160,8 @@ extension ServerSettings.Key {
         case .metrics: "Serve GET /metrics (Prometheus text format) to loopback clients, or with the admin token."
         case .signedURLTTL: "Lifetime of signed upload/download URLs, in seconds."
         case .jobPollWait: "waitTimeTillNextPoll told to clients polling jobs, in seconds."
+        case .jobLease: "Seconds a claimed job stays one server's without renewal; then another server on the same database takes it over."
+
         case .maxDatasetSamples: "Most samples one dataset may hold (quota)."
         case .memoryBudget: "Bytes of embedding matrices held at once (cache, jobs, uploads); a larger upload gets 413. auto = half the memory (or the container's limit); sizes like 8GiB."
         case .minimumClientVersion: "Oldest lightly Python client version accepted."

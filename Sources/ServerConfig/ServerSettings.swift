@@ -26,6 +26,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var port = 8421
     /// The data folder (database, blobs, temporary files, signing key).
     public var dataDir = "./lightly-data"
+    /// A `postgresql://` URL: keep the database in PostgreSQL instead of the SQLite file under
+    /// `dataDir` (blobs and the signing key stay in `dataDir`). `nil` = SQLite. Its password is
+    /// never printed (`lightly-server settings` shows it as `***`).
+    public var database: String? = nil
     /// The URL clients use to reach the server (signed URLs point here); `nil` derives it from host/port.
     public var publicURL: String? = nil
     /// Largest accepted request body in bytes (larger gets 413).
@@ -61,6 +65,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var signedURLTTL = 3600
     /// `waitTimeTillNextPoll` told to clients polling jobs, in seconds.
     public var jobPollWait = 1
+    /// Seconds a job claimed by one server stays its own without a renewal (renewed every
+    /// third of it); after that another server on the same database takes the job over.
+    public var jobLease = 30.0
     /// Most samples one dataset may hold (quota).
     public var maxDatasetSamples = 1_000_000
     /// Bytes of embedding matrices the server holds at once (cache, jobs, uploads in
@@ -234,6 +241,7 @@ extension ServerSettings {
     public enum Key: String, CaseIterable, Sendable, Hashable {
         case host, port
         case dataDir = "data_dir"
+        case database
         case publicURL = "public_url"
         case maxBodyBytes = "max_body_bytes"
         case headerTimeout = "header_timeout"
@@ -248,6 +256,7 @@ extension ServerSettings {
         case metrics
         case signedURLTTL = "signed_url_ttl"
         case jobPollWait = "job_poll_wait"
+        case jobLease = "job_lease"
         case maxDatasetSamples = "max_dataset_samples"
         case memoryBudget = "memory_budget"
         case minimumClientVersion = "minimum_client_version"
@@ -273,6 +282,7 @@ extension ServerSettings {
             case .host: s.host
             case .port: String(s.port)
             case .dataDir: s.dataDir
+            case .database: s.database ?? ""
             case .publicURL: s.publicURL ?? ""
             case .maxBodyBytes: String(s.maxBodyBytes)
             case .headerTimeout: Self.seconds(s.headerTimeout)
@@ -287,6 +297,7 @@ extension ServerSettings {
             case .metrics: s.metrics ? "true" : "false"
             case .signedURLTTL: String(s.signedURLTTL)
             case .jobPollWait: String(s.jobPollWait)
+            case .jobLease: Self.seconds(s.jobLease)
             case .maxDatasetSamples: String(s.maxDatasetSamples)
             case .memoryBudget: s.memoryBudget.map(String.init) ?? "auto"
             case .minimumClientVersion: s.minimumClientVersion
@@ -323,6 +334,13 @@ extension ServerSettings {
             case .dataDir:
                 guard !v.isEmpty else { throw fail("a folder path") }
                 s.dataDir = v
+            case .database:
+                if v.isEmpty { s.database = nil; return }
+                // Never echo the value: a URL may carry a password.
+                guard v.hasPrefix("postgresql://") || v.hasPrefix("postgres://"), !v.contains(where: \.isWhitespace) else {
+                    throw ConfigError(source: source, message: "\(rawValue): expected a postgresql:// URL (or empty for the SQLite file in data_dir)")
+                }
+                s.database = v
             case .publicURL:
                 if v.isEmpty { s.publicURL = nil; return }
                 guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.contains(" "), !v.contains("?") else {
@@ -352,6 +370,10 @@ extension ServerSettings {
                 }
             case .signedURLTTL: s.signedURLTTL = try int(1...(86_400 * 30))
             case .jobPollWait: s.jobPollWait = try int(0...3600)
+            case .jobLease:
+                guard let d = Double(v), d >= 0.3, d <= 86_400 else { throw fail("seconds in 0.3...86400") }
+                s.jobLease = d
+
             case .maxDatasetSamples: s.maxDatasetSamples = try int(1...Int(Int32.max))
             case .memoryBudget:
                 if v.isEmpty || v.lowercased() == "auto" { s.memoryBudget = nil; return }

@@ -30,10 +30,13 @@ struct LightlyServerCommand: ParsableCommand {
 
 // MARK: - Shared options
 
-/// `--data-dir` and `--config`, shared by every command that opens the data folder.
+/// `--data-dir`, `--database` and `--config`, shared by every command that opens the data folder.
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data folder (default ./lightly-data; env LIGHTLY_SERVER_DATA_DIR).", valueName: "dir"))
     var dataDir: String?
+
+    @Option(name: .customLong("database"), help: ArgumentHelp("Keep the database in PostgreSQL: postgresql://USER:PASSWORD@HOST:PORT/DB (default: the SQLite file in the data folder; env LIGHTLY_SERVER_DATABASE). Blobs stay in the data folder.", valueName: "url"))
+    var database: String?
 
     @Option(name: .customLong("config"), help: ArgumentHelp("Config file (flat TOML; env LIGHTLY_SERVER_CONFIG).", valueName: "file"))
     var config: String?
@@ -50,6 +53,7 @@ struct DataOptions: ParsableArguments {
         }
         var flags = extraFlags
         if let dataDir { flags[.dataDir] = dataDir }
+        if let database { flags[.database] = database }
         return try ServerSettings.resolve(file: file, environment: env, flags: flags)
     }
 }
@@ -65,8 +69,25 @@ enum DataFolder {
     /// folder holds every user's data and the token digests.
     static func privateFiles() { umask(0o077) }
 
-    /// Opens the data folder's database, creating and migrating it when `create` is true.
-    static func open(_ path: String, create: Bool, migrate: Bool = true) throws -> (DataDirectory, Database) {
+    /// Opens the store `settings` name (PostgreSQL with `database`, else the data folder's SQLite
+    /// file), creating the data folder when `create` is true and migrating when `migrate` is.
+    static func open(_ settings: ServerSettings, create: Bool, migrate: Bool = true) throws -> (DataDirectory, any SQLDatabase) {
+        guard let url = settings.database else {
+            let (dir, db) = try openSQLite(settings.dataDir, create: create, migrate: migrate)
+            return (dir, db)
+        }
+        privateFiles()
+        let dir = DataDirectory(path: settings.dataDir)
+        if create { try dir.prepare() }
+        let db = try PostgresDatabase(url: url, maxConnections: 2)
+        if migrate {
+            do { try db.migrate() } catch { db.close(); throw error }
+        }
+        return (dir, db)
+    }
+
+    /// Opens the data folder's SQLite database, creating and migrating it when `create` is true.
+    static func openSQLite(_ path: String, create: Bool, migrate: Bool = true) throws -> (DataDirectory, Database) {
         privateFiles()
         let dir = DataDirectory(path: path)
         if create {
@@ -103,7 +124,7 @@ struct Token: ParsableCommand {
         }
 
         func run() throws {
-            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: true)
+            let (_, db) = try DataFolder.open(try data.settings(), create: true)
             defer { db.close() }
             var tokenName = name ?? ""
             do {
@@ -134,7 +155,7 @@ struct Token: ParsableCommand {
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() throws {
-            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: false)
+            let (_, db) = try DataFolder.open(try data.settings(), create: false)
             defer { db.close() }
             let infos = try TokenStore(database: db).list()
             if json {
@@ -159,7 +180,7 @@ struct Token: ParsableCommand {
         @Argument(help: "The token name.") var name: String
 
         func run() throws {
-            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: false)
+            let (_, db) = try DataFolder.open(try data.settings(), create: false)
             defer { db.close() }
             guard try TokenStore(database: db).revoke(name: name) else {
                 throw CLIError("no active token named '\(name)'")
@@ -185,7 +206,7 @@ struct UserCommand: ParsableCommand {
         @Option(help: "The user's name (default: the e-mail; 1-64 of A-Z a-z 0-9 - _ . @).") var name: String?
 
         func run() throws {
-            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: true)
+            let (_, db) = try DataFolder.open(try data.settings(), create: true)
             defer { db.close() }
             do {
                 let id = try UserStore(database: db).create(email: email, name: name)
@@ -202,7 +223,7 @@ struct UserCommand: ParsableCommand {
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() throws {
-            let (_, db) = try DataFolder.open(try data.settings().dataDir, create: false)
+            let (_, db) = try DataFolder.open(try data.settings(), create: false)
             defer { db.close() }
             let users = try UserStore(database: db).list()
             if json {
@@ -250,7 +271,7 @@ struct Migrate: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     func run() throws {
-        let (_, db) = try DataFolder.open(try data.settings().dataDir, create: true, migrate: false)
+        let (_, db) = try DataFolder.open(try data.settings(), create: true, migrate: false)
         defer { db.close() }
         let applied = try db.migrate()
         for name in applied { Output.line("applied \(name)") }
@@ -267,8 +288,12 @@ struct Backup: ParsableCommand {
     var destination: String
 
     func run() throws {
+        let settings = try data.settings()
+        guard settings.database == nil else {
+            throw CLIError("backup copies the SQLite file; for PostgreSQL use pg_dump (or the server's own backups)")
+        }
         // No migration: a backup must copy the database exactly as it is.
-        let (_, db) = try DataFolder.open(try data.settings().dataDir, create: false, migrate: false)
+        let (_, db) = try DataFolder.openSQLite(settings.dataDir, create: false, migrate: false)
         defer { db.close() }
         try db.backup(to: destination)
         Output.line("backed up \(db.path) to \(destination)")
@@ -285,6 +310,7 @@ struct Settings: ParsableCommand {
         for key in ServerSettings.Key.allCases {
             var v = key.value(in: s)
             if key.isSecret && !v.isEmpty { v = "(set, not shown)" }
+            if key == .database && !v.isEmpty { v = PostgresDatabase.redacted(url: v) }
             let isNumber = Int(v) != nil || Double(v) != nil
             Output.line("\(key.rawValue) = \(isNumber ? v : "\"\(v.replacingBackslashesAndQuotes())\"")")
         }

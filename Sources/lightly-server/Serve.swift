@@ -45,6 +45,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel: String?
     @Option(name: .customLong("signed-url-ttl"), help: "Signed URL lifetime in seconds.") var signedURLTTL: String?
     @Option(name: .customLong("job-poll-wait"), help: "waitTimeTillNextPoll in seconds.") var jobPollWait: String?
+    @Option(name: .customLong("job-lease"), help: "Seconds a claimed job stays this server's without renewal (default 30).") var jobLease: String?
     @Option(name: .customLong("max-dataset-samples"), help: "Samples per dataset quota.") var maxDatasetSamples: String?
     @Option(name: .customLong("memory-budget"), help: ArgumentHelp("Bytes of embedding matrices held at once (cache, jobs, uploads), e.g. 8GiB; larger uploads get 413. Default auto: half the memory. Env LIGHTLY_SERVER_MEMORY_BUDGET.", valueName: "size")) var memoryBudget: String?
     @Option(name: .customLong("minimum-client-version"), help: "Oldest lightly client version accepted.") var minimumClientVersion: String?
@@ -63,7 +64,7 @@ struct Serve: ParsableCommand {
             (.maxConnectionsPerAddress, maxConnectionsPerAddress), (.minTransferRate, minTransferRate),
             (.transferRateWindow, transferRateWindow),
             (.bodyFileThreshold, bodyFileThreshold), (.workers, workers), (.logLevel, logLevel), (.signedURLTTL, signedURLTTL),
-            (.jobPollWait, jobPollWait), (.maxDatasetSamples, maxDatasetSamples), (.memoryBudget, memoryBudget),
+            (.jobPollWait, jobPollWait), (.jobLease, jobLease), (.maxDatasetSamples, maxDatasetSamples), (.memoryBudget, memoryBudget),
             (.minimumClientVersion, minimumClientVersion), (.tlsCert, tlsCert), (.tlsKey, tlsKey),
             (.adminToken, adminToken), (.deterministicIds, deterministicIds), (.clock, clock),
         ]
@@ -124,16 +125,18 @@ struct ServeSession {
         }
         let dir = DataDirectory(path: settings.dataDir)
         try dir.prepare()
-        let db = try Database(path: dir.databasePath, readerCount: settings.databaseReaders)
+        let db = try Self.openDatabase(settings, dir)
         defer { db.close() }
+        // On PostgreSQL under an advisory lock: servers starting together apply each migration once.
         let applied = try db.migrate()
         if !applied.isEmpty { logger.notice("applied migrations", metadata: ["migrations": "\(applied.joined(separator: ","))"]) }
+        if db.dialect != .sqlite { logger.info("database", metadata: ["database": "\(db.displayLocation)"]) }
         let tokens = TokenStore(database: db)
         if !dir.isPrivate {
             logger.warning("data folder is accessible by other users; chmod 700 it", metadata: ["data_dir": "\(dir.path)"])
         }
         let context = ServerContext(settings: settings, dataDirectory: dir, database: db, tokens: tokens,
-                                    signingKey: try dir.signingKey(), logger: logger)
+                                    signingKey: try SigningKeyStore.key(db, importing: dir.signingKeyPath), logger: logger)
 
         // Install signal handling before listening, so an early SIGTERM still shuts down cleanly.
         let stop = ShutdownSignal(onForcedExit: onForcedExit)
@@ -177,6 +180,13 @@ struct ServeSession {
 }
 
 extension ServeSession {
+    /// PostgreSQL when `settings.database` names it (a connection pool of twice the cores, at
+    /// least 8), else the SQLite file in the data folder.
+    static func openDatabase(_ settings: ServerSettings, _ dir: DataDirectory) throws -> any SQLDatabase {
+        guard let url = settings.database else { return try Database(path: dir.databasePath, readerCount: settings.databaseReaders) }
+        return try PostgresDatabase(url: url, maxConnections: settings.databaseReaders)
+    }
+
     /// SIGHUP: read the certificate and key again, for certificate renewal without a restart.
     /// A bad file is logged and the previous certificate stays in use.
     static func reloadTLSOnSIGHUP(_ runner: ServerRunner, logger: Logger) -> DispatchSourceSignal {

@@ -130,7 +130,7 @@ final class ServerRunner: Sendable {
 struct ServerContext: Sendable {
     var settings: ServerSettings
     var dataDirectory: DataDirectory
-    var database: Database
+    var database: any SQLDatabase
     var tokens: TokenStore
     var signingKey: [UInt8]
     var logger: Logger
@@ -148,6 +148,7 @@ func makeApplication(context: ServerContext) throws -> LightlyApplication {
         physicalBytes: physicalMemoryBytes(), containerLimitBytes: containerMemoryLimitBytes())
     context.logger.info("memory budget for embedding matrices", metadata: [
         "memory_budget": "\(api.memoryBudget)", "source": "\(s.memoryBudget == nil ? "auto" : "setting")"])
+    api.jobLeaseSeconds = s.jobLease
     return try LightlyApplication(
         database: context.database, dataDirectory: context.dataDirectory.path,
         settings: api, logger: context.logger)

@@ -13,7 +13,10 @@
 //   LIGHTLY_CONFORMANCE_SCENARIOS="seed upload"   only these scenarios (default: all)
 //   LIGHTLY_CONFORMANCE_PYTHON=/path/python3      interpreter for run.py and the venvs
 //   LIGHTLY_SERVER_BINARY=/path/lightly-server    server to test (default: the one built with the tests)
+//   LIGHTLY_CONFORMANCE_POSTGRES_VERSIONS="1.5.26"  client versions run again with the server on
+//                                        PostgreSQL (default 1.2.14 1.5.26; needs the PostgreSQL binaries)
 import Foundation
+import PostgresTestSupport
 import Testing
 
 enum Conformance {
@@ -32,6 +35,10 @@ enum Conformance {
     }
 
     static var versions: [String] { list("LIGHTLY_CONFORMANCE_VERSIONS") ?? defaultVersions }
+
+    /// Releases also run against `serve --database postgresql://…`: one of the 1.2 line (the
+    /// oldest API shapes still in use) and the newest.
+    static var postgresVersions: [String] { list("LIGHTLY_CONFORMANCE_POSTGRES_VERSIONS") ?? ["1.2.14", "1.5.26"] }
 
     /// The package root: this file is <root>/Tests/ConformanceTests/ConformanceTests.swift.
     static let packageRoot = URL(fileURLWithPath: #filePath)
@@ -123,5 +130,28 @@ struct ConformanceTests {
         let tail = result.output.split(separator: "\n", omittingEmptySubsequences: false).suffix(200)
             .joined(separator: "\n")
         #expect(result.status == 0, "lightly \(version) against lightly-server failed:\n\(tail)")
+    }
+
+    /// The same scenarios with every server on PostgreSQL: run.py makes a fresh database per
+    /// scenario on this process's throwaway PostgreSQL server and sets LIGHTLY_SERVER_DATABASE.
+    @Test("real lightly client against lightly-server on PostgreSQL",
+          .enabled(if: !Conformance.skipped, "LIGHTLY_SKIP_CONFORMANCE=1"),
+          .enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason),
+          .timeLimit(.minutes(30)),
+          arguments: Conformance.postgresVersions)
+    func realClientOnPostgres(version: String) async throws {
+        let binary = try #require(Conformance.serverBinary(),
+                                  "lightly-server executable not found next to the test bundle; set LIGHTLY_SERVER_BINARY")
+        let postgres = try PostgresTestServer.shared()
+        let python = Conformance.environment["LIGHTLY_CONFORMANCE_PYTHON"] ?? "python3"
+        var arguments = [python, "Tests/conformance/run.py", "--server-binary", binary, "--versions", version,
+                         "--postgres", postgres.adminURL]
+        for scenario in Conformance.list("LIGHTLY_CONFORMANCE_SCENARIOS") ?? [] {
+            arguments += ["--scenario", scenario]
+        }
+        let result = try await Conformance.run(arguments, prefix: "[conformance \(version) postgres]")
+        let tail = result.output.split(separator: "\n", omittingEmptySubsequences: false).suffix(200)
+            .joined(separator: "\n")
+        #expect(result.status == 0, "lightly \(version) against lightly-server on PostgreSQL failed:\n\(tail)")
     }
 }

@@ -107,8 +107,8 @@ import Testing
         #expect(m.row(2) == [5, 6])
         // The dataset is immediately usable by an agent: initial-tag over all samples, imgType meta.
         let (tags, imgType) = try f.db.read { conn in
-            (try conn.query("SELECT name, hex(bitmask), tot_size, prev_tag_id FROM tags WHERE dataset_id = ?", f.datasetId)
-                .map { "\(try $0.string(0)) \(try $0.string(1)) \(try $0.int(2)) \($0[3] == .null)" },
+            (try conn.query("SELECT name, bitmask, tot_size, prev_tag_id FROM tags WHERE dataset_id = ?", f.datasetId)
+                .map { "\(try $0.string(0)) \(Crypto.hex(try $0.blob(1)).uppercased()) \(try $0.int(2)) \($0[3] == .null)" },
              try conn.queryOne("SELECT img_type FROM datasets WHERE id = ?", f.datasetId)?.stringOrNil(0))
         }
         #expect(tags == ["initial-tag 0700000000000000 3 true"])

@@ -6,6 +6,7 @@ import Foundation
 import HTTPKit
 @testable import LightlyAPI
 import LightlyStorage
+import PostgresTestSupport
 import LightlyWire
 import Logging
 import Synchronization
@@ -52,11 +53,10 @@ final class LogRecorder: Sendable {
             let dir = FileManager.default.temporaryDirectory
                 .appendingPathComponent("lightly-head-test-\(UInt64.random(in: 0...UInt64.max))").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let db = try Database(path: dir + "/db.sqlite")
-            try db.migrate()
-            let app = try LightlyApplication(database: db, dataDirectory: dir + "/data", settings: APISettings(),
+            let store = try TestStore.make(sqlitePath: dir + "/db.sqlite")
+            let app = try LightlyApplication(database: store.database, dataDirectory: dir + "/data", settings: APISettings(),
                                              logger: log.logger("app"))
-            t = TestApp(app: app, directory: dir)
+            t = TestApp(app: app, directory: dir, store: store)
             var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0, bodyFileThreshold: 1024,
                                                  temporaryDirectory: t.app.blobs.tmpDirectory, workerCount: 4,
                                                  redactedQueryParameters: LightlyApplication.secretParameters)

@@ -6,13 +6,16 @@ import Foundation
 @testable import LightlyAPI
 import LightlyCore
 import LightlyStorage
+import PostgresTestSupport
 
 /// A migrated database in a fresh temp directory with one user, one dataset, `n` samples
 /// named `img_000.jpg`… and (optionally) the initial tag. Storage-level fixture for the job,
 /// embedding and score tests.
 struct JobsFixture {
     let dir: String
-    let db: Database
+    let db: any SQLDatabase
+    /// Keeps the store open for the fixture's life.
+    let store: TestStore
     let userId = "aaaaaaaaaaaaaaaaaaaaaaaa"
     let datasetId = "bbbbbbbbbbbbbbbbbbbbbbbb"
     var initialTagId: String?
@@ -20,9 +23,9 @@ struct JobsFixture {
     static func make(samples n: Int, initialTag: Bool = true) throws -> JobsFixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let db = try Database(path: dir + "/test.sqlite3")
-        try db.migrate()
-        var f = JobsFixture(dir: dir, db: db)
+        let store = try TestStore.make(sqlitePath: dir + "/test.sqlite3")
+        let db = store.database
+        var f = JobsFixture(dir: dir, db: db, store: store)
         try db.write { conn in
             try conn.run("INSERT INTO users(id, name, created_at) VALUES (?, 'alice', 0)", f.userId)
             try conn.run("INSERT INTO datasets(id, user_id, name, created_at, last_modified_at) VALUES (?, ?, 'ds', 0, 0)", f.datasetId, f.userId)

@@ -46,10 +46,10 @@ func liveServer(_ t: TestApp) throws -> HTTPServer {
 
     /// Waits (bounded) until the journal holds `count` entries: a request is recorded just after
     /// its last byte is sent, so the client can see the answer a moment before.
-    static func waitFor(_ j: RequestJournal, count: Int) async throws -> [JournalEntry] {
+    static func waitFor(_ j: RequestJournal, count: Int, newest route: String? = nil) async throws -> [JournalEntry] {
         for _ in 0..<200 {
             let e = j.latest(1000)
-            if e.count >= count { return e }
+            if e.count >= count && (route == nil || e.first?.route == route) { return e }
             try await Task.sleep(for: .milliseconds(10))
         }
         return j.latest(1000)
@@ -101,7 +101,8 @@ func liveServer(_ t: TestApp) throws -> HTTPServer {
 
         // A full ring drops the oldest.
         _ = try await get("/ping")
-        let after = try await Self.waitFor(t.app.journal, count: 4)
+        // The ring is full already: wait for the /ping entry itself (it is recorded after the answer).
+        let after = try await Self.waitFor(t.app.journal, count: 4, newest: "/ping")
         #expect(after.first?.route == "/ping")
         #expect(after.count == 4)
         #expect(!after.contains { $0.route == "/health" })

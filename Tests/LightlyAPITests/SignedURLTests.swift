@@ -2,6 +2,7 @@ import Foundation
 import HTTPKit
 @testable import LightlyAPI
 import LightlyCore
+import LightlyStorage
 import LightlyWire
 import Testing
 
@@ -182,7 +183,10 @@ import Testing
         let (debris, foreign, kept) = try plant(t)
         t.app.start()
         defer { t.app.stop() }
-        for p in debris { #expect(!FileManager.default.fileExists(atPath: p), "\(p)") }
+        // On a shared store (PostgreSQL) a server on another host may be writing these files:
+        // the start sweep takes only old files there, however alone the lock says it is.
+        let shared = t.app.database.dialect == .postgres
+        for p in debris { #expect(FileManager.default.fileExists(atPath: p) == shared, "\(p)") }
         for p in foreign + [kept] { #expect(FileManager.default.fileExists(atPath: p), "\(p)") }
     }
 

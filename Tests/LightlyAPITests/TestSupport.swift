@@ -8,28 +8,37 @@ import HTTPKit
 import LightlyStorage
 import LightlyWire
 import Logging
+import PostgresTestSupport
 import Testing
 
-/// An application on a fresh temp directory and file database, called in-process
+/// An application on a fresh temp directory and database (a SQLite file, or a fresh PostgreSQL
+/// database with `LIGHTLY_TEST_STORE=postgres`: see `TestStore`), called in-process
 /// (Hummingbird's `.router` testing style: no sockets).
 final class TestApp: Sendable {
     let app: LightlyApplication
     let directory: String
+    /// The store, closed (and a PostgreSQL database dropped) with the app.
+    let store: TestStore?
 
     static func make(settings: APISettings = APISettings()) throws -> TestApp {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("lightly-api-test-\(UInt64.random(in: 0...UInt64.max))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let db = try Database(path: dir + "/db.sqlite")
-        try db.migrate()
+        let store = try TestStore.make(sqlitePath: dir + "/db.sqlite")
         var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let app = try LightlyApplication(database: db, dataDirectory: dir + "/data", settings: settings, logger: logger)
-        return TestApp(app: app, directory: dir)
+        // LIGHTLY_TEST_LOG=error shows the errors behind 500s (e.g. SQL the store refused).
+        logger.logLevel = ProcessInfo.processInfo.environment["LIGHTLY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        let app = try LightlyApplication(database: store.database, dataDirectory: dir + "/data", settings: settings, logger: logger)
+        return TestApp(app: app, directory: dir, store: store)
     }
 
-    init(app: LightlyApplication, directory: String) { self.app = app; self.directory = directory }
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    init(app: LightlyApplication, directory: String, store: TestStore? = nil) {
+        self.app = app; self.directory = directory; self.store = store
+    }
+    deinit {
+        store?.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
 
     /// Creates a user and returns its token.
     func makeUser(_ name: String) throws -> String {

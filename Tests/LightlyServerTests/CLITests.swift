@@ -141,6 +141,31 @@ struct CLITests {
         let env = try CLI.run(["settings"], environment: ["LIGHTLY_SERVER_PORT": "9000", "LIGHTLY_SERVER_LOG_LEVEL": "debug"])
         #expect(env.stdout.contains("port = 9000") && env.stdout.contains("log_level = \"debug\""))
     }
+
+    /// The password of `--database` / LIGHTLY_SERVER_DATABASE never reaches the terminal or the
+    /// log: not in `settings`, not in a bad-value error, not when the server cannot connect.
+    @Test func databasePasswordIsNeverPrinted() throws {
+        let secret = "Hunter2-\(UInt32.random(in: 0...UInt32.max))"
+        // Port 1 on loopback: nothing listens, so the connection is refused at once.
+        let url = "postgresql://lightly:\(secret)@127.0.0.1:1/lightly?password=\(secret)&connect_timeout=2"
+        let shown = try CLI.run(["settings", "--database", url])
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("database = \"postgresql://lightly:***@127.0.0.1:1/lightly?password=***&connect_timeout=2\""))
+        let fromEnv = try CLI.run(["settings"], environment: ["LIGHTLY_SERVER_DATABASE": url])
+        #expect(fromEnv.stdout.contains("lightly:***@"))
+        let bad = try CLI.run(["settings", "--database", "mysql://root:\(secret)@db/x"])
+        #expect(bad.status != 0 && bad.stderr.contains("postgresql://"))
+        try withTempDir { dir in
+            let serve = try CLI.run(["serve", "--port", "0", "--data-dir", dir + "/data", "--database", url])
+            #expect(serve.status != 0 && serve.stderr.contains("PostgreSQL"))
+            let token = try CLI.run(["token", "create", "--name", "x", "--data-dir", dir + "/data"],
+                                    environment: ["LIGHTLY_SERVER_DATABASE": url])
+            #expect(token.status != 0)
+            for r in [shown, fromEnv, bad, serve, token] {
+                #expect(!(r.stdout + r.stderr).contains(secret))
+            }
+        }
+    }
 }
 
 enum CLI {

@@ -172,23 +172,19 @@ import Testing
                 try c.run("INSERT INTO users(id, name, created_at) VALUES ('u', 'u', 1)")
                 try c.run("INSERT INTO datasets(id, user_id, name, created_at, last_modified_at) VALUES ('d', 'u', 'ds', 1, 1)")
                 try c.run("INSERT INTO embeddings(id, dataset_id, seq, name, created_at) VALUES ('e', 'd', 0, 'emb', 1)")
-                let stmt = try c.prepare("INSERT INTO embedding_chunks(embedding_id, chunk, first_row, row_count, data) VALUES (?, ?, ?, ?, ?)")
-                try stmt.bind([.text("e"), .integer(0), .integer(0), .integer(Int64(n)), .null])
                 try floats.withUnsafeBytes { raw in
-                    try stmt.bindBlob(5, raw)
-                    _ = try stmt.step()
+                    try c.run("INSERT INTO embedding_chunks(embedding_id, chunk, first_row, row_count, data) VALUES (?, ?, ?, ?, ?)",
+                              arguments: [.text("e"), .integer(0), .integer(0), .integer(Int64(n)), .null], blob: raw, at: 5)
                 }
-                stmt.reset()
             }
             let back: [Float] = try db.read { c in
-                let stmt = try c.prepare("SELECT data FROM embedding_chunks WHERE embedding_id = ? AND chunk = 0")
-                defer { stmt.reset() }
-                try stmt.bind([.text("e")])
-                guard try stmt.step() else { return [] }
-                return stmt.columnBlob(0) { raw in
-                    [Float](unsafeUninitializedCapacity: raw.count / 4) { buf, count in
-                        _ = raw.copyBytes(to: UnsafeMutableRawBufferPointer(buf))
-                        count = raw.count / 4
+                try c.withCursor("SELECT data FROM embedding_chunks WHERE embedding_id = ? AND chunk = 0", arguments: [.text("e")]) { rows in
+                    guard try rows.next() else { return [] }
+                    return try rows.withBlob(at: 0) { raw in
+                        [Float](unsafeUninitializedCapacity: raw.count / 4) { buf, count in
+                            _ = raw.copyBytes(to: UnsafeMutableRawBufferPointer(buf))
+                            count = raw.count / 4
+                        }
                     }
                 }
             }
@@ -199,6 +195,7 @@ import Testing
     @Test func preparedStatementsAreCached() throws {
         let db = try makeMemoryDatabase()
         try db.write { c in
+            let c = try #require(c as? SQLiteConnection)
             let a = try c.prepare("SELECT 1")
             let b = try c.prepare("SELECT 1")
             #expect(a === b)
@@ -210,6 +207,7 @@ import Testing
     @Test func lastInsertRowIDAndChanges() throws {
         let db = try makeMemoryDatabase()
         try db.write { c in
+            let c = try #require(c as? SQLiteConnection)
             try c.run("INSERT INTO users(id, name, created_at) VALUES ('u', 'u', 1)")
             try c.run("INSERT INTO datasets(id, user_id, name, created_at, last_modified_at) VALUES ('d', 'u', 'ds', 1, 1)")
             try c.run("INSERT INTO dataset_uploads(dataset_id, meta, created_at) VALUES ('d', '{}', 1)")
@@ -402,8 +400,9 @@ import Testing
     @Test func statementCacheIsBounded() throws {
         let db = try makeMemoryDatabase()
         try db.write { c in
+            let c = try #require(c as? SQLiteConnection)
             let held = try c.prepare("SELECT 42")
-            for i in 0..<(Connection.statementCacheLimit + 10) { _ = try c.queryOne("SELECT \(i)") }
+            for i in 0..<(SQLiteConnection.statementCacheLimit + 10) { _ = try c.queryOne("SELECT \(i)") }
             // A statement the caller still holds survives the cache being dropped.
             #expect(try held.step())
             #expect(try held.row().int(0) == 42)

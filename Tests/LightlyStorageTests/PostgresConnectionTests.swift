@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LightlyStorage
+import PostgresTestSupport
 
 /// `PostgresConnection` and the PostgreSQL migrations against a real server
 /// (`PostgresTestServer`), each test in its own fresh database.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LightlyStorage
+import PostgresTestSupport
 
 /// PostgreSQL's migrations: they apply, re-applying is a no-op, concurrent appliers apply each
 /// migration once, and the schema matches SQLite's.

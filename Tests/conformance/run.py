@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import glob
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -161,8 +163,61 @@ def applies(scenario: str, version: str) -> bool:
     return parse_version(spec["first"]) <= parse_version(version) <= parse_version(spec["last"])
 
 
-def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: bool) -> tuple:
-    """Returns (ok, output text)."""
+def _psql() -> str:
+    """PostgreSQL's command-line client: on PATH, or next to Debian's server binaries."""
+    found = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"), reverse=True)), None)
+    if not found:
+        raise RuntimeError("--postgres needs psql (Debian: apt-get install postgresql-client)")
+    return found
+
+
+def _with_database(url: str, name: str) -> str:
+    """`url` (postgresql://user:pw@host:port/db?params) naming the database `name` instead."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+class FreshDatabase:
+    """A new PostgreSQL database for one scenario (`CREATE DATABASE` through the admin URL),
+    dropped at the end. While it exists, LIGHTLY_SERVER_DATABASE names it, so every
+    lightly-server the scenario starts (serve, token create, a restart) uses it."""
+    counter = 0
+
+    def __init__(self, admin_url: str):
+        FreshDatabase.counter += 1
+        self.admin_url = admin_url
+        self.name = f"conformance_{os.getpid()}_{FreshDatabase.counter}"
+        self._sql(f"CREATE DATABASE {self.name}")
+        self.previous = os.environ.get("LIGHTLY_SERVER_DATABASE")
+        os.environ["LIGHTLY_SERVER_DATABASE"] = _with_database(admin_url, self.name)
+
+    def _sql(self, statement: str):
+        # The URL (with its password) goes to psql on its command line; it is never printed.
+        res = subprocess.run([_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.admin_url, "-c", statement],
+                             capture_output=True, text=True, timeout=60)
+        if res.returncode != 0:
+            raise RuntimeError(f"psql {statement.split(' ')[0]} failed: {res.stderr.strip()}")
+
+    def drop(self):
+        if self.previous is None:
+            os.environ.pop("LIGHTLY_SERVER_DATABASE", None)
+        else:
+            os.environ["LIGHTLY_SERVER_DATABASE"] = self.previous
+        try:
+            self._sql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        except Exception:  # noqa: BLE001 - a leftover test database is harmless
+            pass
+
+
+def run_scenario(version: str, venv: str, scenario: str, binary: str, verbose: bool, postgres: str | None = None) -> tuple:
+    """Returns (ok, output text). With `postgres` (an admin URL), the server keeps its data in
+    a fresh PostgreSQL database instead of the SQLite file."""
+    if postgres:
+        database = FreshDatabase(postgres)
+        try:
+            return run_scenario(version, venv, scenario, binary, verbose)
+        finally:
+            database.drop()
     script = os.path.join(HERE, "scenarios", SCENARIOS[scenario]["script"])
     out = []
     workdir = tempfile.mkdtemp(prefix=f"lightly-conf-{scenario}-")
@@ -296,8 +351,13 @@ def main(argv=None) -> int:
                    help="real dependencies instead of stubs: `pip install lightly==X -c FILE` (torch included) "
                         "into .build/conformance/real-venvs/<version>; see clients/python/README.md")
     p.add_argument("--verbose", "-v", action="store_true", help="print script output also for passing scenarios")
+    p.add_argument("--postgres", metavar="ADMIN_URL",
+                   help="run every scenario's server on PostgreSQL: a fresh database per scenario, created and "
+                        "dropped through this postgresql:// URL (a role that may CREATE DATABASE); needs psql. "
+                        "Default: $LIGHTLY_CONFORMANCE_POSTGRES, else SQLite")
     args = p.parse_args(argv)
     args.venv_root = os.path.abspath(args.venv_root)  # scenarios run in their own cwd
+    args.postgres = args.postgres or os.environ.get("LIGHTLY_CONFORMANCE_POSTGRES") or None
     # SIGTERM unwinds like an exception, so the running scenario's server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -344,7 +404,7 @@ def main(argv=None) -> int:
                 results[(version, scenario)] = "-"
                 continue
             t0 = time.monotonic()
-            ok, text = run_scenario(version, venv, scenario, args.server_binary, args.verbose)
+            ok, text = run_scenario(version, venv, scenario, args.server_binary, args.verbose, postgres=args.postgres)
             dt = time.monotonic() - t0
             known += [f"{version} {scenario}: {line.split(':', 1)[1].strip()}"
                       for line in text.splitlines() if line.startswith("KNOWN ISSUE")]

@@ -27,10 +27,10 @@ public struct Embedding2DJobInput: Codable, Sendable, Equatable {
 /// coordinates too, and `GET …/2d` reports `computedWith: "PCA"`. The three calls the client
 /// makes after each upload compute PCA once; the other two reuse it.
 public struct Embedding2DJobExecutor: JobExecutor {
-    let database: Database
+    let database: any SQLDatabase
     let cache: EmbeddingCache
 
-    public init(database: Database, cache: EmbeddingCache) {
+    public init(database: any SQLDatabase, cache: EmbeddingCache) {
         self.database = database
         self.cache = cache
     }
@@ -49,9 +49,7 @@ public struct Embedding2DJobExecutor: JobExecutor {
         if let reuse = existing.first(where: { $0.points.count == rows * 2 }) {
             points = reuse.points
         } else {
-            points = try withBudgetedMatrix(cache, embeddingId: embedding.id, rows: rows, dimension: dim, wait: 600, load: {
-                try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
-            }) { matrix, _ in
+            points = try withCurrentMatrix(cache, embedding, rows: rows, dimension: dim, database: database, wait: 600) { matrix, _ in
                 matrix.withUnsafeMutableFloats { values in
                     PCA2D.project(values: UnsafeBufferPointer(values), rows: rows, dimension: dim)
                 }
@@ -61,7 +59,7 @@ public struct Embedding2DJobExecutor: JobExecutor {
             throw JobFailure("the 2-D projection of embedding \(embedding.id) failed")
         }
         try database.write { conn in
-            guard let current = try JobStore.get(id: job.id, conn), current.status == .running else { return }
+            guard try JobStore.isStillRunning(job, conn) else { return }
             // The embedding may have been re-uploaded meanwhile: only store a projection that
             // still matches its row count.
             guard let now = try EmbeddingStore.get(id: embedding.id, conn), now.rowCount == rows, now.dimension == dim else {

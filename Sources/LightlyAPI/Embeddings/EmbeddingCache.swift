@@ -53,6 +53,12 @@ func formatBytes(_ n: Int) -> String {
 /// generation that `invalidate` bumps, so a load that started before the invalidation never
 /// inserts its (stale) result afterwards.
 ///
+/// Several servers on one store each have their own cache, and an upload through one server
+/// does not reach the others' memory. So every entry also carries the embedding's stored
+/// `version` (bumped by each upload): a lookup hits only an entry of the version the job
+/// read from the store, and ``revalidate(_:)`` (one query before each use) drops entries of
+/// re-uploaded or deleted embeddings.
+///
 /// ```swift
 /// try cache.withMatrix(for: id, bytes: rows * dim * 4, wait: 600) { try EmbeddingStore.load(...) } use: { m in ... }
 /// ```
@@ -60,6 +66,7 @@ public final class EmbeddingCache: Sendable {
     private struct Entry {
         var matrix: EmbeddingMatrix
         var lastUse: UInt64
+        var version: Int
     }
     /// A matrix counted against the budget: while cached, pinned by a job, or both.
     private struct Held {
@@ -195,7 +202,7 @@ public final class EmbeddingCache: Sendable {
 
     /// Counts `matrix` as held (if it is not already) and caches it for `id` if it fits next
     /// to what is held; `pin` adds a job's pin.
-    private func insert(_ id: String, _ matrix: EmbeddingMatrix, pin: Bool, _ s: inout State) {
+    private func insert(_ id: String, _ matrix: EmbeddingMatrix, version: Int, pin: Bool, _ s: inout State) {
         uncache(id, &s)
         let key = ObjectIdentifier(matrix)
         var h = s.held[key] ?? Held(bytes: matrix.byteCount, pins: 0, cached: false)
@@ -208,7 +215,7 @@ public final class EmbeddingCache: Sendable {
         if s.heldBytes + s.reservedBytes <= byteBudget || !isNew {
             h.cached = true
             s.clock &+= 1
-            s.entries[id] = Entry(matrix: matrix, lastUse: s.clock)
+            s.entries[id] = Entry(matrix: matrix, lastUse: s.clock, version: version)
         }
         if h.pins == 0 && !h.cached {
             s.heldBytes -= h.bytes
@@ -238,12 +245,14 @@ public final class EmbeddingCache: Sendable {
     /// cached matrix itself on a hit; on a miss, `bytes` are reserved first (waiting up to
     /// `wait` seconds for other uploads and jobs), then `load` runs and its result is cached.
     /// - Throws: ``MemoryBudgetError`` before `load` runs when the matrix cannot be held.
-    public func withMatrix<R>(for id: String, bytes: Int, wait: Double,
+    /// - Parameter version: the embedding's stored version the caller read; an entry of
+    ///   another version is a miss (and is replaced by what `load` returns).
+    public func withMatrix<R>(for id: String, version: Int = 0, bytes: Int, wait: Double,
                               load: () throws -> EmbeddingMatrix,
                               _ body: (EmbeddingMatrix, _ loaded: Bool) throws -> R) throws -> R {
         let hit: EmbeddingMatrix? = state.withLock { s in
             s.clock &+= 1
-            guard var e = s.entries[id] else { s.misses += 1; return nil }
+            guard var e = s.entries[id], e.version == version else { s.misses += 1; return nil }
             e.lastUse = s.clock
             s.entries[id] = e
             s.hits += 1
@@ -261,7 +270,7 @@ public final class EmbeddingCache: Sendable {
         state.withLock { s in
             s.reservedBytes -= reservedBytes   // the reserved bytes become the held matrix's, in one step
             if s.generations[id, default: 0] == generation {
-                insert(id, loaded, pin: true, &s)
+                insert(id, loaded, version: version, pin: true, &s)
                 return
             }
             // Invalidated while loading: count it as pinned, not cached.
@@ -279,11 +288,13 @@ public final class EmbeddingCache: Sendable {
     /// `load` runs without the lock held, so two jobs that miss at the same time may both
     /// load; the second insert simply replaces the first.
     /// - Complexity: O(1) on a hit; O(entries) when evicting.
-    public func matrix(for id: String, load: () throws -> EmbeddingMatrix) rethrows -> EmbeddingMatrix {
+    /// - Parameter version: the embedding's stored version the caller read; an entry of
+    ///   another version is a miss (and is replaced by what `load` returns).
+    public func matrix(for id: String, version: Int = 0, load: () throws -> EmbeddingMatrix) rethrows -> EmbeddingMatrix {
         enum Lookup { case hit(EmbeddingMatrix), miss(generation: UInt64) }
         let lookup: Lookup = state.withLock { s in
             s.clock &+= 1
-            if var e = s.entries[id] {
+            if var e = s.entries[id], e.version == version {
                 e.lastUse = s.clock
                 s.entries[id] = e
                 s.hits += 1
@@ -300,7 +311,7 @@ public final class EmbeddingCache: Sendable {
         let loaded = try load()
         state.withLock { s in
             guard s.generations[id, default: 0] == generation else { return }
-            if loaded.byteCount <= byteBudget { insert(id, loaded, pin: false, &s) } else { uncache(id, &s) }
+            if loaded.byteCount <= byteBudget { insert(id, loaded, version: version, pin: false, &s) } else { uncache(id, &s) }
         }
         return loaded
     }
@@ -321,14 +332,37 @@ public final class EmbeddingCache: Sendable {
     /// `reservation` (the upload's, covering `matrix`) is released in the same step.
     /// Ignored when a store with a later `ticket` already happened (two uploads to one
     /// embedding finishing in the other order), and not kept if larger than the budget.
-    public func store(_ id: String, matrix: EmbeddingMatrix, ticket: UInt64, reservation: Reservation? = nil) {
+    /// - Parameter version: the version the store gave the matrix in that commit.
+    public func store(_ id: String, matrix: EmbeddingMatrix, version: Int = 0, ticket: UInt64, reservation: Reservation? = nil) {
         let reservedBytes = reservation?.detach() ?? 0
         state.withLock { s in
             s.reservedBytes -= reservedBytes
             guard ticket > s.storedTicket[id, default: 0] else { return }
             s.storedTicket[id] = ticket
             s.generations[id, default: 0] &+= 1   // loads in flight read the old matrix
-            if matrix.byteCount <= byteBudget { insert(id, matrix, pin: false, &s) } else { uncache(id, &s) }
+            if matrix.byteCount <= byteBudget { insert(id, matrix, version: version, pin: false, &s) } else { uncache(id, &s) }
+        }
+    }
+
+    /// Checks every cached entry against the store: `lookup` gets the cached ids and returns
+    /// the stored version of each that still exists; entries of a deleted embedding (missing
+    /// from the answer) or another version (re-uploaded, possibly through another server) are
+    /// dropped. Entries added meanwhile are left alone.
+    /// - Returns: how many entries were dropped.
+    @discardableResult
+    public func revalidate(_ lookup: ([String]) throws -> [String: Int]) rethrows -> Int {
+        let ids = state.withLock { Array($0.entries.keys) }
+        guard !ids.isEmpty else { return 0 }
+        let current = try lookup(ids)
+        return state.withLock { s in
+            var dropped = 0
+            for id in ids {
+                guard let e = s.entries[id], current[id] != e.version else { continue }
+                s.generations[id, default: 0] &+= 1
+                uncache(id, &s)
+                dropped += 1
+            }
+            return dropped
         }
     }
 

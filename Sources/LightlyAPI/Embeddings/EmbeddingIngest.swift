@@ -45,6 +45,8 @@ public struct EmbeddingIngestOutcome: Sendable {
     /// The part of the memory budget that holds `matrix` (nil without a budget): hand it to
     /// ``EmbeddingCache/store(_:matrix:ticket:reservation:)``.
     public var reservation: EmbeddingCache.Reservation? = nil
+    /// The embedding's stored version after this upload (``EmbeddingRecord/version``).
+    public var version: Int = 0
     /// Where the time went, in ms: `samples` (reading the dataset's filenames), `parse`
     /// (read, validate, build the matrix), `reorder` (re-emit a shuffled CSV), then in the
     /// write transaction `wait` (for the writer), `insert_samples` (an empty dataset's samples
@@ -99,7 +101,7 @@ public enum EmbeddingIngest {
 
     /// `ingest(source:…)` over bytes in memory.
     public static func ingest(_ bytes: UnsafeRawBufferPointer, datasetId: String, embeddingId: String,
-                              database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
+                              database: any SQLDatabase, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               storeCSV: (EmbeddingCSVBlob, Connection) throws -> String) throws -> EmbeddingIngestOutcome {
         try ingest(source: .bytes(bytes), datasetId: datasetId, embeddingId: embeddingId, database: database,
@@ -124,7 +126,7 @@ public enum EmbeddingIngest {
     /// - Complexity: O(file size + n·d) time; n·d·4 bytes for the matrix plus O(n) for the
     ///   filenames, independent of the file size.
     public static func ingest(source: EmbeddingCSVSource, datasetId: String, embeddingId: String,
-                              database: Database, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
+                              database: any SQLDatabase, limits: EmbeddingCSV.Limits = .default, parseThreads: Int = 1,
                               maxSamples: Int = .max, now: Int, scratchDirectory: String = defaultScratchDirectory,
                               windowBytes: Int = 16 << 20,
                               budget: EmbeddingCache? = nil,
@@ -192,7 +194,9 @@ public enum EmbeddingIngest {
             try DatasetStore.raiseLastModified(id: datasetId, to: Int64(now), conn)
             return EmbeddingIngestOutcome(rows: n, dimension: d, createdSamples: created,
                                           replacedCSVBlobId: embedding.csvBlobId, csvBlobId: blobId, matrix: matrix,
-                                          ticket: commitTicket?() ?? 0)
+                                          ticket: commitTicket?() ?? 0,
+                                          version: try EmbeddingStore.versions(ids: [embeddingId], conn)[embeddingId] ?? 0)
+
         }
         phases.lap("commit", since: t)
         outcome.phases = phases

@@ -169,7 +169,7 @@ extension LightlyApplication {
             // heap back now, before a sampling job loads the matrix (docs/selection.md §14).
             releaseFreedHeap()
             // After the commit: the new matrix replaces any cached one, the old CSV goes.
-            jobs.embeddingStored(t.objectId, matrix: outcome.matrix, ticket: outcome.ticket, reservation: outcome.reservation)
+            jobs.embeddingStored(t.objectId, matrix: outcome.matrix, version: outcome.version, ticket: outcome.ticket, reservation: outcome.reservation)
             if outcome.createdSamples > 0 { mappings.invalidate(t.datasetId) }
             if let old = outcome.replacedCSVBlobId {
                 _ = try? database.write { conn in try BlobRecords.delete(id: old, conn) }

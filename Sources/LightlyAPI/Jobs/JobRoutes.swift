@@ -23,7 +23,7 @@ public final class JobSystem: Sendable {
     public let cache: EmbeddingCache
     let logger: Logger
 
-    public init(database: Database, blobs: BlobStore, settings: APISettings, logger: Logger,
+    public init(database: any SQLDatabase, blobs: BlobStore, settings: APISettings, logger: Logger,
                 cacheBytes: Int? = nil, maxConcurrentJobs: Int = 1) {
         let cache = EmbeddingCache(byteBudget: cacheBytes ?? settings.memoryBudget)
         self.cache = cache
@@ -31,12 +31,17 @@ public final class JobSystem: Sendable {
         self.runner = JobRunner(database: database, executors: [
             .sampling: SamplingJobExecutor(database: database, cache: cache),
             .embeddings2D: Embedding2DJobExecutor(database: database, cache: cache),
-        ], maxConcurrentJobs: maxConcurrentJobs, logger: logger)
+        ], maxConcurrentJobs: maxConcurrentJobs, leaseSeconds: settings.jobLeaseSeconds,
+           sharedStore: settings.sharedStore, lockRows: settings.sharedStore, logger: logger)
+
     }
 
     /// Requeues jobs interrupted by a crash or restart and starts running waiting jobs.
-    public func start() {
-        do { try runner.start() } catch {
+    /// - Parameter alone: false when another server uses the same data folder (and store):
+    ///   its running jobs are then left to their leases.
+    public func start(alone: Bool = true) {
+        do { try runner.start(othersMayRun: !alone) } catch {
+
             logger.error("job runner failed to start", metadata: ["error": "\(error)"])
         }
     }
@@ -53,9 +58,9 @@ public final class JobSystem: Sendable {
 
     /// An embedding's matrix was replaced by `matrix` (committed with `ticket` from
     /// `cache.nextTicket()`): cache it, so the next job does not read it back from SQLite.
-    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, ticket: UInt64,
+    public func embeddingStored(_ embeddingId: String, matrix: EmbeddingMatrix, version: Int, ticket: UInt64,
                                 reservation: EmbeddingCache.Reservation? = nil) {
-        cache.store(embeddingId, matrix: matrix, ticket: ticket, reservation: reservation)
+        cache.store(embeddingId, matrix: matrix, version: version, ticket: ticket, reservation: reservation)
     }
 }
 

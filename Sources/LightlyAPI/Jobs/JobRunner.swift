@@ -90,6 +90,18 @@ public protocol JobExecutor: Sendable {
 /// - ``stop()`` lets no new job start, asks running ones to stop at their next progress
 ///   report, and waits a bounded time for them.
 ///
+/// **Several servers on one store.** A job is claimed with a lease: `lease_owner` (this
+/// runner's ``owner``) and `lease_expires_at`, ``leaseSeconds`` ahead. While the job runs the
+/// runner renews the lease every `leaseSeconds / 3`. A job whose server died keeps its stale
+/// lease; once it expires any server's runner claims the job again and runs it to the same
+/// result. Every runner also looks for claimable jobs every `min(1 s, leaseSeconds / 3)`, so
+/// jobs queued through another server and jobs of dead servers are found without a request.
+/// With `sharedStore` (PostgreSQL) ``start()`` requeues only jobs whose lease expired;
+/// otherwise (SQLite, one server) it requeues every RUNNING job. With `lockRows`
+/// (PostgreSQL) the claim reads `FOR UPDATE SKIP LOCKED`. A runner that loses a lease (it could not renew in time and
+/// another server took the job) stops that job at its next progress report, and its final
+/// write stores nothing.
+///
 /// ```swift
 /// let runner = JobRunner(database: db, executors: [.sampling: sampling], logger: logger)
 /// try runner.start()
@@ -113,7 +125,7 @@ public final class JobRunner: Sendable {
     /// How many recent jobs' phases are kept in memory.
     static let keptPhases = 256
 
-    private let database: Database
+    private let database: any SQLDatabase
     private let executors: [JobResultType: any JobExecutor]
     private let logger: Logger
     /// Jobs running at the same time, over all datasets.
@@ -124,28 +136,115 @@ public final class JobRunner: Sendable {
     private let group = DispatchGroup()
     private let endObserver = Mutex<(@Sendable (JobRecord, JobState, Double) -> Void)?>(nil)
     private let faultSource = Mutex<(@Sendable (JobResultType) -> JobFaultAction?)?>(nil)
+    /// This runner's name in `jobs.lease_owner`: host, process id and a random part.
+    public let owner: String
+    /// How long a claimed job stays this runner's without a renewal, in seconds.
+    public let leaseSeconds: Double
+    /// Whether other servers share the store: ``start()`` then requeues only expired leases.
+    public let sharedStore: Bool
+    /// Whether claims read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has no row locks and
+    /// needs none: one writer at a time).
+    public let lockRows: Bool
+    /// Renews leases and looks for claimable jobs (see the type's documentation).
+    private let ticker = Mutex<LeaseTicker?>(nil)
+    private let tickQueue = DispatchQueue(label: "lightly.jobs.lease")
 
-    public init(database: Database, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
+    /// The default lease: 30 s (renewed every 10 s; a dead server's job waits at most this long).
+    public static let defaultLeaseSeconds = 30.0
+
+    /// - Parameters:
+    ///   - leaseSeconds: the lease of a claimed job (at least 0.3 s).
+    ///   - sharedStore: true when other servers may use the same store (PostgreSQL).
+    ///   - lockRows: true on PostgreSQL (claims read `FOR UPDATE SKIP LOCKED`).
+    public init(database: any SQLDatabase, executors: [JobResultType: any JobExecutor], maxConcurrentJobs: Int = 1,
+                leaseSeconds: Double = JobRunner.defaultLeaseSeconds, sharedStore: Bool = false, lockRows: Bool = false,
                 logger: Logger = Logger(label: "lightly.jobs")) {
         self.database = database
         self.executors = executors
         self.maxConcurrentJobs = max(1, maxConcurrentJobs)
+        self.leaseSeconds = max(0.3, leaseSeconds)
+        self.sharedStore = sharedStore
+        self.lockRows = lockRows
         self.logger = logger
+        var host = [CChar](repeating: 0, count: 256)
+        let hostName = gethostname(&host, host.count - 1) == 0
+            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "host"
+        self.owner = "\(hostName)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
+    private var leaseMillis: Int { Int(leaseSeconds * 1000) }
+
     /// Requeues interrupted jobs and starts running the waiting ones.
-    public func start() throws {
-        let requeued = try database.write { conn in try JobStore.requeueInterrupted(conn) }
+    /// - Parameter othersMayRun: another server may be running jobs on this store right now
+    ///   (e.g. it holds the data folder too): like `sharedStore`, only jobs whose lease expired
+    ///   are requeued.
+    public func start(othersMayRun: Bool = false) throws {
+        let requeued = try database.write { conn in
+            try JobStore.leaseIsolation(conn)
+            return sharedStore || othersMayRun
+                ? try JobStore.requeueExpired(now: leaseNowMillis(), conn) : try JobStore.requeueInterrupted(conn)
+        }
+
         state.withLock { $0.started = true; $0.stopping = false }
         if requeued > 0 { logger.info("requeued interrupted jobs", metadata: ["jobs.count": "\(requeued)"]) }
+        let interval = min(1.0, leaseSeconds / 3)
+        let renewEvery = max(1, Int((leaseSeconds / 3 / interval).rounded(.down)))
+        let timer = DispatchSource.makeTimerSource(queue: tickQueue)
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
+        let ticks = Mutex(0)
+        timer.setEventHandler { [self] in
+            let n = ticks.withLock { t -> Int in t += 1; return t }
+            if n % renewEvery == 0 { renewLeases() }
+            kick()
+        }
+        let old = ticker.withLock { t -> LeaseTicker? in defer { t = LeaseTicker(timer: timer) }; return t }
+        old?.timer.cancel()
+        timer.resume()
         kick()
     }
 
     /// Stops scheduling, asks running jobs to stop, and waits up to `timeout` seconds for them.
+    /// Jobs that did not finish go back to WAITING at once (not after their lease), so another
+    /// server on the same store, or this one after a restart, runs them again.
     public func stop(timeout: Double = 10) {
         state.withLock { $0.stopping = true }
+        ticker.withLock { t -> LeaseTicker? in defer { t = nil }; return t }?.timer.cancel()
         _ = group.wait(timeout: .now() + timeout)
         state.withLock { $0.started = false }
+        do {
+            let released = try database.write { conn in
+                try JobStore.leaseIsolation(conn)
+                return try JobStore.releaseLeases(owner: owner, conn)
+            }
+            if released > 0 { logger.info("released the leases of interrupted jobs", metadata: ["jobs.count": "\(released)"]) }
+        } catch {
+            logger.warning("cannot release job leases; they expire by themselves", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Extends the lease of every job this runner runs; a job whose lease another server took
+    /// is told to stop.
+    private func renewLeases() {
+        let ids = state.withLock { Array($0.running.keys) }
+        guard !ids.isEmpty else { return }
+        let expires = leaseNowMillis() + leaseMillis
+        do {
+            let lost = try database.write { conn -> [String] in
+                try JobStore.leaseIsolation(conn)
+                var lost: [String] = []
+                for id in ids where !(try JobStore.renewLease(id: id, owner: owner, expiresAt: expires, conn)) { lost.append(id) }
+                return lost
+            }
+            // A job that just ended is not RUNNING any more either: only one still running here was lost.
+            let stillHere = state.withLock { s -> [String] in
+                let here = lost.filter { s.running[$0] != nil }
+                s.cancelled.formUnion(here)
+                return here
+            }
+            for id in stillHere { logger.warning("job lease went to another server; stopping the job here", metadata: ["job.id": "\(id)"]) }
+        } catch {
+            logger.warning("cannot renew job leases", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sets the source of injected job faults (the admin API's job rules): asked once per job
@@ -217,11 +316,18 @@ public final class JobRunner: Sendable {
             guard canRun else { return }
             let next: JobRecord?
             do {
+                let now = leaseNowMillis()
+                // A cheap read first: most looks (the periodic ones) find nothing.
+                guard try database.read({ conn in try JobStore.hasClaimable(now: now, conn) }) else { return }
                 next = try database.write { conn -> JobRecord? in
-                    for job in try JobStore.waiting(limit: 64, conn) where !busy.contains(job.datasetId ?? "") || job.datasetId == nil {
-                        if try JobStore.markRunning(id: job.id, now: jobsNowMillis(), conn) {
+                    try JobStore.leaseIsolation(conn)
+                    for job in
+ try JobStore.claimCandidates(now: now, limit: 64, lockRows: lockRows, conn)
+                    where job.datasetId == nil || !busy.contains(job.datasetId ?? "") {
+                        if try JobStore.claim(id: job.id, owner: owner, now: now, leaseMillis: leaseMillis, conn) {
                             var j = job
                             j.status = .running
+                            j.leaseOwner = owner
                             return j
                         }
                     }
@@ -297,7 +403,7 @@ public final class JobRunner: Sendable {
                 log.info("job finished")
             }
         } catch _ where cancelled() {
-            log.info("job cancelled (admin reset)")
+            log.info("job cancelled (admin reset, or its lease went to another server)")
         } catch is JobInterrupted {
             log.info("job interrupted by shutdown; it will run again after the next start")
         } catch let failure as JobFailure {
@@ -318,14 +424,32 @@ public final class JobRunner: Sendable {
     private func fail(_ job: JobRecord, _ message: String, _ log: Logger) {
         log.info("job failed", metadata: ["job.error": "\(message)"])
         do {
-            try database.write { conn in try JobStore.markFailed(id: job.id, error: message, now: jobsNowMillis(), conn) }
+            try database.write { conn in
+                // Not when the job is no longer this runner's (another server took it over).
+                guard try JobStore.isStillRunning(job, conn) else { return }
+                try JobStore.markFailed(id: job.id, error: message, now: jobsNowMillis(), conn)
+            }
         } catch {
             log.error("cannot mark job failed", metadata: ["error": "\(error)"])
         }
     }
 }
 
+/// The runner's timer; a dispatch source is thread-safe, though not marked `Sendable`.
+private struct LeaseTicker: @unchecked Sendable {
+    let timer: any DispatchSourceTimer
+}
+
+/// The real time in Unix epoch milliseconds (never the `--clock` of stored timestamps, which
+/// may stand still): leases compare it across servers, so their clocks must agree (NTP).
+func leaseNowMillis() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int(ts.tv_sec) * 1000 + Int(ts.tv_nsec) / 1_000_000
+}
+
 private extension Logger {
+
     func with(metadata: Logger.Metadata) -> Logger {
         var l = self
         for (k, v) in metadata { l[metadataKey: k] = v }

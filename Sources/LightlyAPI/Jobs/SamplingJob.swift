@@ -31,7 +31,7 @@ public struct SamplingJobInput: Codable, Sendable, Equatable {
 ///    `SAMPLER_<METHOD>`, and marks the job FINISHED with the tag id. A name taken in the
 ///    meantime fails the job.
 public struct SamplingJobExecutor: JobExecutor {
-    let database: Database
+    let database: any SQLDatabase
     let cache: EmbeddingCache
     /// Seed of RANDOM (fixed, so results are reproducible).
     public var randomSeed: UInt64 = 0
@@ -41,7 +41,7 @@ public struct SamplingJobExecutor: JobExecutor {
     /// fails (a matrix larger than the whole budget fails at once).
     public var budgetWait: Double = 600
 
-    public init(database: Database, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
+    public init(database: any SQLDatabase, cache: EmbeddingCache, randomSeed: UInt64 = 0, threads: Int = 0) {
         self.database = database
         self.cache = cache
         self.randomSeed = randomSeed
@@ -95,10 +95,8 @@ public struct SamplingJobExecutor: JobExecutor {
             query: inputs.query, weights: weights, seed: effective == .random ? randomSeed : nil, threads: threads)
         // The job selects on the cached matrix itself (pinned, never copied); a matrix that is
         // not cached is loaded only when the memory budget can hold it.
-        let result: SamplingResult = try withBudgetedMatrix(cache, embeddingId: embedding.id, rows: rows, dimension: dim,
-                                                            wait: budgetWait, load: {
-            try database.read { conn in try EmbeddingStore.loadMatrix(embeddingId: embedding.id, rows: rows, dimension: dim, conn) }
-        }) { matrix, loaded in
+        let result: SamplingResult = try withCurrentMatrix(cache, embedding, rows: rows, dimension: dim,
+                                                           database: database, wait: budgetWait) { matrix, loaded in
             t = phases.lap("load", since: t)
             phases.add("cached", loaded ? 0 : 1)
             do {
@@ -115,7 +113,7 @@ public struct SamplingJobExecutor: JobExecutor {
 
         let bits = BitMask(indices: result.preselected).union(BitMask(indices: result.picked))
         try database.write { conn in
-            guard let current = try JobStore.get(id: job.id, conn), current.status == .running else { return }
+            guard try JobStore.isStillRunning(job, conn) else { return }
             let n = try SamplingJobExecutor.sampleCount(datasetId: input.datasetId, conn)
             guard n == inputs.n else {
                 throw JobFailure("the dataset changed while sampling (\(inputs.n) → \(n) samples); trigger the sampling again")
@@ -184,16 +182,30 @@ public struct SamplingJobExecutor: JobExecutor {
 }
 
 
-/// Runs `body` with an embedding's matrix held within the memory budget (``EmbeddingCache/withMatrix(for:bytes:wait:load:_:)``);
-/// a matrix the budget cannot hold fails the job with a message that names the sizes and the
-/// `memory_budget` setting, instead of the process running out of memory.
-func withBudgetedMatrix<R>(_ cache: EmbeddingCache, embeddingId: String, rows: Int, dimension: Int, wait: Double,
-                           load: () throws -> EmbeddingMatrix,
-                           _ body: (EmbeddingMatrix, Bool) throws -> R) throws -> R {
+/// Runs `body` with the matrix of `embedding` as the store holds it now (the version the job
+/// read), held within the memory budget (``EmbeddingCache/withMatrix(for:version:bytes:wait:load:_:)``).
+/// First drops cache entries the store says are stale (re-uploaded, possibly through another
+/// server, or deleted); then answers from the cache or loads the chunks. A matrix the budget
+/// cannot hold fails the job with a message that names the sizes and the `memory_budget`
+/// setting, instead of the process running out of memory.
+/// - Throws: `JobFailure` when the budget cannot hold the matrix, or the embedding was uploaded
+///   again between the job's read of its inputs and the load; storage errors.
+func withCurrentMatrix<R>(_ cache: EmbeddingCache, _ embedding: EmbeddingRecord, rows: Int, dimension: Int,
+                          database: any SQLDatabase, wait: Double,
+                          _ body: (EmbeddingMatrix, _ loaded: Bool) throws -> R) throws -> R {
+    try cache.revalidate { ids in try database.read { conn in try EmbeddingStore.versions(ids: ids, conn) } }
     let (values, o1) = rows.multipliedReportingOverflow(by: dimension)
     let (bytes, o2) = values.multipliedReportingOverflow(by: 4)
+    let embeddingId = embedding.id
     do {
-        return try cache.withMatrix(for: embeddingId, bytes: o1 || o2 ? Int.max : bytes, wait: wait, load: load, body)
+        return try cache.withMatrix(for: embeddingId, version: embedding.version, bytes: o1 || o2 ? Int.max : bytes, wait: wait, load: {
+            try database.read { conn in
+                guard try EmbeddingStore.versions(ids: [embeddingId], conn)[embeddingId] == embedding.version else {
+                    throw JobFailure("embedding \(embeddingId) was uploaded again while the job started; trigger it again")
+                }
+                return try EmbeddingStore.loadMatrix(embeddingId: embeddingId, rows: rows, dimension: dimension, conn)
+            }
+        }, body)
     } catch let e as MemoryBudgetError {
         switch e {
         case .exceedsBudget:

@@ -167,7 +167,7 @@ extension LightlyApplication {
             let (jobs, blobBytes) = try app.database.read { conn in
                 (try MetricsStore.jobCounts(conn), try MetricsStore.blobBytes(conn))
             }
-            let text = app.metrics.render(jobs: jobs, databaseBytes: Self.databaseBytes(app.database.path),
+            let text = app.metrics.render(jobs: jobs, databaseBytes: Int(app.database.sizeInBytes() ?? 0),
                                           blobBytes: blobBytes)
             return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Data(text.utf8))
         }

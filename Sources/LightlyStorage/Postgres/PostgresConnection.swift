@@ -34,7 +34,7 @@ import Foundation
 /// }
 /// let rows = try pg.query("SELECT id, name FROM users WHERE created_at > $1", since)
 /// ```
-public final class PostgresConnection {
+public final class PostgresConnection: SQLConnection {
     /// The libpq connection; nil once closed.
     private var handle: OpaquePointer?
     /// True between `BEGIN` and `COMMIT`/`ROLLBACK` of `transaction`.
@@ -60,7 +60,7 @@ public final class PostgresConnection {
             throw StorageError(kind: .postgres, code: 0, message: "libpq could not allocate a connection")
         }
         guard PQstatus(conn) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(conn))
+            let message = PostgresURL.scrub(Self.trimmed(PQerrorMessage(conn)), url: url)
             PQfinish(conn)
             throw StorageError(kind: .postgres, code: 0, message: "cannot connect to PostgreSQL: \(message)")
         }
@@ -95,41 +95,47 @@ public final class PostgresConnection {
         try check(result, conn, sql: sql)
     }
 
-    /// Runs one statement with positional arguments (`$1`, `$2`, …).
+    /// `SQLDialect.postgres`.
+    public var dialect: SQLDialect { .postgres }
+
+    /// Runs one statement with positional arguments (`$1`, `$2`, … or `?`).
     /// - Returns: the number of rows the statement inserted, updated or deleted (0 for others).
     /// - Throws: `StorageError`; `isUniqueViolation` etc. tell constraint failures apart.
     @discardableResult
-    public func run(_ sql: String, _ args: SQLValueConvertible?...) throws -> Int {
-        try run(sql, arguments: args.map { $0?.sqlValue ?? .null })
+    public func run(_ sql: String, arguments: [SQLValue]) throws -> Int {
+        try withResult(sql, arguments) { result in Self.changedRows(result) }
     }
 
-    /// `run(_:_:)` with an argument array.
+    /// Runs one statement with argument `parameter` sent as a `bytea` from `bytes` (libpq copies
+    /// it onto the wire; no Swift array in between).
     @discardableResult
-    public func run(_ sql: String, arguments: [SQLValue]) throws -> Int {
-        try withResult(sql, arguments) { result in
-            guard let tuples = PQcmdTuples(result) else { return 0 }
-            return Int(String(cString: tuples)) ?? 0
-        }
+    public func run(_ sql: String, arguments: [SQLValue], blob bytes: UnsafeRawBufferPointer, at parameter: Int) throws -> Int {
+        try withResult(sql, arguments, borrowed: (parameter, bytes)) { result in Self.changedRows(result) }
     }
 
     /// Runs a query and copies every row out.
-    public func query(_ sql: String, _ args: SQLValueConvertible?...) throws -> [Row] {
-        try query(sql, arguments: args.map { $0?.sqlValue ?? .null })
-    }
-
-    /// `query(_:_:)` with an argument array.
     public func query(_ sql: String, arguments: [SQLValue]) throws -> [Row] {
         try withResult(sql, arguments) { result in try Self.rows(of: result) }
     }
 
-    /// Runs a query and returns its first row, or `nil` when there is none.
-    public func queryOne(_ sql: String, _ args: SQLValueConvertible?...) throws -> Row? {
-        try query(sql, arguments: args.map { $0?.sqlValue ?? .null }).first
-    }
-
-    /// `queryOne(_:_:)` with an argument array.
+    /// Runs a query and returns its first row (all rows are fetched; add `LIMIT 1` for big ones).
     public func queryOne(_ sql: String, arguments: [SQLValue]) throws -> Row? {
         try query(sql, arguments: arguments).first
+    }
+
+    /// Runs the query with results in binary form and steps through them; `withBlob` reads a
+    /// `bytea` straight from libpq's result buffer. The whole result is held while `body` runs.
+    public func withCursor<R>(_ sql: String, arguments: [SQLValue], _ body: (any SQLCursor) throws -> R) throws -> R {
+        try withResult(sql, arguments, binary: true) { result in
+            let cursor = PostgresCursor(result: result, sql: sql)
+            defer { cursor.invalidate() }
+            return try body(cursor)
+        }
+    }
+
+    private static func changedRows(_ result: OpaquePointer) -> Int {
+        guard let tuples = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: tuples)) ?? 0
     }
 
     // MARK: Transactions
@@ -195,22 +201,49 @@ public final class PostgresConnection {
         return handle
     }
 
-    /// Runs `sql` with `arguments` and hands the successful result to `body`.
-    private func withResult<T>(_ sql: String, _ arguments: [SQLValue], _ body: (OpaquePointer) throws -> T) throws -> T {
+    /// Runs `sql` with `arguments` and hands the successful result to `body`. When `borrowed`
+    /// is given, argument number `borrowed.parameter` (1-based) is sent as a `bytea` straight
+    /// from `borrowed.bytes` (no copy on our side). `binary` asks for results in binary form.
+    private func withResult<T>(_ sql: String, _ arguments: [SQLValue],
+                               borrowed: (parameter: Int, bytes: UnsafeRawBufferPointer)? = nil, binary: Bool = false,
+                               _ body: (OpaquePointer) throws -> T) throws -> T {
         let conn = try open()
         // Text travels NUL-terminated, and PostgreSQL's text cannot hold NUL: refuse rather than
         // store a truncated string.
         for case .text(let text) in arguments where text.utf8.contains(0) {
             throw StorageError(kind: .invalidArgument, code: 0, message: "text arguments cannot contain NUL characters", sql: sql)
         }
+        let slot = borrowed.map { $0.parameter - 1 }
+        if let slot, !arguments.indices.contains(slot) {
+            throw StorageError.invalidArgument("blob parameter \(slot + 1) is not among the statement's \(arguments.count) arguments")
+        }
         // Every argument's bytes, kept alive until PQexecParams returns.
-        let buffers: [[UInt8]?] = arguments.map { Self.encode($0) }
-        let types: [Oid] = arguments.map { Self.typeOid($0) }
-        let formats: [Int32] = arguments.map { if case .blob = $0 { 1 } else { 0 } }
-        let lengths: [Int32] = buffers.map { Int32(clamping: $0?.count ?? 0) }
+        let buffers: [[UInt8]?] = arguments.enumerated().map { i, v in i == slot ? nil : Self.encode(v) }
+        let types: [Oid] = arguments.enumerated().map { i, v in i == slot ? Self.byteaOid : Self.typeOid(v) }
+        let formats: [Int32] = arguments.enumerated().map { i, v in
+            if i == slot { return 1 }
+            if case .blob = v { return 1 }
+            return 0
+        }
+        let lengths: [Int32] = buffers.enumerated().map { i, b in
+            i == slot ? Int32(clamping: borrowed?.bytes.count ?? 0) : Int32(clamping: b?.count ?? 0)
+        }
         let text = sql.utf8.contains(UInt8(ascii: "?")) ? try Placeholders.numbered(sql).sql : sql
-        let result = withPointers(buffers) { values in
-            PQexecParams(conn, text, Int32(arguments.count), types, values, lengths, formats, 0)
+        let result = withPointers(buffers) { values -> OpaquePointer? in
+            guard let slot, let borrowed else {
+                return PQexecParams(conn, text, Int32(arguments.count), types, values, lengths, formats, binary ? 1 : 0)
+            }
+            // Point the blob's slot at the caller's bytes (a non-NULL pointer even when empty:
+            // NULL would send SQL NULL).
+            let patched = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: arguments.count)
+            defer { patched.deallocate() }
+            patched.initialize(from: values, count: arguments.count)
+            let empty: UInt8 = 0
+            return withUnsafePointer(to: empty) { emptyPointer in
+                patched[slot] = UnsafeRawPointer(borrowed.bytes.baseAddress ?? UnsafeRawPointer(emptyPointer))
+                    .assumingMemoryBound(to: CChar.self)
+                return PQexecParams(conn, text, Int32(arguments.count), types, patched, lengths, formats, binary ? 1 : 0)
+            }
         }
         defer { PQclear(result) }
         try check(result, conn, sql: sql)
@@ -251,9 +284,9 @@ public final class PostgresConnection {
     // MARK: Values
 
     // Type OIDs from PostgreSQL's pg_type catalogue (stable across versions).
-    private static let boolOid: Oid = 16, byteaOid: Oid = 17, int8Oid: Oid = 20, int2Oid: Oid = 21
-    private static let int4Oid: Oid = 23, oidOid: Oid = 26, float4Oid: Oid = 700, float8Oid: Oid = 701
-    private static let numericOid: Oid = 1700
+    static let boolOid: Oid = 16, byteaOid: Oid = 17, int8Oid: Oid = 20, int2Oid: Oid = 21
+    static let int4Oid: Oid = 23, oidOid: Oid = 26, float4Oid: Oid = 700, float8Oid: Oid = 701
+    static let numericOid: Oid = 1700
 
     /// The argument's declared type: 0 lets the server type text from its context.
     private static func typeOid(_ value: SQLValue) -> Oid {
@@ -303,7 +336,7 @@ public final class PostgresConnection {
     }
 
     /// One value in PostgreSQL's text output form, as an `SQLValue`.
-    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, type: Oid, column: String) throws -> SQLValue {
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, type: Oid, column: String) throws -> SQLValue {
         let text = String(decoding: bytes, as: UTF8.self)
         func bad() -> StorageError { .conversion("column '\(column)': cannot read PostgreSQL type \(type)") }
         switch type {

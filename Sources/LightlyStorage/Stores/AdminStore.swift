@@ -173,13 +173,10 @@ extension AdminStore {
     /// Inserts a score array as given.
     public static func insertScore(id: String, datasetId: String, tagId: String, scoreType: String, scores: [Double],
                                    createdAt: Int64, _ conn: Connection) throws {
-        let stmt = try conn.prepare("INSERT INTO scores(id, dataset_id, tag_id, score_type, count, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        defer { stmt.reset() }
         try scores.withUnsafeBytes { raw in
-            try stmt.bind([.text(id), .text(datasetId), .text(tagId), .text(scoreType), .integer(Int64(scores.count)), .null,
-                           .integer(createdAt)])
-            try stmt.bindBlob(6, raw)
-            while try stmt.step() {}
+            try conn.run("INSERT INTO scores(id, dataset_id, tag_id, score_type, count, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         arguments: [.text(id), .text(datasetId), .text(tagId), .text(scoreType), .integer(Int64(scores.count)), .null,
+                                     .integer(createdAt)], blob: raw, at: 6)
         }
     }
 

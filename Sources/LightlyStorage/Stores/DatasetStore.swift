@@ -76,15 +76,30 @@ public enum DatasetStore {
 
     /// Bumps `last_modified_at` to at least `now`, and strictly past its old value.
     public static func touch(id: String, now: Int64, _ conn: Connection) throws {
-        try conn.run("UPDATE datasets SET last_modified_at = MAX(last_modified_at + 1, ?) WHERE id = ?", now, id)
+        try conn.run("UPDATE datasets SET last_modified_at = \(conn.dialect.greatest)(last_modified_at + 1, ?) WHERE id = ?", now, id)
     }
 
     /// Raises `last_modified_at` to `now` unless it is already later.
     public static func raiseLastModified(id: String, to now: Int64, _ conn: Connection) throws {
-        try conn.run("UPDATE datasets SET last_modified_at = max(last_modified_at, ?) WHERE id = ?", now, id)
+        try conn.run("UPDATE datasets SET last_modified_at = \(conn.dialect.greatest)(last_modified_at, ?) WHERE id = ?", now, id)
+    }
+
+    /// What changes whenever a dataset's mapping changes: `n_samples` (sample inserts) and
+    /// `last_modified_at` (inserts and renames bump it).
+    public struct MappingStamp: Sendable, Equatable {
+        var samples: Int
+        var lastModified: Int
+    }
+
+    /// The dataset's ``MappingStamp`` (nil for an unknown dataset). One primary-key lookup.
+    public static func mappingStamp(id: String, _ conn: Connection) throws -> MappingStamp? {
+        try conn.queryOne("SELECT n_samples, last_modified_at FROM datasets WHERE id = ?", id).map {
+            MappingStamp(samples: try $0.int(0), lastModified: try $0.int(1))
+        }
     }
 
     /// The dataset's `n_samples` (its mapping length: every sample insert updates it in the same
+
     /// transaction), or 0 for an unknown dataset. O(1), unlike counting the `samples` rows.
     public static func sampleCount(id: String, _ conn: Connection) throws -> Int {
         try conn.queryOne("SELECT n_samples FROM datasets WHERE id = ?", id)?.int(0) ?? 0
@@ -92,7 +107,7 @@ public enum DatasetStore {
 
     /// Sets `n_samples` (after a bulk insert of samples) and raises `last_modified_at` to `now`.
     public static func setSampleCount(_ n: Int, id: String, now: Int64, _ conn: Connection) throws {
-        try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = max(last_modified_at, ?) WHERE id = ?",
+        try conn.run("UPDATE datasets SET n_samples = ?, last_modified_at = \(conn.dialect.greatest)(last_modified_at, ?) WHERE id = ?",
                      n, now, id)
     }
 

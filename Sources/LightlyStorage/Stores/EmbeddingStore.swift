@@ -18,24 +18,27 @@ public struct EmbeddingRecord: Sendable, Equatable {
     public var dimension: Int?
     public var csvBlobId: String?
     public var createdAt: Int
+    /// Bumped each time the matrix is stored (migration 0004): a server's cached copy of an
+    /// older version is stale.
+    public var version: Int = 0
 }
 
 /// SQL for embeddings, their float32 chunks and their 2-D projections (migration 0001).
 ///
 /// The matrix is stored row-major in mapping order, split into chunks of whole rows of about
 /// ``chunkBytes`` each, as native (little-endian on every supported host) float32. Chunks
-/// are written and read without an intermediate copy: `bindBlob` binds the scratch buffer
-/// and `columnBlob` exposes SQLite's page buffer.
+/// are written and read without an intermediate copy: `run(_:arguments:blob:at:)` binds the
+/// scratch buffer and the cursor's `withBlob` exposes SQLite's page buffer.
 public enum EmbeddingStore {
     /// Target size of one `embedding_chunks.data` blob.
     public static let chunkBytes = 1 << 20
 
-    static let columns = "id, dataset_id, seq, name, is_processed, row_count, dim, csv_blob_id, created_at"
+    static let columns = "id, dataset_id, seq, name, is_processed, row_count, dim, csv_blob_id, created_at, version"
 
     static func record(_ r: Row) throws -> EmbeddingRecord {
         EmbeddingRecord(id: try r.string(0), datasetId: try r.string(1), seq: try r.int(2), name: try r.string(3),
                         isProcessed: try r.int(4) != 0, rowCount: try r.intOrNil(5), dimension: try r.intOrNil(6),
-                        csvBlobId: try r.stringOrNil(7), createdAt: try r.int(8))
+                        csvBlobId: try r.stringOrNil(7), createdAt: try r.int(8), version: try r.int(9))
     }
 
     /// How many embeddings the dataset has.
@@ -86,7 +89,6 @@ public enum EmbeddingStore {
         let per = rowsPerChunk(dimension: dimension)
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, per * dimension))
         defer { scratch.deallocate() }
-        let stmt = try conn.prepare("INSERT INTO embedding_chunks(embedding_id, chunk, first_row, row_count, data) VALUES (?, ?, ?, ?, ?)")
         var chunk = 0
         var first = 0
         while first < rows {
@@ -94,15 +96,14 @@ public enum EmbeddingStore {
             for r in 0 ..< count {
                 fill(first + r, UnsafeMutableBufferPointer(rebasing: scratch[(r * dimension) ..< ((r + 1) * dimension)]))
             }
-            stmt.reset()
-            try stmt.bind([.text(embeddingId), .integer(Int64(chunk)), .integer(Int64(first)), .integer(Int64(count)), .null])
-            try stmt.bindBlob(5, UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: scratch[0 ..< (count * dimension)])))
-            while try stmt.step() {}
-            stmt.reset()
+            try conn.run("INSERT INTO embedding_chunks(embedding_id, chunk, first_row, row_count, data) VALUES (?, ?, ?, ?, ?)",
+                         arguments: [.text(embeddingId), .integer(Int64(chunk)), .integer(Int64(first)), .integer(Int64(count)), .null],
+                         blob: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: scratch[0 ..< (count * dimension)])), at: 5)
             chunk += 1
             first += count
         }
-        try conn.run("UPDATE embeddings SET is_processed = 1, row_count = ?, dim = ? WHERE id = ?", rows, dimension, embeddingId)
+        try conn.run("UPDATE embeddings SET is_processed = 1, row_count = ?, dim = ?, version = version + 1 WHERE id = ?",
+                     rows, dimension, embeddingId)
         try conn.run("DELETE FROM embeddings_2d WHERE embedding_id = ?", embeddingId)
     }
 
@@ -113,61 +114,71 @@ public enum EmbeddingStore {
         let matrix = EmbeddingMatrix(rows: rows, dimension: dimension)
         var covered = 0
         try matrix.withUnsafeMutableFloats { dst in
-            let stmt = try conn.prepare("SELECT first_row, row_count, data FROM embedding_chunks WHERE embedding_id = ? ORDER BY chunk")
-            defer { stmt.reset() }
-            try stmt.bind([.text(embeddingId)])
-            while try stmt.step() {
-                guard case .integer(let first64) = stmt.value(at: 0), case .integer(let count64) = stmt.value(at: 1) else {
-                    throw EmbeddingStoreError.corrupt(embeddingId, "chunk header")
-                }
-                let first = Int(first64), count = Int(count64)
-                guard first >= 0, count >= 0, first + count <= rows else { throw EmbeddingStoreError.corrupt(embeddingId, "chunk rows") }
-                try stmt.columnBlob(2) { raw in
-                    guard raw.count == count * dimension * 4 else { throw EmbeddingStoreError.corrupt(embeddingId, "chunk size") }
-                    if let base = dst.baseAddress, let src = raw.baseAddress, raw.count > 0 {
-                        UnsafeMutableRawPointer(base + first * dimension).copyMemory(from: src, byteCount: raw.count)
+            try conn.withCursor("SELECT first_row, row_count, data FROM embedding_chunks WHERE embedding_id = ? ORDER BY chunk",
+                                arguments: [.text(embeddingId)]) { stmt in
+                while try stmt.next() {
+                    guard case .integer(let first64) = try stmt.value(at: 0), case .integer(let count64) = try stmt.value(at: 1) else {
+                        throw EmbeddingStoreError.corrupt(embeddingId, "chunk header")
                     }
+                    let first = Int(first64), count = Int(count64)
+                    guard first >= 0, count >= 0, first + count <= rows else { throw EmbeddingStoreError.corrupt(embeddingId, "chunk rows") }
+                    try stmt.withBlob(at: 2) { raw in
+                        guard raw.count == count * dimension * 4 else { throw EmbeddingStoreError.corrupt(embeddingId, "chunk size") }
+                        if let base = dst.baseAddress, let src = raw.baseAddress, raw.count > 0 {
+                            UnsafeMutableRawPointer(base + first * dimension).copyMemory(from: src, byteCount: raw.count)
+                        }
+                    }
+                    covered += count
                 }
-                covered += count
             }
         }
         guard covered == rows else { throw EmbeddingStoreError.corrupt(embeddingId, "\(covered) of \(rows) rows stored") }
         return matrix
     }
 
+    /// The stored version of each of `ids` that still exists (a missing id was deleted, e.g.
+    /// with its dataset). One query; for checking a server's cached matrices.
+    public static func versions(ids: [String], _ conn: Connection) throws -> [String: Int] {
+        guard !ids.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        var out: [String: Int] = [:]
+        for row in try conn.query("SELECT id, version FROM embeddings WHERE id IN (\(marks))", arguments: ids.map { .text($0) }) {
+            out[try row.string(0)] = try row.int(1)
+        }
+        return out
+    }
+
     // MARK: - 2-D projections
+
 
     /// Stores an n×2 projection for `method`, replacing an earlier one.
     public static func store2D(embeddingId: String, method: String, points: [Float], now: Int, _ conn: Connection) throws {
-        let stmt = try conn.prepare("INSERT INTO embeddings_2d(embedding_id, method, data, created_at) VALUES (?, ?, ?, ?) " +
-                                    "ON CONFLICT(embedding_id, method) DO UPDATE SET data = excluded.data, created_at = excluded.created_at")
-        defer { stmt.reset() }
         try points.withUnsafeBytes { raw in
-            try stmt.bind([.text(embeddingId), .text(method), .null, .integer(Int64(now))])
-            try stmt.bindBlob(3, raw)
-            while try stmt.step() {}
+            try conn.run("INSERT INTO embeddings_2d(embedding_id, method, data, created_at) VALUES (?, ?, ?, ?) " +
+                         "ON CONFLICT(embedding_id, method) DO UPDATE SET data = excluded.data, created_at = excluded.created_at",
+                         arguments: [.text(embeddingId), .text(method), .null, .integer(Int64(now))], blob: raw, at: 3)
         }
     }
 
     /// The stored projections of an embedding, in method order.
     public static func list2D(embeddingId: String, _ conn: Connection) throws -> [(method: String, points: [Float], createdAt: Int)] {
-        let stmt = try conn.prepare("SELECT method, created_at, data FROM embeddings_2d WHERE embedding_id = ? ORDER BY created_at, method")
-        defer { stmt.reset() }
-        try stmt.bind([.text(embeddingId)])
-        var out: [(method: String, points: [Float], createdAt: Int)] = []
-        while try stmt.step() {
-            guard case .text(let method) = stmt.value(at: 0), case .integer(let created) = stmt.value(at: 1) else { continue }
-            let points = stmt.columnBlob(2) { raw in
-                [Float](unsafeUninitializedCapacity: raw.count / 4) { buf, n in
-                    if raw.count >= 4, let base = buf.baseAddress, let src = raw.baseAddress {
-                        UnsafeMutableRawPointer(base).copyMemory(from: src, byteCount: (raw.count / 4) * 4)
+        try conn.withCursor("SELECT method, created_at, data FROM embeddings_2d WHERE embedding_id = ? ORDER BY created_at, method",
+                            arguments: [.text(embeddingId)]) { stmt in
+            var out: [(method: String, points: [Float], createdAt: Int)] = []
+            while try stmt.next() {
+                guard case .text(let method) = try stmt.value(at: 0), case .integer(let created) = try stmt.value(at: 1) else { continue }
+                let points = try stmt.withBlob(at: 2) { raw in
+                    [Float](unsafeUninitializedCapacity: raw.count / 4) { buf, n in
+                        if raw.count >= 4, let base = buf.baseAddress, let src = raw.baseAddress {
+                            UnsafeMutableRawPointer(base).copyMemory(from: src, byteCount: (raw.count / 4) * 4)
+                        }
+                        n = raw.count / 4
                     }
-                    n = raw.count / 4
                 }
+                out.append((method, points, Int(created)))
             }
-            out.append((method, points, Int(created)))
+            return out
         }
-        return out
     }
 
     /// Ids of the embeddings of `datasetId` that have at least one 2-D projection.

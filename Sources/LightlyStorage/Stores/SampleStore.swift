@@ -65,19 +65,25 @@ public enum SampleStore {
     }
 
     /// Appends a sample at `idx` and counts it (and `size`) in the dataset.
+    ///
+    /// The dataset's row is updated first: when two servers append to one dataset at once
+    /// (PostgreSQL), both computed the same `idx` from the same `n_samples`, and the later one
+    /// must fail on that row as a serialization conflict (retried with the new count), not on
+    /// the `(dataset_id, idx)` key as a unique violation (which would answer 409 as if the file
+    /// name were taken).
     /// - Throws: a unique violation when the file name is taken in the dataset.
     public static func append(id: String, datasetId: String, idx: Int, fileName: String, thumbName: String?,
                               metaData: String?, exif: String?, customMetaData: String?, size: Int, now: Int64,
                               _ conn: Connection) throws {
         try conn.run("""
+            UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
+            WHERE id = ?
+            """, size, now, datasetId)
+        try conn.run("""
             INSERT INTO samples (id, dataset_id, idx, file_name, thumb_name, meta_data, exif, custom_meta_data,
                                  size_in_bytes, created_at, last_modified_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, id, datasetId, idx, fileName, thumbName, metaData, exif, customMetaData, size, now, now)
-        try conn.run("""
-            UPDATE datasets SET n_samples = n_samples + 1, size_in_bytes = size_in_bytes + ?, last_modified_at = ?
-            WHERE id = ?
-            """, size, now, datasetId)
     }
 
     /// Sets the given fields of sample `id` (nil = unchanged; JSON fields as text) and its
@@ -125,12 +131,11 @@ public enum SampleStore {
 
     /// Calls `body` with each file name of the dataset in mapping order, streaming (no array of rows).
     public static func forEachFileName(datasetId: String, _ conn: Connection, _ body: (String) throws -> Void) throws {
-        let stmt = try conn.prepare("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx")
-        defer { stmt.reset() }
-        try stmt.bind([.text(datasetId)])
-        while try stmt.step() {
-            guard case .text(let name) = stmt.value(at: 0) else { continue }
-            try body(name)
+        try conn.withCursor("SELECT file_name FROM samples WHERE dataset_id = ? ORDER BY idx", arguments: [.text(datasetId)]) { rows in
+            while try rows.next() {
+                guard case .text(let name) = try rows.value(at: 0) else { continue }
+                try body(name)
+            }
         }
     }
 
@@ -155,36 +160,35 @@ public enum SampleStore {
         let batch = insertBatchRows
         let full = names.count / batch
         let rest = names.count % batch
+        var arguments: [SQLValue] = []
+        arguments.reserveCapacity(batch * 6)
         if full > 0 {
-            let stmt = try conn.prepare(statement(rows: batch))
-            defer { stmt.reset() }
+            let sql = statement(rows: batch)
             for b in 0 ..< full {
-                stmt.reset()
-                try bindRows(stmt, names: names, from: b * batch, count: batch, ids: &ids, datasetId: datasetId, now: now)
-                while try stmt.step() {}
+                try rowArguments(&arguments, names: names, from: b * batch, count: batch, ids: &ids, datasetId: datasetId, now: now)
+                try conn.run(sql, arguments: arguments)
             }
         }
         if rest > 0 {
-            let stmt = try conn.prepareUncached(statement(rows: rest))
-            try bindRows(stmt, names: names, from: full * batch, count: rest, ids: &ids, datasetId: datasetId, now: now)
-            while try stmt.step() {}
-            stmt.reset()
+            try rowArguments(&arguments, names: names, from: full * batch, count: rest, ids: &ids, datasetId: datasetId, now: now)
+            try conn.run(statement(rows: rest), arguments: arguments)
         }
     }
 
-    /// Binds rows `from ..< from + count` of an ``insertFirst(fileNames:datasetId:now:_:)`` statement.
-    private static func bindRows(_ stmt: Statement, names: [String], from: Int, count: Int,
-                                 ids: inout ObjectID.AscendingIDs, datasetId: String, now: Int64) throws {
-        var p: Int32 = 1
+    /// Replaces `arguments` with those of rows `from ..< from + count` of an
+    /// ``insertFirst(fileNames:datasetId:now:_:)`` statement (the array's storage is reused).
+    private static func rowArguments(_ arguments: inout [SQLValue], names: [String], from: Int, count: Int,
+                                     ids: inout ObjectID.AscendingIDs, datasetId: String, now: Int64) throws {
+        arguments.removeAll(keepingCapacity: true)
+        let dataset = SQLValue.text(datasetId), time = SQLValue.integer(now)
         for i in from ..< from + count {
-            guard let id = ids.next() else { throw StorageError(code: SQLiteCode.misuse, message: "ran out of sample ids", sql: stmt.sql) }
-            try stmt.bind(.text(id), at: p)
-            try stmt.bind(.text(datasetId), at: p + 1)
-            try stmt.bind(.integer(Int64(i)), at: p + 2)
-            try stmt.bind(.text(names[i]), at: p + 3)
-            try stmt.bind(.integer(now), at: p + 4)
-            try stmt.bind(.integer(now), at: p + 5)
-            p += 6
+            guard let id = ids.next() else { throw StorageError.invalidArgument("ran out of sample ids") }
+            arguments.append(.text(id))
+            arguments.append(dataset)
+            arguments.append(.integer(Int64(i)))
+            arguments.append(.text(names[i]))
+            arguments.append(time)
+            arguments.append(time)
         }
     }
 }

@@ -29,46 +29,42 @@ public enum ScoreStore {
         let createdAt = max(now, last + 1)
         let existing = try conn.queryOne("SELECT id FROM scores WHERE tag_id = ? AND score_type = ?", tagId, scoreType)?.string(0)
         let id = existing ?? ObjectID.generate(seconds: UInt32(truncatingIfNeeded: now / 1000))
-        let stmt = try conn.prepare("""
-            INSERT INTO scores(id, dataset_id, tag_id, score_type, count, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(tag_id, score_type) DO UPDATE SET count = excluded.count, data = excluded.data, created_at = excluded.created_at
-            """)
-        defer { stmt.reset() }
         try scores.withUnsafeBytes { raw in
-            try stmt.bind([.text(id), .text(datasetId), .text(tagId), .text(scoreType), .integer(Int64(scores.count)), .null,
-                           .integer(Int64(createdAt))])
-            try stmt.bindBlob(6, raw)
-            while try stmt.step() {}
+            try conn.run("""
+                INSERT INTO scores(id, dataset_id, tag_id, score_type, count, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(tag_id, score_type) DO UPDATE SET count = excluded.count, data = excluded.data, created_at = excluded.created_at
+                """, arguments: [.text(id), .text(datasetId), .text(tagId), .text(scoreType), .integer(Int64(scores.count)), .null,
+                                 .integer(Int64(createdAt))], blob: raw, at: 6)
         }
         return id
     }
 
     /// The arrays stored on a tag, oldest first.
     public static func list(tagId: String, _ conn: Connection) throws -> [StoredScore] {
-        let stmt = try conn.prepare("SELECT id, tag_id, score_type, created_at, data FROM scores WHERE tag_id = ? ORDER BY created_at")
-        defer { stmt.reset() }
-        try stmt.bind([.text(tagId)])
-        var out: [StoredScore] = []
-        while try stmt.step() {
-            out.append(try current(stmt))
+        try conn.withCursor("SELECT id, tag_id, score_type, created_at, data FROM scores WHERE tag_id = ? ORDER BY created_at",
+                            arguments: [.text(tagId)]) { rows in
+            var out: [StoredScore] = []
+            while try rows.next() {
+                out.append(try current(rows))
+            }
+            return out
         }
-        return out
     }
 
     /// One array by id, if it is stored on `tagId`.
     public static func get(id: String, tagId: String, _ conn: Connection) throws -> StoredScore? {
-        let stmt = try conn.prepare("SELECT id, tag_id, score_type, created_at, data FROM scores WHERE id = ? AND tag_id = ?")
-        defer { stmt.reset() }
-        try stmt.bind([.text(id), .text(tagId)])
-        return try stmt.step() ? try current(stmt) : nil
+        try conn.withCursor("SELECT id, tag_id, score_type, created_at, data FROM scores WHERE id = ? AND tag_id = ?",
+                            arguments: [.text(id), .text(tagId)]) { rows in
+            try rows.next() ? try current(rows) : nil
+        }
     }
 
-    private static func current(_ stmt: Statement) throws -> StoredScore {
-        guard case .text(let id) = stmt.value(at: 0), case .text(let tag) = stmt.value(at: 1),
-              case .text(let type) = stmt.value(at: 2), case .integer(let created) = stmt.value(at: 3) else {
+    private static func current(_ stmt: any SQLCursor) throws -> StoredScore {
+        guard case .text(let id) = try stmt.value(at: 0), case .text(let tag) = try stmt.value(at: 1),
+              case .text(let type) = try stmt.value(at: 2), case .integer(let created) = try stmt.value(at: 3) else {
             throw EmbeddingStoreError.corrupt("score", "unexpected column types")
         }
-        let values = stmt.columnBlob(4) { raw in
+        let values = try stmt.withBlob(at: 4) { raw in
             [Double](unsafeUninitializedCapacity: raw.count / 8) { buf, n in
                 if raw.count >= 8, let dst = buf.baseAddress, let src = raw.baseAddress {
                     UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: (raw.count / 8) * 8)

@@ -1,6 +1,6 @@
 import Foundation
+import LightlyStorage
 import Testing
-@testable import LightlyStorage
 
 /// A throwaway PostgreSQL server for the tests, started from the installed binaries.
 ///
@@ -15,19 +15,19 @@ import Testing
 /// the system's `nobody` user through `setpriv` (no user is created); otherwise as the current
 /// user. Needs `initdb` and `postgres` (Debian: the `postgresql` package), found through
 /// `pg_config --bindir`, then `/usr/lib/postgresql/*/bin`, then `PATH`.
-final class PostgresTestServer: @unchecked Sendable {
+public final class PostgresTestServer: @unchecked Sendable {
     /// The folder holding `initdb` and `postgres`, or nil when PostgreSQL is not installed.
-    static let binDir: String? = findBinDir()
+    public static let binDir: String? = findBinDir()
 
     /// True when a server can be started here (for `.enabled(if:)`).
-    static var isAvailable: Bool { binDir != nil && (getuid() != 0 || (setpriv != nil && nobody != nil)) }
+    public static var isAvailable: Bool { binDir != nil && (getuid() != 0 || (setpriv != nil && nobody != nil)) }
 
     /// Why the PostgreSQL tests are skipped when `isAvailable` is false.
-    static let skipReason: Comment =
+    public static let skipReason: Comment =
         "PostgreSQL's server binaries (initdb, postgres) are not installed (Debian: apt-get install postgresql); as root also needs setpriv and the user nobody"
 
     /// The process's server, started on first use.
-    static func shared() throws -> PostgresTestServer { try sharedResult.get() }
+    public static func shared() throws -> PostgresTestServer { try sharedResult.get() }
 
     private static let sharedResult: Result<PostgresTestServer, any Error> = Result {
         let server = try PostgresTestServer()
@@ -39,9 +39,9 @@ final class PostgresTestServer: @unchecked Sendable {
     private static let databaseCounter = Locked(0)
 
     /// The temporary folder (data in `data/`, socket and `server.log` at its top).
-    let folder: String
+    public let folder: String
     /// The TCP port on 127.0.0.1.
-    let port: Int
+    public let port: Int
     /// The superuser's password.
     private let password: String
     private let process: Process
@@ -74,7 +74,7 @@ final class PostgresTestServer: @unchecked Sendable {
                 let process = try Self.launch(bin + "/postgres", [
                     "-D", folder + "/data", "-p", String(port), "-k", folder,
                     "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                    "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=60",
+                    "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=400",
                 ], log: folder + "/server.log")
                 do {
                     try Self.waitUntilReady(process, url: Self.url(port: port, password: password, database: "postgres"),
@@ -95,8 +95,11 @@ final class PostgresTestServer: @unchecked Sendable {
         }
     }
 
+    /// The superuser's URL to the `postgres` database (it may create and drop databases).
+    public var adminURL: String { Self.url(port: port, password: password, database: "postgres") }
+
     /// A new, empty database on this server; returns its `postgresql://` URL.
-    func makeDatabase() throws -> String {
+    public func makeDatabase() throws -> String {
         let n = Self.databaseCounter.withLock { $0 += 1; return $0 }
         let name = "test_\(n)"
         let admin = try PostgresConnection(url: Self.url(port: port, password: password, database: "postgres"))
@@ -105,8 +108,43 @@ final class PostgresTestServer: @unchecked Sendable {
         return Self.url(port: port, password: password, database: name)
     }
 
+    /// A new database holding the embedded migrations, copied from a template migrated once
+    /// per process (`CREATE DATABASE … TEMPLATE`: a file copy, far cheaper than migrating).
+    /// - Returns: its `postgresql://` URL and its name (for `dropDatabase`).
+    public func makeMigratedDatabase() throws -> (url: String, name: String) {
+        try Self.templateLock.withLock { made in
+            if !made {
+                let admin = try PostgresConnection(url: Self.url(port: port, password: password, database: "postgres"))
+                defer { admin.close() }
+                try admin.execute("CREATE DATABASE migrated_template")
+                let template = try PostgresConnection(url: Self.url(port: port, password: password, database: "migrated_template"))
+                defer { template.close() }
+                try template.migrate()
+                made = true
+            }
+        }
+        let n = Self.databaseCounter.withLock { $0 += 1; return $0 }
+        let name = "test_\(n)"
+        let admin = try PostgresConnection(url: Self.url(port: port, password: password, database: "postgres"))
+        defer { admin.close() }
+        // The template must have no open session while it is copied; only this lock's holder
+        // ever opens one, and closes it before anyone copies.
+        try Self.templateLock.withLock { _ in try admin.execute("CREATE DATABASE \(name) TEMPLATE migrated_template") }
+        return (Self.url(port: port, password: password, database: name), name)
+    }
+
+    /// Drops the database `name` (made by `makeDatabase` or `makeMigratedDatabase`), ending its
+    /// sessions first. Errors are ignored: the whole server is thrown away at exit anyway.
+    public func dropDatabase(_ name: String) {
+        guard let admin = try? PostgresConnection(url: Self.url(port: port, password: password, database: "postgres")) else { return }
+        defer { admin.close() }
+        try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    private static let templateLock = Locked(false)
+
     /// Stops the server (SIGINT: fast shutdown; SIGKILL after 20 s) and removes the folder.
-    func stop() {
+    public func stop() {
         if let watchdog, watchdog.isRunning {
             watchdog.terminate()
             watchdog.waitUntilExit()
@@ -277,17 +315,17 @@ final class PostgresTestServer: @unchecked Sendable {
 }
 
 /// The test server could not be set up.
-struct TestServerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestServerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A value behind a lock.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    public init(_ value: Value) { self.value = value }
+    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
