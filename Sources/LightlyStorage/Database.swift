@@ -307,7 +307,9 @@ public final class Database: @unchecked Sendable {
         return try body(readers[index])
     }
 
-    private static func currentThreadID() -> UInt {
+    /// The calling thread's id, to tell whether a thread already holds a write (re-entrance).
+    /// Shared with ``PostgresDatabase``.
+    static func currentThreadID() -> UInt {
         #if os(Linux)
         return UInt(pthread_self())
         #else

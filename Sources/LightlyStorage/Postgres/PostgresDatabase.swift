@@ -80,7 +80,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     @discardableResult
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
         guard serializeWrites else { return try writeAttempting(body) }
-        let me = Self.currentThreadID()
+        let me = Database.currentThreadID()
         if writerOwner.load(ordering: .acquiring) == me { throw StorageError.reentrant }
         var result: T?
         try writerLock.withLock { (_: inout Void) throws -> Void in
@@ -90,14 +90,6 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         }
         guard let result else { throw StorageError.closed }   // unreachable: body returned or threw
         return result
-    }
-
-    private static func currentThreadID() -> UInt {
-        #if os(Linux)
-        return UInt(pthread_self())
-        #else
-        return UInt(bitPattern: pthread_self())
-        #endif
     }
 
     /// `write` without the process-wide turn.
