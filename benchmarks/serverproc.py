@@ -4,7 +4,12 @@
     server.start()            # waits for "listening on", sets host, port, url, token, pid
     ...
     server.stop()
+
+    call = ApiCaller(server, token)   # JSON calls on one kept-alive connection
+    ds = call("POST", "/v1/datasets", {"name": "bench"})["id"]
 """
+import http.client
+import json
 import re
 import subprocess
 import sys
@@ -58,3 +63,43 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.proc = None
+
+
+class ApiCaller:
+    """Authenticated JSON calls to the API over one kept-alive connection, reopened once when the
+    server dropped it. A non-2xx answer ends the benchmark (`SystemExit` with status and body).
+    The address is read from `server` when a connection opens, so it follows a restart on a new
+    port (call `close()` after stopping the server)."""
+
+    def __init__(self, server, token, timeout=3600):
+        self.server, self.token, self.timeout = server, token, timeout
+        self.conn = None
+
+    def __call__(self, method, path, body=None, query=None, want_headers=False, raw=None):
+        """The decoded JSON answer (None for an empty body); with `want_headers`, also the
+        `X-Lightly-Job-Phases` header. `raw` sends those bytes instead of `body` as JSON."""
+        q = dict(query or {}, token=self.token)
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path + "?" + urllib.parse.urlencode(q), body=payload,
+                                  headers={"Content-Type": "application/json"} if payload else {})
+                r = self.conn.getresponse()
+                text = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        if r.status // 100 != 2:
+            raise SystemExit(f"{method} {path}: {r.status} {text[:500]!r}")
+        out = json.loads(text) if text else None
+        return (out, r.getheader("X-Lightly-Job-Phases")) if want_headers else out
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -23,7 +23,6 @@ usage: run.py --server BIN --bench SAMPLING_BENCH --csv FILE --rows N [--k 1000]
 """
 import argparse
 import http.client
-import json
 import os
 import re
 import shutil
@@ -34,7 +33,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from serverproc import Server  # noqa: E402
+from serverproc import ApiCaller, Server  # noqa: E402
 
 
 def load():
@@ -91,30 +90,7 @@ def main():
         server.start()
         token = subprocess.run([args.server, "token", "create", "--data-dir", data, "--name", "jobbench"],
                                check=True, capture_output=True, text=True).stdout.strip()
-        conn = [None]
-
-        def call(method, path, body=None, query=None, want_headers=False):
-            q = dict(query or {})
-            q["token"] = token
-            payload = json.dumps(body).encode() if body is not None else None
-            for attempt in range(2):
-                if conn[0] is None:
-                    conn[0] = http.client.HTTPConnection(server.host, server.port, timeout=3600)
-                try:
-                    conn[0].request(method, path + "?" + urllib.parse.urlencode(q), body=payload,
-                                    headers={"Content-Type": "application/json"} if payload else {})
-                    r = conn[0].getresponse()
-                    text = r.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn[0].close()
-                    conn[0] = None
-                    if attempt:
-                        raise
-            if r.status // 100 != 2:
-                raise SystemExit(f"{method} {path}: {r.status} {text[:500]!r}")
-            out = json.loads(text) if text else None
-            return (out, r.getheader("X-Lightly-Job-Phases")) if want_headers else out
+        call = ApiCaller(server, token, timeout=3600)
 
         ds = call("POST", "/v1/datasets", {"name": "jobbench"})["id"]
         w = call("GET", f"/v1/datasets/{ds}/embeddings/writeCSVUrl", query={"name": "emb"})
@@ -140,7 +116,7 @@ def main():
         runs = {}
         for label, binary in ([("baseline", args.baseline)] if args.baseline else []) + [("this", args.server)]:
             server.stop()
-            conn[0] = None
+            call.close()
             server.binary = binary
             server.start()
             print(f"[{label}] {binary}")

@@ -44,7 +44,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from serverproc import Server  # noqa: E402
+from serverproc import ApiCaller, Server  # noqa: E402
 
 
 def load():
@@ -197,29 +197,7 @@ def main():
         print(f"server: {budget[-1].strip() if budget else '(no budget line)'}")
         mem = Memory(server.pid)
         token = server.token
-        conn = [None]
-
-        def call(method, path, body=None, query=None, want_headers=False, raw=None):
-            q = dict(query or {}, token=token)
-            payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-            for attempt in range(2):
-                if conn[0] is None:
-                    conn[0] = http.client.HTTPConnection(server.host, server.port, timeout=7200)
-                try:
-                    conn[0].request(method, path + "?" + urllib.parse.urlencode(q), body=payload,
-                                    headers={"Content-Type": "application/json"} if payload else {})
-                    r = conn[0].getresponse()
-                    text = r.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn[0].close()
-                    conn[0] = None
-                    if attempt:
-                        raise
-            if r.status // 100 != 2:
-                raise SystemExit(f"{method} {path}: {r.status} {text[:500]!r}")
-            out = json.loads(text) if text else None
-            return (out, r.getheader("X-Lightly-Job-Phases")) if want_headers else out
+        call = ApiCaller(server, token, timeout=7200)
 
         ds = call("POST", "/v1/datasets", {"name": "scale"})["id"]
         w = call("GET", f"/v1/datasets/{ds}/embeddings/writeCSVUrl", query={"name": "emb"})
