@@ -15,6 +15,38 @@ import Testing
         var all: [String] { lock.lock(); defer { lock.unlock() }; return names }
     }
 
+    /// One round of the crash tests: 16 clients create samples in `datasetId` through `post`
+    /// (path, JSON body → status) until their first failure; once the round has acknowledged 30
+    /// writes (a loaded machine can take far longer than any fixed delay to get there), and
+    /// `delayMs` later, `kill` ends the server. Names answered 201 go to `ack`, the request each
+    /// client had in flight when the server died to `failed`. Returns when every client stopped.
+    static func writeUntilKilled(round: Int, datasetId: String, ack: Acknowledged, failed: Acknowledged, delayMs: Int,
+                                 post: @escaping @Sendable (String, String) async -> Int,
+                                 kill: () -> Void) async throws {
+        let ackedBefore = ack.all.count
+        let clients = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for client in 0 ..< 16 {
+                    group.addTask {
+                        for i in 0 ..< 100_000 {
+                            let name = "r\(round)-c\(client)-\(i).jpg"
+                            let status = await post("/v1/datasets/\(datasetId)/samples",
+                                                    #"{"fileName":"\#(name)","metaData":{"sizeInBytes":1}}"#)
+                            if status == 201 { ack.add(name) } else { failed.add(name); return }
+                        }
+                    }
+                }
+            }
+        }
+        let waitUntil = ContinuousClock.now + .seconds(60)
+        while ack.all.count < ackedBefore + 30, ContinuousClock.now < waitUntil {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(delayMs))
+        kill()
+        await clients.value
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func killNineDuringConcurrentSampleCreationLosesNothingAcknowledged() async throws {
         let dir = NSTemporaryDirectory() + "lightly-groupcrash-\(UUID().uuidString)"
@@ -28,31 +60,10 @@ import Testing
         var cut = 0   // requests that were in flight when the process died
         for round in 0 ..< 4 {
             let delayMs = rng.int(0 ..< 350)
-            let ackedBefore = ack.all.count
             let failed = Acknowledged()
-            let clients = Task { [server] in
-                await withTaskGroup(of: Void.self) { group in
-                    for client in 0 ..< 16 {
-                        group.addTask {
-                            for i in 0 ..< 100_000 {
-                                let name = "r\(round)-c\(client)-\(i).jpg"
-                                let r = await server.call("POST", "/v1/datasets/\(ds)/samples",
-                                                          json: #"{"fileName":"\#(name)","metaData":{"sizeInBytes":1}}"#, timeout: 10)
-                                if r.status == 201 { ack.add(name) } else { failed.add(name); return }
-                            }
-                        }
-                    }
-                }
-            }
-            // Kill only once this round has acknowledged some writes (a loaded machine can take
-            // far longer than any fixed delay to get there), then after a seeded extra delay.
-            let waitUntil = ContinuousClock.now + .seconds(60)
-            while ack.all.count < ackedBefore + 30, ContinuousClock.now < waitUntil {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            try await Task.sleep(for: .milliseconds(delayMs))
-            server.kill9()
-            await clients.value
+            try await Self.writeUntilKilled(round: round, datasetId: ds, ack: ack, failed: failed, delayMs: delayMs,
+                                            post: { path, json in await server.call("POST", path, json: json, timeout: 10).status },
+                                            kill: { server.kill9() })
             cut += failed.all.count
             try server.start()
 

@@ -375,29 +375,11 @@ import Testing
         var cut = 0
         for round in 0 ..< 3 {
             let delayMs = rng.int(0 ..< 350)
-            let ackedBefore = ack.all.count
             let failed = GroupCommitCrashTests.Acknowledged()
-            let clients = Task { [pair] in
-                await withTaskGroup(of: Void.self) { group in
-                    for client in 0 ..< 16 {
-                        group.addTask {
-                            for i in 0 ..< 100_000 {
-                                let name = "r\(round)-c\(client)-\(i).jpg"
-                                let r = await pair.call(0, "POST", "/v1/datasets/\(ds)/samples",
-                                                        json: #"{"fileName":"\#(name)","metaData":{"sizeInBytes":1}}"#, timeout: 10)
-                                if r.status == 201 { ack.add(name) } else { failed.add(name); return }
-                            }
-                        }
-                    }
-                }
-            }
-            let waitUntil = ContinuousClock.now + .seconds(60)
-            while ack.all.count < ackedBefore + 30, ContinuousClock.now < waitUntil {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            try await Task.sleep(for: .milliseconds(delayMs))
-            server.kill9()
-            await clients.value
+            try await GroupCommitCrashTests.writeUntilKilled(
+                round: round, datasetId: ds, ack: ack, failed: failed, delayMs: delayMs,
+                post: { path, json in await pair.call(0, "POST", path, json: json, timeout: 10).status },
+                kill: { server.kill9() })
             cut += failed.all.count
             try server.start(extraArguments: ["--job-poll-wait", "0", "--database", url])
 
